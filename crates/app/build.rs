@@ -1,0 +1,67 @@
+//! Embeds every migration under the workspace's `migrations/` into the `workhub` binary.
+//!
+//! The folders go through the engine's own rules (the same ones `--migrations-dir` applies at run
+//! time), so a malformed folder fails the build naming the folder and the rule. Every file read and the
+//! directory itself are declared with `rerun-if-changed`: adding, removing or editing a migration,
+//! `metadata.toml` included, rebuilds the binary, so it never ships a stale set.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use workhub_migrations::{source, Dialect, Migration};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=WORKHUB_EMBED_MIGRATIONS_DIR");
+    let dir = match std::env::var_os("WORKHUB_EMBED_MIGRATIONS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../migrations"),
+    };
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let scan = match source::scan(&dir) {
+        Ok(scan) => scan,
+        Err(err) => {
+            eprintln!("error: cannot embed the migrations in {}:\n{err}", dir.display());
+            std::process::exit(1);
+        }
+    };
+    for path in &scan.paths {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    let mut code = String::from(
+        "/// Every migration under `migrations/` when this binary was built, in version order.\n\
+         pub static MIGRATIONS: &[::workhub_migrations::Migration] = &[\n",
+    );
+    for migration in &scan.migrations {
+        write_migration(&mut code, migration);
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
+    std::fs::write(&out, code).unwrap_or_else(|err| panic!("cannot write {}: {err}", out.display()));
+}
+
+fn write_migration(code: &mut String, migration: &Migration) {
+    let scripts = |dialect| {
+        let scripts = migration.scripts(dialect);
+        format!(
+            "::workhub_migrations::Scripts::embedded({:?}, {:?}, {:?})",
+            scripts.up(),
+            scripts.down(),
+            scripts.checksum()
+        )
+    };
+    let postgres = if migration.has_postgres_override() {
+        format!("Some({})", scripts(Dialect::Postgres))
+    } else {
+        "None".to_string()
+    };
+    let _ = writeln!(
+        code,
+        "    ::workhub_migrations::Migration::embedded({:?}, {:?}, {:?}, {}, {}, {postgres}),",
+        migration.folder(),
+        migration.version(),
+        migration.name(),
+        migration.run_in_transaction(),
+        scripts(Dialect::Sqlite),
+    );
+}

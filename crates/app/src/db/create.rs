@@ -1,0 +1,159 @@
+//! `db create NAME`: a new migration folder, named and timestamped so it sorts after every other.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use workhub_migrations::source::{self, MIGRATION_NAME_RULE};
+
+use crate::context::{Context, Source};
+use crate::failure::Failure;
+
+pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failure> {
+    let name = match name {
+        Some(name) => name,
+        None => ask_for_name()?,
+    };
+    let name = normalise(&name)?;
+    let dir = migrations_dir(ctx);
+    let existing = if dir.exists() { source::scan(&dir)?.migrations } else { Vec::new() };
+    let _ = empty;
+    let folder = folder_name(&name, existing.last().map(|m| m.version()));
+    let (up, down) = (
+        format!("-- {folder}: write the SQL that makes this change.\n"),
+        format!("-- {folder}: write the SQL that undoes up.sql.\n"),
+    );
+    let path = write_folder(&dir, &folder, &up, &down)?;
+    println!("Created {}", path.display());
+    println!("  review up.sql and down.sql, then run `just upgrade` (workhub db upgrade)");
+    Ok(())
+}
+
+/// Where new migrations are written: `--migrations-dir`, else `migrations/` here.
+pub fn migrations_dir(ctx: &Context) -> PathBuf {
+    match &ctx.source {
+        Source::Directory(dir) => dir.clone(),
+        Source::Embedded => PathBuf::from("migrations"),
+    }
+}
+
+pub fn write_folder(dir: &Path, folder: &str, up: &str, down: &str) -> Result<PathBuf, Failure> {
+    let path = dir.join(folder);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir(&path)?;
+        std::fs::write(path.join("up.sql"), up)?;
+        std::fs::write(path.join("down.sql"), down)
+    };
+    write().map_err(|err| {
+        let _ = std::fs::remove_dir_all(&path);
+        Failure::failed(format!("cannot write {}: {err}", path.display()))
+    })?;
+    Ok(path)
+}
+
+fn ask_for_name() -> Result<String, Failure> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure::Usage(
+            "db create needs a NAME, e.g. `workhub db create add_due_date` (`just migrate-create add_due_date`)".into(),
+        ));
+    }
+    print!("Migration name (what it does, e.g. add_due_date): ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| Failure::failed(format!("cannot read the name: {err}")))?;
+    Ok(line)
+}
+
+/// `Add due date` becomes `add_due_date`.
+fn normalise(name: &str) -> Result<String, Failure> {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').to_string();
+    if !source::FolderName::parse(&format!("2000-01-01-000000_{out}")).is_ok() {
+        return Err(Failure::Usage(format!(
+            "`{}` cannot name a migration: it must become {MIGRATION_NAME_RULE}",
+            name.trim()
+        )));
+    }
+    Ok(out)
+}
+
+/// `YYYY-MM-DD-HHMMSS_name` for now, or one second after the newest existing version when the clock
+/// would sort the new folder before it.
+fn folder_name(name: &str, newest: Option<&str>) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let newest_secs = newest.and_then(version_seconds);
+    let secs = match newest_secs {
+        Some(newest) if newest >= now => newest + 1,
+        _ => now,
+    };
+    format!("{}_{name}", timestamp(secs))
+}
+
+fn timestamp(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn version_seconds(version: &str) -> Option<i64> {
+    let n = |range: std::ops::Range<usize>| version.get(range)?.parse::<i64>().ok();
+    let days = days_from_civil(n(0..4)?, n(4..6)?, n(6..8)?);
+    Some(days * 86_400 + n(8..10)? * 3600 + n(10..12)? * 60 + n(12..14)?)
+}
+
+// Howard Hinnant's days-from-civil algorithms, proleptic Gregorian calendar, UTC.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_or_refused() {
+        assert_eq!(normalise("Add due date").unwrap(), "add_due_date");
+        assert_eq!(normalise("  add-index: tasks  ").unwrap(), "add_index_tasks");
+        assert!(normalise("42 things").is_err());
+        assert!(normalise("  ").is_err());
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_sort_after_the_newest() {
+        assert_eq!(timestamp(0), "1970-01-01-000000");
+        assert_eq!(timestamp(1_709_251_199), "2024-02-29-235959");
+        assert_eq!(version_seconds("20240229235959"), Some(1_709_251_199));
+        let future = folder_name("x", Some("29990101000000"));
+        assert_eq!(future, "2999-01-01-000001_x");
+    }
+}

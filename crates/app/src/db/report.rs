@@ -1,0 +1,106 @@
+//! `db current` and `db history`: where a database stands, for people.
+
+use workhub_migrations::plan::State;
+use workhub_migrations::Status;
+
+use crate::context::{Context, Source};
+use crate::failure::Failure;
+
+/// The current revision as one phrase: `20240501093000 (2024-05-01-093000_add_tasks, head)`.
+pub fn revision(status: &Status<'_>) -> String {
+    match status.current() {
+        None if status.unknown.is_empty() => "base (nothing applied)".to_string(),
+        None => "base (only versions unknown to this binary are applied)".to_string(),
+        Some(current) => {
+            let head = status.head().is_some_and(|head| head.version() == current.version());
+            format!("{} ({}{})", current.version(), current.folder(), if head { ", head" } else { "" })
+        }
+    }
+}
+
+pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), Failure> {
+    println!("{}", revision(status));
+    let pending = status.pending().count();
+    if pending > 0 {
+        println!("{pending} pending; head is {}", status.head().map_or("", |m| m.folder()));
+    }
+    let problems = super::problems(status);
+    if verbose {
+        println!("database: {}", ctx.url);
+        println!("migrations: {}", source_name(ctx));
+        if let Some(entry) = status.current().and_then(|m| status.entries().iter().find(|e| e.migration.version() == m.version())) {
+            if let Some(row) = &entry.applied {
+                println!("applied at: {}", row.applied_at.as_deref().unwrap_or("unknown (applied by diesel_cli)"));
+                println!("checksum: {}", row.checksum.as_deref().unwrap_or("not recorded"));
+            }
+        }
+        for problem in problems.iter().filter(|p| !p.starts_with("pending: ")) {
+            println!("{problem}");
+        }
+    }
+    Ok(())
+}
+
+pub fn history(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), Failure> {
+    if verbose {
+        println!("database: {}\nmigrations: {}\n", ctx.url, source_name(ctx));
+    }
+    let current = status.current().map(|m| m.version().to_string());
+    let head = status.head().map(|m| m.version().to_string());
+    if status.migrations().is_empty() && status.unknown.is_empty() {
+        println!("No migrations yet; `workhub db create NAME` writes the first.");
+    }
+    for entry in status.entries() {
+        let m = entry.migration;
+        let mark = match entry.state {
+            State::Applied => "[x]",
+            State::Pending => "[ ]",
+            State::Modified => "[!]",
+        };
+        let mut tags = Vec::new();
+        if current.as_deref() == Some(m.version()) {
+            tags.push("current");
+        }
+        if head.as_deref() == Some(m.version()) {
+            tags.push("head");
+        }
+        if entry.state == State::Modified {
+            tags.push("modified since applied");
+        }
+        if status.out_of_order().any(|late| late.version() == m.version()) {
+            tags.push("older than the newest applied");
+        }
+        let tags = if tags.is_empty() { String::new() } else { format!(" ({})", tags.join(", ")) };
+        println!("{mark} {}{tags}", m.folder());
+        if verbose {
+            let scripts = m.scripts(status.dialect());
+            let mut details = vec![
+                format!("version {}", m.version()),
+                format!("checksum {}", &scripts.checksum()[..12]),
+                if scripts.down().is_some() { "reversible".into() } else { "no down.sql".into() },
+            ];
+            if !m.run_in_transaction() {
+                details.push("runs outside a transaction".into());
+            }
+            if let Some(row) = &entry.applied {
+                details.push(match (&row.applied_at, row.stamped) {
+                    (Some(at), true) => format!("stamped {at}"),
+                    (Some(at), false) => format!("applied {at} in {} ms", row.duration_ms.unwrap_or(0)),
+                    (None, _) => "applied by diesel_cli".into(),
+                });
+            }
+            println!("      {}", details.join("; "));
+        }
+    }
+    for row in &status.unknown {
+        println!("[?] {} (applied, unknown to this binary)", row.folder.as_deref().unwrap_or(&row.version));
+    }
+    Ok(())
+}
+
+fn source_name(ctx: &Context) -> String {
+    match &ctx.source {
+        Source::Embedded => format!("{} embedded in this binary", ctx.migrations.len()),
+        Source::Directory(dir) => format!("{} in {}", ctx.migrations.len(), dir.display()),
+    }
+}

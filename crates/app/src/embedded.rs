@@ -1,0 +1,3 @@
+//! The migrations compiled into this binary by `build.rs`.
+
+include!(concat!(env!("OUT_DIR"), "/embedded_migrations.rs"));

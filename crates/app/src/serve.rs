@@ -1,0 +1,129 @@
+//! `workhub serve`: the startup policy, then the HTTP service until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::context::Context;
+use crate::failure::Failure;
+use crate::mode::Mode;
+
+pub const ADDR_VARIABLE: &str = "WORKHUB_ADDR";
+const DEFAULT_ADDR: &str = "127.0.0.1:8000";
+
+pub fn run(ctx: Context) -> Result<(), Failure> {
+    let addr = bind_address()?;
+    match ctx.mode {
+        Mode::Development => {
+            println!("development mode ({}): applying pending migrations to {}", crate::mode::VARIABLE, ctx.url);
+            crate::db::upgrade(&ctx, &workhub_migrations::Target::Head)?;
+        }
+        Mode::Production => refuse_unless_at_head(&ctx)?,
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Failure::failed(format!("cannot start the async runtime: {err}")))?;
+    runtime.block_on(listen(Arc::new(ctx), addr))
+}
+
+fn bind_address() -> Result<SocketAddr, Failure> {
+    let text = std::env::var(ADDR_VARIABLE).unwrap_or_else(|_| DEFAULT_ADDR.to_string());
+    text.parse().map_err(|_| {
+        Failure::Usage(format!(
+            "{ADDR_VARIABLE}=`{text}` is not an address to listen on\n  hint: use HOST:PORT, e.g. {DEFAULT_ADDR} or 0.0.0.0:8000"
+        ))
+    })
+}
+
+/// Production never changes the schema: it starts only on a database exactly at this binary's head.
+fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
+    let status = ctx.status()?;
+    if status.is_at_head() {
+        return Ok(());
+    }
+    let problems = crate::db::problems(&status);
+    Err(Failure::failed(format!(
+        "production mode: {} is not at this binary's head, so the service will not start:\n{}\n  \
+         hint: run `workhub --migrate-only` as the release step, then start the service",
+        ctx.url,
+        problems.iter().map(|p| format!("    {p}\n")).collect::<String>().trim_end()
+    )))
+}
+
+async fn listen(ctx: Arc<Context>, addr: SocketAddr) -> Result<(), Failure> {
+    let app = Router::new().route("/health", get(health)).with_state(ctx.clone());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| Failure::failed(format!("cannot listen on {addr}: {err}\n  hint: set {ADDR_VARIABLE} to a free address")))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    println!("workhub listening on http://{bound} ({} mode, {})", ctx.mode, ctx.url);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|err| Failure::failed(format!("the server failed: {err}")))?;
+    println!("workhub stopped");
+    Ok(())
+}
+
+async fn health(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<Value>) {
+    let backend = ctx.url.dialect().to_string();
+    let report = tokio::task::spawn_blocking(move || {
+        let status = ctx.status()?;
+        Ok::<_, Failure>((
+            status.current().map(|m| m.version().to_string()),
+            status.pending().count(),
+            status.is_at_head(),
+        ))
+    })
+    .await;
+    match report {
+        Ok(Ok((revision, pending, at_head))) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": if at_head { "ok" } else { "behind" },
+                "backend": backend,
+                "revision": revision,
+                "pending": pending,
+            })),
+        ),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "health check cannot read the database");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "backend": backend, "revision": null, "pending": null})),
+            )
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "health check task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"status": "error", "backend": backend})))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    println!("shutting down ...");
+}

@@ -1,0 +1,114 @@
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::query_builder::SqlQuery;
+use diesel::query_dsl::LoadQuery;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
+use crate::{Dialect, MigrateError};
+
+/// What differs between databases: how to lock out other migrators, how a transaction begins, how to
+/// tell whether a table exists. Everything else the [`Migrator`](crate::Migrator) does with plain SQL.
+pub trait Backend {
+    fn dialect(&self) -> Dialect;
+
+    /// Takes the migration lock, waiting at most `timeout`; `waiting` hears once who holds it.
+    fn lock(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), MigrateError>;
+
+    /// Releases the lock. Also released when the process or its connection dies.
+    fn unlock(&mut self);
+
+    /// Runs SQL (one or more statements) and returns the database's own message on failure.
+    fn execute(&mut self, sql: &str) -> Result<(), String>;
+
+    /// Opens a transaction that also keeps other writers out while it runs.
+    fn begin(&mut self) -> Result<(), String>;
+
+    fn table_exists(&mut self, table: &str) -> Result<bool, String>;
+
+    /// Reads the history tables, which exist (the companion one when `companion_exists`).
+    fn load_history(&mut self, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError>;
+
+    /// Every applied version with what the companion table knows of it; empty when the history tables
+    /// do not exist yet (they are created only by a command that changes the database).
+    fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
+        let failed = |message: String| MigrateError::Database {
+            doing: "reading the migration history".into(),
+            message,
+        };
+        if !self.table_exists(DIESEL_TABLE).map_err(failed)? {
+            return Ok(Vec::new());
+        }
+        let companion = self.table_exists(COMPANION_TABLE).map_err(failed)?;
+        self.load_history(companion)
+    }
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct HistoryRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    folder: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    checksum: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    applied_at: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    duration_ms: Option<i64>,
+    #[diesel(sql_type = Bool)]
+    stamped: bool,
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct VersionRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+}
+
+/// Reads the history through any diesel connection, once the backend has said which tables exist.
+pub(crate) fn query_history<C>(conn: &mut C, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError>
+where
+    C: Connection,
+    for<'a> SqlQuery: LoadQuery<'a, C, HistoryRow> + LoadQuery<'a, C, VersionRow>,
+{
+    let failed = |err: diesel::result::Error| MigrateError::Database {
+        doing: "reading the migration history".into(),
+        message: err.to_string(),
+    };
+    if !companion_exists {
+        // A database diesel_cli migrated: versions only.
+        let rows: Vec<VersionRow> = diesel::sql_query(format!("SELECT version FROM {DIESEL_TABLE} ORDER BY version"))
+            .load(conn)
+            .map_err(failed)?;
+        return Ok(rows
+            .into_iter()
+            .map(|row| AppliedMigration {
+                version: row.version,
+                folder: None,
+                checksum: None,
+                applied_at: None,
+                duration_ms: None,
+                stamped: false,
+            })
+            .collect());
+    }
+    let rows: Vec<HistoryRow> = diesel::sql_query(SELECT_APPLIED).load(conn).map_err(failed)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| AppliedMigration {
+            version: row.version,
+            folder: row.folder,
+            checksum: row.checksum,
+            applied_at: row.applied_at,
+            duration_ms: row.duration_ms,
+            stamped: row.stamped,
+        })
+        .collect())
+}
+
+pub(crate) fn batch(conn: &mut impl SimpleConnection, sql: &str) -> Result<(), String> {
+    conn.batch_execute(sql).map_err(|err| err.to_string())
+}

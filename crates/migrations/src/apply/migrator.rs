@@ -1,0 +1,329 @@
+use std::time::{Duration, Instant};
+
+use super::{Backend, Progress};
+use crate::history::{CREATE_TABLES, COMPANION_TABLE, DIESEL_TABLE};
+use crate::plan::{Direction, Plan, State, Status, Target};
+use crate::source::statements;
+use crate::{Dialect, MigrateError, Migration, Undone};
+
+/// How a run uses transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransactionMode {
+    /// One transaction per migration, with its history row: a failure rolls back that migration only.
+    #[default]
+    Each,
+    /// The whole run in one transaction: all or nothing.
+    All,
+}
+
+/// One migration a run applied or reverted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    pub folder: String,
+    pub took: Duration,
+}
+
+/// What `stamp` changed in the history without running any SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StampReport {
+    pub recorded: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Runs plans over a set of known migrations. Every command that changes a database holds the
+/// backend's migration lock from before it reads the history until it is done.
+#[derive(Debug, Clone)]
+pub struct Migrator<'m> {
+    migrations: &'m [Migration],
+    pub allow_out_of_order: bool,
+    pub transaction: TransactionMode,
+    pub lock_timeout: Duration,
+}
+
+impl<'m> Migrator<'m> {
+    pub fn new(migrations: &'m [Migration]) -> Self {
+        Self {
+            migrations,
+            allow_out_of_order: false,
+            transaction: TransactionMode::Each,
+            lock_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn migrations(&self) -> &'m [Migration] {
+        self.migrations
+    }
+
+    /// Reads where the database stands, without locking or creating anything.
+    pub fn status(&self, db: &mut dyn Backend) -> Result<Status<'m>, MigrateError> {
+        Ok(Status::new(db.dialect(), self.migrations, db.history()?))
+    }
+
+    pub fn upgrade(
+        &self,
+        db: &mut dyn Backend,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Ran>, MigrateError> {
+        self.locked(db, progress, |db, status, progress| {
+            let plan = status.plan_upgrade(target, self.allow_out_of_order)?;
+            self.run(db, &plan, progress)
+        })
+    }
+
+    pub fn downgrade(
+        &self,
+        db: &mut dyn Backend,
+        target: &Target,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Ran>, MigrateError> {
+        self.locked(db, progress, |db, status, progress| {
+            let plan = status.plan_downgrade(target)?;
+            self.run(db, &plan, progress)
+        })
+    }
+
+    /// Records `target` as the database's revision without running SQL: every migration up to it
+    /// applied, none after. `purge` first forgets the whole history, unknown versions included.
+    pub fn stamp(
+        &self,
+        db: &mut dyn Backend,
+        target: &Target,
+        purge: bool,
+        progress: &mut dyn Progress,
+    ) -> Result<StampReport, MigrateError> {
+        self.locked(db, progress, |db, status, _| {
+            if !purge && !status.unknown.is_empty() {
+                status.verify()?;
+            }
+            let count = status.stamp_count(target)?;
+            let mut report = StampReport::default();
+            let mut sql = String::new();
+            if purge {
+                sql.push_str(&format!("DELETE FROM {DIESEL_TABLE};\nDELETE FROM {COMPANION_TABLE};\n"));
+                report.removed.extend(status.unknown.iter().map(|row| row.version.clone()));
+            }
+            for (index, entry) in status.entries().iter().enumerate() {
+                let migration = entry.migration;
+                let applied = entry.state != State::Pending;
+                if index < count && (purge || !applied) {
+                    sql.push_str(&record(migration, status.dialect(), Duration::ZERO, true));
+                    if !applied {
+                        report.recorded.push(migration.folder().to_string());
+                    }
+                } else if index >= count && applied {
+                    if !purge {
+                        sql.push_str(&forget(migration.version()));
+                    }
+                    report.removed.push(migration.folder().to_string());
+                }
+            }
+            in_transaction(db, &sql).map_err(|message| MigrateError::Database {
+                doing: "stamping the history".into(),
+                message,
+            })?;
+            Ok(report)
+        })
+    }
+
+    /// Records the current checksum of every applied migration whose recorded one differs or is missing
+    /// (applied by diesel_cli); returns their folders. The deliberate way past a `Modified` refusal.
+    pub fn repair(&self, db: &mut dyn Backend, progress: &mut dyn Progress) -> Result<Vec<String>, MigrateError> {
+        self.locked(db, progress, |db, status, _| {
+            let dialect = status.dialect();
+            let mut sql = String::new();
+            let mut repaired = Vec::new();
+            for entry in status.entries() {
+                let Some(row) = &entry.applied else { continue };
+                if row.checksum.as_deref() != Some(entry.migration.scripts(dialect).checksum()) {
+                    sql.push_str(&format!(
+                        "DELETE FROM {COMPANION_TABLE} WHERE version = {};\n{}",
+                        quote(entry.migration.version()),
+                        companion_row(entry.migration, dialect, Duration::from_millis(row.duration_ms.unwrap_or(0).max(0) as u64), row.stamped)
+                    ));
+                    repaired.push(entry.migration.folder().to_string());
+                }
+            }
+            in_transaction(db, &sql).map_err(|message| MigrateError::Database {
+                doing: "repairing the history".into(),
+                message,
+            })?;
+            Ok(repaired)
+        })
+    }
+
+    /// Locks, makes sure the history tables exist, reads the status once, runs `body`, and unlocks
+    /// whatever happened.
+    fn locked<T>(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        body: impl FnOnce(&mut dyn Backend, &Status<'m>, &mut dyn Progress) -> Result<T, MigrateError>,
+    ) -> Result<T, MigrateError> {
+        db.lock(self.lock_timeout, &mut |holder| progress.waiting_for_lock(holder))?;
+        let result = (|| {
+            let history_missing = |db: &mut dyn Backend, table| db.table_exists(table).map(|exists| !exists);
+            let missing = history_missing(db, DIESEL_TABLE).and_then(|d| Ok(d || history_missing(db, COMPANION_TABLE)?));
+            let missing = missing.map_err(|message| MigrateError::Database {
+                doing: "checking the history tables".into(),
+                message,
+            })?;
+            if missing {
+                db.execute(CREATE_TABLES).map_err(|message| MigrateError::Database {
+                    doing: "creating the history tables".into(),
+                    message,
+                })?;
+            }
+            let status = self.status(db)?;
+            body(db, &status, progress)
+        })();
+        db.unlock();
+        result
+    }
+
+    fn run(&self, db: &mut dyn Backend, plan: &Plan<'m>, progress: &mut dyn Progress) -> Result<Vec<Ran>, MigrateError> {
+        let dialect = db.dialect();
+        let total = plan.steps.len();
+        let mut ran = Vec::with_capacity(total);
+        let all = self.transaction == TransactionMode::All && total > 0;
+        if all {
+            let outside: Vec<String> = plan
+                .steps
+                .iter()
+                .filter(|m| !m.run_in_transaction())
+                .map(|m| m.folder().to_string())
+                .collect();
+            if !outside.is_empty() {
+                return Err(MigrateError::NeedsOwnTransaction { folders: outside });
+            }
+            db.begin().map_err(|message| bookkeeping(plan.steps[0], message))?;
+        }
+        for (index, migration) in plan.steps.iter().copied().enumerate() {
+            progress.started(index, total, migration, plan.direction);
+            let started = Instant::now();
+            let scripts = migration.scripts(dialect);
+            let sql = match plan.direction {
+                Direction::Up => scripts.up(),
+                Direction::Down => scripts.down().unwrap_or_default(),
+            };
+            let own_transaction = !all && migration.run_in_transaction();
+            let undone = match (all, own_transaction) {
+                (true, _) => Undone::Run,
+                (false, true) => Undone::Migration,
+                (false, false) => Undone::Nothing,
+            };
+            if own_transaction {
+                db.begin().map_err(|message| bookkeeping(migration, message))?;
+            }
+            let outcome = run_statements(db, migration, plan.direction, sql).and_then(|()| {
+                let took = started.elapsed();
+                let history = match plan.direction {
+                    Direction::Up => record(migration, dialect, took, false),
+                    Direction::Down => forget(migration.version()),
+                };
+                let history = if undone == Undone::Nothing {
+                    format!("BEGIN;\n{history}COMMIT;")
+                } else {
+                    history
+                };
+                db.execute(&history).map_err(|message| bookkeeping(migration, message))?;
+                Ok(took)
+            });
+            let outcome = outcome.and_then(|took| {
+                if own_transaction {
+                    db.execute("COMMIT").map_err(|message| bookkeeping(migration, message))?;
+                }
+                Ok(took)
+            });
+            match outcome {
+                Ok(took) => {
+                    progress.finished(index, total, migration, plan.direction, took);
+                    ran.push(Ran {
+                        folder: migration.folder().to_string(),
+                        took,
+                    });
+                }
+                Err(mut err) => {
+                    if undone != Undone::Nothing {
+                        let _ = db.execute("ROLLBACK");
+                    }
+                    if let MigrateError::Statement { undone: slot, .. } = &mut err {
+                        *slot = undone;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        if all {
+            if let Err(message) = db.execute("COMMIT") {
+                let _ = db.execute("ROLLBACK");
+                return Err(bookkeeping(plan.steps[total - 1], message));
+            }
+        }
+        Ok(ran)
+    }
+}
+
+fn run_statements(db: &mut dyn Backend, migration: &Migration, direction: Direction, sql: &str) -> Result<(), MigrateError> {
+    for statement in statements::split(sql) {
+        db.execute(statement).map_err(|message| MigrateError::Statement {
+            folder: migration.folder().to_string(),
+            direction: direction.as_str(),
+            statement: statement.to_string(),
+            message,
+            undone: Undone::Migration,
+        })?;
+    }
+    Ok(())
+}
+
+fn bookkeeping(migration: &Migration, message: String) -> MigrateError {
+    MigrateError::Database {
+        doing: format!("recording {} in the migration history", migration.folder()),
+        message,
+    }
+}
+
+fn in_transaction(db: &mut dyn Backend, sql: &str) -> Result<(), String> {
+    if sql.is_empty() {
+        return Ok(());
+    }
+    db.begin()?;
+    if let Err(message) = db.execute(sql).and_then(|()| db.execute("COMMIT")) {
+        let _ = db.execute("ROLLBACK");
+        return Err(message);
+    }
+    Ok(())
+}
+
+/// The statements that record `migration` as applied. Every value is a validated folder name, a
+/// version, a hex checksum or a number, so inlining them is safe; `quote` escapes regardless.
+fn record(migration: &Migration, dialect: Dialect, took: Duration, stamped: bool) -> String {
+    format!(
+        "INSERT INTO {DIESEL_TABLE} (version) VALUES ({v});\nDELETE FROM {COMPANION_TABLE} WHERE version = {v};\n{}",
+        companion_row(migration, dialect, took, stamped),
+        v = quote(migration.version()),
+    )
+}
+
+fn companion_row(migration: &Migration, dialect: Dialect, took: Duration, stamped: bool) -> String {
+    format!(
+        "INSERT INTO {COMPANION_TABLE} (version, folder, checksum, duration_ms, stamped) VALUES ({}, {}, {}, {}, {});\n",
+        quote(migration.version()),
+        quote(migration.folder()),
+        quote(migration.scripts(dialect).checksum()),
+        took.as_millis(),
+        if stamped { "TRUE" } else { "FALSE" },
+    )
+}
+
+fn forget(version: &str) -> String {
+    format!(
+        "DELETE FROM {DIESEL_TABLE} WHERE version = {v};\nDELETE FROM {COMPANION_TABLE} WHERE version = {v};\n",
+        v = quote(version)
+    )
+}
+
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}

@@ -1,0 +1,170 @@
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+
+use super::backend::{batch, query_history, Backend};
+use super::url::scrub;
+use super::DatabaseUrl;
+use crate::history::AppliedMigration;
+use crate::{Dialect, MigrateError};
+
+/// The advisory lock key every workhub migrator takes: the bytes of "workhubmg" folded into an i64.
+const LOCK_KEY: i64 = 0x776f_726b_6875_626d;
+
+/// A PostgreSQL database. Migrators exclude each other with a session-level advisory lock on the
+/// migration connection itself, never a pooled one, so it dies with the connection.
+pub struct Postgres {
+    conn: PgConnection,
+    locked: bool,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").field("locked", &self.locked).finish_non_exhaustive()
+    }
+}
+
+impl Postgres {
+    pub fn open(url: &DatabaseUrl) -> Result<Self, MigrateError> {
+        let DatabaseUrl::Postgres(raw) = url else {
+            unreachable!("Postgres::open takes a postgres URL");
+        };
+        let conn = PgConnection::establish(raw).map_err(|err| MigrateError::Connect {
+            url: url.to_string(),
+            message: scrub(err.to_string().trim(), url),
+        })?;
+        let mut db = Self { conn, locked: false };
+        // Keep server notices ("table does not exist, skipping") out of the output.
+        batch(&mut db.conn, "SET client_min_messages = warning").map_err(|message| MigrateError::Connect {
+            url: url.to_string(),
+            message,
+        })?;
+        Ok(db)
+    }
+
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    fn holder(&mut self) -> String {
+        #[derive(QueryableByName)]
+        struct Holder {
+            #[diesel(sql_type = Integer)]
+            pid: i32,
+            #[diesel(sql_type = Nullable<Text>)]
+            name: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            since: Option<String>,
+        }
+        let sql = format!(
+            "SELECT a.pid, a.application_name AS name, CAST(a.backend_start AS TEXT) AS since \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted \
+             AND l.classid = {} AND l.objid = {} AND l.objsubid = 1",
+            (LOCK_KEY >> 32) as u32,
+            LOCK_KEY as u32
+        );
+        match diesel::sql_query(sql).load::<Holder>(&mut self.conn) {
+            Ok(rows) if !rows.is_empty() => {
+                let row = &rows[0];
+                match row.name.as_deref().filter(|n| n.starts_with("workhub")) {
+                    Some(name) => format!("server pid {} ({name})", row.pid),
+                    None => format!(
+                        "server pid {} connected since {}",
+                        row.pid,
+                        row.since.as_deref().unwrap_or("unknown")
+                    ),
+                }
+            }
+            _ => "another session".to_string(),
+        }
+    }
+}
+
+impl Backend for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn lock(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), MigrateError> {
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = Bool)]
+            locked: bool,
+        }
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            let rows: Vec<Locked> = diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
+                .load(&mut self.conn)
+                .map_err(|err| MigrateError::Database {
+                    doing: "taking the migration lock".into(),
+                    message: err.to_string(),
+                })?;
+            if rows.first().is_some_and(|row| row.locked) {
+                break;
+            }
+            let holder = self.holder();
+            if started.elapsed() >= timeout {
+                return Err(MigrateError::LockTimeout {
+                    holder,
+                    waited: started.elapsed(),
+                });
+            }
+            if !told {
+                waiting(&holder);
+                told = true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.locked = true;
+        // Name this session so a waiter can say who holds the lock and since when.
+        let _ = batch(
+            &mut self.conn,
+            &format!(
+                "SELECT set_config('application_name', 'workhub migrate (os pid {}) since ' || \
+                 to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'), false)",
+                std::process::id()
+            ),
+        );
+        Ok(())
+    }
+
+    fn unlock(&mut self) {
+        if self.locked {
+            let _ = batch(&mut self.conn, &format!("SELECT pg_advisory_unlock({LOCK_KEY})"));
+            let _ = batch(&mut self.conn, "RESET application_name");
+            self.locked = false;
+        }
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<(), String> {
+        batch(&mut self.conn, sql)
+    }
+
+    fn begin(&mut self) -> Result<(), String> {
+        batch(&mut self.conn, "BEGIN")
+    }
+
+    fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = Bool)]
+            exists: bool,
+        }
+        let sql = format!("SELECT to_regclass('{table}') IS NOT NULL AS exists");
+        let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut self.conn).map_err(|err| err.to_string())?;
+        Ok(rows.first().is_some_and(|row| row.exists))
+    }
+
+    fn load_history(&mut self, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError> {
+        query_history(&mut self.conn, companion_exists)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.unlock();
+    }
+}

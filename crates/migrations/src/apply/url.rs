@@ -1,0 +1,144 @@
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::{Dialect, MigrateError};
+
+/// Which database a command talks to, parsed from `--database-url` / `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file (`workhub.db`, `sqlite://path`, `sqlite:path`) or `:memory:`.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (`postgres://` or `postgresql://`), kept whole for libpq.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, MigrateError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(MigrateError::BadUrl {
+                url: String::new(),
+                reason: "it is empty".into(),
+            });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if let Some((scheme, _)) = path.split_once("://") {
+            return Err(MigrateError::BadUrl {
+                url: redact(url),
+                reason: format!("the scheme `{scheme}` is not supported (sqlite and postgres are)"),
+            });
+        }
+        if path.is_empty() {
+            return Err(MigrateError::BadUrl {
+                url: url.to_string(),
+                reason: "it names no file".into(),
+            });
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Whether this is SQLite's `:memory:`, which no other process can share.
+    pub fn is_memory(&self) -> bool {
+        matches!(self, Self::Sqlite(path) if path.as_os_str() == ":memory:")
+    }
+}
+
+/// The URL with any password replaced, fit for output and logs.
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` and of a `password=` parameter with `***`.
+pub fn redact(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(start) = out.find("password=") {
+        let value = start + "password=".len();
+        let end = out[value..].find(['&', ' ']).map_or(out.len(), |i| value + i);
+        out.replace_range(value..end, "***");
+    }
+    out
+}
+
+/// Removes every occurrence of `url`'s password from `text` (a driver's error message may echo it).
+pub fn scrub(text: &str, url: &DatabaseUrl) -> String {
+    let DatabaseUrl::Postgres(raw) = url else {
+        return text.to_string();
+    };
+    let redacted = redact(raw);
+    let mut out = text.replace(raw.as_str(), &redacted);
+    if let Some(password) = password_of(raw) {
+        if !password.is_empty() {
+            out = out.replace(&password, "***");
+        }
+    }
+    out
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    Some(userinfo.split_once(':')?.1.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sqlite_forms_and_postgres() {
+        assert_eq!(DatabaseUrl::parse("workhub.db").unwrap(), DatabaseUrl::Sqlite("workhub.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite://data/w.db").unwrap(), DatabaseUrl::Sqlite("data/w.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:w.db").unwrap(), DatabaseUrl::Sqlite("w.db".into()));
+        assert_eq!(DatabaseUrl::parse("postgresql://h/db").unwrap().dialect(), Dialect::Postgres);
+        assert!(matches!(DatabaseUrl::parse("mysql://root@h/db"), Err(MigrateError::BadUrl { .. })));
+        assert!(matches!(DatabaseUrl::parse("  "), Err(MigrateError::BadUrl { .. })));
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let url = DatabaseUrl::parse("postgres://app:s3cr%40t@db.example:5432/prod?sslmode=require").unwrap();
+        let shown = url.to_string();
+        assert_eq!(shown, "postgres://app:***@db.example:5432/prod?sslmode=require");
+        assert_eq!(redact("postgres://h/db?user=a&password=hunter2&x=1"), "postgres://h/db?user=a&password=***&x=1");
+        assert_eq!(redact("postgres://app@h/db"), "postgres://app@h/db");
+        let message = "could not connect with password s3cr%40t";
+        assert!(!scrub(message, &url).contains("s3cr"));
+    }
+}

@@ -1,0 +1,34 @@
+//! The workhub migration engine: a library that knows nothing of any application's tables.
+//!
+//! The modules follow the pipeline a migration goes through:
+//!
+//! - [`source`]: migration folders in diesel's format, validated and checksummed, either read from a
+//!   directory or embedded in a binary at build time;
+//! - [`plan`]: targets (`head`, `base`, a version, `+N`, `-N`) resolved against what a database has applied;
+//! - [`apply`]: the [`Migrator`] that runs a plan against a backend, under a lock;
+//! - [`history`]: what a database records of its applied migrations.
+//!
+//! Without the `runtime` feature only [`source`] is built, so a build script can validate and embed
+//! migrations without compiling a database driver.
+
+pub mod source;
+
+pub use source::{Dialect, Migration, Scripts, SourceError};
+
+#[cfg(feature = "runtime")]
+pub mod apply;
+#[cfg(feature = "runtime")]
+mod error;
+#[cfg(feature = "runtime")]
+pub mod history;
+#[cfg(feature = "runtime")]
+pub mod plan;
+
+#[cfg(feature = "runtime")]
+pub use apply::{Database, DatabaseUrl, Migrator, Progress};
+#[cfg(feature = "runtime")]
+pub use error::{MigrateError, Undone};
+#[cfg(feature = "runtime")]
+pub use history::AppliedMigration;
+#[cfg(feature = "runtime")]
+pub use plan::{Status, Target};

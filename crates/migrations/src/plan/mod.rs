@@ -1,0 +1,189 @@
+//! Resolving a target against what a database has applied: which migrations run, in which direction,
+//! and every reason to refuse before anything runs.
+
+mod status;
+mod target;
+
+pub use status::{Entry, State, Status};
+pub use target::{resolve, Target};
+
+use crate::{MigrateError, Migration};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// The migrations one command runs, in the order it runs them.
+#[derive(Debug, Clone)]
+pub struct Plan<'m> {
+    pub direction: Direction,
+    pub steps: Vec<&'m Migration>,
+}
+
+impl<'m> Status<'m> {
+    /// The pending migrations `target` brings in, oldest first.
+    pub fn plan_upgrade(&self, target: &Target, allow_out_of_order: bool) -> Result<Plan<'m>, MigrateError> {
+        self.verify()?;
+        let pending: Vec<&'m Migration> = self.pending().collect();
+        let steps = match target {
+            Target::Head => pending,
+            Target::Base => {
+                return Err(MigrateError::WrongDirection {
+                    target: target.to_string(),
+                    hint: "upgrade cannot go to base; use `workhub db downgrade base`".into(),
+                })
+            }
+            Target::Back(_) => {
+                return Err(MigrateError::WrongDirection {
+                    target: target.to_string(),
+                    hint: format!("upgrade only goes forward; use `workhub db downgrade {target}`"),
+                })
+            }
+            Target::Forward(n) => {
+                if *n > pending.len() {
+                    return Err(MigrateError::OutOfRange {
+                        target: target.to_string(),
+                        available: pending.len(),
+                        what: "pending",
+                    });
+                }
+                pending[..*n].to_vec()
+            }
+            Target::Revision(revision) => {
+                let index = resolve(self.migrations(), revision)?;
+                let version = self.migrations()[index].version();
+                let steps: Vec<_> = pending.into_iter().filter(|m| m.version() <= version).collect();
+                if steps.is_empty() && self.newest_applied().is_some_and(|newest| newest > version) {
+                    return Err(MigrateError::WrongDirection {
+                        target: revision.clone(),
+                        hint: format!(
+                            "the database is already past {}; use `workhub db downgrade {revision}` to go back",
+                            self.migrations()[index].folder()
+                        ),
+                    });
+                }
+                steps
+            }
+        };
+        if !allow_out_of_order {
+            if let Some(newest) = self.newest_applied() {
+                let late: Vec<String> = steps
+                    .iter()
+                    .filter(|m| m.version() < newest)
+                    .map(|m| m.folder().to_string())
+                    .collect();
+                if !late.is_empty() {
+                    return Err(MigrateError::OutOfOrder {
+                        pending: late,
+                        newest_applied: self.folder_of(newest),
+                    });
+                }
+            }
+        }
+        Ok(Plan {
+            direction: Direction::Up,
+            steps,
+        })
+    }
+
+    /// The applied migrations `target` reverts, newest first.
+    pub fn plan_downgrade(&self, target: &Target) -> Result<Plan<'m>, MigrateError> {
+        self.verify()?;
+        let mut applied: Vec<&'m Migration> = self.applied().collect();
+        applied.reverse();
+        let steps = match target {
+            Target::Base => applied,
+            Target::Head | Target::Forward(_) => {
+                return Err(MigrateError::WrongDirection {
+                    target: target.to_string(),
+                    hint: "downgrade only goes back; use `workhub db upgrade`".into(),
+                })
+            }
+            Target::Back(n) => {
+                if *n > applied.len() {
+                    return Err(MigrateError::OutOfRange {
+                        target: target.to_string(),
+                        available: applied.len(),
+                        what: "applied",
+                    });
+                }
+                applied[..*n].to_vec()
+            }
+            Target::Revision(revision) => {
+                let index = resolve(self.migrations(), revision)?;
+                let keep = &self.migrations()[index];
+                if !self.is_applied(index) {
+                    return Err(MigrateError::WrongDirection {
+                        target: revision.clone(),
+                        hint: format!(
+                            "{} is not applied, so downgrade cannot stop there; use `workhub db upgrade {revision}`",
+                            keep.folder()
+                        ),
+                    });
+                }
+                applied.into_iter().filter(|m| m.version() > keep.version()).collect()
+            }
+        };
+        let irreversible: Vec<String> = steps
+            .iter()
+            .filter(|m| m.scripts(self.dialect()).down().is_none())
+            .map(|m| m.folder().to_string())
+            .collect();
+        if !irreversible.is_empty() {
+            return Err(MigrateError::Irreversible {
+                folders: irreversible,
+            });
+        }
+        Ok(Plan {
+            direction: Direction::Down,
+            steps,
+        })
+    }
+
+    /// How many migrations are applied after stamping `target`: every one up to it, none after.
+    pub fn stamp_count(&self, target: &Target) -> Result<usize, MigrateError> {
+        let applied = self.applied().count();
+        match target {
+            Target::Head => Ok(self.migrations().len()),
+            Target::Base => Ok(0),
+            Target::Forward(n) => self.within(target, applied + n),
+            Target::Back(n) => applied
+                .checked_sub(*n)
+                .ok_or(MigrateError::OutOfRange {
+                    target: target.to_string(),
+                    available: applied,
+                    what: "applied",
+                }),
+            Target::Revision(revision) => Ok(resolve(self.migrations(), revision)? + 1),
+        }
+    }
+
+    fn within(&self, target: &Target, count: usize) -> Result<usize, MigrateError> {
+        if count > self.migrations().len() {
+            return Err(MigrateError::OutOfRange {
+                target: target.to_string(),
+                available: self.pending().count(),
+                what: "pending",
+            });
+        }
+        Ok(count)
+    }
+
+    fn folder_of(&self, version: &str) -> String {
+        self.migrations()
+            .iter()
+            .find(|m| m.version() == version)
+            .map_or_else(|| version.to_string(), |m| m.folder().to_string())
+    }
+}

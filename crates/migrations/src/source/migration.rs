@@ -1,0 +1,148 @@
+use std::borrow::Cow;
+use std::fmt;
+
+use super::checksum;
+
+/// The SQL dialects one migration history serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// One direction pair of SQL: what `up` does and, when it can be reverted, what `down` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scripts {
+    up: Cow<'static, str>,
+    down: Option<Cow<'static, str>>,
+    checksum: Cow<'static, str>,
+}
+
+impl Scripts {
+    pub fn new(up: String, down: Option<String>) -> Self {
+        Self {
+            checksum: Cow::Owned(checksum(&up)),
+            up: Cow::Owned(up),
+            down: down.map(Cow::Owned),
+        }
+    }
+
+    /// Scripts compiled into a binary, their checksum computed by the build script.
+    #[doc(hidden)]
+    pub const fn embedded(up: &'static str, down: Option<&'static str>, checksum: &'static str) -> Self {
+        Self {
+            up: Cow::Borrowed(up),
+            down: match down {
+                Some(down) => Some(Cow::Borrowed(down)),
+                None => None,
+            },
+            checksum: Cow::Borrowed(checksum),
+        }
+    }
+
+    pub fn up(&self) -> &str {
+        &self.up
+    }
+
+    pub fn down(&self) -> Option<&str> {
+        self.down.as_deref()
+    }
+
+    /// The checksum of `up`: what a database records when the migration is applied.
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+}
+
+/// One migration folder, read and validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    folder: Cow<'static, str>,
+    version: Cow<'static, str>,
+    name: Cow<'static, str>,
+    run_in_transaction: bool,
+    portable: Scripts,
+    postgres: Option<Scripts>,
+}
+
+impl Migration {
+    pub fn new(
+        folder: String,
+        version: String,
+        name: String,
+        run_in_transaction: bool,
+        portable: Scripts,
+        postgres: Option<Scripts>,
+    ) -> Self {
+        Self {
+            folder: Cow::Owned(folder),
+            version: Cow::Owned(version),
+            name: Cow::Owned(name),
+            run_in_transaction,
+            portable,
+            postgres,
+        }
+    }
+
+    /// A migration compiled into a binary by its build script.
+    #[doc(hidden)]
+    pub const fn embedded(
+        folder: &'static str,
+        version: &'static str,
+        name: &'static str,
+        run_in_transaction: bool,
+        portable: Scripts,
+        postgres: Option<Scripts>,
+    ) -> Self {
+        Self {
+            folder: Cow::Borrowed(folder),
+            version: Cow::Borrowed(version),
+            name: Cow::Borrowed(name),
+            run_in_transaction,
+            portable,
+            postgres,
+        }
+    }
+
+    /// The folder name, e.g. `2024-05-01-093000_add_tasks`.
+    pub fn folder(&self) -> &str {
+        &self.folder
+    }
+
+    /// diesel's version, e.g. `20240501093000`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The name after the timestamp, e.g. `add_tasks`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn run_in_transaction(&self) -> bool {
+        self.run_in_transaction
+    }
+
+    /// The SQL this migration runs on `dialect`: its PostgreSQL override where it has one, else the
+    /// portable `up.sql` / `down.sql`.
+    pub fn scripts(&self, dialect: Dialect) -> &Scripts {
+        match (dialect, &self.postgres) {
+            (Dialect::Postgres, Some(postgres)) => postgres,
+            _ => &self.portable,
+        }
+    }
+
+    /// Whether the folder carries SQL written for PostgreSQL alone.
+    pub fn has_postgres_override(&self) -> bool {
+        self.postgres.is_some()
+    }
+}

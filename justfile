@@ -1,0 +1,60 @@
+# workhub's developer workflow. `just --list` explains every recipe.
+# Recipes call the workhub binary through cargo, so it is rebuilt (with every migration embedded)
+# before it runs; they use no shell-specific syntax and work the same on Windows.
+
+set windows-shell := ["powershell.exe", "-NoLogo", "-Command"]
+set dotenv-load := false
+
+workhub := "cargo run --quiet -p workhub --"
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the service on the configured database (SQLite workhub.db by default).
+run:
+    {{workhub}} serve
+
+# Run every test of the workspace.
+test:
+    cargo test --workspace
+
+# Write a migration from the model changes (asks for a name when none is given).
+migrate-create *name:
+    {{workhub}} db create {{name}}
+
+# Write an empty migration template to fill in by hand.
+migrate-empty name:
+    {{workhub}} db create {{name}} --empty
+
+# Apply migrations up to a revision (head, a version, a prefix, +N).
+upgrade rev="head":
+    {{workhub}} db upgrade {{rev}}
+
+# Revert migrations down to a revision (-N, a version, base).
+downgrade rev="-1":
+    {{workhub}} db downgrade {{rev}}
+
+# Show the database's current revision.
+current:
+    {{workhub}} db current --verbose
+
+# List every migration, applied or not.
+history:
+    {{workhub}} db history --verbose
+
+# Record a revision as applied without running SQL (adopting an existing database).
+stamp rev:
+    {{workhub}} db stamp {{rev}}
+
+# Fail when anything is pending, modified, unknown, or not captured by a migration.
+check:
+    {{workhub}} db check
+
+# Development only: delete the SQLite database and rebuild it from the migrations.
+reset:
+    {{workhub}} db reset
+
+# Measure the migration engine against its baselines (see README, Performance).
+bench:
+    bash scripts/bench.sh
