@@ -1,0 +1,628 @@
+//! Every `workhub` command end to end on a temporary SQLite database, with migrations read from a
+//! fixture folder (`--migrations-dir` through `WORKHUB_MIGRATIONS_DIR`).
+
+mod common;
+
+use common::{marked, output, step_folder, step_version, Fixture};
+use workhub_migrations::source::checksum;
+
+fn folders(range: std::ops::RangeInclusive<usize>) -> Vec<String> {
+    range.map(step_folder).collect()
+}
+
+fn tables(range: std::ops::RangeInclusive<usize>) -> Vec<String> {
+    range.map(|n| format!("t{n:02}")).collect()
+}
+
+#[test]
+fn upgrade_applies_every_pending_migration_and_records_it() {
+    let fixture = Fixture::with_steps(3);
+    let run = fixture.ok(&["db", "upgrade"]);
+    assert!(
+        run.stdout.contains("Applied 3 migrations"),
+        "{}",
+        run.stdout
+    );
+    for folder in folders(1..=3) {
+        assert!(
+            run.stdout.contains(&format!("applied {folder}")),
+            "{}",
+            run.stdout
+        );
+    }
+
+    let snapshot = fixture.snapshot();
+    assert_eq!(snapshot.tables(), tables(1..=3));
+    assert_eq!(
+        snapshot.versions(),
+        (1..=3).map(step_version).collect::<Vec<_>>()
+    );
+    assert_eq!(snapshot.folders(), folders(1..=3));
+    for (n, row) in (1..=3).zip(&snapshot.workhub_rows) {
+        let up = std::fs::read_to_string(fixture.migrations().join(step_folder(n)).join("up.sql"))
+            .unwrap();
+        assert_eq!(
+            row[2].as_deref(),
+            Some(checksum(&up).as_str()),
+            "checksum of step {n}"
+        );
+        assert_eq!(
+            row[5].as_deref(),
+            Some("0"),
+            "step {n} ran, it was not stamped"
+        );
+    }
+
+    let again = fixture.ok(&["db", "upgrade"]);
+    assert!(
+        again.stdout.contains("Nothing to apply"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(fixture.snapshot(), snapshot);
+}
+
+#[test]
+fn upgrade_plus_n_applies_the_next_n() {
+    let fixture = Fixture::with_steps(4);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    assert_eq!(fixture.applied(), folders(1..=1));
+    fixture.ok(&["db", "upgrade", "+2"]);
+    assert_eq!(fixture.applied(), folders(1..=3));
+    assert_eq!(fixture.snapshot().tables(), tables(1..=3));
+}
+
+#[test]
+fn upgrade_to_a_version_a_prefix_a_folder_or_a_name() {
+    let fixture = Fixture::new();
+    let all = [
+        "2024-01-10-090000_alpha",
+        "2024-02-10-090000_beta",
+        "2024-03-10-090000_gamma",
+        "2024-04-10-090000_delta",
+        "2024-05-10-090000_epsilon",
+    ];
+    for (n, folder) in all.iter().enumerate() {
+        fixture.migration(
+            folder,
+            &format!("CREATE TABLE x{n} (id INTEGER);"),
+            Some(&format!("DROP TABLE x{n};")),
+        );
+    }
+    let applied_through = |last: usize| {
+        all[..=last]
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+    };
+
+    fixture.ok(&["db", "upgrade", "20240110090000"]);
+    assert_eq!(fixture.applied(), applied_through(0));
+    fixture.ok(&["db", "upgrade", "202402"]);
+    assert_eq!(fixture.applied(), applied_through(1));
+    fixture.ok(&["db", "upgrade", "2024-03-10-090000_gamma"]);
+    assert_eq!(fixture.applied(), applied_through(2));
+    fixture.ok(&["db", "upgrade", "delta"]);
+    assert_eq!(fixture.applied(), applied_through(3));
+    fixture.ok(&["db", "upgrade", "head"]);
+    assert_eq!(fixture.applied(), applied_through(4));
+}
+
+#[test]
+fn downgrade_reverts_one_n_to_a_version_or_to_base() {
+    let fixture = Fixture::with_steps(5);
+    fixture.ok(&["db", "upgrade"]);
+
+    let run = fixture.ok(&["db", "downgrade"]);
+    assert!(
+        run.stdout.contains(&format!("reverted {}", step_folder(5))),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.applied(), folders(1..=4));
+    assert_eq!(fixture.snapshot().tables(), tables(1..=4));
+
+    fixture.ok(&["db", "downgrade", "-2"]);
+    assert_eq!(fixture.applied(), folders(1..=2));
+
+    fixture.ok(&["db", "upgrade"]);
+    // Downgrading to a version keeps that version applied, as Alembic does.
+    fixture.ok(&["db", "downgrade", &step_version(3)]);
+    assert_eq!(fixture.applied(), folders(1..=3));
+    assert_eq!(fixture.snapshot().tables(), tables(1..=3));
+
+    let run = fixture.ok(&["db", "downgrade", "base"]);
+    assert!(
+        run.stdout.contains("Reverted 3 migrations"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.applied(), Vec::<String>::new());
+    let snapshot = fixture.snapshot();
+    assert_eq!(snapshot.tables(), Vec::<String>::new());
+    assert!(snapshot.versions().is_empty() && snapshot.workhub_rows.is_empty());
+}
+
+#[test]
+fn current_shows_the_revision_and_whether_it_is_head() {
+    let fixture = Fixture::with_steps(2);
+    let fresh = fixture.ok(&["db", "current"]);
+    assert!(
+        fresh.stdout.contains("base (nothing applied)"),
+        "{}",
+        fresh.stdout
+    );
+    assert!(
+        !fixture.db().exists(),
+        "a read-only command must not create the database"
+    );
+
+    fixture.ok(&["db", "upgrade", "+1"]);
+    let behind = fixture.ok(&["db", "current"]);
+    assert!(
+        behind
+            .stdout
+            .contains(&format!("{} ({})", step_version(1), step_folder(1))),
+        "{}",
+        behind.stdout
+    );
+    assert!(!behind.stdout.contains("head)"), "{}", behind.stdout);
+    assert!(
+        behind
+            .stdout
+            .contains(&format!("1 pending; head is {}", step_folder(2))),
+        "{}",
+        behind.stdout
+    );
+
+    fixture.ok(&["db", "upgrade"]);
+    let verbose = fixture.ok(&["db", "current", "-v"]);
+    assert!(
+        verbose
+            .stdout
+            .contains(&format!("{} ({}, head)", step_version(2), step_folder(2))),
+        "{}",
+        verbose.stdout
+    );
+    assert!(
+        verbose
+            .stdout
+            .contains(&format!("database: {}", fixture.db().display())),
+        "{}",
+        verbose.stdout
+    );
+    assert!(
+        verbose.stdout.contains("migrations: 2 in "),
+        "{}",
+        verbose.stdout
+    );
+    assert!(
+        verbose.stdout.contains("applied at: "),
+        "{}",
+        verbose.stdout
+    );
+    let up =
+        std::fs::read_to_string(fixture.migrations().join(step_folder(2)).join("up.sql")).unwrap();
+    assert!(
+        verbose
+            .stdout
+            .contains(&format!("checksum: {}", checksum(&up))),
+        "{}",
+        verbose.stdout
+    );
+}
+
+#[test]
+fn history_marks_applied_pending_modified_and_unknown() {
+    let fixture = Fixture::with_steps(4);
+    fixture.ok(&["db", "upgrade", "+3"]);
+    // Step 1 edited after it ran, step 3 unknown to this migrations folder, step 4 pending.
+    let up = fixture.migrations().join(step_folder(1)).join("up.sql");
+    let mut sql = std::fs::read_to_string(&up).unwrap();
+    sql.push_str("CREATE INDEX t01_id ON t01 (id);\n");
+    std::fs::write(&up, sql).unwrap();
+    std::fs::remove_dir_all(fixture.migrations().join(step_folder(3))).unwrap();
+
+    let lines = fixture.history();
+    assert_eq!(
+        lines,
+        vec![
+            format!("[!] {} (modified since applied)", step_folder(1)),
+            format!("[x] {} (current)", step_folder(2)),
+            format!("[ ] {} (head)", step_folder(4)),
+            format!("[?] {} (applied, unknown to this binary)", step_folder(3)),
+        ]
+    );
+}
+
+#[test]
+fn history_verbose_shows_the_details_of_each_migration() {
+    let fixture = Fixture::with_steps(2);
+    fixture.migration(
+        "2024-01-01-000003_no_way_back",
+        "CREATE TABLE t03 (id INTEGER);",
+        None,
+    );
+    std::fs::write(
+        fixture
+            .migrations()
+            .join("2024-01-01-000003_no_way_back")
+            .join("metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .unwrap();
+    fixture.ok(&["db", "upgrade", "+1"]);
+    fixture.ok(&["db", "stamp", &step_version(2)]);
+
+    let run = fixture.ok(&["db", "history", "-v"]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let details_of = |folder: &str| {
+        let at = lines
+            .iter()
+            .position(|line| line.contains(folder))
+            .unwrap_or_else(|| panic!("{folder} listed"));
+        lines[at + 1].to_string()
+    };
+    assert!(
+        run.stdout
+            .contains(&format!("database: {}", fixture.db().display())),
+        "{}",
+        run.stdout
+    );
+    let first = details_of(&step_folder(1));
+    assert!(
+        first.contains(&format!("version {}", step_version(1))),
+        "{first}"
+    );
+    assert!(
+        first.contains("reversible") && first.contains("applied ") && first.contains(" ms"),
+        "{first}"
+    );
+    let second = details_of(&step_folder(2));
+    assert!(second.contains("stamped "), "{second}");
+    let third = details_of("2024-01-01-000003_no_way_back");
+    assert!(
+        third.contains("no down.sql") && third.contains("runs outside a transaction"),
+        "{third}"
+    );
+    assert!(!third.contains("applied"), "{third}");
+    assert!(lines.iter().any(|line| line.starts_with("[x]")
+        && line.contains(&step_folder(2))
+        && line.ends_with("(current)")));
+    assert!(lines
+        .iter()
+        .any(|line| line.starts_with("[ ]") && line.ends_with("_no_way_back (head)")));
+}
+
+#[test]
+fn stamp_records_a_revision_without_running_sql() {
+    let fixture = Fixture::with_steps(3);
+    let run = fixture.ok(&["db", "stamp", "head"]);
+    for folder in folders(1..=3) {
+        assert!(
+            run.stdout
+                .contains(&format!("recorded {folder} as applied")),
+            "{}",
+            run.stdout
+        );
+    }
+    let snapshot = fixture.snapshot();
+    assert_eq!(snapshot.tables(), Vec::<String>::new(), "stamp runs no SQL");
+    assert_eq!(snapshot.folders(), folders(1..=3));
+    assert!(
+        snapshot
+            .workhub_rows
+            .iter()
+            .all(|row| row[5].as_deref() == Some("1")),
+        "{snapshot:?}"
+    );
+    fixture.ok(&["db", "check"]);
+
+    let run = fixture.ok(&["db", "stamp", &step_version(1)]);
+    assert!(
+        run.stdout
+            .contains(&format!("removed {} from the history", step_folder(3))),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.applied(), folders(1..=1));
+
+    fixture.ok(&["db", "stamp", "base"]);
+    assert_eq!(fixture.applied(), Vec::<String>::new());
+    let snapshot = fixture.snapshot();
+    assert!(
+        snapshot.versions().is_empty() && snapshot.tables().is_empty(),
+        "{snapshot:?}"
+    );
+}
+
+#[test]
+fn stamp_purge_forgets_versions_this_binary_does_not_know() {
+    let fixture = Fixture::with_steps(3);
+    fixture.ok(&["db", "upgrade"]);
+    std::fs::remove_dir_all(fixture.migrations().join(step_folder(3))).unwrap();
+    let before = fixture.snapshot();
+
+    fixture
+        .run(&["db", "stamp", "head"])
+        .expect_failure(1, &[&step_folder(3), "does not know"]);
+    assert_eq!(fixture.snapshot(), before);
+
+    let run = fixture.ok(&["db", "stamp", "head", "--purge"]);
+    assert!(
+        run.all().contains(&step_version(3)) || run.all().contains(&step_folder(3)),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        fixture.snapshot().versions(),
+        vec![step_version(1), step_version(2)]
+    );
+    assert!(marked(&fixture.history(), "[?]").is_empty());
+    fixture.ok(&["db", "check"]);
+}
+
+#[test]
+fn check_passes_at_head_and_fails_on_pending_modified_or_unknown() {
+    let fixture = Fixture::with_steps(2);
+    let pending = fixture.run(&["db", "check"]);
+    pending.expect_failure(1, &["check failed: 2 problems"]);
+    assert!(
+        pending
+            .stdout
+            .contains(&format!("pending: {}", step_folder(1))),
+        "{}",
+        pending.stdout
+    );
+
+    fixture.ok(&["db", "upgrade"]);
+    let ok = fixture.ok(&["db", "check"]);
+    assert!(ok.stdout.contains("is at head"), "{}", ok.stdout);
+
+    let up = fixture.migrations().join(step_folder(2)).join("up.sql");
+    std::fs::write(
+        &up,
+        "CREATE TABLE t02 (id INTEGER PRIMARY KEY, name TEXT);\n",
+    )
+    .unwrap();
+    let modified = fixture.run(&["db", "check"]);
+    modified.expect_failure(1, &["check failed: 1 problem"]);
+    assert!(
+        modified
+            .stdout
+            .contains(&format!("modified since applied: {}", step_folder(2))),
+        "{}",
+        modified.stdout
+    );
+
+    std::fs::remove_dir_all(fixture.migrations().join(step_folder(2))).unwrap();
+    let unknown = fixture.run(&["db", "check"]);
+    unknown.expect_failure(1, &["check failed"]);
+    assert!(
+        unknown.stdout.contains(&format!(
+            "applied but unknown to this binary: {}",
+            step_folder(2)
+        )),
+        "{}",
+        unknown.stdout
+    );
+}
+
+#[test]
+fn repair_records_the_checksum_of_a_deliberate_edit() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade"]);
+    let up = fixture.migrations().join(step_folder(1)).join("up.sql");
+    let edited = format!(
+        "-- t01 holds one row per thing\n{}",
+        std::fs::read_to_string(&up).unwrap()
+    );
+    std::fs::write(&up, &edited).unwrap();
+    fixture.run(&["db", "check"]).expect_code(1);
+
+    let run = fixture.ok(&["db", "repair"]);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("recorded the current checksum of {}", step_folder(1))
+    );
+    let snapshot = fixture.snapshot();
+    assert_eq!(
+        snapshot.workhub_rows[0][2].as_deref(),
+        Some(checksum(&edited).as_str())
+    );
+    assert_eq!(
+        snapshot.tables(),
+        tables(1..=2),
+        "repair runs no migration SQL"
+    );
+    fixture.ok(&["db", "check"]);
+
+    let again = fixture.ok(&["db", "repair"]);
+    assert!(
+        again.stdout.contains("Nothing to repair"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(fixture.snapshot(), snapshot);
+}
+
+#[test]
+fn reset_deletes_the_sqlite_file_and_rebuilds_it() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    fixture.execute("INSERT INTO t01 (id) VALUES (7); CREATE TABLE scratch (x INTEGER);");
+
+    let run = fixture.ok(&["db", "reset"]);
+    assert!(
+        run.stdout
+            .contains(&format!("Deleted {}", fixture.db().display())),
+        "{}",
+        run.stdout
+    );
+    let snapshot = fixture.snapshot();
+    assert_eq!(
+        snapshot.tables(),
+        tables(1..=2),
+        "scratch is gone, every migration applied"
+    );
+    assert_eq!(snapshot.folders(), folders(1..=2));
+    fixture.ok(&["db", "check"]);
+    assert_eq!(
+        fixture.count("t01"),
+        0,
+        "the row inserted before the reset went with the old file"
+    );
+}
+
+#[test]
+fn reset_is_refused_in_production() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["db", "upgrade"]);
+    fixture.execute("INSERT INTO t01 (id) VALUES (7);");
+    let before = fixture.snapshot();
+    let run = output(
+        fixture
+            .workhub()
+            .env("WORKHUB_ENV", "production")
+            .args(["db", "reset"]),
+    );
+    run.expect_failure(
+        1,
+        &["refused in production", "WORKHUB_ENV=production", "hint:"],
+    );
+    assert_eq!(fixture.snapshot(), before);
+    assert_eq!(fixture.count("t01"), 1);
+}
+
+#[test]
+fn migrate_only_applies_everything_and_exits() {
+    let fixture = Fixture::with_steps(3);
+    let run = output(
+        fixture
+            .workhub()
+            .env("WORKHUB_ENV", "production")
+            .arg("--migrate-only"),
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Applied 3 migrations"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.applied(), folders(1..=3));
+
+    fixture.step(4);
+    let run = fixture.ok(&["--migrate-only"]);
+    assert!(
+        run.stdout.contains("Applied 1 migration "),
+        "{}",
+        run.stdout
+    );
+    let run = fixture.ok(&["--migrate-only"]);
+    assert!(run.stdout.contains("Nothing to apply"), "{}", run.stdout);
+    assert_eq!(fixture.snapshot().tables(), tables(1..=4));
+}
+
+#[test]
+fn transaction_all_is_all_or_nothing() {
+    let fixture = Fixture::with_steps(2);
+    fixture.migration(
+        "2024-01-01-000003_broken",
+        "CREATE TABLE t03 (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n",
+        Some("DROP TABLE t03;"),
+    );
+    let run = fixture.run(&["db", "upgrade", "--transaction", "all"]);
+    run.expect_failure(
+        1,
+        &[
+            "2024-01-01-000003_broken",
+            "INSERT INTO no_such_table VALUES (1)",
+            "no such table",
+            "whole run was rolled back",
+        ],
+    );
+    let snapshot = fixture.snapshot();
+    assert_eq!(snapshot.tables(), Vec::<String>::new());
+    assert!(
+        snapshot.versions().is_empty() && snapshot.workhub_rows.is_empty(),
+        "{snapshot:?}"
+    );
+
+    // Without the flag, the two good migrations commit and only the broken one rolls back.
+    fixture.run(&["db", "upgrade"]).expect_code(1);
+    assert_eq!(fixture.applied(), folders(1..=2));
+
+    // A successful --transaction all run applies everything, and a downgrade works the same way.
+    std::fs::write(
+        fixture
+            .migrations()
+            .join("2024-01-01-000003_broken")
+            .join("up.sql"),
+        "CREATE TABLE t03 (id INTEGER);",
+    )
+    .unwrap();
+    fixture.ok(&["db", "upgrade", "--transaction", "all"]);
+    assert_eq!(fixture.snapshot().tables(), tables(1..=3));
+    fixture.ok(&["db", "downgrade", "base", "--transaction", "all"]);
+    assert_eq!(fixture.snapshot().tables(), Vec::<String>::new());
+}
+
+#[test]
+fn transaction_all_is_refused_with_a_migration_outside_transactions() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["db", "upgrade"]);
+    let folder = fixture.step(2);
+    std::fs::write(
+        fixture.migrations().join(&folder).join("metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .unwrap();
+    fixture.step(3);
+    let before = fixture.snapshot();
+
+    let run = fixture.run(&["db", "upgrade", "--transaction", "all"]);
+    run.expect_failure(1, &[&folder, "run_in_transaction = false", "hint:"]);
+    assert!(!run.stderr.contains(&step_folder(3)), "{}", run.stderr);
+    assert_eq!(fixture.snapshot(), before);
+
+    // Each migration in its own transaction (the default) runs it.
+    fixture.ok(&["db", "upgrade"]);
+    assert_eq!(fixture.applied(), folders(1..=3));
+}
+
+#[test]
+fn create_empty_writes_a_timestamped_template() {
+    let fixture = Fixture::with_steps(1);
+    let run = fixture.ok(&["db", "create", "add_widgets", "--empty"]);
+    let created: Vec<String> = std::fs::read_dir(fixture.migrations())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != &step_folder(1))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let folder = &created[0];
+    let parsed =
+        workhub_migrations::source::FolderName::parse(folder).expect("a valid folder name");
+    assert_eq!(parsed.name, "add_widgets");
+    assert!(
+        parsed.version > step_version(1),
+        "{folder} sorts after the existing migration"
+    );
+    assert!(run.stdout.contains(folder.as_str()), "{}", run.stdout);
+    for file in ["up.sql", "down.sql"] {
+        assert!(
+            fixture.migrations().join(folder).join(file).is_file(),
+            "{folder}/{file}"
+        );
+    }
+}
+
+#[test]
+fn create_refuses_a_name_that_cannot_name_a_migration() {
+    let fixture = Fixture::with_steps(1);
+    fixture
+        .run(&["db", "create", "42 things", "--empty"])
+        .expect_failure(2, &["42 things"]);
+    let entries = std::fs::read_dir(fixture.migrations()).unwrap().count();
+    assert_eq!(entries, 1, "nothing written");
+}

@@ -1,0 +1,369 @@
+//! Fixtures shared by the `workhub` end-to-end tests: a temporary directory holding a migrations folder
+//! and a SQLite database, a `workhub` command pointed at both, and a snapshot of the database to prove a
+//! refused command changed nothing.
+
+// Each test file uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use diesel::sql_types::{Nullable, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use tempfile::TempDir;
+
+/// The environment variables workhub reads; every command starts without them.
+pub const WORKHUB_VARIABLES: [&str; 7] = [
+    "DATABASE_URL",
+    "WORKHUB_ENV",
+    "WORKHUB_ADDR",
+    "WORKHUB_MIGRATIONS_DIR",
+    "WORKHUB_LOCK_TIMEOUT",
+    "WORKHUB_EMBED_MIGRATIONS_DIR",
+    "RUST_LOG",
+];
+
+/// A temporary directory with `migrations/` and `workhub.db` (created by the first command that
+/// changes it).
+#[derive(Debug)]
+pub struct Fixture {
+    pub dir: TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        std::fs::create_dir(dir.path().join("migrations")).expect("create migrations/");
+        Self { dir }
+    }
+
+    /// A fixture holding `count` reversible migrations, `2024-01-01-0000NN_step_NN`, each creating
+    /// table `tNN`.
+    pub fn with_steps(count: usize) -> Self {
+        let fixture = Self::new();
+        for n in 1..=count {
+            fixture.step(n);
+        }
+        fixture
+    }
+
+    pub fn migrations(&self) -> PathBuf {
+        self.dir.path().join("migrations")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("workhub.db")
+    }
+
+    /// Writes a migration folder; `down` is left out when `None`.
+    pub fn migration(&self, folder: &str, up: &str, down: Option<&str>) -> PathBuf {
+        let path = self.migrations().join(folder);
+        std::fs::create_dir_all(&path).expect("create a migration folder");
+        std::fs::write(path.join("up.sql"), up).expect("write up.sql");
+        if let Some(down) = down {
+            std::fs::write(path.join("down.sql"), down).expect("write down.sql");
+        }
+        path
+    }
+
+    /// Writes migration number `n` of the standard series and returns its folder name.
+    pub fn step(&self, n: usize) -> String {
+        let folder = step_folder(n);
+        self.migration(
+            &folder,
+            &format!("CREATE TABLE t{n:02} (id INTEGER PRIMARY KEY);\n"),
+            Some(&format!("DROP TABLE t{n:02};\n")),
+        );
+        folder
+    }
+
+    /// `workhub` on this fixture's database and migrations, in its directory, with no workhub variable
+    /// inherited from the environment.
+    pub fn workhub(&self) -> Command {
+        let mut command = workhub_command(self.dir.path());
+        command
+            .env("DATABASE_URL", self.db())
+            .env("WORKHUB_MIGRATIONS_DIR", self.migrations());
+        command
+    }
+
+    /// Runs `workhub ARGS` and returns its output, whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.workhub().args(args).output().expect("run workhub"))
+    }
+
+    /// Runs `workhub ARGS` and fails the test unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        run.expect_code(0);
+        run
+    }
+
+    /// The database as a snapshot of its schema and history rows.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of(&self.db())
+    }
+
+    /// Runs SQL on the database directly, as a user of the service would change its data.
+    pub fn execute(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        let mut conn =
+            SqliteConnection::establish(&self.db().to_string_lossy()).expect("open the database");
+        conn.batch_execute(sql).expect("run SQL on the database");
+    }
+
+    /// The number of rows of `table`.
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn =
+            SqliteConnection::establish(&self.db().to_string_lossy()).expect("open the database");
+        let rows: Vec<Count> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .load(&mut conn)
+            .expect("count rows");
+        rows[0].n
+    }
+
+    /// `db history` as lines.
+    pub fn history(&self) -> Vec<String> {
+        self.ok(&["db", "history"])
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The folders `db history` marks applied (`[x]`).
+    pub fn applied(&self) -> Vec<String> {
+        marked(&self.history(), "[x]")
+    }
+}
+
+/// `2024-01-01-0000NN_step_NN`.
+pub fn step_folder(n: usize) -> String {
+    format!("2024-01-01-0000{n:02}_step_{n:02}")
+}
+
+/// The version of `step_folder(n)`.
+pub fn step_version(n: usize) -> String {
+    format!("202401010000{n:02}")
+}
+
+/// The workhub binary with no workhub variable inherited, run in `dir` (so no `.env` is read).
+pub fn workhub_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workhub"));
+    for variable in WORKHUB_VARIABLES {
+        command.env_remove(variable);
+    }
+    command.current_dir(dir);
+    command
+}
+
+/// Runs a prepared command and returns its output, whatever the exit code.
+pub fn output(command: &mut Command) -> Run {
+    Run::from(command.output().expect("run workhub"))
+}
+
+/// The folders of history `lines` that carry `mark` (`[x]`, `[ ]`, `[!]`, `[?]`).
+pub fn marked(lines: &[String], mark: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix(mark))
+        .map(|rest| {
+            rest.trim()
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// What one command printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn expect_code(&self, code: i32) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    /// Asserts the command failed with `code` and that stderr holds every one of `needles`.
+    pub fn expect_failure(&self, code: i32, needles: &[&str]) {
+        self.expect_code(code);
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "stderr does not contain {needle:?}:\n{}",
+                self.stderr
+            );
+        }
+    }
+
+    /// stdout and stderr together.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Everything in a SQLite database that a migration command could change: every schema object and
+/// every row of both history tables. Two equal snapshots mean the command changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub exists: bool,
+    pub schema: Vec<(String, String)>,
+    pub diesel_rows: Vec<Vec<Option<String>>>,
+    pub workhub_rows: Vec<Vec<Option<String>>>,
+}
+
+#[derive(QueryableByName)]
+struct SchemaRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    sql: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct DieselRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    run_on: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct WorkhubRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    folder: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    checksum: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    applied_at: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    duration_ms: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    stamped: Option<String>,
+}
+
+impl Snapshot {
+    pub fn of(path: &Path) -> Self {
+        if !path.exists() {
+            return Self {
+                exists: false,
+                schema: Vec::new(),
+                diesel_rows: Vec::new(),
+                workhub_rows: Vec::new(),
+            };
+        }
+        let mut conn =
+            SqliteConnection::establish(&path.to_string_lossy()).expect("open the database");
+        let schema: Vec<SchemaRow> = diesel::sql_query(
+            "SELECT type || ' ' || name AS name, sql FROM sqlite_master ORDER BY type, name",
+        )
+        .load(&mut conn)
+        .expect("read sqlite_master");
+        let schema: Vec<(String, String)> = schema
+            .into_iter()
+            .map(|row| (row.name, row.sql.unwrap_or_default()))
+            .collect();
+        let has = |table: &str| {
+            schema
+                .iter()
+                .any(|(name, _)| name == &format!("table {table}"))
+        };
+        let diesel_rows = if has("__diesel_schema_migrations") {
+            let rows: Vec<DieselRow> = diesel::sql_query(
+                "SELECT version, CAST(run_on AS TEXT) AS run_on FROM __diesel_schema_migrations ORDER BY version",
+            )
+            .load(&mut conn)
+            .expect("read __diesel_schema_migrations");
+            rows.into_iter()
+                .map(|row| vec![Some(row.version), row.run_on])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let workhub_rows = if has("__workhub_migrations") {
+            let rows: Vec<WorkhubRow> = diesel::sql_query(
+                "SELECT version, folder, checksum, CAST(applied_at AS TEXT) AS applied_at, \
+                 CAST(duration_ms AS TEXT) AS duration_ms, CAST(stamped AS TEXT) AS stamped \
+                 FROM __workhub_migrations ORDER BY version",
+            )
+            .load(&mut conn)
+            .expect("read __workhub_migrations");
+            rows.into_iter()
+                .map(|row| {
+                    vec![
+                        Some(row.version),
+                        row.folder,
+                        row.checksum,
+                        row.applied_at,
+                        row.duration_ms,
+                        row.stamped,
+                    ]
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            exists: true,
+            schema,
+            diesel_rows,
+            workhub_rows,
+        }
+    }
+
+    /// The user tables (neither SQLite's nor the history's), sorted.
+    pub fn tables(&self) -> Vec<String> {
+        self.schema
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("table "))
+            .filter(|name| !name.starts_with("__") && !name.starts_with("sqlite_"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The versions `__diesel_schema_migrations` holds, in order.
+    pub fn versions(&self) -> Vec<String> {
+        self.diesel_rows
+            .iter()
+            .filter_map(|row| row[0].clone())
+            .collect()
+    }
+
+    /// The folders `__workhub_migrations` holds, in version order.
+    pub fn folders(&self) -> Vec<String> {
+        self.workhub_rows
+            .iter()
+            .filter_map(|row| row[1].clone())
+            .collect()
+    }
+}
