@@ -4,6 +4,7 @@
 mod cli;
 mod context;
 mod db;
+mod drift;
 mod embedded;
 mod failure;
 mod mode;

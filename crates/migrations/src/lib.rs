@@ -23,6 +23,11 @@ mod error;
 pub mod history;
 #[cfg(feature = "runtime")]
 pub mod plan;
+#[cfg(feature = "runtime")]
+pub mod schema;
+#[cfg(feature = "runtime")]
+#[doc(hidden)]
+pub use diesel as __diesel;
 
 #[cfg(feature = "runtime")]
 pub use apply::{Database, DatabaseUrl, Migrator, Progress};

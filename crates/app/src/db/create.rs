@@ -4,7 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use workhub_migrations::schema::{diff, scratch};
 use workhub_migrations::source::{self, MIGRATION_NAME_RULE};
+use workhub_migrations::{Dialect, Target};
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
@@ -17,12 +19,41 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     let name = normalise(&name)?;
     let dir = migrations_dir(ctx);
     let existing = if dir.exists() { source::scan(&dir)?.migrations } else { Vec::new() };
-    let _ = empty;
     let folder = folder_name(&name, existing.last().map(|m| m.version()));
-    let (up, down) = (
-        format!("-- {folder}: write the SQL that makes this change.\n"),
-        format!("-- {folder}: write the SQL that undoes up.sql.\n"),
-    );
+    let (up, down) = if empty {
+        (
+            format!("-- {folder}: write the SQL that makes this change.\n"),
+            format!("-- {folder}: write the SQL that undoes up.sql.\n"),
+        )
+    } else {
+        let current = scratch::built_by(&existing, &Target::Head)?;
+        let models = workhub_models::schema();
+        let problems = models.problems();
+        if !problems.is_empty() {
+            return Err(Failure::failed(format!(
+                "the models in crates/models are inconsistent:\n{}\n  hint: fix the declarations, then run db create again",
+                problems.iter().map(|p| format!("    {p}")).collect::<Vec<_>>().join("\n")
+            )));
+        }
+        let Some(generated) = scratch::generate(&current, &models, Dialect::Sqlite, &folder) else {
+            println!(
+                "No changes detected: the models match the schema the {} migration{} in {} build. Nothing written.",
+                existing.len(),
+                super::plural(existing.len()),
+                dir.display()
+            );
+            println!("  (`workhub db create {name} --empty` writes a blank migration to fill in by hand)");
+            return Ok(());
+        };
+        println!("Detected {} change{}:", generated.changes.len(), super::plural(generated.changes.len()));
+        for change in &generated.changes {
+            println!("  {}", change.describe());
+        }
+        for hint in diff::rename_hints(&generated.changes) {
+            println!("  possible rename: {} (see the comment in up.sql)", hint.describe());
+        }
+        (generated.up, generated.down)
+    };
     let path = write_folder(&dir, &folder, &up, &down)?;
     println!("Created {}", path.display());
     println!("  review up.sql and down.sql, then run `just upgrade` (workhub db upgrade)");

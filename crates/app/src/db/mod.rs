@@ -67,7 +67,9 @@ fn downgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
 fn stamp(ctx: &Context, target: &Target, purge: bool, force: bool) -> Result<(), Failure> {
     let mut db = ctx.open()?;
     let migrator = ctx.migrator();
-    let _ = force;
+    if !force {
+        crate::drift::refuse_stamp_over_other_schema(ctx, &mut db, target)?;
+    }
     let stamped = migrator.stamp(db.backend(), target, purge, &mut Report::new())?;
     for folder in &stamped.recorded {
         println!("recorded {folder} as applied (no SQL run)");
@@ -120,9 +122,14 @@ pub fn problems(status: &Status<'_>) -> Vec<String> {
 
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
-    let problems = problems(&status);
+    let mut problems = problems(&status);
+    problems.extend(crate::drift::model_changes(ctx)?);
     if problems.is_empty() {
-        println!("OK: {} is at head: {}.", ctx.url, report::revision(&status));
+        println!(
+            "OK: {} is at head: {}; the models match the migrations.",
+            ctx.url,
+            report::revision(&status)
+        );
         return Ok(());
     }
     for problem in &problems {

@@ -1,0 +1,90 @@
+//! Reading a schema back from a live database, into the same [`Schema`](super::Schema) the models
+//! declare. The history tables and the database's own tables are left out.
+
+mod sqlite;
+
+pub use sqlite::sqlite;
+
+use super::ColumnType;
+
+/// Tables that belong to the migration machinery, never to a schema.
+pub const IGNORED_TABLES: [&str; 2] = ["__diesel_schema_migrations", "__workhub_migrations"];
+
+/// Parses a declared SQL type (`VARCHAR(200)`, `int8`, `DOUBLE PRECISION`) into a [`ColumnType`].
+pub fn parse_type(declared: &str) -> ColumnType {
+    let upper = declared.trim().to_ascii_uppercase();
+    let (base, args) = match upper.split_once('(') {
+        Some((base, rest)) => (base.trim().to_string(), Some(rest.trim_end_matches(')').trim().to_string())),
+        None => (upper.clone(), None),
+    };
+    match (base.as_str(), args) {
+        ("VARCHAR" | "CHARACTER VARYING", Some(n)) => n.parse().map_or(ColumnType::Other(upper.clone()), ColumnType::Varchar),
+        ("VARCHAR" | "CHARACTER VARYING", None) => ColumnType::Text,
+        ("SMALLINT" | "INT2", _) => ColumnType::SmallInt,
+        ("INTEGER" | "INT" | "INT4", _) => ColumnType::Integer,
+        ("BIGINT" | "INT8", _) => ColumnType::BigInt,
+        ("TEXT", _) => ColumnType::Text,
+        ("BOOLEAN" | "BOOL", _) => ColumnType::Bool,
+        ("REAL" | "FLOAT4", _) => ColumnType::Float,
+        ("DOUBLE PRECISION" | "DOUBLE" | "FLOAT8", _) => ColumnType::Double,
+        ("DATE", _) => ColumnType::Date,
+        ("TIMESTAMP" | "TIMESTAMP WITHOUT TIME ZONE", _) => ColumnType::Timestamp,
+        ("BLOB" | "BYTEA", _) => ColumnType::Binary,
+        _ => ColumnType::Other(upper),
+    }
+}
+
+/// A default as the database reports it, made comparable with a model's: outer parentheses and
+/// PostgreSQL's `::type` casts removed, whitespace collapsed.
+pub fn normalise_default(raw: &str) -> String {
+    let mut text = super::squash(raw);
+    loop {
+        let trimmed = text.trim();
+        if trimmed.starts_with('(') && trimmed.ends_with(')') && balanced(&trimmed[1..trimmed.len() - 1]) {
+            text = trimmed[1..trimmed.len() - 1].trim().to_string();
+        } else {
+            break;
+        }
+    }
+    text
+}
+
+fn balanced(text: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_parse_to_column_types() {
+        assert_eq!(parse_type("varchar(200)"), ColumnType::Varchar(200));
+        assert_eq!(parse_type("character varying(20)"), ColumnType::Varchar(20));
+        assert_eq!(parse_type("int8"), ColumnType::BigInt);
+        assert_eq!(parse_type("DOUBLE PRECISION"), ColumnType::Double);
+        assert_eq!(parse_type("jsonb"), ColumnType::Other("JSONB".into()));
+    }
+
+    #[test]
+    fn defaults_lose_outer_parentheses_only() {
+        assert_eq!(normalise_default("(datetime('now'))"), "datetime('now')");
+        assert_eq!(normalise_default("'todo'"), "'todo'");
+        assert_eq!(normalise_default("(a) + (b)"), "(a) + (b)");
+    }
+}

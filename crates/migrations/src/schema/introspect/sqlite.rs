@@ -1,0 +1,233 @@
+use std::collections::BTreeMap;
+
+use diesel::sql_types::{Integer, Nullable, Text};
+use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
+
+use super::{normalise_default, parse_type, IGNORED_TABLES};
+use crate::schema::{Action, Check, Column, ForeignKey, Index, Schema, Table, Unique};
+
+/// Every user table of `tables` with the pragma rows of `pragma` joined in: one query for the whole
+/// schema, however many tables it has.
+fn per_table(select: &str, pragma: &str, order: &str) -> String {
+    let ignored = IGNORED_TABLES.map(|t| format!("'{t}'")).join(", ");
+    format!(
+        "SELECT m.name AS tbl, {select} FROM sqlite_master m JOIN {pragma} \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN ({ignored}) ORDER BY m.name, {order}"
+    )
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    tbl: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    ty: String,
+    #[diesel(sql_type = Integer)]
+    not_null: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    dflt: Option<String>,
+    #[diesel(sql_type = Integer)]
+    pk: i32,
+}
+
+#[derive(QueryableByName)]
+struct IndexRow {
+    #[diesel(sql_type = Text)]
+    tbl: String,
+    #[diesel(sql_type = Text)]
+    idx: String,
+    #[diesel(sql_type = Integer)]
+    is_unique: i32,
+    #[diesel(sql_type = Text)]
+    origin: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    col: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    tbl: String,
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Text)]
+    target: String,
+    #[diesel(sql_type = Text)]
+    from_col: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    to_col: Option<String>,
+    #[diesel(sql_type = Text)]
+    on_update: String,
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+#[derive(QueryableByName)]
+struct SqlRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    tbl: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    sql: Option<String>,
+}
+
+/// Reads the schema of a SQLite database.
+pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
+    let failed = |err: diesel::result::Error| err.to_string();
+    let columns: Vec<ColumnRow> = diesel::sql_query(per_table(
+        "p.name AS name, p.type AS ty, p.\"notnull\" AS not_null, p.dflt_value AS dflt, p.pk AS pk",
+        "pragma_table_info(m.name) p",
+        "p.cid",
+    ))
+    .load(conn)
+    .map_err(failed)?;
+    let indexes: Vec<IndexRow> = diesel::sql_query(per_table(
+        "il.name AS idx, il.\"unique\" AS is_unique, il.origin AS origin, ii.name AS col",
+        "pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii",
+        "il.name, ii.seqno",
+    ))
+    .load(conn)
+    .map_err(failed)?;
+    let foreign_keys: Vec<ForeignKeyRow> = diesel::sql_query(per_table(
+        "fk.id AS id, fk.\"table\" AS target, fk.\"from\" AS from_col, fk.\"to\" AS to_col, \
+         fk.on_update AS on_update, fk.on_delete AS on_delete",
+        "pragma_foreign_key_list(m.name) fk",
+        "fk.id, fk.seq",
+    ))
+    .load(conn)
+    .map_err(failed)?;
+    let sql: Vec<SqlRow> = diesel::sql_query(
+        "SELECT type AS kind, tbl_name AS tbl, sql FROM sqlite_master WHERE type IN ('table', 'trigger') \
+         ORDER BY type, name",
+    )
+    .load(conn)
+    .map_err(failed)?;
+
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    let mut keys: BTreeMap<String, Vec<(i32, String)>> = BTreeMap::new();
+    for row in columns {
+        let table = tables.entry(row.tbl.clone()).or_insert_with(|| Table::new(&row.tbl));
+        let mut column = Column::new(&row.name, parse_type(&row.ty), row.not_null == 0 && row.pk == 0);
+        column.default = row.dflt.as_deref().map(normalise_default).filter(|d| !d.eq_ignore_ascii_case("NULL"));
+        if row.pk > 0 {
+            keys.entry(row.tbl.clone()).or_default().push((row.pk, row.name.clone()));
+        }
+        table.columns.push(column);
+    }
+    for (tbl, mut key) in keys {
+        key.sort();
+        if let Some(table) = tables.get_mut(&tbl) {
+            table.primary_key = key.into_iter().map(|(_, name)| name).collect();
+        }
+    }
+    // Index rows arrive one per indexed column, grouped by index.
+    let mut grouped: BTreeMap<(String, String), (bool, String, Vec<String>)> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    for row in indexes {
+        let key = (row.tbl.clone(), row.idx.clone());
+        let entry = grouped.entry(key.clone()).or_insert_with(|| {
+            order.push(key);
+            (row.is_unique != 0, row.origin.clone(), Vec::new())
+        });
+        entry.2.push(row.col.unwrap_or_else(|| "<expression>".into()));
+    }
+    for key in order {
+        let (unique, origin, columns) = grouped.remove(&key).unwrap_or_default();
+        let Some(table) = tables.get_mut(&key.0) else { continue };
+        match origin.as_str() {
+            "pk" => {}
+            "u" => table.uniques.push(Unique { name: key.1, columns }),
+            _ => table.indexes.push(Index { name: key.1, columns, unique }),
+        }
+    }
+    let mut fks: BTreeMap<(String, i32), ForeignKey> = BTreeMap::new();
+    for row in foreign_keys {
+        let fk = fks.entry((row.tbl.clone(), row.id)).or_insert_with(|| ForeignKey {
+            name: String::new(),
+            columns: Vec::new(),
+            references: row.target.clone(),
+            referenced_columns: Vec::new(),
+            on_delete: Action::parse(&row.on_delete),
+            on_update: Action::parse(&row.on_update),
+        });
+        fk.columns.push(row.from_col);
+        if let Some(to) = row.to_col {
+            fk.referenced_columns.push(to);
+        }
+    }
+    for ((tbl, _), mut fk) in fks.into_iter().rev() {
+        if fk.referenced_columns.is_empty() {
+            fk.referenced_columns = tables.get(&fk.references).map(|t| t.primary_key.clone()).unwrap_or_default();
+        }
+        fk.name = format!("{tbl}_{}_fkey", fk.columns.join("_"));
+        if let Some(table) = tables.get_mut(&tbl) {
+            table.foreign_keys.insert(0, fk);
+        }
+    }
+    for row in sql {
+        let Some(text) = row.sql else { continue };
+        let Some(table) = tables.get_mut(&row.tbl) else { continue };
+        if row.kind == "trigger" {
+            table.triggers.push(text);
+        } else {
+            table.checks = named_checks(&text);
+        }
+    }
+    Ok(Schema::new(tables.into_values().collect()))
+}
+
+/// The `CONSTRAINT "name" CHECK (...)` clauses of a `CREATE TABLE` statement.
+fn named_checks(create: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let upper = create.to_ascii_uppercase();
+    let mut from = 0;
+    while let Some(at) = upper[from..].find("CONSTRAINT") {
+        let start = from + at + "CONSTRAINT".len();
+        from = start;
+        let rest = create[start..].trim_start();
+        let (name, after) = match rest.chars().next() {
+            Some(q @ ('"' | '`' | '[')) => {
+                let close = if q == '[' { ']' } else { q };
+                match rest[1..].find(close) {
+                    Some(end) => (rest[1..1 + end].to_string(), &rest[end + 2..]),
+                    None => continue,
+                }
+            }
+            _ => {
+                let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                (rest[..end].to_string(), &rest[end..])
+            }
+        };
+        let after = after.trim_start();
+        if !after.get(..5).is_some_and(|w| w.eq_ignore_ascii_case("check")) {
+            continue;
+        }
+        let body = after[5..].trim_start();
+        if !body.starts_with('(') {
+            continue;
+        }
+        let mut depth = 0;
+        let mut quoted = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\'' => quoted = !quoted,
+                '(' if !quoted => depth += 1,
+                ')' if !quoted => {
+                    depth -= 1;
+                    if depth == 0 {
+                        checks.push(Check {
+                            name,
+                            expression: crate::schema::squash(&body[1..i]),
+                        });
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    checks
+}

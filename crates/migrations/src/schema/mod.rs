@@ -1,0 +1,14 @@
+//! Schema autogeneration, the pipeline behind `db create`: models are declared ([`declare`]), the
+//! schema the migrations build is read back from a database ([`introspect`]), the two are compared
+//! ([`diff`]) and the changes written as SQL for each dialect ([`render`]).
+
+pub mod declare;
+pub mod diff;
+pub mod introspect;
+mod model;
+pub mod render;
+pub mod scratch;
+
+pub use diff::{diff, Change};
+pub use scratch::{built_by, generate, uncaptured, Generated};
+pub use model::{squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique};

@@ -1,0 +1,265 @@
+//! The schema as data: what a model declares and what introspection reads back, in one shape so the
+//! two can be compared.
+
+use std::fmt;
+
+/// A column's type, independent of any dialect's spelling of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    SmallInt,
+    Integer,
+    BigInt,
+    Text,
+    /// Text of at most N characters.
+    Varchar(u32),
+    Bool,
+    Float,
+    Double,
+    Date,
+    Timestamp,
+    Binary,
+    /// A type the model or database names that workhub does not interpret, kept verbatim (upper-case).
+    Other(String),
+}
+
+impl ColumnType {
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Self::SmallInt | Self::Integer | Self::BigInt)
+    }
+
+    /// Whether changing `self` to `to` can lose data (a shorter or smaller type).
+    pub fn narrows_to(&self, to: &Self) -> bool {
+        use ColumnType::*;
+        let rank = |t: &Self| match t {
+            SmallInt => Some(1),
+            Integer => Some(2),
+            BigInt => Some(3),
+            _ => None,
+        };
+        match (self, to) {
+            (a, b) if a == b => false,
+            (Text, Varchar(_)) => true,
+            (Varchar(a), Varchar(b)) => b < a,
+            (Double, Float) => true,
+            (a, b) if rank(a).is_some() && rank(b).is_some() => rank(b) < rank(a),
+            (Varchar(_), Text) | (Float, Double) => false,
+            (a, b) if a.is_integer() && matches!(b, Float | Double | Text | Varchar(_)) => false,
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SmallInt => f.write_str("SMALLINT"),
+            Self::Integer => f.write_str("INTEGER"),
+            Self::BigInt => f.write_str("BIGINT"),
+            Self::Text => f.write_str("TEXT"),
+            Self::Varchar(n) => write!(f, "VARCHAR({n})"),
+            Self::Bool => f.write_str("BOOLEAN"),
+            Self::Float => f.write_str("REAL"),
+            Self::Double => f.write_str("DOUBLE PRECISION"),
+            Self::Date => f.write_str("DATE"),
+            Self::Timestamp => f.write_str("TIMESTAMP"),
+            Self::Binary => f.write_str("BINARY"),
+            Self::Other(name) => f.write_str(name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub nullable: bool,
+    /// The default as a SQL expression (`0`, `'todo'`, `CURRENT_TIMESTAMP`), normalised.
+    pub default: Option<String>,
+}
+
+impl Column {
+    pub fn new(name: &str, ty: ColumnType, nullable: bool) -> Self {
+        Self {
+            name: name.to_string(),
+            ty,
+            nullable,
+            default: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+/// A `UNIQUE` table constraint (as opposed to a unique index, which [`Index`] covers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unique {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+/// What a foreign key does when the row it references is deleted or its key updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl Action {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::NoAction => "NO ACTION",
+            Self::Restrict => "RESTRICT",
+            Self::Cascade => "CASCADE",
+            Self::SetNull => "SET NULL",
+            Self::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "RESTRICT" | "R" => Self::Restrict,
+            "CASCADE" | "C" => Self::Cascade,
+            "SET NULL" | "N" => Self::SetNull,
+            "SET DEFAULT" | "D" => Self::SetDefault,
+            _ => Self::NoAction,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub references: String,
+    pub referenced_columns: Vec<String>,
+    pub on_delete: Action,
+    pub on_update: Action,
+}
+
+/// A named `CHECK` constraint; the expression is compared after whitespace normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    pub indexes: Vec<Index>,
+    pub uniques: Vec<Unique>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub checks: Vec<Check>,
+    /// `CREATE TRIGGER` statements on the table, read back so a SQLite rebuild can restore them; the
+    /// models do not declare triggers and the diff ignores them.
+    pub triggers: Vec<String>,
+}
+
+impl Table {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            indexes: Vec::new(),
+            uniques: Vec::new(),
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+            triggers: Vec::new(),
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The single integer primary key column the database assigns (SQLite's rowid alias, a PostgreSQL
+    /// identity), if the table has one.
+    pub fn auto_key(&self) -> Option<&Column> {
+        match self.primary_key.as_slice() {
+            [only] => self.column(only).filter(|c| c.ty.is_integer()),
+            _ => None,
+        }
+    }
+}
+
+/// A whole schema: tables in a stable order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub tables: Vec<Table>,
+}
+
+impl Schema {
+    pub fn new(mut tables: Vec<Table>) -> Self {
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        Self { tables }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Checks what a declaration cannot express in types: every referenced table and column exists,
+    /// names are unique. Returns one line per problem.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for table in &self.tables {
+            if !names.insert(table.name.as_str()) {
+                problems.push(format!("table {} is declared twice", table.name));
+            }
+            for column in &table.primary_key {
+                if table.column(column).is_none() {
+                    problems.push(format!("{}: primary key column {column} is not a column", table.name));
+                }
+            }
+            for index in &table.indexes {
+                if !names.insert(index.name.as_str()) {
+                    problems.push(format!("{}: the name {} is used twice", table.name, index.name));
+                }
+                for column in &index.columns {
+                    if table.column(column).is_none() {
+                        problems.push(format!("{}: index {} names unknown column {column}", table.name, index.name));
+                    }
+                }
+            }
+            for fk in &table.foreign_keys {
+                match self.table(&fk.references) {
+                    None => problems.push(format!(
+                        "{}.{}: references unknown table {}",
+                        table.name,
+                        fk.columns.join(","),
+                        fk.references
+                    )),
+                    Some(target) => {
+                        for column in &fk.referenced_columns {
+                            if target.column(column).is_none() {
+                                problems.push(format!(
+                                    "{}: foreign key {} references unknown column {}.{column}",
+                                    table.name, fk.name, fk.references
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// Collapses runs of whitespace and trims, so `a  IN ( 'x')` and `a IN ( 'x')` compare equal.
+pub fn squash(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}

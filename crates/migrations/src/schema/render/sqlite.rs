@@ -1,0 +1,232 @@
+//! SQLite's SQL. What its `ALTER TABLE` cannot do is the documented table rebuild: create the new
+//! table, copy the rows, drop the old one, rename, recreate indexes and triggers, then check foreign
+//! keys, all inside the migration's transaction so a failure leaves nothing behind.
+
+use std::fmt::Write as _;
+
+use super::{column_list, destructive_note, quote};
+use crate::schema::{Change, Column, ColumnType, Schema, Table};
+
+const NEW_PREFIX: &str = "_workhub_new_";
+
+pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
+    let mut out = String::new();
+    let mut rebuilt = false;
+    let mut index = 0;
+    while index < changes.len() {
+        match &changes[index] {
+            Change::AddTable(table) => {
+                out.push_str(&create_table(table, &table.name));
+                out.push_str(&create_indexes(table));
+                index += 1;
+            }
+            change @ Change::DropTable(table) => {
+                out.push_str(&destructive_note(change));
+                let _ = writeln!(out, "DROP TABLE {};", quote(&table.name));
+                index += 1;
+            }
+            change => {
+                let name = change.table().to_string();
+                let end = changes[index..]
+                    .iter()
+                    .position(|c| c.table() != name || matches!(c, Change::AddTable(_) | Change::DropTable(_)))
+                    .map_or(changes.len(), |n| index + n);
+                let group = &changes[index..end];
+                let (Some(old), Some(new)) = (from.table(&name), to.table(&name)) else {
+                    index = end;
+                    continue;
+                };
+                if group.iter().all(|c| in_place(c, old)) {
+                    for change in group {
+                        out.push_str(&in_place_sql(change));
+                    }
+                } else {
+                    for change in group.iter().filter(|c| c.is_destructive()) {
+                        out.push_str(&destructive_note(change));
+                    }
+                    out.push_str(&rebuild(old, new));
+                    rebuilt = true;
+                }
+                index = end;
+            }
+        }
+        out.push('\n');
+    }
+    if rebuilt {
+        out.push_str(FOREIGN_KEY_CHECK);
+    }
+    out.trim_end().to_string() + "\n"
+}
+
+/// Fails the migration (and so rolls the rebuild back) when any row breaks a foreign key: the
+/// temporary table's CHECK turns `PRAGMA foreign_key_check`'s report into an error.
+const FOREIGN_KEY_CHECK: &str = "-- Every foreign key must still hold after the rebuild (PRAGMA foreign_key_check).\n\
+CREATE TEMP TABLE \"_workhub_foreign_key_check\" (violations INTEGER CONSTRAINT \"rows that break a foreign key: run PRAGMA foreign_key_check\" CHECK (violations = 0));\n\
+INSERT INTO \"_workhub_foreign_key_check\" SELECT COUNT(*) FROM pragma_foreign_key_check;\n\
+DROP TABLE \"_workhub_foreign_key_check\";\n";
+
+/// Whether SQLite's `ALTER TABLE` / `CREATE INDEX` can make `change` without a rebuild.
+fn in_place(change: &Change, old: &Table) -> bool {
+    match change {
+        Change::AddIndex { .. } | Change::DropIndex { .. } => true,
+        Change::AddColumn { column, .. } => {
+            column.nullable || column.default.as_deref().is_some_and(is_constant)
+        }
+        Change::DropColumn { column, .. } => {
+            let name = &column.name;
+            !old.primary_key.contains(name)
+                && !old.uniques.iter().any(|u| u.columns.contains(name))
+                && !old.foreign_keys.iter().any(|fk| fk.columns.contains(name))
+                && !old.checks.iter().any(|c| c.expression.contains(name.as_str()))
+        }
+        _ => false,
+    }
+}
+
+fn in_place_sql(change: &Change) -> String {
+    match change {
+        Change::AddIndex { table, index } => create_index(table, index),
+        Change::DropIndex { index, .. } => format!("DROP INDEX {};\n", quote(&index.name)),
+        Change::AddColumn { table, column } => {
+            format!("ALTER TABLE {} ADD COLUMN {};\n", quote(table), column_sql(column, false))
+        }
+        Change::DropColumn { table, column } => format!(
+            "{}ALTER TABLE {} DROP COLUMN {};\n",
+            destructive_note(change),
+            quote(table),
+            quote(&column.name)
+        ),
+        _ => unreachable!("only in-place changes reach in_place_sql"),
+    }
+}
+
+fn rebuild(old: &Table, new: &Table) -> String {
+    let temp = format!("{NEW_PREFIX}{}", new.name);
+    let mut out = format!(
+        "-- Rebuild {}: SQLite cannot make these changes in place. New table, copy every row, swap.\n",
+        new.name
+    );
+    out.push_str(&create_table(new, &temp));
+    let mut targets = Vec::new();
+    let mut sources = Vec::new();
+    for column in &new.columns {
+        let Some(before) = old.column(&column.name) else { continue };
+        targets.push(quote(&column.name));
+        sources.push(match &column.default {
+            Some(default) if before.nullable && !column.nullable => {
+                format!("COALESCE({}, {})", quote(&column.name), default_sql(default))
+            }
+            _ => quote(&column.name),
+        });
+    }
+    if !targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "INSERT INTO {} ({}) SELECT {} FROM {};",
+            quote(&temp),
+            targets.join(", "),
+            sources.join(", "),
+            quote(&old.name)
+        );
+    }
+    let _ = writeln!(out, "DROP TABLE {};", quote(&old.name));
+    let _ = writeln!(out, "ALTER TABLE {} RENAME TO {};", quote(&temp), quote(&new.name));
+    out.push_str(&create_indexes(new));
+    for trigger in &old.triggers {
+        let _ = writeln!(out, "{};", trigger.trim().trim_end_matches(';'));
+    }
+    out
+}
+
+fn create_table(table: &Table, name: &str) -> String {
+    let auto = table.auto_key().map(|c| c.name.clone());
+    let mut lines: Vec<String> = table
+        .columns
+        .iter()
+        .map(|column| column_sql(column, auto.as_deref() == Some(column.name.as_str())))
+        .collect();
+    if auto.is_none() && !table.primary_key.is_empty() {
+        lines.push(format!("PRIMARY KEY ({})", column_list(&table.primary_key)));
+    }
+    for unique in &table.uniques {
+        lines.push(format!("CONSTRAINT {} UNIQUE ({})", quote(&unique.name), column_list(&unique.columns)));
+    }
+    for fk in &table.foreign_keys {
+        let mut line = format!(
+            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+            quote(&fk.name),
+            column_list(&fk.columns),
+            quote(&fk.references),
+            column_list(&fk.referenced_columns)
+        );
+        for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
+            if action != Default::default() {
+                let _ = write!(line, " ON {event} {}", action.sql());
+            }
+        }
+        lines.push(line);
+    }
+    for check in &table.checks {
+        lines.push(format!("CONSTRAINT {} CHECK ({})", quote(&check.name), check.expression));
+    }
+    format!("CREATE TABLE {} (\n    {}\n);\n", quote(name), lines.join(",\n    "))
+}
+
+fn create_indexes(table: &Table) -> String {
+    table.indexes.iter().map(|index| create_index(&table.name, index)).collect()
+}
+
+fn create_index(table: &str, index: &crate::schema::Index) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {} ({});\n",
+        if index.unique { "UNIQUE " } else { "" },
+        quote(&index.name),
+        quote(table),
+        column_list(&index.columns)
+    )
+}
+
+fn column_sql(column: &Column, rowid_alias: bool) -> String {
+    if rowid_alias {
+        // Exactly `INTEGER PRIMARY KEY`: only this spelling makes the column SQLite's rowid, assigned
+        // on insert.
+        return format!("{} INTEGER PRIMARY KEY", quote(&column.name));
+    }
+    let mut sql = format!("{} {}", quote(&column.name), type_sql(&column.ty));
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    if let Some(default) = &column.default {
+        let _ = write!(sql, " DEFAULT {}", default_sql(default));
+    }
+    sql
+}
+
+fn type_sql(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Binary => "BLOB".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A default SQLite accepts bare (a literal) as is; any other expression in parentheses.
+fn default_sql(default: &str) -> String {
+    if is_literal(default) {
+        default.to_string()
+    } else {
+        format!("({default})")
+    }
+}
+
+fn is_literal(sql: &str) -> bool {
+    is_constant(sql) || ["CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"].iter().any(|k| sql.eq_ignore_ascii_case(k))
+}
+
+/// A literal SQLite's `ADD COLUMN` accepts as the default of a NOT NULL column.
+fn is_constant(sql: &str) -> bool {
+    let sql = sql.trim();
+    let number = sql.strip_prefix('-').unwrap_or(sql);
+    (!number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        || (sql.len() >= 2 && sql.starts_with('\'') && sql.ends_with('\'') && !sql[1..sql.len() - 1].replace("''", "").contains('\''))
+        || ["NULL", "TRUE", "FALSE"].iter().any(|k| sql.eq_ignore_ascii_case(k))
+}

@@ -1,0 +1,59 @@
+//! The schema a set of migrations builds, read from a scratch database they are replayed into: never
+//! the developer's database.
+
+use super::{diff, introspect, render, Change, Schema};
+use crate::apply::{Silent, Sqlite};
+use crate::plan::Target;
+use crate::{Dialect, MigrateError, Migration, Migrator};
+
+/// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back.
+pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
+    let mut scratch = Sqlite::open(std::path::Path::new(":memory:"))?;
+    let mut migrator = Migrator::new(migrations);
+    migrator.allow_out_of_order = true;
+    if !(migrations.is_empty() || *target == Target::Base) {
+        migrator.upgrade(&mut scratch, target, &mut Silent)?;
+    }
+    read(&mut scratch)
+}
+
+/// Reads the schema of an open SQLite database.
+pub fn read(db: &mut Sqlite) -> Result<Schema, MigrateError> {
+    introspect::sqlite(db.connection()).map_err(|message| MigrateError::Database {
+        doing: "reading the schema".into(),
+        message,
+    })
+}
+
+/// A migration generated from the difference between what the migrations build and the models.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub changes: Vec<Change>,
+    pub up: String,
+    pub down: String,
+}
+
+/// The migration that turns `current` into `models` on `dialect`, or `None` when they already agree.
+pub fn generate(current: &Schema, models: &Schema, dialect: Dialect, title: &str) -> Option<Generated> {
+    let target = render::for_dialect(models, dialect);
+    let changes = diff(current, &target);
+    if changes.is_empty() {
+        return None;
+    }
+    let reverse = diff(&target, current);
+    let up = render::header(title, &changes) + &render::render(dialect, current, &target, &changes);
+    let down = render::header(&format!("{title} (down: reverts up.sql)"), &reverse)
+        + &render::render(dialect, &target, current, &reverse);
+    Some(Generated { changes, up, down })
+}
+
+/// The model changes no migration captures yet: empty when models and migrations agree.
+pub fn uncaptured(migrations: &[Migration], models: &Schema) -> Result<Vec<Change>, MigrateError> {
+    let current = built_by(migrations, &Target::Head)?;
+    Ok(diff(&current, &render::for_dialect(models, Dialect::Sqlite)))
+}
+
+/// Whether a live database has any table besides the history tables.
+pub fn has_tables(db: &mut Sqlite) -> Result<bool, MigrateError> {
+    Ok(!read(db)?.tables.is_empty())
+}
