@@ -120,19 +120,24 @@ impl FileLock {
             .map_err(failed)?;
         let started = Instant::now();
         let mut told = false;
+        let mut polls = 0u32;
         loop {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
+                    // The holder writes its name just after it takes the lock: a waiter that looks in
+                    // between finds the file empty, so it waits a little for the name before saying
+                    // "another process".
                     let holder = read_holder(&mut file);
+                    polls += 1;
                     if started.elapsed() >= timeout {
                         return Err(MigrateError::LockTimeout {
-                            holder,
+                            holder: holder.unwrap_or_else(|| UNNAMED_HOLDER.to_string()),
                             waited: started.elapsed(),
                         });
                     }
-                    if !told {
-                        waiting(&holder);
+                    if !told && (holder.is_some() || polls >= UNNAMED_HOLDER_POLLS) {
+                        waiting(holder.as_deref().unwrap_or(UNNAMED_HOLDER));
                         told = true;
                     }
                     std::thread::sleep(Duration::from_millis(25));
@@ -157,13 +162,16 @@ impl Drop for FileLock {
     }
 }
 
-fn read_holder(file: &mut File) -> String {
+/// How a lock holder that has not written its name is described.
+const UNNAMED_HOLDER: &str = "another process";
+/// How many polls (25 ms apart) a waiter gives the holder to write its name before it reports the
+/// wait without one.
+const UNNAMED_HOLDER_POLLS: u32 = 40;
+
+/// The name the lock holder wrote in the lock file, if it has written one yet.
+fn read_holder(file: &mut File) -> Option<String> {
     let mut text = String::new();
     let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
     let text = text.trim();
-    if text.is_empty() {
-        "another process".to_string()
-    } else {
-        text.to_string()
-    }
+    (!text.is_empty()).then(|| text.to_string())
 }
