@@ -137,6 +137,26 @@ impl Fixture {
             .collect()
     }
 
+    /// Asserts that every migration is applied, unmodified, and nothing unknown is, as `db history`
+    /// shows it. (`db check` also compares the models with the migrations, which fixture migrations
+    /// never match.)
+    pub fn assert_at_head(&self) {
+        let lines = self.history();
+        assert!(!lines.is_empty());
+        assert!(
+            lines.iter().all(|line| line.starts_with("[x] ")),
+            "not at head:\n{}",
+            lines.join("\n")
+        );
+        assert!(
+            lines
+                .last()
+                .is_some_and(|line| line.contains("(current, head)")),
+            "{}",
+            lines.join("\n")
+        );
+    }
+
     /// The folders `db history` marks applied (`[x]`).
     pub fn applied(&self) -> Vec<String> {
         marked(&self.history(), "[x]")

@@ -1,0 +1,134 @@
+//! Migrators of one SQLite file exclude each other with the migration lock: many processes starting at
+//! once apply each migration exactly once, and a process that cannot get the lock says who holds it.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{output, step_folder, Fixture, WORKHUB_VARIABLES};
+use workhub_migrations::apply::FileLock;
+
+const MIGRATIONS: usize = 20;
+const PROCESSES: usize = 8;
+
+#[test]
+fn eight_processes_migrating_at_once_apply_each_migration_exactly_once() {
+    let fixture = Fixture::with_steps(MIGRATIONS);
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_workhub"));
+            for variable in WORKHUB_VARIABLES {
+                command.env_remove(variable);
+            }
+            command
+                .current_dir(fixture.dir.path())
+                .env("DATABASE_URL", fixture.db())
+                .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+                .arg("--migrate-only")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start workhub")
+        })
+        .collect();
+    let runs: Vec<common::Run> = children
+        .into_iter()
+        .map(|child| common::Run::from(child.wait_with_output().expect("wait for workhub")))
+        .collect();
+
+    let mut applied_by = Vec::new();
+    for run in &runs {
+        run.expect_code(0);
+        for line in run.stderr.lines() {
+            assert!(
+                line.starts_with("waiting for the migration lock, held by pid "),
+                "unexpected stderr line: {line}\n{}",
+                run.stderr
+            );
+        }
+        applied_by.extend(
+            run.stdout
+                .lines()
+                .filter(|line| line.contains("] applied "))
+                .map(|line| {
+                    line.split_whitespace()
+                        .nth(2)
+                        .unwrap_or_default()
+                        .to_string()
+                }),
+        );
+    }
+    applied_by.sort();
+    let expected: Vec<String> = (1..=MIGRATIONS).map(step_folder).collect();
+    assert_eq!(
+        applied_by, expected,
+        "each migration applied by exactly one process"
+    );
+    // The lock is held for a whole run: whoever gets it first applies everything, the rest find
+    // nothing to do.
+    let everything = format!("Applied {MIGRATIONS} migrations");
+    let applied_all = runs
+        .iter()
+        .filter(|run| run.stdout.contains(&everything))
+        .count();
+    let nothing = runs
+        .iter()
+        .filter(|run| run.stdout.contains("Nothing to apply"))
+        .count();
+    assert_eq!((applied_all, nothing), (1, PROCESSES - 1), "{runs:#?}");
+
+    let snapshot = fixture.snapshot();
+    assert_eq!(snapshot.folders(), expected);
+    assert_eq!(snapshot.versions().len(), MIGRATIONS);
+    assert_eq!(snapshot.tables().len(), MIGRATIONS);
+    fixture.assert_at_head();
+}
+
+#[test]
+fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    let before = fixture.snapshot();
+
+    let lock = FileLock::acquire(&fixture.db(), Duration::ZERO, &mut |holder| {
+        panic!("nobody else holds the lock yet, but {holder} does")
+    })
+    .expect("take the migration lock");
+    let holder = format!("pid {}", std::process::id());
+    for args in [
+        &["db", "upgrade"][..],
+        &["--migrate-only"],
+        &["db", "stamp", "head", "--force"],
+        &["db", "reset"],
+    ] {
+        let run = output(
+            fixture
+                .workhub()
+                .env("WORKHUB_LOCK_TIMEOUT", "0.5")
+                .args(args),
+        );
+        run.expect_failure(
+            1,
+            &[
+                &format!("waiting for the migration lock, held by {holder}"),
+                "gave up after",
+                &format!("waiting for the migration lock, held by {holder}"),
+                "WORKHUB_LOCK_TIMEOUT",
+            ],
+        );
+        assert_eq!(
+            fixture.snapshot(),
+            before,
+            "`{}` changed the database",
+            args.join(" ")
+        );
+    }
+    // Read-only commands do not take the lock.
+    fixture.ok(&["db", "history"]);
+    drop(lock);
+
+    let run = fixture.ok(&["db", "upgrade"]);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(fixture.applied().len(), 2);
+}
