@@ -23,7 +23,9 @@ pub struct Sqlite {
 
 impl std::fmt::Debug for Sqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sqlite").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Sqlite")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,11 +38,21 @@ impl Sqlite {
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
-                return Err(connect(format!("the directory {} does not exist", parent.display())));
+                return Err(connect(format!(
+                    "the directory {} does not exist",
+                    parent.display()
+                )));
             }
         }
-        let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(|err| connect(err.to_string()))?;
-        batch(&mut conn, &format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};")).map_err(connect)?;
+        let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+            .map_err(|err| connect(err.to_string()))?;
+        // diesel turns foreign keys on; migrations run with them off, as SQLite's table rebuild
+        // requires (a generated rebuild checks them itself before it commits).
+        batch(
+            &mut conn,
+            &format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = OFF;"),
+        )
+        .map_err(connect)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
@@ -51,7 +63,6 @@ impl Sqlite {
     pub fn connection(&mut self) -> &mut SqliteConnection {
         &mut self.conn
     }
-
 }
 
 impl Backend for Sqlite {
@@ -59,7 +70,11 @@ impl Backend for Sqlite {
         Dialect::Sqlite
     }
 
-    fn lock(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), MigrateError> {
+    fn lock(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), MigrateError> {
         if self.path.as_os_str() != ":memory:" {
             self.lock = Some(FileLock::acquire(&self.path, timeout, waiting)?);
         }
@@ -85,12 +100,19 @@ impl Backend for Sqlite {
             #[diesel(sql_type = Integer)]
             n: i32,
         }
-        let sql = format!("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{table}'");
-        let rows: Vec<Count> = diesel::sql_query(sql).load(&mut self.conn).map_err(|err| err.to_string())?;
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+        );
+        let rows: Vec<Count> = diesel::sql_query(sql)
+            .load(&mut self.conn)
+            .map_err(|err| err.to_string())?;
         Ok(rows.first().is_some_and(|row| row.n > 0))
     }
 
-    fn load_history(&mut self, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError> {
+    fn load_history(
+        &mut self,
+        companion_exists: bool,
+    ) -> Result<Vec<AppliedMigration>, MigrateError> {
         query_history(&mut self.conn, companion_exists)
     }
 }
@@ -103,7 +125,11 @@ pub struct FileLock {
 }
 
 impl FileLock {
-    pub fn acquire(database: &Path, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<Self, MigrateError> {
+    pub fn acquire(
+        database: &Path,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<Self, MigrateError> {
         let mut name = database.as_os_str().to_owned();
         name.push("-migrate-lock");
         let path = PathBuf::from(name);
@@ -146,7 +172,9 @@ impl FileLock {
             }
         }
         // Tell the next waiter who holds it; a failure here only loses that courtesy.
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let _ = file.set_len(0).and_then(|()| {
             file.rewind()?;
             write!(file, "pid {} since unix time {since}", std::process::id())

@@ -24,7 +24,9 @@
 //! `set_null`, `set_default`, `restrict`, `no_action`). Table attributes: `#[index(name, columns...)]`,
 //! `#[unique_index(name, columns...)]`, `#[unique(name, columns...)]`, `#[check(name, "SQL")]`.
 
-use diesel::sql_types::{BigInt, Binary, Bool, Date, Double, Float, Integer, Nullable, SmallInt, Text, Timestamp};
+use diesel::sql_types::{
+    BigInt, Binary, Bool, Date, Double, Float, Integer, Nullable, SmallInt, Text, Timestamp,
+};
 
 use super::model::{Column, ColumnType};
 
@@ -55,7 +57,9 @@ sql_type_info! {
     Binary => ColumnType::Binary,
 }
 
-impl<T: SqlTypeInfo + diesel::sql_types::SqlType + diesel::sql_types::SingleValue> SqlTypeInfo for Nullable<T> {
+impl<T: SqlTypeInfo + diesel::sql_types::SqlType + diesel::sql_types::SingleValue> SqlTypeInfo
+    for Nullable<T>
+{
     const TYPE: ColumnType = T::TYPE;
     const NULLABLE: bool = true;
 }

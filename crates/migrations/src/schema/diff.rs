@@ -11,19 +11,61 @@ use super::model::{squash, Check, Column, ForeignKey, Index, Schema, Table, Uniq
 pub enum Change {
     AddTable(Table),
     DropTable(Table),
-    AddColumn { table: String, column: Column },
-    DropColumn { table: String, column: Column },
-    AlterColumn { table: String, from: Column, to: Column },
-    AlterPrimaryKey { table: String, from: Vec<String>, to: Vec<String> },
-    AddIndex { table: String, index: Index },
-    DropIndex { table: String, index: Index },
-    AddUnique { table: String, unique: Unique },
-    DropUnique { table: String, unique: Unique },
-    AddForeignKey { table: String, foreign_key: ForeignKey },
-    DropForeignKey { table: String, foreign_key: ForeignKey },
-    AlterForeignKey { table: String, from: ForeignKey, to: ForeignKey },
-    AddCheck { table: String, check: Check },
-    DropCheck { table: String, check: Check },
+    AddColumn {
+        table: String,
+        column: Column,
+    },
+    DropColumn {
+        table: String,
+        column: Column,
+    },
+    AlterColumn {
+        table: String,
+        from: Column,
+        to: Column,
+    },
+    AlterPrimaryKey {
+        table: String,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    AddIndex {
+        table: String,
+        index: Index,
+    },
+    DropIndex {
+        table: String,
+        index: Index,
+    },
+    AddUnique {
+        table: String,
+        unique: Unique,
+    },
+    DropUnique {
+        table: String,
+        unique: Unique,
+    },
+    AddForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
+    DropForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
+    AlterForeignKey {
+        table: String,
+        from: ForeignKey,
+        to: ForeignKey,
+    },
+    AddCheck {
+        table: String,
+        check: Check,
+    },
+    DropCheck {
+        table: String,
+        check: Check,
+    },
 }
 
 impl Change {
@@ -70,7 +112,11 @@ impl Change {
         match self {
             Self::AddTable(t) => format!("added table {}", t.name),
             Self::DropTable(t) => format!("dropped table {}", t.name),
-            Self::AddColumn { table, column } => format!("added column {table}.{} ({})", column.name, column_shape(column)),
+            Self::AddColumn { table, column } => format!(
+                "added column {table}.{} ({})",
+                column.name,
+                column_shape(column)
+            ),
             Self::DropColumn { table, column } => format!("dropped column {table}.{}", column.name),
             Self::AlterColumn { table, from, to } => {
                 let mut what = Vec::new();
@@ -78,7 +124,11 @@ impl Change {
                     what.push(format!("type {} -> {}", from.ty, to.ty));
                 }
                 if from.nullable != to.nullable {
-                    what.push(if to.nullable { "now nullable".to_string() } else { "now NOT NULL".to_string() });
+                    what.push(if to.nullable {
+                        "now nullable".to_string()
+                    } else {
+                        "now NOT NULL".to_string()
+                    });
                 }
                 if from.default != to.default {
                     what.push(format!(
@@ -90,7 +140,11 @@ impl Change {
                 format!("altered column {table}.{}: {}", to.name, what.join(", "))
             }
             Self::AlterPrimaryKey { table, from, to } => {
-                format!("changed primary key of {table}: ({}) -> ({})", cols(from), cols(to))
+                format!(
+                    "changed primary key of {table}: ({}) -> ({})",
+                    cols(from),
+                    cols(to)
+                )
             }
             Self::AddIndex { table, index } => format!(
                 "added {}index {} on {table} ({})",
@@ -99,14 +153,30 @@ impl Change {
                 cols(&index.columns)
             ),
             Self::DropIndex { table, index } => format!("dropped index {} on {table}", index.name),
-            Self::AddUnique { table, unique } => format!("added unique constraint on {table} ({})", cols(&unique.columns)),
+            Self::AddUnique { table, unique } => format!(
+                "added unique constraint on {table} ({})",
+                cols(&unique.columns)
+            ),
             Self::DropUnique { table, unique } => {
-                format!("dropped unique constraint on {table} ({})", cols(&unique.columns))
+                format!(
+                    "dropped unique constraint on {table} ({})",
+                    cols(&unique.columns)
+                )
             }
-            Self::AddForeignKey { table, foreign_key: fk } => format!("added foreign key {table}.{}", fk_shape(fk)),
-            Self::DropForeignKey { table, foreign_key: fk } => format!("dropped foreign key {table}.{}", fk_shape(fk)),
+            Self::AddForeignKey {
+                table,
+                foreign_key: fk,
+            } => format!("added foreign key {table}.{}", fk_shape(fk)),
+            Self::DropForeignKey {
+                table,
+                foreign_key: fk,
+            } => format!("dropped foreign key {table}.{}", fk_shape(fk)),
             Self::AlterForeignKey { table, from, to } => {
-                format!("changed foreign key {table}.{} (was {})", fk_shape(to), fk_shape(from))
+                format!(
+                    "changed foreign key {table}.{} (was {})",
+                    fk_shape(to),
+                    fk_shape(from)
+                )
             }
             Self::AddCheck { table, check } => format!("added check {} on {table}", check.name),
             Self::DropCheck { table, check } => format!("dropped check {} on {table}", check.name),
@@ -126,7 +196,12 @@ fn column_shape(column: &Column) -> String {
 }
 
 fn fk_shape(fk: &ForeignKey) -> String {
-    let mut shape = format!("{} -> {}.{}", fk.columns.join(","), fk.references, fk.referenced_columns.join(","));
+    let mut shape = format!(
+        "{} -> {}.{}",
+        fk.columns.join(","),
+        fk.references,
+        fk.referenced_columns.join(",")
+    );
     if fk.on_delete != Default::default() {
         let _ = write!(shape, " on delete {}", fk.on_delete.sql().to_lowercase());
     }
@@ -140,8 +215,15 @@ fn fk_shape(fk: &ForeignKey) -> String {
 /// only reported, with the statement to use instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RenameHint {
-    Table { from: String, to: String },
-    Column { table: String, from: String, to: String },
+    Table {
+        from: String,
+        to: String,
+    },
+    Column {
+        table: String,
+        from: String,
+        to: String,
+    },
 }
 
 impl RenameHint {
@@ -157,7 +239,11 @@ impl RenameHint {
 /// to existing tables in name order, then dropped tables (referencing before referenced).
 pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     let mut changes = Vec::new();
-    let added: Vec<&Table> = to.tables.iter().filter(|t| from.table(&t.name).is_none()).collect();
+    let added: Vec<&Table> = to
+        .tables
+        .iter()
+        .filter(|t| from.table(&t.name).is_none())
+        .collect();
     for table in dependency_order(&added) {
         changes.push(Change::AddTable(table.clone()));
     }
@@ -166,7 +252,11 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
             diff_table(old, new, &mut changes);
         }
     }
-    let dropped: Vec<&Table> = from.tables.iter().filter(|t| to.table(&t.name).is_none()).collect();
+    let dropped: Vec<&Table> = from
+        .tables
+        .iter()
+        .filter(|t| to.table(&t.name).is_none())
+        .collect();
     for table in dependency_order(&dropped).into_iter().rev() {
         changes.push(Change::DropTable(table.clone()));
     }
@@ -178,14 +268,28 @@ fn diff_table(old: &Table, new: &Table, changes: &mut Vec<Change>) {
     // Dropped indexes and constraints first: a column cannot go while an index still names it.
     for index in &old.indexes {
         if !new.indexes.iter().any(|i| i == index) {
-            changes.push(Change::DropIndex { table: table(), index: index.clone() });
+            changes.push(Change::DropIndex {
+                table: table(),
+                index: index.clone(),
+            });
         }
     }
-    let old_fks: HashMap<&[String], &ForeignKey> = old.foreign_keys.iter().map(|fk| (fk.columns.as_slice(), fk)).collect();
-    let new_fks: HashMap<&[String], &ForeignKey> = new.foreign_keys.iter().map(|fk| (fk.columns.as_slice(), fk)).collect();
+    let old_fks: HashMap<&[String], &ForeignKey> = old
+        .foreign_keys
+        .iter()
+        .map(|fk| (fk.columns.as_slice(), fk))
+        .collect();
+    let new_fks: HashMap<&[String], &ForeignKey> = new
+        .foreign_keys
+        .iter()
+        .map(|fk| (fk.columns.as_slice(), fk))
+        .collect();
     for fk in &old.foreign_keys {
         match new_fks.get(fk.columns.as_slice()) {
-            None => changes.push(Change::DropForeignKey { table: table(), foreign_key: fk.clone() }),
+            None => changes.push(Change::DropForeignKey {
+                table: table(),
+                foreign_key: fk.clone(),
+            }),
             Some(new_fk) if !same_fk(fk, new_fk) => changes.push(Change::AlterForeignKey {
                 table: table(),
                 from: fk.clone(),
@@ -196,23 +300,35 @@ fn diff_table(old: &Table, new: &Table, changes: &mut Vec<Change>) {
     }
     for unique in &old.uniques {
         if !new.uniques.iter().any(|u| u.columns == unique.columns) {
-            changes.push(Change::DropUnique { table: table(), unique: unique.clone() });
+            changes.push(Change::DropUnique {
+                table: table(),
+                unique: unique.clone(),
+            });
         }
     }
     for check in &old.checks {
         match new.checks.iter().find(|c| c.name == check.name) {
             Some(c) if squash(&c.expression) == squash(&check.expression) => {}
-            _ => changes.push(Change::DropCheck { table: table(), check: check.clone() }),
+            _ => changes.push(Change::DropCheck {
+                table: table(),
+                check: check.clone(),
+            }),
         }
     }
     for column in &old.columns {
         if new.column(&column.name).is_none() {
-            changes.push(Change::DropColumn { table: table(), column: column.clone() });
+            changes.push(Change::DropColumn {
+                table: table(),
+                column: column.clone(),
+            });
         }
     }
     for column in &new.columns {
         match old.column(&column.name) {
-            None => changes.push(Change::AddColumn { table: table(), column: column.clone() }),
+            None => changes.push(Change::AddColumn {
+                table: table(),
+                column: column.clone(),
+            }),
             Some(before) if before != column => changes.push(Change::AlterColumn {
                 table: table(),
                 from: before.clone(),
@@ -230,23 +346,35 @@ fn diff_table(old: &Table, new: &Table, changes: &mut Vec<Change>) {
     }
     for unique in &new.uniques {
         if !old.uniques.iter().any(|u| u.columns == unique.columns) {
-            changes.push(Change::AddUnique { table: table(), unique: unique.clone() });
+            changes.push(Change::AddUnique {
+                table: table(),
+                unique: unique.clone(),
+            });
         }
     }
     for fk in &new.foreign_keys {
         if !old_fks.contains_key(fk.columns.as_slice()) {
-            changes.push(Change::AddForeignKey { table: table(), foreign_key: fk.clone() });
+            changes.push(Change::AddForeignKey {
+                table: table(),
+                foreign_key: fk.clone(),
+            });
         }
     }
     for check in &new.checks {
         match old.checks.iter().find(|c| c.name == check.name) {
             Some(c) if squash(&c.expression) == squash(&check.expression) => {}
-            _ => changes.push(Change::AddCheck { table: table(), check: check.clone() }),
+            _ => changes.push(Change::AddCheck {
+                table: table(),
+                check: check.clone(),
+            }),
         }
     }
     for index in &new.indexes {
         if !old.indexes.iter().any(|i| i == index) {
-            changes.push(Change::AddIndex { table: table(), index: index.clone() });
+            changes.push(Change::AddIndex {
+                table: table(),
+                index: index.clone(),
+            });
         }
     }
 }
@@ -267,10 +395,13 @@ pub fn dependency_order<'a>(tables: &[&'a Table]) -> Vec<&'a Table> {
     while !remaining.is_empty() {
         let ready = |t: &&Table| {
             t.foreign_keys.iter().all(|fk| {
-                fk.references == t.name || !names.contains(fk.references.as_str()) || placed.contains(fk.references.as_str())
+                fk.references == t.name
+                    || !names.contains(fk.references.as_str())
+                    || placed.contains(fk.references.as_str())
             })
         };
-        let (now, later): (Vec<&Table>, Vec<&Table>) = remaining.iter().copied().partition(|t| ready(t));
+        let (now, later): (Vec<&Table>, Vec<&Table>) =
+            remaining.iter().copied().partition(|t| ready(t));
         if now.is_empty() {
             // A cycle: place the rest in name order; SQLite does not check, PostgreSQL gets the
             // constraints after the tables in its renderer.
@@ -289,9 +420,16 @@ pub fn rename_hints(changes: &[Change]) -> Vec<RenameHint> {
     let mut hints = Vec::new();
     for change in changes {
         match change {
-            Change::DropColumn { table, column: gone } => {
+            Change::DropColumn {
+                table,
+                column: gone,
+            } => {
                 for other in changes {
-                    if let Change::AddColumn { table: t, column: new } = other {
+                    if let Change::AddColumn {
+                        table: t,
+                        column: new,
+                    } = other
+                    {
                         if t == table && new.ty == gone.ty && new.nullable == gone.nullable {
                             hints.push(RenameHint::Column {
                                 table: table.clone(),
@@ -305,7 +443,12 @@ pub fn rename_hints(changes: &[Change]) -> Vec<RenameHint> {
             Change::DropTable(gone) => {
                 for other in changes {
                     if let Change::AddTable(new) = other {
-                        let shape = |t: &Table| t.columns.iter().map(|c| (c.ty.clone(), c.nullable)).collect::<Vec<_>>();
+                        let shape = |t: &Table| {
+                            t.columns
+                                .iter()
+                                .map(|c| (c.ty.clone(), c.nullable))
+                                .collect::<Vec<_>>()
+                        };
                         if shape(new) == shape(gone) {
                             hints.push(RenameHint::Table {
                                 from: gone.name.clone(),

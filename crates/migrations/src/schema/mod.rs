@@ -10,5 +10,7 @@ pub mod render;
 pub mod scratch;
 
 pub use diff::{diff, Change};
+pub use model::{
+    squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique,
+};
 pub use scratch::{built_by, generate, uncaptured, Generated};
-pub use model::{squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique};

@@ -221,16 +221,25 @@ impl Schema {
             }
             for column in &table.primary_key {
                 if table.column(column).is_none() {
-                    problems.push(format!("{}: primary key column {column} is not a column", table.name));
+                    problems.push(format!(
+                        "{}: primary key column {column} is not a column",
+                        table.name
+                    ));
                 }
             }
             for index in &table.indexes {
                 if !names.insert(index.name.as_str()) {
-                    problems.push(format!("{}: the name {} is used twice", table.name, index.name));
+                    problems.push(format!(
+                        "{}: the name {} is used twice",
+                        table.name, index.name
+                    ));
                 }
                 for column in &index.columns {
                     if table.column(column).is_none() {
-                        problems.push(format!("{}: index {} names unknown column {column}", table.name, index.name));
+                        problems.push(format!(
+                            "{}: index {} names unknown column {column}",
+                            table.name, index.name
+                        ));
                     }
                 }
             }

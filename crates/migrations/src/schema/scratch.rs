@@ -34,7 +34,12 @@ pub struct Generated {
 }
 
 /// The migration that turns `current` into `models` on `dialect`, or `None` when they already agree.
-pub fn generate(current: &Schema, models: &Schema, dialect: Dialect, title: &str) -> Option<Generated> {
+pub fn generate(
+    current: &Schema,
+    models: &Schema,
+    dialect: Dialect,
+    title: &str,
+) -> Option<Generated> {
     let target = render::for_dialect(models, dialect);
     let changes = diff(current, &target);
     if changes.is_empty() {
@@ -50,7 +55,10 @@ pub fn generate(current: &Schema, models: &Schema, dialect: Dialect, title: &str
 /// The model changes no migration captures yet: empty when models and migrations agree.
 pub fn uncaptured(migrations: &[Migration], models: &Schema) -> Result<Vec<Change>, MigrateError> {
     let current = built_by(migrations, &Target::Head)?;
-    Ok(diff(&current, &render::for_dialect(models, Dialect::Sqlite)))
+    Ok(diff(
+        &current,
+        &render::for_dialect(models, Dialect::Sqlite),
+    ))
 }
 
 /// Whether a live database has any table besides the history tables.

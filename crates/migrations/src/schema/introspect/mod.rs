@@ -14,11 +14,16 @@ pub const IGNORED_TABLES: [&str; 2] = ["__diesel_schema_migrations", "__workhub_
 pub fn parse_type(declared: &str) -> ColumnType {
     let upper = declared.trim().to_ascii_uppercase();
     let (base, args) = match upper.split_once('(') {
-        Some((base, rest)) => (base.trim().to_string(), Some(rest.trim_end_matches(')').trim().to_string())),
+        Some((base, rest)) => (
+            base.trim().to_string(),
+            Some(rest.trim_end_matches(')').trim().to_string()),
+        ),
         None => (upper.clone(), None),
     };
     match (base.as_str(), args) {
-        ("VARCHAR" | "CHARACTER VARYING", Some(n)) => n.parse().map_or(ColumnType::Other(upper.clone()), ColumnType::Varchar),
+        ("VARCHAR" | "CHARACTER VARYING", Some(n)) => n
+            .parse()
+            .map_or(ColumnType::Other(upper.clone()), ColumnType::Varchar),
         ("VARCHAR" | "CHARACTER VARYING", None) => ColumnType::Text,
         ("SMALLINT" | "INT2", _) => ColumnType::SmallInt,
         ("INTEGER" | "INT" | "INT4", _) => ColumnType::Integer,
@@ -40,7 +45,10 @@ pub fn normalise_default(raw: &str) -> String {
     let mut text = super::squash(raw);
     loop {
         let trimmed = text.trim();
-        if trimmed.starts_with('(') && trimmed.ends_with(')') && balanced(&trimmed[1..trimmed.len() - 1]) {
+        if trimmed.starts_with('(')
+            && trimmed.ends_with(')')
+            && balanced(&trimmed[1..trimmed.len() - 1])
+        {
             text = trimmed[1..trimmed.len() - 1].trim().to_string();
         } else {
             break;

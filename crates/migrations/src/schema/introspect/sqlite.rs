@@ -109,11 +109,23 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let mut keys: BTreeMap<String, Vec<(i32, String)>> = BTreeMap::new();
     for row in columns {
-        let table = tables.entry(row.tbl.clone()).or_insert_with(|| Table::new(&row.tbl));
-        let mut column = Column::new(&row.name, parse_type(&row.ty), row.not_null == 0 && row.pk == 0);
-        column.default = row.dflt.as_deref().map(normalise_default).filter(|d| !d.eq_ignore_ascii_case("NULL"));
+        let table = tables
+            .entry(row.tbl.clone())
+            .or_insert_with(|| Table::new(&row.tbl));
+        let mut column = Column::new(
+            &row.name,
+            parse_type(&row.ty),
+            row.not_null == 0 && row.pk == 0,
+        );
+        column.default = row
+            .dflt
+            .as_deref()
+            .map(normalise_default)
+            .filter(|d| !d.eq_ignore_ascii_case("NULL"));
         if row.pk > 0 {
-            keys.entry(row.tbl.clone()).or_default().push((row.pk, row.name.clone()));
+            keys.entry(row.tbl.clone())
+                .or_default()
+                .push((row.pk, row.name.clone()));
         }
         table.columns.push(column);
     }
@@ -132,27 +144,40 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
             order.push(key);
             (row.is_unique != 0, row.origin.clone(), Vec::new())
         });
-        entry.2.push(row.col.unwrap_or_else(|| "<expression>".into()));
+        entry
+            .2
+            .push(row.col.unwrap_or_else(|| "<expression>".into()));
     }
     for key in order {
         let (unique, origin, columns) = grouped.remove(&key).unwrap_or_default();
-        let Some(table) = tables.get_mut(&key.0) else { continue };
+        let Some(table) = tables.get_mut(&key.0) else {
+            continue;
+        };
         match origin.as_str() {
             "pk" => {}
-            "u" => table.uniques.push(Unique { name: key.1, columns }),
-            _ => table.indexes.push(Index { name: key.1, columns, unique }),
+            "u" => table.uniques.push(Unique {
+                name: key.1,
+                columns,
+            }),
+            _ => table.indexes.push(Index {
+                name: key.1,
+                columns,
+                unique,
+            }),
         }
     }
     let mut fks: BTreeMap<(String, i32), ForeignKey> = BTreeMap::new();
     for row in foreign_keys {
-        let fk = fks.entry((row.tbl.clone(), row.id)).or_insert_with(|| ForeignKey {
-            name: String::new(),
-            columns: Vec::new(),
-            references: row.target.clone(),
-            referenced_columns: Vec::new(),
-            on_delete: Action::parse(&row.on_delete),
-            on_update: Action::parse(&row.on_update),
-        });
+        let fk = fks
+            .entry((row.tbl.clone(), row.id))
+            .or_insert_with(|| ForeignKey {
+                name: String::new(),
+                columns: Vec::new(),
+                references: row.target.clone(),
+                referenced_columns: Vec::new(),
+                on_delete: Action::parse(&row.on_delete),
+                on_update: Action::parse(&row.on_update),
+            });
         fk.columns.push(row.from_col);
         if let Some(to) = row.to_col {
             fk.referenced_columns.push(to);
@@ -160,7 +185,10 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
     }
     for ((tbl, _), mut fk) in fks.into_iter().rev() {
         if fk.referenced_columns.is_empty() {
-            fk.referenced_columns = tables.get(&fk.references).map(|t| t.primary_key.clone()).unwrap_or_default();
+            fk.referenced_columns = tables
+                .get(&fk.references)
+                .map(|t| t.primary_key.clone())
+                .unwrap_or_default();
         }
         fk.name = format!("{tbl}_{}_fkey", fk.columns.join("_"));
         if let Some(table) = tables.get_mut(&tbl) {
@@ -169,7 +197,9 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
     }
     for row in sql {
         let Some(text) = row.sql else { continue };
-        let Some(table) = tables.get_mut(&row.tbl) else { continue };
+        let Some(table) = tables.get_mut(&row.tbl) else {
+            continue;
+        };
         if row.kind == "trigger" {
             table.triggers.push(text);
         } else {
@@ -197,12 +227,17 @@ fn named_checks(create: &str) -> Vec<Check> {
                 }
             }
             _ => {
-                let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
                 (rest[..end].to_string(), &rest[end..])
             }
         };
         let after = after.trim_start();
-        if !after.get(..5).is_some_and(|w| w.eq_ignore_ascii_case("check")) {
+        if !after
+            .get(..5)
+            .is_some_and(|w| w.eq_ignore_ascii_case("check"))
+        {
             continue;
         }
         let body = after[5..].trim_start();

@@ -32,7 +32,9 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
 pub fn render(dialect: Dialect, from: &Schema, to: &Schema, changes: &[Change]) -> String {
     match dialect {
         Dialect::Sqlite => sqlite(from, to, changes),
-        Dialect::Postgres => unreachable!("PostgreSQL rendering is added with the PostgreSQL backend"),
+        Dialect::Postgres => {
+            unreachable!("PostgreSQL rendering is added with the PostgreSQL backend")
+        }
     }
 }
 
@@ -46,7 +48,9 @@ pub fn header(title: &str, changes: &[Change]) -> String {
     }
     for hint in rename_hints(changes) {
         let statement = match &hint {
-            RenameHint::Table { from, to } => format!("ALTER TABLE {} RENAME TO {};", quote(from), quote(to)),
+            RenameHint::Table { from, to } => {
+                format!("ALTER TABLE {} RENAME TO {};", quote(from), quote(to))
+            }
             RenameHint::Column { table, from, to } => format!(
                 "ALTER TABLE {} RENAME COLUMN {} TO {};",
                 quote(table),
@@ -63,7 +67,9 @@ pub fn header(title: &str, changes: &[Change]) -> String {
     }
     for change in changes {
         match change {
-            Change::AlterColumn { table, from, to } if from.nullable && !to.nullable && to.default.is_none() => {
+            Change::AlterColumn { table, from, to }
+                if from.nullable && !to.nullable && to.default.is_none() =>
+            {
                 let _ = write!(
                     out,
                     "-- WARNING: {table}.{col} becomes NOT NULL and has no default: existing NULLs make this\n\
@@ -95,7 +101,11 @@ pub fn quote(name: &str) -> String {
 }
 
 pub(crate) fn column_list(columns: &[String]) -> String {
-    columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+    columns
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A comment line marking a statement that can lose data, placed right above it.

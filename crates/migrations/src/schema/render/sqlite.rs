@@ -29,7 +29,9 @@ pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
                 let name = change.table().to_string();
                 let end = changes[index..]
                     .iter()
-                    .position(|c| c.table() != name || matches!(c, Change::AddTable(_) | Change::DropTable(_)))
+                    .position(|c| {
+                        c.table() != name || matches!(c, Change::AddTable(_) | Change::DropTable(_))
+                    })
                     .map_or(changes.len(), |n| index + n);
                 let group = &changes[index..end];
                 let (Some(old), Some(new)) = (from.table(&name), to.table(&name)) else {
@@ -77,7 +79,10 @@ fn in_place(change: &Change, old: &Table) -> bool {
             !old.primary_key.contains(name)
                 && !old.uniques.iter().any(|u| u.columns.contains(name))
                 && !old.foreign_keys.iter().any(|fk| fk.columns.contains(name))
-                && !old.checks.iter().any(|c| c.expression.contains(name.as_str()))
+                && !old
+                    .checks
+                    .iter()
+                    .any(|c| c.expression.contains(name.as_str()))
         }
         _ => false,
     }
@@ -88,7 +93,11 @@ fn in_place_sql(change: &Change) -> String {
         Change::AddIndex { table, index } => create_index(table, index),
         Change::DropIndex { index, .. } => format!("DROP INDEX {};\n", quote(&index.name)),
         Change::AddColumn { table, column } => {
-            format!("ALTER TABLE {} ADD COLUMN {};\n", quote(table), column_sql(column, false))
+            format!(
+                "ALTER TABLE {} ADD COLUMN {};\n",
+                quote(table),
+                column_sql(column, false)
+            )
         }
         Change::DropColumn { table, column } => format!(
             "{}ALTER TABLE {} DROP COLUMN {};\n",
@@ -110,11 +119,17 @@ fn rebuild(old: &Table, new: &Table) -> String {
     let mut targets = Vec::new();
     let mut sources = Vec::new();
     for column in &new.columns {
-        let Some(before) = old.column(&column.name) else { continue };
+        let Some(before) = old.column(&column.name) else {
+            continue;
+        };
         targets.push(quote(&column.name));
         sources.push(match &column.default {
             Some(default) if before.nullable && !column.nullable => {
-                format!("COALESCE({}, {})", quote(&column.name), default_sql(default))
+                format!(
+                    "COALESCE({}, {})",
+                    quote(&column.name),
+                    default_sql(default)
+                )
             }
             _ => quote(&column.name),
         });
@@ -130,7 +145,12 @@ fn rebuild(old: &Table, new: &Table) -> String {
         );
     }
     let _ = writeln!(out, "DROP TABLE {};", quote(&old.name));
-    let _ = writeln!(out, "ALTER TABLE {} RENAME TO {};", quote(&temp), quote(&new.name));
+    let _ = writeln!(
+        out,
+        "ALTER TABLE {} RENAME TO {};",
+        quote(&temp),
+        quote(&new.name)
+    );
     out.push_str(&create_indexes(new));
     for trigger in &old.triggers {
         let _ = writeln!(out, "{};", trigger.trim().trim_end_matches(';'));
@@ -149,7 +169,11 @@ fn create_table(table: &Table, name: &str) -> String {
         lines.push(format!("PRIMARY KEY ({})", column_list(&table.primary_key)));
     }
     for unique in &table.uniques {
-        lines.push(format!("CONSTRAINT {} UNIQUE ({})", quote(&unique.name), column_list(&unique.columns)));
+        lines.push(format!(
+            "CONSTRAINT {} UNIQUE ({})",
+            quote(&unique.name),
+            column_list(&unique.columns)
+        ));
     }
     for fk in &table.foreign_keys {
         let mut line = format!(
@@ -167,13 +191,25 @@ fn create_table(table: &Table, name: &str) -> String {
         lines.push(line);
     }
     for check in &table.checks {
-        lines.push(format!("CONSTRAINT {} CHECK ({})", quote(&check.name), check.expression));
+        lines.push(format!(
+            "CONSTRAINT {} CHECK ({})",
+            quote(&check.name),
+            check.expression
+        ));
     }
-    format!("CREATE TABLE {} (\n    {}\n);\n", quote(name), lines.join(",\n    "))
+    format!(
+        "CREATE TABLE {} (\n    {}\n);\n",
+        quote(name),
+        lines.join(",\n    ")
+    )
 }
 
 fn create_indexes(table: &Table) -> String {
-    table.indexes.iter().map(|index| create_index(&table.name, index)).collect()
+    table
+        .indexes
+        .iter()
+        .map(|index| create_index(&table.name, index))
+        .collect()
 }
 
 fn create_index(table: &str, index: &crate::schema::Index) -> String {
@@ -219,7 +255,10 @@ fn default_sql(default: &str) -> String {
 }
 
 fn is_literal(sql: &str) -> bool {
-    is_constant(sql) || ["CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"].iter().any(|k| sql.eq_ignore_ascii_case(k))
+    is_constant(sql)
+        || ["CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"]
+            .iter()
+            .any(|k| sql.eq_ignore_ascii_case(k))
 }
 
 /// A literal SQLite's `ADD COLUMN` accepts as the default of a NOT NULL column.
@@ -227,6 +266,11 @@ fn is_constant(sql: &str) -> bool {
     let sql = sql.trim();
     let number = sql.strip_prefix('-').unwrap_or(sql);
     (!number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        || (sql.len() >= 2 && sql.starts_with('\'') && sql.ends_with('\'') && !sql[1..sql.len() - 1].replace("''", "").contains('\''))
-        || ["NULL", "TRUE", "FALSE"].iter().any(|k| sql.eq_ignore_ascii_case(k))
+        || (sql.len() >= 2
+            && sql.starts_with('\'')
+            && sql.ends_with('\'')
+            && !sql[1..sql.len() - 1].replace("''", "").contains('\''))
+        || ["NULL", "TRUE", "FALSE"]
+            .iter()
+            .any(|k| sql.eq_ignore_ascii_case(k))
 }

@@ -1,0 +1,769 @@
+//! Autogeneration end to end, one model change after another: each step's migration is generated from
+//! the models, applied to a SQLite database holding rows, compared with the models by introspection,
+//! reverted, and applied again.
+
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, RunQueryDsl};
+use workhub_migrations::apply::{Backend, Silent, Sqlite};
+use workhub_migrations::schema::{diff, generate, render, scratch, uncaptured, Change, Schema};
+use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
+
+mod s01 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 100]
+            title -> Text,
+        }
+    }
+}
+mod s02 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 100]
+            title -> Text,
+            pages -> Nullable<Integer>,
+        }
+    }
+}
+mod s03 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 100]
+            title -> Text,
+            pages -> Nullable<Integer>,
+            #[default = "''"]
+            isbn -> Text,
+        }
+    }
+}
+mod s04 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 100]
+            title -> Text,
+            pages -> Nullable<Integer>,
+            #[default = "''"]
+            isbn -> Text,
+        }
+    }
+}
+mod s05 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 100]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "''"]
+            isbn -> Text,
+        }
+    }
+}
+mod s06 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "''"]
+            isbn -> Text,
+        }
+    }
+}
+mod s07 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "'unknown'"]
+            isbn -> Text,
+        }
+    }
+}
+mod s08 {
+    workhub_migrations::tables! {
+        authors (id) {
+            id -> BigInt,
+            #[unique]
+            name -> Text,
+        }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "'unknown'"]
+            isbn -> Text,
+        }
+    }
+}
+mod s09 {
+    pub use super::s07::schema;
+}
+mod s10 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = cascade)]
+            author_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "'unknown'"]
+            isbn -> Text,
+        }
+    }
+}
+mod s11 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            author_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "'unknown'"]
+            isbn -> Text,
+        }
+    }
+}
+mod s12 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "'unknown'"]
+            isbn -> Text,
+        }
+    }
+}
+mod s13 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+            #[default = "'unknown'"]
+            isbn -> Text,
+        }
+    }
+}
+mod s14 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+        }
+    }
+}
+mod s15 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+        }
+        #[unique_index(book_tags_tag_book_idx, tag, book_id)]
+        book_tags (book_id, tag) {
+            #[references(books.id, on_delete = cascade)]
+            book_id -> BigInt,
+            tag -> Text,
+        }
+    }
+}
+mod s16 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            pages -> Integer,
+        }
+        #[unique_index(book_tags_tag_book_idx, tag, book_id)]
+        book_tags (tag, book_id) {
+            #[references(books.id, on_delete = cascade)]
+            book_id -> BigInt,
+            tag -> Text,
+        }
+    }
+}
+mod s17 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            page_count -> Integer,
+        }
+        #[unique_index(book_tags_tag_book_idx, tag, book_id)]
+        book_tags (tag, book_id) {
+            #[references(books.id, on_delete = cascade)]
+            book_id -> BigInt,
+            tag -> Text,
+        }
+    }
+}
+mod s18 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[check(books_pages_positive, "page_count >= 0")]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 200]
+            title -> Text,
+            #[default = "0"]
+            page_count -> Integer,
+        }
+    }
+}
+mod s19 {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[check(books_pages_positive, "page_count >= 0")]
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id, on_delete = set_null)]
+            author_id -> Nullable<BigInt>,
+            #[max_length = 150]
+            title -> Text,
+            #[default = "0"]
+            page_count -> Integer,
+        }
+    }
+}
+
+/// One model change: the model after it, what the generated migration must contain, `(query,
+/// expected)` pairs checked once it is applied, and SQL run after it (rows for later steps to keep).
+struct Step {
+    name: &'static str,
+    model: fn() -> Schema,
+    expect: fn(&Change) -> bool,
+    up_contains: &'static [&'static str],
+    then: &'static str,
+    checks: &'static [(&'static str, i64)],
+}
+
+fn steps() -> Vec<Step> {
+    vec![
+        Step {
+            name: "add_authors_and_books",
+            model: s01::schema,
+            expect: |c| matches!(c, Change::AddTable(t) if t.name == "books" && t.foreign_keys.len() == 1),
+            up_contains: &["\"id\" INTEGER PRIMARY KEY"],
+            then: "INSERT INTO authors (name) VALUES ('Ann'), ('Bob');\n\
+                   INSERT INTO books (author_id, title) VALUES (1, 'First'), (2, 'Second'), (1, 'Third');",
+            checks: &[],
+        },
+        Step {
+            name: "add_nullable_column",
+            model: s02::schema,
+            expect: |c| matches!(c, Change::AddColumn { column, .. } if column.name == "pages" && column.nullable),
+            up_contains: &["ALTER TABLE \"books\" ADD COLUMN \"pages\" INTEGER;"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books WHERE pages IS NULL", 3), ("SELECT MAX(id) FROM books", 3)],
+        },
+        Step {
+            name: "add_column_with_default",
+            model: s03::schema,
+            expect: |c| matches!(c, Change::AddColumn { column, .. } if column.name == "isbn" && !column.nullable),
+            up_contains: &["ADD COLUMN \"isbn\" TEXT NOT NULL DEFAULT ''"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books WHERE isbn = ''", 3)],
+        },
+        Step {
+            name: "add_index",
+            model: s04::schema,
+            expect: |c| matches!(c, Change::AddIndex { index, .. } if index.name == "books_title_idx"),
+            up_contains: &["CREATE INDEX \"books_title_idx\" ON \"books\" (\"title\");"],
+            then: "",
+            checks: &[],
+        },
+        Step {
+            name: "tighten_to_not_null_with_default",
+            model: s05::schema,
+            expect: |c| matches!(c, Change::AlterColumn { from, to, .. } if from.nullable && !to.nullable),
+            up_contains: &["COALESCE(\"pages\", 0)", "pragma_foreign_key_check"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books WHERE pages = 0", 3)],
+        },
+        Step {
+            name: "widen_varchar",
+            model: s06::schema,
+            expect: |c| matches!(c, Change::AlterColumn { to, .. } if to.name == "title" && !c.is_destructive()),
+            up_contains: &["\"title\" VARCHAR(200) NOT NULL"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books WHERE title IN ('First', 'Second', 'Third')", 3)],
+        },
+        Step {
+            name: "change_default",
+            model: s07::schema,
+            expect: |c| matches!(c, Change::AlterColumn { from, to, .. } if from.default.as_deref() == Some("''") && to.default.as_deref() == Some("'unknown'")),
+            up_contains: &["DEFAULT 'unknown'"],
+            then: "INSERT INTO books (author_id, title) VALUES (2, 'Fourth');",
+            checks: &[],
+        },
+        Step {
+            name: "add_unique",
+            model: s08::schema,
+            expect: |c| matches!(c, Change::AddUnique { unique, .. } if unique.columns == ["name"]),
+            up_contains: &["CONSTRAINT \"authors_name_key\" UNIQUE (\"name\")"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM authors", 2), ("SELECT COUNT(*) FROM books WHERE isbn = 'unknown'", 1)],
+        },
+        Step {
+            name: "drop_unique",
+            model: s09::schema,
+            expect: |c| matches!(c, Change::DropUnique { .. }),
+            up_contains: &[],
+            then: "INSERT INTO authors (name) VALUES ('Ann');",
+            checks: &[],
+        },
+        Step {
+            name: "change_foreign_key_action",
+            model: s10::schema,
+            expect: |c| matches!(c, Change::AlterForeignKey { to, .. } if to.on_delete == workhub_migrations::schema::Action::Cascade),
+            up_contains: &["ON DELETE CASCADE"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books", 4), ("SELECT COUNT(*) FROM authors WHERE name = 'Ann'", 2)],
+        },
+        Step {
+            name: "drop_foreign_key",
+            model: s11::schema,
+            expect: |c| matches!(c, Change::DropForeignKey { .. }),
+            up_contains: &[],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM pragma_foreign_key_list('books')", 0)],
+        },
+        Step {
+            name: "add_foreign_key_set_null",
+            model: s12::schema,
+            expect: |c| matches!(c, Change::AddForeignKey { foreign_key, .. } if foreign_key.on_delete == workhub_migrations::schema::Action::SetNull),
+            up_contains: &["ON DELETE SET NULL"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM pragma_foreign_key_list('books') WHERE on_delete = 'SET NULL'", 1)],
+        },
+        Step {
+            name: "drop_index",
+            model: s13::schema,
+            expect: |c| matches!(c, Change::DropIndex { index, .. } if index.name == "books_title_idx"),
+            up_contains: &["DROP INDEX \"books_title_idx\";"],
+            then: "",
+            checks: &[],
+        },
+        Step {
+            name: "drop_column",
+            model: s14::schema,
+            expect: |c| matches!(c, Change::DropColumn { column, .. } if column.name == "isbn"),
+            up_contains: &["-- DESTRUCTIVE", "ALTER TABLE \"books\" DROP COLUMN \"isbn\";"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books", 4)],
+        },
+        Step {
+            name: "add_table_with_composite_key",
+            model: s15::schema,
+            expect: |c| matches!(c, Change::AddTable(t) if t.primary_key == ["book_id", "tag"]),
+            up_contains: &["PRIMARY KEY (\"book_id\", \"tag\")", "CREATE UNIQUE INDEX \"book_tags_tag_book_idx\""],
+            then: "INSERT INTO book_tags (book_id, tag) VALUES (1, 'novel'), (2, 'novel'), (2, 'short');",
+            checks: &[],
+        },
+        Step {
+            name: "change_primary_key",
+            model: s16::schema,
+            expect: |c| matches!(c, Change::AlterPrimaryKey { to, .. } if to == &["tag", "book_id"]),
+            up_contains: &["PRIMARY KEY (\"tag\", \"book_id\")"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM book_tags", 3)],
+        },
+        Step {
+            name: "rename_is_only_suggested",
+            model: s17::schema,
+            expect: |c| matches!(c, Change::AddColumn { column, .. } if column.name == "page_count"),
+            up_contains: &["POSSIBLE RENAME: column books.pages -> books.page_count", "RENAME COLUMN \"pages\" TO \"page_count\""],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books", 4)],
+        },
+        Step {
+            name: "drop_table_add_check",
+            model: s18::schema,
+            expect: |c| matches!(c, Change::DropTable(t) if t.name == "book_tags"),
+            up_contains: &["-- DESTRUCTIVE", "DROP TABLE \"book_tags\";", "CHECK (page_count >= 0)"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books", 4)],
+        },
+        Step {
+            name: "narrow_varchar",
+            model: s19::schema,
+            expect: |c| matches!(c, Change::AlterColumn { to, .. } if to.name == "title" && c.is_destructive()),
+            up_contains: &["-- DESTRUCTIVE", "\"title\" VARCHAR(150) NOT NULL"],
+            then: "",
+            checks: &[("SELECT COUNT(*) FROM books", 4)],
+        },
+    ]
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn scalar(db: &mut Sqlite, sql: &str) -> i64 {
+    let wrapped = format!("SELECT CAST(({sql}) AS BIGINT) AS n");
+    let rows: Vec<Number> = diesel::sql_query(&wrapped)
+        .load(db.connection())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows[0].n
+}
+
+fn counts(db: &mut Sqlite, schema: &Schema) -> Vec<(String, i64)> {
+    schema
+        .tables
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                scalar(db, &format!("SELECT COUNT(*) FROM \"{}\"", t.name)),
+            )
+        })
+        .collect()
+}
+
+/// Asserts the database's schema is the model's, compared as schemas rather than as SQL text.
+fn assert_schema(db: &mut Sqlite, model: &Schema, context: &str) {
+    let actual = scratch::read(db).expect("introspection");
+    let changes = diff(&actual, &render::for_dialect(model, Dialect::Sqlite));
+    assert!(
+        changes.is_empty(),
+        "{context}: the database differs from the model: {changes:#?}"
+    );
+}
+
+fn assert_rows_kept(before: &[(String, i64)], after: &[(String, i64)], context: &str) {
+    for (table, count) in before {
+        if let Some((_, now)) = after.iter().find(|(t, _)| t == table) {
+            assert_eq!(now, count, "{context}: rows of {table}");
+        }
+    }
+}
+
+#[test]
+fn every_kind_of_model_change_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut migrations: Vec<Migration> = Vec::new();
+    let mut previous = Schema::default();
+    let steps = steps();
+    assert!(steps.len() >= 15);
+    for (i, step) in steps.iter().enumerate() {
+        let model = (step.model)();
+        let context = format!("step {} ({})", i + 1, step.name);
+
+        // `db check` fails before the migration exists...
+        let pending = uncaptured(&migrations, &model).unwrap();
+        assert!(
+            !pending.is_empty(),
+            "{context}: the model change went unnoticed"
+        );
+
+        let current = scratch::built_by(&migrations, &Target::Head).unwrap();
+        let generated = generate(&current, &model, Dialect::Sqlite, step.name)
+            .expect("a migration is generated");
+        assert!(
+            generated.changes.iter().any(step.expect),
+            "{context}: unexpected changes {:#?}",
+            generated.changes
+        );
+        for needle in step.up_contains {
+            assert!(
+                generated.up.contains(needle),
+                "{context}: up.sql lacks `{needle}`:\n{}",
+                generated.up
+            );
+        }
+        if generated.changes.iter().any(Change::is_destructive) {
+            assert!(
+                generated.up.contains("-- DESTRUCTIVE"),
+                "{context}: destructive change unmarked"
+            );
+        }
+        let folder = format!("2024-01-01-0000{:02}_{}", i, step.name);
+        migrations.push(Migration::new(
+            folder,
+            format!("202401010000{i:02}"),
+            step.name.to_string(),
+            true,
+            Scripts::new(generated.up.clone(), Some(generated.down.clone())),
+            None,
+        ));
+
+        // ...and is clean once it does.
+        assert!(
+            uncaptured(&migrations, &model).unwrap().is_empty(),
+            "{context}: check not clean after the migration"
+        );
+
+        let mut db = Sqlite::open(&path).unwrap();
+        let migrator = Migrator::new(&migrations);
+        let before = counts(&mut db, &previous);
+        migrator
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .unwrap_or_else(|e| panic!("{context}: upgrade failed: {e}\n{}", generated.up));
+        assert_schema(&mut db, &model, &context);
+        assert_rows_kept(&before, &counts(&mut db, &model), &context);
+        for (query, expected) in step.checks {
+            assert_eq!(scalar(&mut db, query), *expected, "{context}: {query}");
+        }
+
+        // The down script restores the previous schema exactly, keeping rows, and applies again.
+        let kept = counts(&mut db, &model);
+        migrator
+            .downgrade(&mut db, &Target::Back(1), &mut Silent)
+            .unwrap_or_else(|e| panic!("{context}: downgrade failed: {e}\n{}", generated.down));
+        assert_schema(&mut db, &previous, &format!("{context}, reverted"));
+        assert_rows_kept(
+            &kept,
+            &counts(&mut db, &previous),
+            &format!("{context}, reverted"),
+        );
+        migrator
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .unwrap();
+        assert_schema(&mut db, &model, &format!("{context}, reapplied"));
+        db.execute(step.then).unwrap();
+        previous = model;
+    }
+}
+
+#[test]
+fn nothing_is_generated_when_models_match() {
+    let model = s05::schema();
+    let first = generate(&Schema::default(), &model, Dialect::Sqlite, "initial").unwrap();
+    let migrations = vec![Migration::new(
+        "2024-01-01-000000_initial".into(),
+        "20240101000000".into(),
+        "initial".into(),
+        true,
+        Scripts::new(first.up, Some(first.down)),
+        None,
+    )];
+    let current = scratch::built_by(&migrations, &Target::Head).unwrap();
+    assert!(generate(&current, &model, Dialect::Sqlite, "again").is_none());
+}
+
+#[test]
+fn tightening_without_a_default_warns_and_a_failed_rebuild_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let first = generate(
+        &Schema::default(),
+        &s02::schema(),
+        Dialect::Sqlite,
+        "initial",
+    )
+    .unwrap();
+    let mut model = s02::schema();
+    model
+        .tables
+        .iter_mut()
+        .find(|t| t.name == "books")
+        .unwrap()
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "pages")
+        .unwrap()
+        .nullable = false;
+    let current = scratch::built_by(
+        &[Migration::new(
+            "2024-01-01-000000_initial".into(),
+            "20240101000000".into(),
+            "initial".into(),
+            true,
+            Scripts::new(first.up.clone(), Some(first.down.clone())),
+            None,
+        )],
+        &Target::Head,
+    )
+    .unwrap();
+    let tighten = generate(&current, &model, Dialect::Sqlite, "tighten").unwrap();
+    assert!(
+        tighten
+            .up
+            .contains("WARNING: books.pages becomes NOT NULL and has no default"),
+        "{}",
+        tighten.up
+    );
+    let migrations = vec![
+        Migration::new(
+            "2024-01-01-000000_initial".into(),
+            "20240101000000".into(),
+            "initial".into(),
+            true,
+            Scripts::new(first.up, Some(first.down)),
+            None,
+        ),
+        Migration::new(
+            "2024-01-01-000001_tighten".into(),
+            "20240101000001".into(),
+            "tighten".into(),
+            true,
+            Scripts::new(tighten.up, Some(tighten.down)),
+            None,
+        ),
+    ];
+    let mut db = Sqlite::open(&path).unwrap();
+    let migrator = Migrator::new(&migrations);
+    migrator
+        .upgrade(&mut db, &Target::Forward(1), &mut Silent)
+        .unwrap();
+    db.execute("INSERT INTO authors (name) VALUES ('Ann'); INSERT INTO books (author_id, title) VALUES (1, 'x');").unwrap();
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("NOT NULL constraint failed"), "{err}");
+    assert!(err.contains("2024-01-01-000001_tighten"), "{err}");
+    // The rebuild was rolled back whole: no temporary table, the old schema and rows intact.
+    assert_eq!(
+        scalar(
+            &mut db,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '_workhub_%'"
+        ),
+        0
+    );
+    assert_schema(&mut db, &s02::schema(), "after the failed rebuild");
+    assert_eq!(scalar(&mut db, "SELECT COUNT(*) FROM books"), 1);
+    // Fixing the data and rerunning works.
+    db.execute("UPDATE books SET pages = 10 WHERE pages IS NULL")
+        .unwrap();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_eq!(scalar(&mut db, "SELECT pages FROM books"), 10);
+}
+
+#[test]
+fn a_rebuild_that_breaks_a_foreign_key_fails_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    // Start without the foreign key (step 11), with a book whose author does not exist.
+    let first = generate(
+        &Schema::default(),
+        &s11::schema(),
+        Dialect::Sqlite,
+        "initial",
+    )
+    .unwrap();
+    let initial = Migration::new(
+        "2024-01-01-000000_initial".into(),
+        "20240101000000".into(),
+        "initial".into(),
+        true,
+        Scripts::new(first.up, Some(first.down)),
+        None,
+    );
+    let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
+    let add_fk = generate(&current, &s10::schema(), Dialect::Sqlite, "add_fk").unwrap();
+    let migrations = vec![
+        initial,
+        Migration::new(
+            "2024-01-01-000001_add_fk".into(),
+            "20240101000001".into(),
+            "add_fk".into(),
+            true,
+            Scripts::new(add_fk.up, Some(add_fk.down)),
+            None,
+        ),
+    ];
+    let mut db = Sqlite::open(&path).unwrap();
+    let migrator = Migrator::new(&migrations);
+    migrator
+        .upgrade(&mut db, &Target::Forward(1), &mut Silent)
+        .unwrap();
+    db.execute("INSERT INTO books (author_id, title) VALUES (42, 'orphan')")
+        .unwrap();
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("foreign_key_check"), "{err}");
+    assert_schema(&mut db, &s11::schema(), "after the refused rebuild");
+    assert_eq!(scalar(&mut db, "SELECT COUNT(*) FROM books"), 1);
+}
