@@ -12,13 +12,22 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
     let changes = scratch::uncaptured(&ctx.migrations, &workhub_models::schema())?;
     Ok(changes
         .iter()
-        .map(|change| format!("model change not captured by a migration: {}", change.describe()))
+        .map(|change| {
+            format!(
+                "model change not captured by a migration: {}",
+                change.describe()
+            )
+        })
         .collect())
 }
 
 /// Refuses to stamp `target` on a database whose tables differ from what the migrations up to
 /// `target` build. A database with no tables of its own has nothing to compare.
-pub fn refuse_stamp_over_other_schema(ctx: &Context, db: &mut Database, target: &Target) -> Result<(), Failure> {
+pub fn refuse_stamp_over_other_schema(
+    ctx: &Context,
+    db: &mut Database,
+    target: &Target,
+) -> Result<(), Failure> {
     let actual = match db {
         Database::Sqlite(sqlite) => scratch::read(sqlite)?,
         Database::Postgres(_) => return Ok(()),

@@ -98,8 +98,16 @@ mod tests {
         let tasks = schema.table("tasks").expect("tasks is declared");
         assert_eq!(tasks.primary_key, ["id"]);
         assert!(tasks.column("assignee_id").is_some_and(|c| c.nullable));
-        assert!(tasks.indexes.iter().any(|i| i.name == "tasks_project_status_idx" && i.columns == ["project_id", "status"]));
-        let members = schema.table("project_members").expect("project_members is declared");
+        assert!(
+            tasks
+                .indexes
+                .iter()
+                .any(|i| i.name == "tasks_project_status_idx"
+                    && i.columns == ["project_id", "status"])
+        );
+        let members = schema
+            .table("project_members")
+            .expect("project_members is declared");
         assert_eq!(members.primary_key, ["project_id", "user_id"]);
     }
 }

@@ -18,7 +18,11 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     };
     let name = normalise(&name)?;
     let dir = migrations_dir(ctx);
-    let existing = if dir.exists() { source::scan(&dir)?.migrations } else { Vec::new() };
+    let existing = if dir.exists() {
+        source::scan(&dir)?.migrations
+    } else {
+        Vec::new()
+    };
     let folder = folder_name(&name, existing.last().map(|m| m.version()));
     let (up, down) = if empty {
         (
@@ -45,12 +49,19 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
             println!("  (`workhub db create {name} --empty` writes a blank migration to fill in by hand)");
             return Ok(());
         };
-        println!("Detected {} change{}:", generated.changes.len(), super::plural(generated.changes.len()));
+        println!(
+            "Detected {} change{}:",
+            generated.changes.len(),
+            super::plural(generated.changes.len())
+        );
         for change in &generated.changes {
             println!("  {}", change.describe());
         }
         for hint in diff::rename_hints(&generated.changes) {
-            println!("  possible rename: {} (see the comment in up.sql)", hint.describe());
+            println!(
+                "  possible rename: {} (see the comment in up.sql)",
+                hint.describe()
+            );
         }
         (generated.up, generated.down)
     };
@@ -123,7 +134,9 @@ fn normalise(name: &str) -> Result<String, Failure> {
 /// `YYYY-MM-DD-HHMMSS_name` for now, or one second after the newest existing version when the clock
 /// would sort the new folder before it.
 fn folder_name(name: &str, newest: Option<&str>) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let newest_secs = newest.and_then(version_seconds);
     let secs = match newest_secs {
         Some(newest) if newest >= now => newest + 1,
@@ -135,7 +148,12 @@ fn folder_name(name: &str, newest: Option<&str>) -> String {
 fn timestamp(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn version_seconds(version: &str) -> Option<i64> {
@@ -174,7 +192,10 @@ mod tests {
     #[test]
     fn names_are_normalised_or_refused() {
         assert_eq!(normalise("Add due date").unwrap(), "add_due_date");
-        assert_eq!(normalise("  add-index: tasks  ").unwrap(), "add_index_tasks");
+        assert_eq!(
+            normalise("  add-index: tasks  ").unwrap(),
+            "add_index_tasks"
+        );
         assert!(normalise("42 things").is_err());
         assert!(normalise("  ").is_err());
     }
