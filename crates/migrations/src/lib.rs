@@ -27,6 +27,9 @@ pub mod plan;
 pub mod schema;
 #[cfg(feature = "runtime")]
 #[doc(hidden)]
+pub mod testing;
+#[cfg(feature = "runtime")]
+#[doc(hidden)]
 pub use diesel as __diesel;
 
 #[cfg(feature = "runtime")]

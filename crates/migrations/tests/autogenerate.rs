@@ -4,7 +4,7 @@
 
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl};
-use workhub_migrations::apply::{Backend, Silent, Sqlite};
+use workhub_migrations::apply::{Backend, Postgres, Silent, Sqlite, TemporaryDatabase};
 use workhub_migrations::schema::{diff, generate, render, scratch, uncaptured, Change, Schema};
 use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
 
@@ -506,6 +506,29 @@ fn counts(db: &mut Sqlite, schema: &Schema) -> Vec<(String, i64)> {
         .collect()
 }
 
+fn counts_postgres(db: &mut Postgres, schema: &Schema) -> Vec<(String, i64)> {
+    schema
+        .tables
+        .iter()
+        .map(|t| {
+            let sql = format!("SELECT COUNT(*) AS n FROM \"{}\"", t.name);
+            let rows: Vec<Number> = diesel::sql_query(&sql)
+                .load(db.connection())
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            (t.name.clone(), rows[0].n)
+        })
+        .collect()
+}
+
+fn assert_postgres_schema(db: &mut Postgres, model: &Schema, context: &str) {
+    let actual = scratch::read_postgres(db).expect("introspection");
+    let changes = diff(&actual, &render::for_dialect(model, Dialect::Postgres));
+    assert!(
+        changes.is_empty(),
+        "{context} (PostgreSQL): the database differs from the model: {changes:#?}"
+    );
+}
+
 /// Asserts the database's schema is the model's, compared as schemas rather than as SQL text.
 fn assert_schema(db: &mut Sqlite, model: &Schema, context: &str) {
     let actual = scratch::read(db).expect("introspection");
@@ -528,6 +551,12 @@ fn assert_rows_kept(before: &[(String, i64)], after: &[(String, i64)], context: 
 fn every_kind_of_model_change_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.db");
+    let server = workhub_migrations::testing::postgres_server(
+        "every_kind_of_model_change_round_trips (PostgreSQL half)",
+    );
+    let pg_database = server
+        .as_ref()
+        .map(|s| TemporaryDatabase::create(s, "test").unwrap());
     let mut migrations: Vec<Migration> = Vec::new();
     let mut previous = Schema::default();
     let steps = steps();
@@ -546,6 +575,8 @@ fn every_kind_of_model_change_round_trips() {
         let current = scratch::built_by(&migrations, &Target::Head).unwrap();
         let generated = generate(&current, &model, Dialect::Sqlite, step.name)
             .expect("a migration is generated");
+        let postgres = generate(&current, &model, Dialect::Postgres, step.name)
+            .expect("PostgreSQL SQL is generated");
         assert!(
             generated.changes.iter().any(step.expect),
             "{context}: unexpected changes {:#?}",
@@ -571,7 +602,10 @@ fn every_kind_of_model_change_round_trips() {
             step.name.to_string(),
             true,
             Scripts::new(generated.up.clone(), Some(generated.down.clone())),
-            None,
+            Some(Scripts::new(
+                postgres.up.clone(),
+                Some(postgres.down.clone()),
+            )),
         ));
 
         // ...and is clean once it does.
@@ -608,6 +642,44 @@ fn every_kind_of_model_change_round_trips() {
             .unwrap();
         assert_schema(&mut db, &model, &format!("{context}, reapplied"));
         db.execute(step.then).unwrap();
+
+        // The same step on PostgreSQL, from the same migration's PostgreSQL SQL.
+        if let Some(database) = &pg_database {
+            let mut pg = Postgres::open(database.url()).unwrap();
+            let before = counts_postgres(&mut pg, &previous);
+            migrator
+                .upgrade(&mut pg, &Target::Head, &mut Silent)
+                .unwrap_or_else(|e| {
+                    panic!("{context}: PostgreSQL upgrade failed: {e}\n{}", postgres.up)
+                });
+            assert_postgres_schema(&mut pg, &model, &context);
+            assert_rows_kept(
+                &before,
+                &counts_postgres(&mut pg, &model),
+                &format!("{context} (PostgreSQL)"),
+            );
+            let kept = counts_postgres(&mut pg, &model);
+            migrator
+                .downgrade(&mut pg, &Target::Back(1), &mut Silent)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{context}: PostgreSQL downgrade failed: {e}\n{}",
+                        postgres.down
+                    )
+                });
+            assert_postgres_schema(&mut pg, &previous, &format!("{context}, reverted"));
+            assert_rows_kept(
+                &kept,
+                &counts_postgres(&mut pg, &previous),
+                &format!("{context}, reverted (PostgreSQL)"),
+            );
+            migrator
+                .upgrade(&mut pg, &Target::Head, &mut Silent)
+                .unwrap();
+            if !step.then.is_empty() {
+                pg.execute(step.then).unwrap();
+            }
+        }
         previous = model;
     }
 }

@@ -21,7 +21,9 @@ pub struct Postgres {
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Postgres").field("locked", &self.locked).finish_non_exhaustive()
+        f.debug_struct("Postgres")
+            .field("locked", &self.locked)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,11 +36,16 @@ impl Postgres {
             url: url.to_string(),
             message: scrub(err.to_string().trim(), url),
         })?;
-        let mut db = Self { conn, locked: false };
+        let mut db = Self {
+            conn,
+            locked: false,
+        };
         // Keep server notices ("table does not exist, skipping") out of the output.
-        batch(&mut db.conn, "SET client_min_messages = warning").map_err(|message| MigrateError::Connect {
-            url: url.to_string(),
-            message,
+        batch(&mut db.conn, "SET client_min_messages = warning").map_err(|message| {
+            MigrateError::Connect {
+                url: url.to_string(),
+                message,
+            }
         })?;
         Ok(db)
     }
@@ -87,7 +94,11 @@ impl Backend for Postgres {
         Dialect::Postgres
     }
 
-    fn lock(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), MigrateError> {
+    fn lock(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), MigrateError> {
         #[derive(QueryableByName)]
         struct Locked {
             #[diesel(sql_type = Bool)]
@@ -96,12 +107,13 @@ impl Backend for Postgres {
         let started = Instant::now();
         let mut told = false;
         loop {
-            let rows: Vec<Locked> = diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
-                .load(&mut self.conn)
-                .map_err(|err| MigrateError::Database {
-                    doing: "taking the migration lock".into(),
-                    message: err.to_string(),
-                })?;
+            let rows: Vec<Locked> =
+                diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
+                    .load(&mut self.conn)
+                    .map_err(|err| MigrateError::Database {
+                        doing: "taking the migration lock".into(),
+                        message: err.to_string(),
+                    })?;
             if rows.first().is_some_and(|row| row.locked) {
                 break;
             }
@@ -133,7 +145,10 @@ impl Backend for Postgres {
 
     fn unlock(&mut self) {
         if self.locked {
-            let _ = batch(&mut self.conn, &format!("SELECT pg_advisory_unlock({LOCK_KEY})"));
+            let _ = batch(
+                &mut self.conn,
+                &format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+            );
             let _ = batch(&mut self.conn, "RESET application_name");
             self.locked = false;
         }
@@ -154,11 +169,16 @@ impl Backend for Postgres {
             exists: bool,
         }
         let sql = format!("SELECT to_regclass('{table}') IS NOT NULL AS exists");
-        let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut self.conn).map_err(|err| err.to_string())?;
+        let rows: Vec<Exists> = diesel::sql_query(sql)
+            .load(&mut self.conn)
+            .map_err(|err| err.to_string())?;
         Ok(rows.first().is_some_and(|row| row.exists))
     }
 
-    fn load_history(&mut self, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError> {
+    fn load_history(
+        &mut self,
+        companion_exists: bool,
+    ) -> Result<Vec<AppliedMigration>, MigrateError> {
         query_history(&mut self.conn, companion_exists)
     }
 }
@@ -166,5 +186,101 @@ impl Backend for Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.unlock();
+    }
+}
+
+/// A database created on a PostgreSQL server for one command or test (a scratch database that
+/// migrations are replayed into), and dropped again when this value goes away.
+pub struct TemporaryDatabase {
+    admin: PgConnection,
+    name: String,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for TemporaryDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TemporaryDatabase {
+    /// Creates a uniquely named database on the server `server` points at (any database of it).
+    pub fn create(server: &DatabaseUrl, purpose: &str) -> Result<Self, MigrateError> {
+        let DatabaseUrl::Postgres(raw) = server else {
+            unreachable!("TemporaryDatabase::create takes a postgres URL");
+        };
+        let mut admin = PgConnection::establish(raw).map_err(|err| MigrateError::Connect {
+            url: server.to_string(),
+            message: scrub(err.to_string().trim(), server),
+        })?;
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "workhub_{purpose}_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        batch(&mut admin, &format!("CREATE DATABASE \"{name}\"")).map_err(|message| {
+            MigrateError::Database {
+                doing: format!("creating the temporary database {name} (the user needs CREATEDB)"),
+                message,
+            }
+        })?;
+        let url = DatabaseUrl::Postgres(with_database(raw, &name));
+        Ok(Self { admin, name, url })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TemporaryDatabase {
+    fn drop(&mut self) {
+        let _ = batch(
+            &mut self.admin,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// `url` with its database name replaced by `database`, keeping user, host, port and parameters.
+pub fn with_database(url: &str, database: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let path_start = rest.find('/').map(|i| scheme_end + i);
+    let query_start = url[scheme_end..].find('?').map(|i| scheme_end + i);
+    match (path_start, query_start) {
+        (Some(p), Some(q)) if p < q => format!("{}/{database}{}", &url[..p], &url[q..]),
+        (Some(p), None) => format!("{}/{database}", &url[..p]),
+        (_, Some(q)) => format!("{}/{database}{}", &url[..q], &url[q..]),
+        (None, None) => format!("{url}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_only_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/app?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h/app", "x"), "postgres://h/x");
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            with_database("postgres://h?user=u", "x"),
+            "postgres://h/x?user=u"
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! the developer's database.
 
 use super::{diff, introspect, render, Change, Schema};
-use crate::apply::{Silent, Sqlite};
+use crate::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use crate::plan::Target;
-use crate::{Dialect, MigrateError, Migration, Migrator};
+use crate::{DatabaseUrl, Dialect, MigrateError, Migration, Migrator};
 
 /// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back.
 pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
@@ -15,6 +15,33 @@ pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, Mig
         migrator.upgrade(&mut scratch, target, &mut Silent)?;
     }
     read(&mut scratch)
+}
+
+/// Replays `migrations` (their PostgreSQL SQL) up to `target` into a temporary database created on
+/// the server `server` points at, reads its schema back, and drops the database.
+pub fn built_by_postgres(
+    server: &DatabaseUrl,
+    migrations: &[Migration],
+    target: &Target,
+) -> Result<Schema, MigrateError> {
+    let scratch = TemporaryDatabase::create(server, "scratch")?;
+    let mut db = Postgres::open(scratch.url())?;
+    let mut migrator = Migrator::new(migrations);
+    migrator.allow_out_of_order = true;
+    if !(migrations.is_empty() || *target == Target::Base) {
+        migrator.upgrade(&mut db, target, &mut Silent)?;
+    }
+    let schema = read_postgres(&mut db);
+    drop(db);
+    schema
+}
+
+/// Reads the schema of an open PostgreSQL database.
+pub fn read_postgres(db: &mut Postgres) -> Result<Schema, MigrateError> {
+    introspect::postgres(db.connection()).map_err(|message| MigrateError::Database {
+        doing: "reading the schema".into(),
+        message,
+    })
 }
 
 /// Reads the schema of an open SQLite database.
@@ -40,6 +67,7 @@ pub fn generate(
     dialect: Dialect,
     title: &str,
 ) -> Option<Generated> {
+    let current = &render::for_dialect(current, dialect);
     let target = render::for_dialect(models, dialect);
     let changes = diff(current, &target);
     if changes.is_empty() {

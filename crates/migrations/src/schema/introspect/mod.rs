@@ -1,8 +1,10 @@
 //! Reading a schema back from a live database, into the same [`Schema`](super::Schema) the models
 //! declare. The history tables and the database's own tables are left out.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::postgres;
 pub use sqlite::sqlite;
 
 use super::ColumnType;
@@ -40,9 +42,9 @@ pub fn parse_type(declared: &str) -> ColumnType {
 }
 
 /// A default as the database reports it, made comparable with a model's: outer parentheses and
-/// PostgreSQL's `::type` casts removed, whitespace collapsed.
+/// PostgreSQL's `::type` casts removed, whitespace collapsed, `TRUE`/`FALSE`/`NULL` upper-cased.
 pub fn normalise_default(raw: &str) -> String {
-    let mut text = super::squash(raw);
+    let mut text = strip_casts(&super::squash(raw));
     loop {
         let trimmed = text.trim();
         if trimmed.starts_with('(')
@@ -54,7 +56,59 @@ pub fn normalise_default(raw: &str) -> String {
             break;
         }
     }
-    text
+    match text.to_ascii_uppercase().as_str() {
+        keyword @ ("TRUE" | "FALSE" | "NULL" | "CURRENT_TIMESTAMP" | "CURRENT_DATE"
+        | "CURRENT_TIME") => keyword.to_string(),
+        _ => text,
+    }
+}
+
+/// Removes `::type` casts (`'todo'::text`, `'x'::character varying(20)`) outside string literals.
+fn strip_casts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut quoted = false;
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if !quoted && c == ':' && text[i..].starts_with("::") {
+            chars.next();
+            // The type name: words, spaces between words, an optional (n) and [].
+            let rest = &text[i + 2..];
+            let mut end = 0;
+            let bytes = rest.as_bytes();
+            while end < bytes.len() {
+                let b = bytes[end];
+                let next_is_word = bytes.get(end + 1).is_some_and(|n| n.is_ascii_alphabetic());
+                if b.is_ascii_alphanumeric()
+                    || b == b'_'
+                    || b == b'"'
+                    || b == b'['
+                    || b == b']'
+                    || (b == b' '
+                        && next_is_word
+                        && !rest[end + 1..].to_ascii_uppercase().starts_with("AND")
+                        && !rest[end + 1..].to_ascii_uppercase().starts_with("OR"))
+                {
+                    end += 1;
+                } else if b == b'(' {
+                    match rest[end..].find(')') {
+                        Some(close) => end += close + 1,
+                        None => break,
+                    }
+                } else {
+                    break;
+                }
+            }
+            for _ in 0..rest[..end].chars().count() {
+                chars.next();
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn balanced(text: &str) -> bool {
@@ -94,5 +148,9 @@ mod tests {
         assert_eq!(normalise_default("(datetime('now'))"), "datetime('now')");
         assert_eq!(normalise_default("'todo'"), "'todo'");
         assert_eq!(normalise_default("(a) + (b)"), "(a) + (b)");
+        assert_eq!(normalise_default("'todo'::text"), "'todo'");
+        assert_eq!(normalise_default("'x'::character varying(20)"), "'x'");
+        assert_eq!(normalise_default("false"), "FALSE");
+        assert_eq!(normalise_default("'a::b'"), "'a::b'");
     }
 }

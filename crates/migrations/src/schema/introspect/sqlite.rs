@@ -203,15 +203,48 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
         if row.kind == "trigger" {
             table.triggers.push(text);
         } else {
-            table.checks = named_checks(&text);
+            for constraint in named_constraints(&text) {
+                match constraint.kind.as_str() {
+                    "CHECK" => table.checks.push(Check {
+                        name: constraint.name,
+                        expression: crate::schema::squash(&constraint.body),
+                    }),
+                    "UNIQUE" => {
+                        let columns = columns_of(&constraint.body);
+                        if let Some(unique) =
+                            table.uniques.iter_mut().find(|u| u.columns == columns)
+                        {
+                            unique.name = constraint.name;
+                        }
+                    }
+                    "FOREIGN" => {
+                        let columns = columns_of(&constraint.body);
+                        if let Some(fk) = table
+                            .foreign_keys
+                            .iter_mut()
+                            .find(|fk| fk.columns == columns)
+                        {
+                            fk.name = constraint.name;
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     Ok(Schema::new(tables.into_values().collect()))
 }
 
-/// The `CONSTRAINT "name" CHECK (...)` clauses of a `CREATE TABLE` statement.
-fn named_checks(create: &str) -> Vec<Check> {
-    let mut checks = Vec::new();
+/// A `CONSTRAINT "name" KIND (...)` clause of a `CREATE TABLE` statement: its name, its kind
+/// (`CHECK`, `UNIQUE`, `FOREIGN`, `PRIMARY`) and what its first parentheses hold.
+struct NamedConstraint {
+    name: String,
+    kind: String,
+    body: String,
+}
+
+fn named_constraints(create: &str) -> Vec<NamedConstraint> {
+    let mut found = Vec::new();
     let upper = create.to_ascii_uppercase();
     let mut from = 0;
     while let Some(at) = upper[from..].find("CONSTRAINT") {
@@ -234,16 +267,14 @@ fn named_checks(create: &str) -> Vec<Check> {
             }
         };
         let after = after.trim_start();
-        if !after
-            .get(..5)
-            .is_some_and(|w| w.eq_ignore_ascii_case("check"))
-        {
+        let kind_end = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        let kind = after[..kind_end].to_ascii_uppercase();
+        let Some(open) = after.find('(') else {
             continue;
-        }
-        let body = after[5..].trim_start();
-        if !body.starts_with('(') {
-            continue;
-        }
+        };
+        let body = &after[open..];
         let mut depth = 0;
         let mut quoted = false;
         for (i, c) in body.char_indices() {
@@ -253,9 +284,10 @@ fn named_checks(create: &str) -> Vec<Check> {
                 ')' if !quoted => {
                     depth -= 1;
                     if depth == 0 {
-                        checks.push(Check {
+                        found.push(NamedConstraint {
                             name,
-                            expression: crate::schema::squash(&body[1..i]),
+                            kind,
+                            body: body[1..i].to_string(),
                         });
                         break;
                     }
@@ -264,5 +296,16 @@ fn named_checks(create: &str) -> Vec<Check> {
             }
         }
     }
-    checks
+    found
+}
+
+/// The column names of a constraint's column list: `"a", "b"` gives `[a, b]`.
+fn columns_of(body: &str) -> Vec<String> {
+    body.split(',')
+        .map(|c| {
+            c.trim()
+                .trim_matches(|q| q == '"' || q == '`' || q == '[' || q == ']')
+                .to_string()
+        })
+        .collect()
 }

@@ -1,7 +1,9 @@
 //! Writing changes as SQL, one renderer per dialect, plus the reviewer's header both share.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::postgres;
 pub use sqlite::sqlite;
 
 use std::fmt::Write as _;
@@ -11,17 +13,26 @@ use super::{ColumnType, Schema};
 use crate::Dialect;
 
 /// The schema as `dialect` stores it, so that a model compares equal to what the database reports: a
-/// single integer primary key is SQLite's `INTEGER` rowid alias whatever its declared width.
+/// single integer primary key is SQLite's `INTEGER` rowid alias and PostgreSQL's `BIGINT` identity,
+/// whatever its declared width (both are 64-bit), with no default of its own.
 pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
     let mut schema = schema.clone();
     for table in &mut schema.tables {
         let auto = table.auto_key().map(|c| c.name.clone());
         for column in &mut table.columns {
+            column.default = column
+                .default
+                .as_deref()
+                .map(super::introspect::normalise_default);
             if table.primary_key.contains(&column.name) {
                 column.nullable = false;
             }
-            if dialect == Dialect::Sqlite && auto.as_deref() == Some(column.name.as_str()) {
-                column.ty = ColumnType::Integer;
+            if auto.as_deref() == Some(column.name.as_str()) {
+                column.ty = match dialect {
+                    Dialect::Sqlite => ColumnType::Integer,
+                    Dialect::Postgres => ColumnType::BigInt,
+                };
+                column.default = None;
             }
         }
     }
@@ -32,9 +43,7 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
 pub fn render(dialect: Dialect, from: &Schema, to: &Schema, changes: &[Change]) -> String {
     match dialect {
         Dialect::Sqlite => sqlite(from, to, changes),
-        Dialect::Postgres => {
-            unreachable!("PostgreSQL rendering is added with the PostgreSQL backend")
-        }
+        Dialect::Postgres => postgres(from, to, changes),
     }
 }
 

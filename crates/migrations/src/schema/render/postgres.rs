@@ -1,0 +1,255 @@
+//! PostgreSQL's SQL: transactional DDL that alters tables in place. An integer primary key becomes a
+//! `BIGINT` identity (SQLite's rowid is 64-bit too), and every check constraint carries its source
+//! expression as a comment so introspection compares it exactly.
+
+use std::fmt::Write as _;
+
+use super::{column_list, destructive_note, quote};
+use crate::schema::{Change, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique};
+
+pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
+    let mut out = String::new();
+    for change in changes {
+        out.push_str(&destructive_note(change));
+        match change {
+            Change::AddTable(table) => out.push_str(&create_table(table)),
+            Change::DropTable(table) => {
+                let _ = writeln!(out, "DROP TABLE {};", quote(&table.name));
+            }
+            Change::AddColumn { table, column } => {
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} ADD COLUMN {};",
+                    quote(table),
+                    column_sql(column, false)
+                );
+            }
+            Change::DropColumn { table, column } => {
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} DROP COLUMN {};",
+                    quote(table),
+                    quote(&column.name)
+                );
+            }
+            Change::AlterColumn { table, from, to } => out.push_str(&alter_column(table, from, to)),
+            Change::AlterPrimaryKey { table, to, .. } => {
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} DROP CONSTRAINT {};",
+                    quote(table),
+                    quote(&format!("{table}_pkey"))
+                );
+                if !to.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});",
+                        quote(table),
+                        quote(&format!("{table}_pkey")),
+                        column_list(to)
+                    );
+                }
+            }
+            Change::AddIndex { table, index } => out.push_str(&create_index(table, index)),
+            Change::DropIndex { index, .. } => {
+                let _ = writeln!(out, "DROP INDEX {};", quote(&index.name));
+            }
+            Change::AddUnique { table, unique } => {
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} ADD {};",
+                    quote(table),
+                    unique_sql(unique)
+                );
+            }
+            Change::DropUnique { table, unique } => {
+                out.push_str(&drop_constraint(table, &unique.name))
+            }
+            Change::AddForeignKey { table, foreign_key } => {
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} ADD {};",
+                    quote(table),
+                    foreign_key_sql(foreign_key)
+                );
+            }
+            Change::DropForeignKey { table, foreign_key } => {
+                out.push_str(&drop_constraint(table, &foreign_key.name))
+            }
+            Change::AlterForeignKey { table, from, to } => {
+                out.push_str(&drop_constraint(table, &from.name));
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} ADD {};",
+                    quote(table),
+                    foreign_key_sql(to)
+                );
+            }
+            Change::AddCheck { table, check } => {
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {} ADD {};",
+                    quote(table),
+                    check_sql(check)
+                );
+                out.push_str(&check_comment(table, check));
+            }
+            Change::DropCheck { table, check } => {
+                out.push_str(&drop_constraint(table, &check.name))
+            }
+        }
+    }
+    out
+}
+
+fn drop_constraint(table: &str, name: &str) -> String {
+    format!(
+        "ALTER TABLE {} DROP CONSTRAINT {};\n",
+        quote(table),
+        quote(name)
+    )
+}
+
+fn alter_column(table: &str, from: &Column, to: &Column) -> String {
+    let mut out = String::new();
+    let prefix = format!(
+        "ALTER TABLE {} ALTER COLUMN {}",
+        quote(table),
+        quote(&to.name)
+    );
+    if from.ty != to.ty {
+        let ty = type_sql(&to.ty);
+        let _ = writeln!(out, "{prefix} TYPE {ty} USING {}::{ty};", quote(&to.name));
+    }
+    if from.default != to.default {
+        match &to.default {
+            Some(default) => {
+                let _ = writeln!(out, "{prefix} SET DEFAULT {default};");
+            }
+            None => {
+                let _ = writeln!(out, "{prefix} DROP DEFAULT;");
+            }
+        }
+    }
+    if from.nullable && !to.nullable {
+        if let Some(default) = &to.default {
+            let _ = writeln!(
+                out,
+                "UPDATE {} SET {c} = {default} WHERE {c} IS NULL;",
+                quote(table),
+                c = quote(&to.name)
+            );
+        }
+        let _ = writeln!(out, "{prefix} SET NOT NULL;");
+    } else if !from.nullable && to.nullable {
+        let _ = writeln!(out, "{prefix} DROP NOT NULL;");
+    }
+    out
+}
+
+fn create_table(table: &Table) -> String {
+    let auto = table.auto_key().map(|c| c.name.clone());
+    let mut lines: Vec<String> = table
+        .columns
+        .iter()
+        .map(|column| column_sql(column, auto.as_deref() == Some(column.name.as_str())))
+        .collect();
+    if !table.primary_key.is_empty() {
+        lines.push(format!(
+            "CONSTRAINT {} PRIMARY KEY ({})",
+            quote(&format!("{}_pkey", table.name)),
+            column_list(&table.primary_key)
+        ));
+    }
+    lines.extend(table.uniques.iter().map(unique_sql));
+    lines.extend(table.foreign_keys.iter().map(foreign_key_sql));
+    lines.extend(table.checks.iter().map(check_sql));
+    let mut out = format!(
+        "CREATE TABLE {} (\n    {}\n);\n",
+        quote(&table.name),
+        lines.join(",\n    ")
+    );
+    for check in &table.checks {
+        out.push_str(&check_comment(&table.name, check));
+    }
+    for index in &table.indexes {
+        out.push_str(&create_index(&table.name, index));
+    }
+    out
+}
+
+fn create_index(table: &str, index: &Index) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {} ({});\n",
+        if index.unique { "UNIQUE " } else { "" },
+        quote(&index.name),
+        quote(table),
+        column_list(&index.columns)
+    )
+}
+
+fn unique_sql(unique: &Unique) -> String {
+    format!(
+        "CONSTRAINT {} UNIQUE ({})",
+        quote(&unique.name),
+        column_list(&unique.columns)
+    )
+}
+
+fn foreign_key_sql(fk: &ForeignKey) -> String {
+    let mut sql = format!(
+        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+        quote(&fk.name),
+        column_list(&fk.columns),
+        quote(&fk.references),
+        column_list(&fk.referenced_columns)
+    );
+    for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
+        if action != Default::default() {
+            let _ = write!(sql, " ON {event} {}", action.sql());
+        }
+    }
+    sql
+}
+
+fn check_sql(check: &Check) -> String {
+    format!(
+        "CONSTRAINT {} CHECK ({})",
+        quote(&check.name),
+        check.expression
+    )
+}
+
+fn check_comment(table: &str, check: &Check) -> String {
+    format!(
+        "COMMENT ON CONSTRAINT {} ON {} IS '{}';\n",
+        quote(&check.name),
+        quote(table),
+        check.expression.replace('\'', "''")
+    )
+}
+
+fn column_sql(column: &Column, identity: bool) -> String {
+    if identity {
+        return format!(
+            "{} BIGINT GENERATED BY DEFAULT AS IDENTITY",
+            quote(&column.name)
+        );
+    }
+    let mut sql = format!("{} {}", quote(&column.name), type_sql(&column.ty));
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    if let Some(default) = &column.default {
+        let _ = write!(sql, " DEFAULT {default}");
+    }
+    sql
+}
+
+fn type_sql(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Binary => "BYTEA".into(),
+        ColumnType::Float => "REAL".into(),
+        other => other.to_string(),
+    }
+}
