@@ -1,6 +1,7 @@
 //! The `workhub` binary: the HTTP service and the migration CLI, carrying every migration of
 //! `migrations/` embedded at build time so it can migrate any database on its own.
 
+mod api;
 mod cli;
 mod context;
 mod db;
@@ -47,7 +48,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Context::new(&cli)?;
     if cli.migrate_only {
         if cli.command.is_some() {
-            return Err(Failure::Usage("--migrate-only runs alone; drop the subcommand".into()));
+            return Err(Failure::Usage(
+                "--migrate-only runs alone; drop the subcommand".into(),
+            ));
         }
         return db::upgrade(&ctx, &workhub_migrations::Target::Head);
     }

@@ -1,4 +1,6 @@
-//! `workhub serve`: the startup policy, then the HTTP service until SIGINT or SIGTERM.
+//! `workhub serve`: the startup policy, then the HTTP service until SIGINT or SIGTERM. The API's
+//! routes live in `crate::api`; this file decides whether the service may start, wires the pool and
+//! the routes together, and owns `/health` and the graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::api;
 use crate::context::Context;
 use crate::failure::Failure;
 use crate::mode::Mode;
@@ -18,18 +21,28 @@ const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
 pub fn run(ctx: Context) -> Result<(), Failure> {
     let addr = bind_address()?;
+    let config = api::Config::from_env().map_err(Failure::Usage)?;
     match ctx.mode {
         Mode::Development => {
-            println!("development mode ({}): applying pending migrations to {}", crate::mode::VARIABLE, ctx.url);
+            println!(
+                "development mode ({}): applying pending migrations to {}",
+                crate::mode::VARIABLE,
+                ctx.url
+            );
             crate::db::upgrade(&ctx, &workhub_migrations::Target::Head)?;
         }
         Mode::Production => refuse_unless_at_head(&ctx)?,
     }
+    let pool = api::pool::Pool::open(&ctx.url, &config.pool).map_err(Failure::failed)?;
+    let state = api::AppState {
+        pool,
+        config: Arc::new(config),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|err| Failure::failed(format!("cannot start the async runtime: {err}")))?;
-    runtime.block_on(listen(Arc::new(ctx), addr))
+    runtime.block_on(listen(Arc::new(ctx), addr, state))
 }
 
 fn bind_address() -> Result<SocketAddr, Failure> {
@@ -52,17 +65,29 @@ fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
         "production mode: {} is not at this binary's head, so the service will not start:\n{}\n  \
          hint: run `workhub --migrate-only` as the release step, then start the service",
         ctx.url,
-        problems.iter().map(|p| format!("    {p}\n")).collect::<String>().trim_end()
+        problems
+            .iter()
+            .map(|p| format!("    {p}\n"))
+            .collect::<String>()
+            .trim_end()
     )))
 }
 
-async fn listen(ctx: Arc<Context>, addr: SocketAddr) -> Result<(), Failure> {
-    let app = Router::new().route("/health", get(health)).with_state(ctx.clone());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|err| Failure::failed(format!("cannot listen on {addr}: {err}\n  hint: set {ADDR_VARIABLE} to a free address")))?;
+async fn listen(ctx: Arc<Context>, addr: SocketAddr, state: api::AppState) -> Result<(), Failure> {
+    let health = Router::new()
+        .route("/health", get(health))
+        .with_state(ctx.clone());
+    let app = api::app(state, health);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+        Failure::failed(format!(
+            "cannot listen on {addr}: {err}\n  hint: set {ADDR_VARIABLE} to a free address"
+        ))
+    })?;
     let bound = listener.local_addr().unwrap_or(addr);
-    println!("workhub listening on http://{bound} ({} mode, {})", ctx.mode, ctx.url);
+    println!(
+        "workhub listening on http://{bound} ({} mode, {})",
+        ctx.mode, ctx.url
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -96,12 +121,17 @@ async fn health(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<Value>) {
             tracing::error!(error = %err, "health check cannot read the database");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "backend": backend, "revision": null, "pending": null})),
+                Json(
+                    json!({"status": "unavailable", "backend": backend, "revision": null, "pending": null}),
+                ),
             )
         }
         Err(err) => {
             tracing::error!(error = %err, "health check task failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"status": "error", "backend": backend})))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"status": "error", "backend": backend})),
+            )
         }
     }
 }

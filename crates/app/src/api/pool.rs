@@ -1,0 +1,160 @@
+//! The connection pool: one r2d2 pool per backend (SQLite or PostgreSQL), SQLite connections tuned
+//! for a service (WAL, busy timeout, foreign keys), and [`Pool::run`], which runs blocking diesel
+//! work on tokio's blocking threads so it never stalls the async workers.
+//!
+//! Queries are written once and compiled for both backends through [`with_conn!`] and
+//! [`write_tx!`]: each arm of their `match` is the same block typed against one connection.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use workhub_migrations::DatabaseUrl;
+
+use super::error::ApiError;
+
+/// How long a SQLite connection waits for another writer before it reports the database busy.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+type SqlitePool = diesel::r2d2::Pool<ConnectionManager<SqliteConnection>>;
+type PgPool = diesel::r2d2::Pool<ConnectionManager<PgConnection>>;
+
+/// The service's pool of database connections.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One connection checked out of the [`Pool`].
+pub enum Conn {
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Postgres(PooledConnection<ConnectionManager<PgConnection>>),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite(_) => "Conn::Sqlite",
+            Self::Postgres(_) => "Conn::Postgres",
+        })
+    }
+}
+
+/// Runs `$body` with `$c` bound to the checked-out connection, whichever backend it is.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::api::pool::Conn::Sqlite($c) => {
+                let $c: &mut diesel::SqliteConnection = &mut *$c;
+                $body
+            }
+            $crate::api::pool::Conn::Postgres($c) => {
+                let $c: &mut diesel::PgConnection = &mut *$c;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers queue on the
+/// busy timeout instead of failing to upgrade a read lock), a plain transaction on PostgreSQL.
+/// `$body` returns `Result<T, ApiError>`; an error rolls back.
+macro_rules! write_tx {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::api::pool::Conn::Sqlite(conn) => {
+                diesel::SqliteConnection::immediate_transaction(&mut **conn, |$c| $body)
+            }
+            $crate::api::pool::Conn::Postgres(conn) => {
+                diesel::Connection::transaction(&mut **conn, |$c: &mut diesel::PgConnection| $body)
+            }
+        }
+    };
+}
+
+pub(crate) use {with_conn, write_tx};
+
+/// Pool settings read from the environment.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+}
+
+impl Pool {
+    /// Opens the pool, failing now (with a message for the operator) if no connection can be made.
+    pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, String> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                if url.is_memory() {
+                    return Err(
+                        "the service needs a database file: every pooled connection to `:memory:` \
+                         would see its own empty database"
+                            .into(),
+                    );
+                }
+                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+                diesel::r2d2::Pool::builder()
+                    .max_size(options.max_size)
+                    .connection_timeout(Duration::from_secs(10))
+                    .connection_customizer(Box::new(SqliteTuning))
+                    .build(manager)
+                    .map(Pool::Sqlite)
+                    .map_err(|err| format!("cannot open a connection pool on {url}: {err}"))
+            }
+            DatabaseUrl::Postgres(raw) => {
+                let manager = ConnectionManager::<PgConnection>::new(raw.as_str());
+                diesel::r2d2::Pool::builder()
+                    .max_size(options.max_size)
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(manager)
+                    .map(Pool::Postgres)
+                    .map_err(|err| {
+                        workhub_migrations::apply::scrub(
+                            &format!("cannot open a connection pool on {url}: {err}"),
+                            url,
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Runs `work` with a pooled connection on a blocking thread.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.clone();
+        // Logs from the blocking thread keep the request's span (and so its request id).
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = match &pool {
+                Pool::Sqlite(p) => p.get().map(Conn::Sqlite),
+                Pool::Postgres(p) => p.get().map(Conn::Postgres),
+            }
+            .map_err(|err| ApiError::unavailable("no database connection is available", err))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|err| ApiError::internal("a database task failed", err))?
+    }
+}
+
+/// Applied to every SQLite connection the pool opens.
+#[derive(Debug)]
+struct SqliteTuning;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteTuning {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};\
+             PRAGMA journal_mode = WAL;\
+             PRAGMA synchronous = NORMAL;\
+             PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}

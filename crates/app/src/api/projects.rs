@@ -1,0 +1,272 @@
+//! Projects: listing the caller's projects, creating one (the creator becomes its owner member),
+//! reading, editing and deleting it, and [`access`], the membership check every project and task
+//! route goes through: a project the caller is not a member of answers 404, as if it did not exist.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use workhub_models::{project_members, projects, NewProject, NewProjectMember, Project};
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{path_id, text, ApiJson};
+use super::pool::{with_conn, write_tx, Conn};
+use super::{no_content, timestamp, AppState};
+
+pub const OWNER: &str = "owner";
+pub const MEMBER: &str = "member";
+
+/// `POST /projects`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// 1 to 200 characters.
+    #[schema(example = "Website relaunch")]
+    pub name: String,
+    /// Optional, up to 10,000 characters.
+    #[serde(default)]
+    #[schema(example = "Everything for the new site")]
+    pub description: Option<String>,
+}
+
+/// `PATCH /projects/{id}`: only the fields sent change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProject {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub archived: Option<bool>,
+}
+
+/// A project, with the caller's role in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectOut {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub description: String,
+    pub archived: bool,
+    pub created_at: String,
+    /// The caller's role: `owner` or `member`.
+    pub role: String,
+}
+
+impl ProjectOut {
+    fn new(project: Project, role: String) -> Self {
+        Self {
+            id: project.id,
+            owner_id: project.owner_id,
+            name: project.name,
+            description: project.description,
+            archived: project.archived,
+            created_at: timestamp(project.created_at),
+            role,
+        }
+    }
+}
+
+/// `{"items": [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    pub items: Vec<ProjectOut>,
+}
+
+/// The project and the caller's role in it, or 404 when the caller is not a member (whether or not
+/// the project exists, so its existence is not revealed).
+pub fn access(
+    conn: &mut Conn,
+    project_id: i64,
+    user_id: i64,
+) -> Result<(Project, String), ApiError> {
+    with_conn!(conn, c => projects::table
+        .inner_join(project_members::table.on(project_members::project_id.eq(projects::id)))
+        .filter(projects::id.eq(project_id))
+        .filter(project_members::user_id.eq(user_id))
+        .select((Project::as_select(), project_members::role))
+        .first::<(Project, String)>(c)
+        .optional())?
+    .ok_or_else(|| ApiError::not_found("no such project"))
+}
+
+/// 403 unless `role` is the owner's.
+pub fn require_owner(role: &str, action: &str) -> Result<(), ApiError> {
+    if role == OWNER {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "only the project's owner can {action}"
+        )))
+    }
+}
+
+fn description(value: &str) -> Result<String, ApiError> {
+    text("description", value, 0, 10_000)
+}
+
+/// The caller's projects.
+#[utoipa::path(get, path = "/projects", tag = "projects",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Projects the caller is a member of", body = ProjectList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Json<ProjectList>, ApiError> {
+    let user_id = me.user.id;
+    let rows = state
+        .pool
+        .run(move |conn| {
+            Ok(with_conn!(conn, c => projects::table
+                .inner_join(project_members::table.on(project_members::project_id.eq(projects::id)))
+                .filter(project_members::user_id.eq(user_id))
+                .order(projects::id.asc())
+                .select((Project::as_select(), project_members::role))
+                .load::<(Project, String)>(c))?)
+        })
+        .await?;
+    Ok(Json(ProjectList {
+        items: rows
+            .into_iter()
+            .map(|(project, role)| ProjectOut::new(project, role))
+            .collect(),
+    }))
+}
+
+/// Create a project; the caller becomes its owner.
+#[utoipa::path(post, path = "/projects", tag = "projects",
+    security(("bearer" = [])),
+    request_body = CreateProject,
+    responses(
+        (status = 201, description = "The new project", body = ProjectOut),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ApiJson(body): ApiJson<CreateProject>,
+) -> Result<(StatusCode, Json<ProjectOut>), ApiError> {
+    let name = text("name", &body.name, 1, 200)?;
+    let description = description(body.description.as_deref().unwrap_or(""))?;
+    let owner_id = me.user.id;
+    let project = state
+        .pool
+        .run(move |conn| {
+            write_tx!(conn, c => {
+                let project = diesel::insert_into(projects::table)
+                    .values(&NewProject { owner_id, name: &name, description: &description })
+                    .returning(Project::as_returning())
+                    .get_result(c)?;
+                diesel::insert_into(project_members::table)
+                    .values(&NewProjectMember { project_id: project.id, user_id: owner_id, role: OWNER })
+                    .execute(c)?;
+                Ok::<_, ApiError>(project)
+            })
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ProjectOut::new(project, OWNER.into())),
+    ))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project", body = ProjectOut),
+        (status = 404, description = "No such project, or not a member", body = ErrorBody),
+    ))]
+pub async fn show(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<ProjectOut>, ApiError> {
+    let id = path_id(&id, "project")?;
+    let (project, role) = state
+        .pool
+        .run(move |conn| access(conn, id, me.user.id))
+        .await?;
+    Ok(Json(ProjectOut::new(project, role)))
+}
+
+/// Change a project's name, description or archived flag (any member).
+#[utoipa::path(patch, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Project id")),
+    request_body = UpdateProject,
+    responses(
+        (status = 200, description = "The changed project", body = ProjectOut),
+        (status = 404, description = "No such project, or not a member", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateProject>,
+) -> Result<Json<ProjectOut>, ApiError> {
+    let id = path_id(&id, "project")?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| text("name", n, 1, 200))
+        .transpose()?;
+    let description = body.description.as_deref().map(description).transpose()?;
+    let archived = body.archived;
+    let (project, role) = state
+        .pool
+        .run(move |conn| {
+            let (_, role) = access(conn, id, me.user.id)?;
+            let project = write_tx!(conn, c => {
+                if let Some(name) = &name {
+                    diesel::update(projects::table.find(id)).set(projects::name.eq(name)).execute(c)?;
+                }
+                if let Some(description) = &description {
+                    diesel::update(projects::table.find(id))
+                        .set(projects::description.eq(description))
+                        .execute(c)?;
+                }
+                if let Some(archived) = archived {
+                    diesel::update(projects::table.find(id)).set(projects::archived.eq(archived)).execute(c)?;
+                }
+                Ok::<_, ApiError>(projects::table.find(id).select(Project::as_select()).first(c)?)
+            })?;
+            Ok((project, role))
+        })
+        .await?;
+    Ok(Json(ProjectOut::new(project, role)))
+}
+
+/// Delete a project with its members and tasks (owner only).
+#[utoipa::path(delete, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Project id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "A member who is not the owner", body = ErrorBody),
+        (status = 404, description = "No such project, or not a member", body = ErrorBody),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "project")?;
+    state
+        .pool
+        .run(move |conn| {
+            let (_, role) = access(conn, id, me.user.id)?;
+            require_owner(&role, "delete it")?;
+            with_conn!(conn, c => diesel::delete(projects::table.find(id)).execute(c))?;
+            Ok(())
+        })
+        .await?;
+    Ok(no_content())
+}
