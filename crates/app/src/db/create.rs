@@ -24,11 +24,11 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
         Vec::new()
     };
     let folder = folder_name(&name, existing.last().map(|m| m.version()));
-    let (up, down) = if empty {
-        (
-            format!("-- {folder}: write the SQL that makes this change.\n"),
-            format!("-- {folder}: write the SQL that undoes up.sql.\n"),
-        )
+    let files = if empty {
+        vec![
+            ("up.sql", format!("-- {folder}: write the SQL that makes this change.\n")),
+            ("down.sql", format!("-- {folder}: write the SQL that undoes up.sql.\n")),
+        ]
     } else {
         let current = scratch::built_by(&existing, &Target::Head)?;
         let models = workhub_models::schema();
@@ -63,11 +63,19 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 hint.describe()
             );
         }
-        (generated.up, generated.down)
+        // The same changes for PostgreSQL, from the same comparison.
+        let postgres = scratch::generate(&current, &models, Dialect::Postgres, &folder)
+            .expect("a change on SQLite is a change on PostgreSQL");
+        vec![
+            ("up.sql", generated.up),
+            ("down.sql", generated.down),
+            ("up.postgres.sql", postgres.up),
+            ("down.postgres.sql", postgres.down),
+        ]
     };
-    let path = write_folder(&dir, &folder, &up, &down)?;
+    let path = write_folder(&dir, &folder, &files)?;
     println!("Created {}", path.display());
-    println!("  review up.sql and down.sql, then run `just upgrade` (workhub db upgrade)");
+    println!("  review its SQL, then run `just upgrade` (workhub db upgrade)");
     Ok(())
 }
 
@@ -79,13 +87,16 @@ pub fn migrations_dir(ctx: &Context) -> PathBuf {
     }
 }
 
-pub fn write_folder(dir: &Path, folder: &str, up: &str, down: &str) -> Result<PathBuf, Failure> {
+/// Writes the migration folder whole, or leaves nothing behind.
+pub fn write_folder(dir: &Path, folder: &str, files: &[(&str, String)]) -> Result<PathBuf, Failure> {
     let path = dir.join(folder);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         std::fs::create_dir(&path)?;
-        std::fs::write(path.join("up.sql"), up)?;
-        std::fs::write(path.join("down.sql"), down)
+        for (name, text) in files {
+            std::fs::write(path.join(name), text)?;
+        }
+        Ok(())
     };
     write().map_err(|err| {
         let _ = std::fs::remove_dir_all(&path);

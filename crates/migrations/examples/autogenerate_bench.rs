@@ -1,0 +1,126 @@
+//! The autogenerate benchmark's workload: a model of 500 tables x 20 columns, each table with an index
+//! and a foreign key, whose one migration already exists; one column is then changed, and the time
+//! to replay the migration, read the schema back, compare it with the model and render both dialects
+//! is measured. `scripts/bench.sh` runs it; it prints the median of its runs in milliseconds.
+//!
+//! `cargo run --release -p workhub-migrations --example autogenerate_bench -- [TABLES] [RUNS]`
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use workhub_migrations::apply::{Silent, Sqlite};
+use workhub_migrations::schema::{
+    generate, scratch, Action, Column, ColumnType, ForeignKey, Index, Schema, Table,
+};
+use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
+
+fn model(tables: usize, changed: bool) -> Schema {
+    Schema::new(
+        (0..tables)
+            .map(|t| {
+                let name = format!("table_{t:03}");
+                let mut table = Table::new(&name);
+                table.primary_key = vec!["id".into()];
+                table
+                    .columns
+                    .push(Column::new("id", ColumnType::BigInt, false));
+                table
+                    .columns
+                    .push(Column::new("parent_id", ColumnType::BigInt, true));
+                for c in 2..20 {
+                    let ty = match c % 4 {
+                        0 => ColumnType::Integer,
+                        1 => ColumnType::Varchar(100),
+                        2 => ColumnType::Bool,
+                        _ => ColumnType::Text,
+                    };
+                    table
+                        .columns
+                        .push(Column::new(&format!("column_{c:02}"), ty, c % 3 == 0));
+                }
+                if changed && t == tables / 2 {
+                    table.columns[5].ty = ColumnType::Varchar(200);
+                }
+                table.indexes.push(Index {
+                    name: format!("{name}_column_02_idx"),
+                    columns: vec!["column_02".into()],
+                    unique: false,
+                });
+                table.foreign_keys.push(ForeignKey {
+                    name: format!("{name}_parent_id_fkey"),
+                    columns: vec!["parent_id".into()],
+                    references: if t == 0 {
+                        name.clone()
+                    } else {
+                        format!("table_{:03}", t - 1)
+                    },
+                    referenced_columns: vec!["id".into()],
+                    on_delete: Action::Cascade,
+                    on_update: Action::NoAction,
+                });
+                table
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let tables: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
+    let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let initial = generate(
+        &Schema::default(),
+        &model(tables, false),
+        Dialect::Sqlite,
+        "initial",
+    )
+    .expect("the initial migration");
+    let migrations = vec![Migration::new(
+        "2024-01-01-000000_initial".into(),
+        "20240101000000".into(),
+        "initial".into(),
+        true,
+        Scripts::new(initial.up, Some(initial.down)),
+        None,
+    )];
+    let changed = model(tables, true);
+    let mut times: Vec<Duration> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let current = scratch::built_by(&migrations, &Target::Head).expect("replay");
+        let sqlite = generate(&current, &changed, Dialect::Sqlite, "change").expect("one change");
+        let postgres =
+            generate(&current, &changed, Dialect::Postgres, "change").expect("one change");
+        times.push(started.elapsed());
+        assert_eq!(sqlite.changes.len(), 1, "{:?}", sqlite.changes);
+        assert_eq!(postgres.changes.len(), 1);
+    }
+    // Where the time goes, for profiling: WORKHUB_BENCH_BREAKDOWN=1.
+    if std::env::var_os("WORKHUB_BENCH_BREAKDOWN").is_some() {
+        let t = Instant::now();
+        let mut db = Sqlite::open(Path::new(":memory:")).expect("scratch database");
+        Migrator::new(&migrations)
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .expect("replay");
+        let replay = t.elapsed();
+        let t = Instant::now();
+        let current = scratch::read(&mut db).expect("introspection");
+        let introspect = t.elapsed();
+        let t = Instant::now();
+        let _ = generate(&current, &changed, Dialect::Sqlite, "change");
+        let sqlite = t.elapsed();
+        let t = Instant::now();
+        let _ = generate(&current, &changed, Dialect::Postgres, "change");
+        eprintln!(
+            "replay {replay:?}, introspect {introspect:?}, diff and render: SQLite {sqlite:?}, PostgreSQL {:?}",
+            t.elapsed()
+        );
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "autogenerate {tables} tables x 20 columns, one column changed: median {:.1} ms over {runs} runs (min {:.1} ms)",
+        median.as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0
+    );
+}
