@@ -68,12 +68,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." {
-                    "body".to_string()
-                } else {
-                    path
+                let message = inner.to_string();
+                let message = strip_position(&message);
+                // A missing field is reported at its parent; name the field itself.
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next());
+                let field = match (path.as_str(), missing) {
+                    (".", Some(name)) => name.to_string(),
+                    (".", None) => "body".to_string(),
+                    (_, Some(name)) => format!("{path}.{name}"),
+                    (_, None) => path,
                 };
-                ApiError::validation(field, strip_position(&inner.to_string()))
+                ApiError::validation(field, message)
             }
             _ => malformed(inner),
         }

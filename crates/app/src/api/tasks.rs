@@ -152,7 +152,7 @@ fn encode_cursor(last_id: i64) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
     let invalid = || ApiError::validation("cursor", "is not a cursor this API returned");
-    if cursor.len() % 2 != 0 || !cursor.is_ascii() {
+    if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
         return Err(invalid());
     }
     let bytes = (0..cursor.len())

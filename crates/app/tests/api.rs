@@ -1,0 +1,825 @@
+//! The workhub API over real HTTP: a `workhub serve` process on an ephemeral port with its own
+//! SQLite database per test. Every endpoint's success path, every error status (400, 401, 403,
+//! 404, 409, 413, 415, 422 and a 500 that reveals nothing), cross-user access on every project and
+//! task route, logout and session expiry, malformed JSON, wrong types and oversized bodies.
+
+#[path = "common/http.rs"]
+mod http;
+
+use std::time::Duration;
+
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use http::{Response, Server};
+use serde_json::{json, Value};
+
+fn ids(items: &Value) -> Vec<i64> {
+    items["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_i64().expect("an id"))
+        .collect()
+}
+
+/// The body must not carry anything internal.
+fn assert_reveals_nothing(response: &Response) {
+    let body = response.body.to_lowercase();
+    for word in [
+        "sql",
+        "diesel",
+        "sqlite",
+        "panicked",
+        "constraint",
+        "table",
+        "backtrace",
+    ] {
+        assert!(!body.contains(word), "`{word}` in {response:?}");
+    }
+}
+
+#[test]
+fn health_openapi_and_docs() {
+    let server = Server::start();
+    let health = server.call("GET", "/health", None, None);
+    assert_eq!(health.status, 200, "{health:?}");
+    let health = health.json();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["backend"], "sqlite");
+    assert_eq!(health["pending"], 0);
+    assert!(health["revision"].is_string(), "{health}");
+
+    let spec = server.call("GET", "/openapi.json", None, None);
+    assert_eq!(spec.status, 200);
+    assert!(spec
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    let spec = spec.json();
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3."),
+        "{spec}"
+    );
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, methods) in [
+        ("/auth/register", &["post"][..]),
+        ("/auth/login", &["post"]),
+        ("/auth/logout", &["post"]),
+        ("/me", &["get"]),
+        ("/projects", &["get", "post"]),
+        ("/projects/{id}", &["get", "patch", "delete"]),
+        ("/projects/{id}/members", &["get", "post"]),
+        ("/projects/{id}/members/{user_id}", &["delete"]),
+        ("/projects/{id}/tasks", &["get", "post"]),
+        ("/tasks/{id}", &["get", "patch", "delete"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths[path][method].is_object(),
+                "{method} {path} is not documented"
+            );
+        }
+    }
+    assert!(
+        spec["components"]["securitySchemes"]["bearer"].is_object(),
+        "{spec}"
+    );
+    let params = spec["paths"]["/projects/{id}/tasks"]["get"]["parameters"].to_string();
+    for name in ["status", "assignee", "due_before", "limit", "cursor"] {
+        assert!(params.contains(&format!("\"{name}\"")), "{params}");
+    }
+
+    let docs = server.call("GET", "/docs", None, None);
+    assert_eq!(docs.status, 200);
+    assert!(docs
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(docs.body.contains("/openapi.json"));
+    assert!(
+        !docs.body.contains("https://"),
+        "the docs page loads nothing from elsewhere"
+    );
+}
+
+#[test]
+fn accounts_login_me_and_logout() {
+    let server = Server::start();
+    let register = |email: &str, password: &str, name: &str| {
+        let body = json!({"email": email, "password": password, "display_name": name});
+        server.call("POST", "/auth/register", None, Some(&body.to_string()))
+    };
+    let created = register("  Ada@Example.COM ", "password-123", "Ada Lovelace");
+    assert_eq!(created.status, 201, "{created:?}");
+    let ada = created.json();
+    assert!(ada["id"].is_i64());
+    assert_eq!(ada["email"], "ada@example.com");
+    assert_eq!(ada["display_name"], "Ada Lovelace");
+    assert!(ada.get("password_hash").is_none() && !created.body.contains("argon2"));
+
+    // The email is unique whatever its case.
+    assert_eq!(
+        register("ADA@example.com", "password-456", "Other").error(409),
+        "email_taken"
+    );
+    // Validation names the field.
+    for (email, password, name, field) in [
+        ("not-an-email", "password-123", "X", "email"),
+        ("b@example.com", "short", "X", "password"),
+        ("b@example.com", "password-123", "   ", "display_name"),
+        (
+            "b@example.com",
+            "password-123",
+            &"n".repeat(101),
+            "display_name",
+        ),
+    ] {
+        let response = register(email, password, name);
+        assert_eq!(response.error(422), "validation");
+        assert_eq!(response.json()["error"]["field"], field, "{response:?}");
+    }
+
+    let login = |email: &str, password: &str| {
+        let body = json!({"email": email, "password": password});
+        server.call("POST", "/auth/login", None, Some(&body.to_string()))
+    };
+    let wrong = login("ada@example.com", "password-999");
+    assert_eq!(wrong.error(401), "unauthorized");
+    assert_eq!(wrong.header("www-authenticate"), Some("Bearer"));
+    let unknown = login("nobody@example.com", "password-123");
+    assert_eq!(unknown.error(401), "unauthorized");
+    assert_eq!(
+        unknown.json(),
+        wrong.json(),
+        "an unknown email answers like a wrong password"
+    );
+
+    let session = login("ADA@example.com", "password-123");
+    assert_eq!(session.status, 200, "{session:?}");
+    let token = session.json()["token"].as_str().unwrap().to_string();
+    assert!(
+        token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "{token}"
+    );
+    assert!(session.json()["expires_at"].is_string());
+    let other_token = login("ada@example.com", "password-123").json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(token, other_token);
+
+    // Only the hash of a token is stored.
+    let mut db = SqliteConnection::establish(server.db().to_str().unwrap()).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Hash {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        token_hash: String,
+    }
+    let hashes: Vec<Hash> = diesel::sql_query("SELECT token_hash FROM sessions")
+        .load(&mut db)
+        .unwrap();
+    assert_eq!(hashes.len(), 2);
+    assert!(hashes
+        .iter()
+        .all(|h| h.token_hash != token && h.token_hash.len() == 64));
+
+    let me = server.get("/me", &token);
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(me.json()["email"], "ada@example.com");
+    assert_eq!(me.json()["id"], ada["id"]);
+
+    assert_eq!(
+        server.call("GET", "/me", None, None).error(401),
+        "unauthorized"
+    );
+    assert_eq!(server.get("/me", "not-a-token").error(401), "unauthorized");
+    let basic = server.raw(
+        format!(
+            "GET /me HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic YTpi\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(basic.error(401), "unauthorized");
+
+    let logout = server.call("POST", "/auth/logout", Some(&token), None);
+    assert_eq!(logout.status, 204, "{logout:?}");
+    assert_eq!(server.get("/me", &token).error(401), "unauthorized");
+    assert_eq!(
+        server
+            .call("POST", "/auth/logout", Some(&token), None)
+            .error(401),
+        "unauthorized"
+    );
+    // The other session is untouched.
+    assert_eq!(server.get("/me", &other_token).status, 200);
+}
+
+#[test]
+fn sessions_expire() {
+    // 0.0005 hours = 1.8 seconds.
+    let server = Server::start_with(&[("WORKHUB_SESSION_TTL_HOURS", "0.0005")]);
+    let (_, token) = server.user("ada@example.com", "Ada");
+    assert_eq!(server.get("/me", &token).status, 200);
+    std::thread::sleep(Duration::from_millis(2_300));
+    let expired = server.get("/me", &token);
+    assert_eq!(expired.error(401), "unauthorized");
+    assert!(expired.body.contains("expired"), "{expired:?}");
+    // A fresh login works again.
+    let token = server.login("ada@example.com");
+    assert_eq!(server.get("/me", &token).status, 200);
+}
+
+#[test]
+fn an_expired_session_in_the_database_is_refused() {
+    let server = Server::start();
+    let (_, token) = server.user("ada@example.com", "Ada");
+    let mut db = SqliteConnection::establish(server.db().to_str().unwrap()).unwrap();
+    diesel::sql_query("UPDATE sessions SET expires_at = '2000-01-01 00:00:00'")
+        .execute(&mut db)
+        .unwrap();
+    assert_eq!(server.get("/me", &token).error(401), "unauthorized");
+}
+
+#[test]
+fn projects_members_and_tasks_end_to_end() {
+    let server = Server::start();
+    let (ada, token) = server.user("ada@example.com", "Ada");
+    let (grace, grace_token) = server.user("grace@example.com", "Grace");
+    let (alan, _) = server.user("alan@example.com", "Alan");
+
+    // Projects.
+    let created = server.post(
+        "/projects",
+        &token,
+        &json!({"name": " Launch ", "description": "The site"}),
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    let project = created.json();
+    let pid = project["id"].as_i64().unwrap();
+    assert_eq!(project["name"], "Launch");
+    assert_eq!(project["description"], "The site");
+    assert_eq!(project["owner_id"], ada);
+    assert_eq!(project["archived"], false);
+    assert_eq!(project["role"], "owner");
+    let second = server.post("/projects", &token, &json!({"name": "Second"}));
+    assert_eq!(second.status, 201);
+    assert_eq!(second.json()["description"], "");
+
+    let list = server.get("/projects", &token);
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        ids(&list.json()),
+        vec![pid, second.json()["id"].as_i64().unwrap()]
+    );
+    let shown = server.get(&format!("/projects/{pid}"), &token);
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.json(), project);
+    let patched = server.patch(
+        &format!("/projects/{pid}"),
+        &token,
+        &json!({"name": "Relaunch", "archived": true}),
+    );
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(patched.json()["name"], "Relaunch");
+    assert_eq!(patched.json()["archived"], true);
+    assert_eq!(patched.json()["description"], "The site");
+
+    // Members.
+    let added = server.post(
+        &format!("/projects/{pid}/members"),
+        &token,
+        &json!({"user_id": grace}),
+    );
+    assert_eq!(added.status, 201, "{added:?}");
+    assert_eq!(added.json()["user_id"], grace);
+    assert_eq!(added.json()["role"], "member");
+    assert_eq!(added.json()["email"], "grace@example.com");
+    let by_email = server.post(
+        &format!("/projects/{pid}/members"),
+        &token,
+        &json!({"email": "ALAN@example.com"}),
+    );
+    assert_eq!(by_email.status, 201, "{by_email:?}");
+    assert_eq!(by_email.json()["user_id"], alan);
+    let again = server.post(
+        &format!("/projects/{pid}/members"),
+        &token,
+        &json!({"user_id": grace}),
+    );
+    assert_eq!(again.error(409), "already_member");
+    let nobody = server.post(
+        &format!("/projects/{pid}/members"),
+        &token,
+        &json!({"user_id": 9999}),
+    );
+    assert_eq!(nobody.error(404), "not_found");
+    let neither = server.post(&format!("/projects/{pid}/members"), &token, &json!({}));
+    assert_eq!(neither.error(422), "validation");
+    let members = server
+        .get(&format!("/projects/{pid}/members"), &token)
+        .json();
+    let member_ids: Vec<i64> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(member_ids, vec![ada, grace, alan]);
+    assert_eq!(members["items"][0]["role"], "owner");
+    // Grace now sees the project, as a member.
+    let as_grace = server.get(&format!("/projects/{pid}"), &grace_token);
+    assert_eq!(as_grace.status, 200);
+    assert_eq!(as_grace.json()["role"], "member");
+
+    // Tasks.
+    let task = server.post(
+        &format!("/projects/{pid}/tasks"),
+        &token,
+        &json!({"title": "Write copy", "description": "Home page", "status": "doing",
+                "assignee_id": grace, "due_on": "2030-01-15"}),
+    );
+    assert_eq!(task.status, 201, "{task:?}");
+    let task = task.json();
+    let tid = task["id"].as_i64().unwrap();
+    assert_eq!(task["project_id"], pid);
+    assert_eq!(task["title"], "Write copy");
+    assert_eq!(task["description"], "Home page");
+    assert_eq!(task["status"], "doing");
+    assert_eq!(task["assignee_id"], grace);
+    assert_eq!(task["due_on"], "2030-01-15");
+    assert!(task["created_at"].is_string() && task["updated_at"].is_string());
+    let mut all = vec![tid];
+    for (n, (status, due)) in [
+        ("todo", Some("2030-01-10")),
+        ("done", None),
+        ("todo", Some("2030-02-01")),
+        ("todo", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let response = server.post(
+            &format!("/projects/{pid}/tasks"),
+            &grace_token,
+            &json!({"title": format!("Task {n}"), "status": status, "due_on": due}),
+        );
+        assert_eq!(response.status, 201, "{response:?}");
+        assert_eq!(response.json()["assignee_id"], Value::Null);
+        all.push(response.json()["id"].as_i64().unwrap());
+    }
+    let listed = server.get(&format!("/projects/{pid}/tasks"), &token);
+    assert_eq!(listed.status, 200);
+    assert_eq!(ids(&listed.json()), all);
+    assert_eq!(listed.json()["next_cursor"], Value::Null);
+    let todo = server
+        .get(&format!("/projects/{pid}/tasks?status=todo"), &token)
+        .json();
+    assert_eq!(ids(&todo), vec![all[1], all[3], all[4]]);
+    let assigned = server
+        .get(&format!("/projects/{pid}/tasks?assignee={grace}"), &token)
+        .json();
+    assert_eq!(ids(&assigned), vec![tid]);
+    let due = server
+        .get(
+            &format!("/projects/{pid}/tasks?due_before=2030-01-20"),
+            &token,
+        )
+        .json();
+    assert_eq!(ids(&due), vec![tid, all[1]]);
+    let combined = server
+        .get(
+            &format!("/projects/{pid}/tasks?status=todo&due_before=2030-12-31"),
+            &token,
+        )
+        .json();
+    assert_eq!(ids(&combined), vec![all[1], all[3]]);
+
+    // Pages of two, following the cursor.
+    let mut seen = Vec::new();
+    let mut path = format!("/projects/{pid}/tasks?limit=2");
+    let mut pages = 0;
+    loop {
+        let page = server.get(&path, &token).json();
+        let page_ids = ids(&page);
+        assert!(page_ids.len() <= 2);
+        seen.extend(page_ids);
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/projects/{pid}/tasks?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+    assert_eq!(pages, 3);
+
+    let shown = server.get(&format!("/tasks/{tid}"), &grace_token);
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.json(), task);
+    let patched = server.patch(
+        &format!("/tasks/{tid}"),
+        &token,
+        &json!({"status": "done", "title": "Copy written", "due_on": null}),
+    );
+    assert_eq!(patched.status, 200, "{patched:?}");
+    let patched = patched.json();
+    assert_eq!(patched["status"], "done");
+    assert_eq!(patched["title"], "Copy written");
+    assert_eq!(patched["due_on"], Value::Null);
+    assert_eq!(
+        patched["assignee_id"], grace,
+        "a field left out is unchanged"
+    );
+    let reassigned = server.patch(
+        &format!("/tasks/{tid}"),
+        &token,
+        &json!({"assignee_id": alan}),
+    );
+    assert_eq!(reassigned.json()["assignee_id"], alan);
+    let unassigned = server.patch(
+        &format!("/tasks/{all_1}", all_1 = all[1]),
+        &token,
+        &json!({"assignee_id": grace}),
+    );
+    assert_eq!(unassigned.json()["assignee_id"], grace);
+
+    // Removing a member unassigns their tasks in the project.
+    let removed = server.delete(&format!("/projects/{pid}/members/{grace}"), &token);
+    assert_eq!(removed.status, 204, "{removed:?}");
+    assert_eq!(
+        server.get(&format!("/tasks/{}", all[1]), &token).json()["assignee_id"],
+        Value::Null
+    );
+    assert_eq!(
+        server
+            .get(&format!("/projects/{pid}"), &grace_token)
+            .error(404),
+        "not_found"
+    );
+    // A member may leave on their own.
+    let (_, alan_token) = (alan, server.login("alan@example.com"));
+    assert_eq!(
+        server
+            .delete(&format!("/projects/{pid}/members/{alan}"), &alan_token)
+            .status,
+        204
+    );
+    assert_eq!(
+        server.get(&format!("/tasks/{tid}"), &token).json()["assignee_id"],
+        Value::Null
+    );
+    // The owner's membership stays.
+    assert_eq!(
+        server
+            .delete(&format!("/projects/{pid}/members/{ada}"), &token)
+            .error(409),
+        "owner_membership"
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/projects/{pid}/members/{grace}"), &token)
+            .error(404),
+        "not_found"
+    );
+
+    let deleted = server.delete(&format!("/tasks/{tid}"), &token);
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        server.get(&format!("/tasks/{tid}"), &token).error(404),
+        "not_found"
+    );
+
+    let deleted = server.delete(&format!("/projects/{pid}"), &token);
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    assert_eq!(
+        server.get(&format!("/projects/{pid}"), &token).error(404),
+        "not_found"
+    );
+    // Its tasks went with it.
+    assert_eq!(
+        server.get(&format!("/tasks/{}", all[1]), &token).error(404),
+        "not_found"
+    );
+    assert_eq!(ids(&server.get("/projects", &token).json()).len(), 1);
+}
+
+#[test]
+fn another_users_project_and_tasks_are_invisible() {
+    let server = Server::start();
+    let (ada, ada_token) = server.user("ada@example.com", "Ada");
+    let (bob, bob_token) = server.user("bob@example.com", "Bob");
+    let (carol, carol_token) = server.user("carol@example.com", "Carol");
+    let pid = server
+        .post(
+            "/projects",
+            &ada_token,
+            &json!({"name": "Secret plans", "description": "hidden"}),
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let tid = server
+        .post(
+            &format!("/projects/{pid}/tasks"),
+            &ada_token,
+            &json!({"title": "Secret task"}),
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let added = server.post(
+        &format!("/projects/{pid}/members"),
+        &ada_token,
+        &json!({"user_id": carol}),
+    );
+    assert_eq!(added.status, 201);
+
+    // Bob, who is no member, gets 404 on every project and task route, and no data.
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/projects/{pid}"), None),
+        (
+            "PATCH",
+            format!("/projects/{pid}"),
+            Some(json!({"name": "Mine now"})),
+        ),
+        ("DELETE", format!("/projects/{pid}"), None),
+        ("GET", format!("/projects/{pid}/members"), None),
+        (
+            "POST",
+            format!("/projects/{pid}/members"),
+            Some(json!({"user_id": bob})),
+        ),
+        ("DELETE", format!("/projects/{pid}/members/{carol}"), None),
+        ("DELETE", format!("/projects/{pid}/members/{ada}"), None),
+        ("GET", format!("/projects/{pid}/tasks"), None),
+        (
+            "POST",
+            format!("/projects/{pid}/tasks"),
+            Some(json!({"title": "Intrusion"})),
+        ),
+        ("GET", format!("/tasks/{tid}"), None),
+        (
+            "PATCH",
+            format!("/tasks/{tid}"),
+            Some(json!({"title": "Defaced"})),
+        ),
+        ("DELETE", format!("/tasks/{tid}"), None),
+    ];
+    for (method, path, body) in &routes {
+        let body = body.as_ref().map(Value::to_string);
+        let response = server.call(method, path, Some(&bob_token), body.as_deref());
+        assert_eq!(response.error(404), "not_found", "{method} {path}");
+        assert!(
+            !response.body.contains("Secret"),
+            "{method} {path}: {response:?}"
+        );
+        // Without a token: 401.
+        let anonymous = server.call(method, path, None, body.as_deref());
+        assert_eq!(anonymous.error(401), "unauthorized", "{method} {path}");
+    }
+    // A project that does not exist answers the same as one that is not Bob's.
+    let missing = server.get("/projects/999999", &bob_token);
+    let hidden = server.get(&format!("/projects/{pid}"), &bob_token);
+    assert_eq!(missing.json(), hidden.json());
+    assert!(server.get("/projects", &bob_token).json()["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Nothing Bob tried changed anything.
+    let project = server.get(&format!("/projects/{pid}"), &ada_token).json();
+    assert_eq!(project["name"], "Secret plans");
+    let task = server.get(&format!("/tasks/{tid}"), &ada_token).json();
+    assert_eq!(task["title"], "Secret task");
+    assert_eq!(
+        ids(&server
+            .get(&format!("/projects/{pid}/tasks"), &ada_token)
+            .json()),
+        vec![tid]
+    );
+    let members = server
+        .get(&format!("/projects/{pid}/members"), &ada_token)
+        .json();
+    assert_eq!(members["items"].as_array().unwrap().len(), 2);
+
+    // Carol, a member, sees and edits, but only the owner deletes or manages members: 403.
+    assert_eq!(
+        server.get(&format!("/projects/{pid}"), &carol_token).status,
+        200
+    );
+    assert_eq!(
+        server.get(&format!("/tasks/{tid}"), &carol_token).status,
+        200
+    );
+    assert_eq!(
+        server
+            .get(&format!("/projects/{pid}/members"), &carol_token)
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/projects/{pid}"), &carol_token)
+            .error(403),
+        "forbidden"
+    );
+    assert_eq!(
+        server
+            .post(
+                &format!("/projects/{pid}/members"),
+                &carol_token,
+                &json!({"user_id": bob})
+            )
+            .error(403),
+        "forbidden"
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/projects/{pid}/members/{ada}"), &carol_token)
+            .error(403),
+        "forbidden"
+    );
+    assert_eq!(
+        server.get(&format!("/projects/{pid}"), &ada_token).status,
+        200
+    );
+    // A task cannot be assigned to someone outside the project.
+    let outsider = server.patch(
+        &format!("/tasks/{tid}"),
+        &carol_token,
+        &json!({"assignee_id": bob}),
+    );
+    assert_eq!(outsider.error(422), "validation");
+    assert_eq!(outsider.json()["error"]["field"], "assignee_id");
+}
+
+#[test]
+fn bad_requests_answer_in_the_error_shape() {
+    let server = Server::start();
+    let (_, token) = server.user("ada@example.com", "Ada");
+    let pid = server
+        .post("/projects", &token, &json!({"name": "P"}))
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let tasks = format!("/projects/{pid}/tasks");
+
+    // Malformed JSON: 400.
+    for body in [
+        "{\"title\": ",
+        "{title: 1}",
+        "not json",
+        "{\"title\": \"a\"} trailing",
+    ] {
+        let response = server.call("POST", &tasks, Some(&token), Some(body));
+        assert_eq!(response.error(400), "malformed_json", "{body}");
+    }
+    let response = server.call("POST", "/auth/login", None, Some("{"));
+    assert_eq!(response.error(400), "malformed_json");
+
+    // Wrong types, missing and unknown fields: 422 naming the field.
+    for (body, field) in [
+        (json!({"title": 5}), "title"),
+        (json!({"title": "t", "assignee_id": "seven"}), "assignee_id"),
+        (json!({"title": "t", "due_on": 20300101}), "due_on"),
+        (json!({"description": "no title"}), "title"),
+        (json!({"title": "t", "colour": "red"}), "colour"),
+        (json!({"title": ""}), "title"),
+        (json!({"title": "t", "status": "blocked"}), "status"),
+        (json!({"title": "t", "due_on": "31/12/2030"}), "due_on"),
+        (json!({"title": "t", "assignee_id": 424242}), "assignee_id"),
+    ] {
+        let response = server.post(&tasks, &token, &body);
+        assert_eq!(response.error(422), "validation", "{body}");
+        assert_eq!(
+            response.json()["error"]["field"],
+            field,
+            "{body}: {response:?}"
+        );
+    }
+    let response = server.post(
+        "/auth/register",
+        "",
+        &json!({"email": ["a"], "password": "password-123", "display_name": "A"}),
+    );
+    assert_eq!(response.json()["error"]["field"], "email");
+    let response = server.call("POST", "/projects", Some(&token), Some("[1, 2]"));
+    assert_eq!(response.error(422), "validation");
+    let response = server.patch(
+        &format!("/projects/{pid}"),
+        &token,
+        &json!({"archived": "yes"}),
+    );
+    assert_eq!(response.json()["error"]["field"], "archived");
+
+    // Query filters.
+    for (query, field) in [
+        ("status=blocked", "status"),
+        ("assignee=me", "assignee"),
+        ("due_before=tomorrow", "due_before"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=zz", "cursor"),
+        ("cursor=1234", "cursor"),
+    ] {
+        let response = server.get(&format!("{tasks}?{query}"), &token);
+        assert_eq!(response.error(422), "validation", "{query}");
+        assert_eq!(response.json()["error"]["field"], field, "{query}");
+    }
+
+    // Not JSON at all: 415.
+    let plain = server.raw(
+        format!(
+            "POST {tasks} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: text/plain\r\n\
+             Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(plain.error(415), "unsupported_media_type");
+
+    // Over the body limit (64 KiB by default): 413, whether announced or streamed in chunks.
+    let big = json!({"title": "x".repeat(100 * 1024)}).to_string();
+    let response = server.call("POST", &tasks, Some(&token), Some(&big));
+    assert_eq!(response.error(413), "payload_too_large");
+    let mut chunked = format!(
+        "POST {tasks} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    for piece in big.as_bytes().chunks(8 * 1024) {
+        chunked.push_str(&format!(
+            "{:x}\r\n{}\r\n",
+            piece.len(),
+            std::str::from_utf8(piece).unwrap()
+        ));
+    }
+    chunked.push_str("0\r\n\r\n");
+    assert_eq!(
+        server.raw(chunked.as_bytes()).error(413),
+        "payload_too_large"
+    );
+    let response = server.call("POST", "/auth/register", None, Some(&big));
+    assert_eq!(response.error(413), "payload_too_large");
+    // Under the limit but over a field's maximum: 422.
+    let long = server.post(&tasks, &token, &json!({"title": "x".repeat(201)}));
+    assert_eq!(long.json()["error"]["field"], "title");
+
+    // Paths.
+    assert_eq!(server.get("/projects/abc", &token).error(404), "not_found");
+    assert_eq!(server.get("/tasks/1.5", &token).error(404), "not_found");
+    assert_eq!(server.get("/nowhere", &token).error(404), "not_found");
+    assert_eq!(
+        server
+            .call("PUT", &format!("/projects/{pid}"), Some(&token), Some("{}"))
+            .error(405),
+        "method_not_allowed"
+    );
+}
+
+#[test]
+fn internal_errors_reach_the_log_not_the_client() {
+    let server = Server::start();
+    let (_, token) = server.user("ada@example.com", "Ada");
+    let pid = server
+        .post("/projects", &token, &json!({"name": "P"}))
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut db = SqliteConnection::establish(server.db().to_str().unwrap()).unwrap();
+    diesel::sql_query("ALTER TABLE tasks RENAME TO tasks_elsewhere")
+        .execute(&mut db)
+        .unwrap();
+    let response = server.raw(
+        format!(
+            "GET /projects/{pid}/tasks HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             X-Request-Id: trace-me-42\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(response.error(500), "internal");
+    assert_eq!(response.json()["error"]["message"], "internal server error");
+    assert_reveals_nothing(&response);
+    assert_eq!(response.header("x-request-id"), Some("trace-me-42"));
+    // The log has the cause, under the request's id.
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = server.log();
+        if log.contains("no such table") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = log
+        .lines()
+        .find(|line| line.contains("no such table"))
+        .unwrap_or_else(|| panic!("the cause is logged:\n{log}"));
+    assert!(line.contains("trace-me-42"), "{line}");
+
+    // Every response carries a request id.
+    let health = server.call("GET", "/health", None, None);
+    assert!(health
+        .header("x-request-id")
+        .is_some_and(|id| !id.is_empty()));
+}
