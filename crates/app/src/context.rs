@@ -7,7 +7,7 @@ use std::time::Duration;
 use workhub_migrations::apply::TransactionMode;
 use workhub_migrations::{source, Database, DatabaseUrl, Migration, Migrator, Status};
 
-use crate::cli::{Cli, TransactionArg};
+use crate::cli::{Cli, Command, DbCommand, TransactionArg};
 use crate::failure::Failure;
 use crate::mode::Mode;
 
@@ -33,8 +33,21 @@ impl Context {
     pub fn new(cli: &Cli) -> Result<Self, Failure> {
         let mode = Mode::from_env().map_err(Failure::Usage)?;
         let url = DatabaseUrl::parse(&cli.database_url)?;
+        // `db create` writes the first migration of a directory that does not exist yet.
+        let creating = matches!(
+            &cli.command,
+            Some(Command::Db {
+                command: DbCommand::Create { .. }
+            })
+        );
         let (source, migrations) = match &cli.migrations_dir {
-            Some(dir) => (Source::Directory(dir.clone()), Cow::Owned(source::scan(dir)?.migrations)),
+            Some(dir) if creating && !dir.exists() => {
+                (Source::Directory(dir.clone()), Cow::Owned(Vec::new()))
+            }
+            Some(dir) => (
+                Source::Directory(dir.clone()),
+                Cow::Owned(source::scan(dir)?.migrations),
+            ),
             None => (Source::Embedded, Cow::Borrowed(crate::embedded::MIGRATIONS)),
         };
         if !(cli.lock_timeout.is_finite() && cli.lock_timeout >= 0.0) {
@@ -74,7 +87,9 @@ impl Context {
     /// behind. `None` means a SQLite file that is not there yet.
     pub fn open_existing(&self) -> Result<Option<Database>, Failure> {
         match &self.url {
-            DatabaseUrl::Sqlite(path) if !self.url.is_memory() && !Path::new(path).exists() => Ok(None),
+            DatabaseUrl::Sqlite(path) if !self.url.is_memory() && !Path::new(path).exists() => {
+                Ok(None)
+            }
             _ => self.open().map(Some),
         }
     }
@@ -83,7 +98,11 @@ impl Context {
     pub fn status(&self) -> Result<Status<'_>, Failure> {
         match self.open_existing()? {
             Some(mut db) => Ok(self.migrator().status(db.backend())?),
-            None => Ok(Status::new(self.url.dialect(), &self.migrations, Vec::new())),
+            None => Ok(Status::new(
+                self.url.dialect(),
+                &self.migrations,
+                Vec::new(),
+            )),
         }
     }
 }
