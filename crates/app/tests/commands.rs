@@ -640,6 +640,31 @@ fn create_empty_writes_a_timestamped_template() {
 }
 
 #[test]
+fn create_empty_writes_the_first_migration_of_a_new_directory() {
+    let fixture = Fixture::new();
+    let fresh = fixture.dir.path().join("db").join("migrations");
+    let run = output(
+        fixture
+            .workhub()
+            .env("WORKHUB_MIGRATIONS_DIR", &fresh)
+            .args(["db", "create", "first", "--empty"]),
+    );
+    run.expect_code(0);
+    let created: Vec<_> = std::fs::read_dir(&fresh)
+        .expect("the directory was created")
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let folder = created[0]
+        .as_ref()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    assert!(folder.ends_with("_first"), "{folder}");
+    assert!(fresh.join(&folder).join("up.sql").is_file());
+}
+
+#[test]
 fn create_refuses_a_name_that_cannot_name_a_migration() {
     let fixture = Fixture::with_steps(1);
     fixture

@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{output, step_folder, Fixture, WORKHUB_VARIABLES};
+use common::{output, std_command, step_folder, Fixture};
 use workhub_migrations::apply::FileLock;
 
 const MIGRATIONS: usize = 20;
@@ -17,12 +18,7 @@ fn eight_processes_migrating_at_once_apply_each_migration_exactly_once() {
     let fixture = Fixture::with_steps(MIGRATIONS);
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_workhub"));
-            for variable in WORKHUB_VARIABLES {
-                command.env_remove(variable);
-            }
-            command
-                .current_dir(fixture.dir.path())
+            std_command(Path::new(env!("CARGO_BIN_EXE_workhub")), fixture.dir.path())
                 .env("DATABASE_URL", fixture.db())
                 .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
                 .arg("--migrate-only")

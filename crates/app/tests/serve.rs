@@ -5,9 +5,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{output, step_folder, step_version, Fixture, WORKHUB_VARIABLES};
+use common::{output, std_command, step_folder, step_version, Fixture};
 
 /// A port nothing listens on right now.
 fn free_port() -> u16 {
@@ -50,12 +51,7 @@ impl Drop for Server {
 fn development_mode_migrates_serves_health_and_stops_on_sigterm() {
     let fixture = Fixture::with_steps(2);
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_workhub"));
-    for variable in WORKHUB_VARIABLES {
-        command.env_remove(variable);
-    }
-    let child = command
-        .current_dir(fixture.dir.path())
+    let child = std_command(Path::new(env!("CARGO_BIN_EXE_workhub")), fixture.dir.path())
         .env("DATABASE_URL", fixture.db())
         .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
         .env("WORKHUB_ENV", "development")

@@ -175,7 +175,12 @@ pub fn step_version(n: usize) -> String {
 
 /// The workhub binary with no workhub variable inherited, run in `dir` (so no `.env` is read).
 pub fn workhub_command(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_workhub"));
+    Command::from_std(std_command(Path::new(env!("CARGO_BIN_EXE_workhub")), dir))
+}
+
+/// `binary` as a plain process with no workhub variable inherited, run in `dir`.
+pub fn std_command(binary: &Path, dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
     for variable in WORKHUB_VARIABLES {
         command.env_remove(variable);
     }
