@@ -47,13 +47,32 @@ impl Progress for Report {
     fn started(&mut self, index: usize, total: usize, migration: &Migration, direction: Direction) {
         if self.terminal {
             let mut out = std::io::stdout().lock();
-            let _ = write!(out, "[{}/{total}] {} {} ...", index + 1, verb(direction, false), migration.folder());
+            let _ = write!(
+                out,
+                "\r\x1b[2K[{}/{total}] {} {} ...",
+                index + 1,
+                verb(direction, false),
+                migration.folder()
+            );
             let _ = out.flush();
         }
     }
 
-    fn finished(&mut self, index: usize, total: usize, migration: &Migration, direction: Direction, took: Duration) {
-        let line = format!("[{}/{total}] {} {} ({})", index + 1, verb(direction, true), migration.folder(), millis(took));
+    fn finished(
+        &mut self,
+        index: usize,
+        total: usize,
+        migration: &Migration,
+        direction: Direction,
+        took: Duration,
+    ) {
+        let line = format!(
+            "[{}/{total}] {} {} ({})",
+            index + 1,
+            verb(direction, true),
+            migration.folder(),
+            millis(took)
+        );
         if self.terminal {
             println!("\r\x1b[2K{line}");
         } else {

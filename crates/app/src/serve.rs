@@ -30,6 +30,7 @@ pub fn run(ctx: Context) -> Result<(), Failure> {
                 ctx.url
             );
             crate::db::upgrade(&ctx, &workhub_migrations::Target::Head)?;
+            crate::drift::warn_if_models_differ(&ctx);
         }
         Mode::Production => refuse_unless_at_head(&ctx)?,
     }

@@ -25,9 +25,17 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     };
     let folder = folder_name(&name, existing.last().map(|m| m.version()));
     let files = if empty {
+        // A folder must hold SQL to be valid, so the template carries a no-op statement for the
+        // developer to replace: every other command keeps working while it is being written.
         vec![
-            ("up.sql", format!("-- {folder}: write the SQL that makes this change.\n")),
-            ("down.sql", format!("-- {folder}: write the SQL that undoes up.sql.\n")),
+            (
+                "up.sql",
+                format!("-- {folder}: replace the statement below with the SQL that makes this change.\nSELECT 1;\n"),
+            ),
+            (
+                "down.sql",
+                format!("-- {folder}: replace the statement below with the SQL that undoes up.sql.\nSELECT 1;\n"),
+            ),
         ]
     } else {
         let current = scratch::built_by(&existing, &Target::Head)?;
@@ -88,7 +96,11 @@ pub fn migrations_dir(ctx: &Context) -> PathBuf {
 }
 
 /// Writes the migration folder whole, or leaves nothing behind.
-pub fn write_folder(dir: &Path, folder: &str, files: &[(&str, String)]) -> Result<PathBuf, Failure> {
+pub fn write_folder(
+    dir: &Path,
+    folder: &str,
+    files: &[(&str, String)],
+) -> Result<PathBuf, Failure> {
     let path = dir.join(folder);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
@@ -133,7 +145,7 @@ fn normalise(name: &str) -> Result<String, Failure> {
         }
     }
     let out = out.trim_end_matches('_').to_string();
-    if !source::FolderName::parse(&format!("2000-01-01-000000_{out}")).is_ok() {
+    if source::FolderName::parse(&format!("2000-01-01-000000_{out}")).is_err() {
         return Err(Failure::Usage(format!(
             "`{}` cannot name a migration: it must become {MIGRATION_NAME_RULE}",
             name.trim()

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Backend, Progress};
-use crate::history::{CREATE_TABLES, COMPANION_TABLE, DIESEL_TABLE};
+use crate::history::{COMPANION_TABLE, CREATE_TABLES, DIESEL_TABLE};
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
 use crate::{Dialect, MigrateError, Migration, Undone};
@@ -100,8 +100,15 @@ impl<'m> Migrator<'m> {
             let mut report = StampReport::default();
             let mut sql = String::new();
             if purge {
-                sql.push_str(&format!("DELETE FROM {DIESEL_TABLE};\nDELETE FROM {COMPANION_TABLE};\n"));
-                report.removed.extend(status.unknown.iter().map(|row| row.version.clone()));
+                sql.push_str(&format!(
+                    "DELETE FROM {DIESEL_TABLE};\nDELETE FROM {COMPANION_TABLE};\n"
+                ));
+                report.removed.extend(
+                    status
+                        .unknown
+                        .iter()
+                        .map(|row| row.folder.clone().unwrap_or_else(|| row.version.clone())),
+                );
             }
             for (index, entry) in status.entries().iter().enumerate() {
                 let migration = entry.migration;
@@ -128,7 +135,11 @@ impl<'m> Migrator<'m> {
 
     /// Records the current checksum of every applied migration whose recorded one differs or is missing
     /// (applied by diesel_cli); returns their folders. The deliberate way past a `Modified` refusal.
-    pub fn repair(&self, db: &mut dyn Backend, progress: &mut dyn Progress) -> Result<Vec<String>, MigrateError> {
+    pub fn repair(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<String>, MigrateError> {
         self.locked(db, progress, |db, status, _| {
             let dialect = status.dialect();
             let mut sql = String::new();
@@ -139,7 +150,12 @@ impl<'m> Migrator<'m> {
                     sql.push_str(&format!(
                         "DELETE FROM {COMPANION_TABLE} WHERE version = {};\n{}",
                         quote(entry.migration.version()),
-                        companion_row(entry.migration, dialect, Duration::from_millis(row.duration_ms.unwrap_or(0).max(0) as u64), row.stamped)
+                        companion_row(
+                            entry.migration,
+                            dialect,
+                            Duration::from_millis(row.duration_ms.unwrap_or(0).max(0) as u64),
+                            row.stamped
+                        )
                     ));
                     repaired.push(entry.migration.folder().to_string());
                 }
@@ -160,19 +176,24 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         body: impl FnOnce(&mut dyn Backend, &Status<'m>, &mut dyn Progress) -> Result<T, MigrateError>,
     ) -> Result<T, MigrateError> {
-        db.lock(self.lock_timeout, &mut |holder| progress.waiting_for_lock(holder))?;
+        db.lock(self.lock_timeout, &mut |holder| {
+            progress.waiting_for_lock(holder)
+        })?;
         let result = (|| {
-            let history_missing = |db: &mut dyn Backend, table| db.table_exists(table).map(|exists| !exists);
-            let missing = history_missing(db, DIESEL_TABLE).and_then(|d| Ok(d || history_missing(db, COMPANION_TABLE)?));
+            let history_missing =
+                |db: &mut dyn Backend, table| db.table_exists(table).map(|exists| !exists);
+            let missing = history_missing(db, DIESEL_TABLE)
+                .and_then(|d| Ok(d || history_missing(db, COMPANION_TABLE)?));
             let missing = missing.map_err(|message| MigrateError::Database {
                 doing: "checking the history tables".into(),
                 message,
             })?;
             if missing {
-                db.execute(CREATE_TABLES).map_err(|message| MigrateError::Database {
-                    doing: "creating the history tables".into(),
-                    message,
-                })?;
+                db.execute(CREATE_TABLES)
+                    .map_err(|message| MigrateError::Database {
+                        doing: "creating the history tables".into(),
+                        message,
+                    })?;
             }
             let status = self.status(db)?;
             body(db, &status, progress)
@@ -181,7 +202,12 @@ impl<'m> Migrator<'m> {
         result
     }
 
-    fn run(&self, db: &mut dyn Backend, plan: &Plan<'m>, progress: &mut dyn Progress) -> Result<Vec<Ran>, MigrateError> {
+    fn run(
+        &self,
+        db: &mut dyn Backend,
+        plan: &Plan<'m>,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Ran>, MigrateError> {
         let dialect = db.dialect();
         let total = plan.steps.len();
         let mut ran = Vec::with_capacity(total);
@@ -196,7 +222,8 @@ impl<'m> Migrator<'m> {
             if !outside.is_empty() {
                 return Err(MigrateError::NeedsOwnTransaction { folders: outside });
             }
-            db.begin().map_err(|message| bookkeeping(plan.steps[0], message))?;
+            db.begin()
+                .map_err(|message| bookkeeping(plan.steps[0], message))?;
         }
         for (index, migration) in plan.steps.iter().copied().enumerate() {
             progress.started(index, total, migration, plan.direction);
@@ -213,7 +240,8 @@ impl<'m> Migrator<'m> {
                 (false, false) => Undone::Nothing,
             };
             if own_transaction {
-                db.begin().map_err(|message| bookkeeping(migration, message))?;
+                db.begin()
+                    .map_err(|message| bookkeeping(migration, message))?;
             }
             let outcome = run_statements(db, migration, plan.direction, sql).and_then(|()| {
                 let took = started.elapsed();
@@ -226,18 +254,23 @@ impl<'m> Migrator<'m> {
                 } else {
                     history
                 };
-                db.execute(&history).map_err(|message| bookkeeping(migration, message))?;
+                db.execute(&history)
+                    .map_err(|message| bookkeeping(migration, message))?;
                 Ok(took)
             });
             let outcome = outcome.and_then(|took| {
                 if own_transaction {
-                    db.execute("COMMIT").map_err(|message| bookkeeping(migration, message))?;
+                    db.execute("COMMIT")
+                        .map_err(|message| bookkeeping(migration, message))?;
                 }
                 Ok(took)
             });
             match outcome {
                 Ok(took) => {
-                    progress.finished(index, total, migration, plan.direction, took);
+                    // In one transaction for all, nothing is done until the final commit.
+                    if !all {
+                        progress.finished(index, total, migration, plan.direction, took);
+                    }
                     ran.push(Ran {
                         folder: migration.folder().to_string(),
                         took,
@@ -259,20 +292,29 @@ impl<'m> Migrator<'m> {
                 let _ = db.execute("ROLLBACK");
                 return Err(bookkeeping(plan.steps[total - 1], message));
             }
+            for (index, (migration, done)) in plan.steps.iter().zip(&ran).enumerate() {
+                progress.finished(index, total, migration, plan.direction, done.took);
+            }
         }
         Ok(ran)
     }
 }
 
-fn run_statements(db: &mut dyn Backend, migration: &Migration, direction: Direction, sql: &str) -> Result<(), MigrateError> {
+fn run_statements(
+    db: &mut dyn Backend,
+    migration: &Migration,
+    direction: Direction,
+    sql: &str,
+) -> Result<(), MigrateError> {
     for statement in statements::split(sql) {
-        db.execute(statement).map_err(|message| MigrateError::Statement {
-            folder: migration.folder().to_string(),
-            direction: direction.as_str(),
-            statement: statement.to_string(),
-            message,
-            undone: Undone::Migration,
-        })?;
+        db.execute(statement)
+            .map_err(|message| MigrateError::Statement {
+                folder: migration.folder().to_string(),
+                direction: direction.as_str(),
+                statement: statement.to_string(),
+                message,
+                undone: Undone::Migration,
+            })?;
     }
     Ok(())
 }
