@@ -14,14 +14,19 @@ fn main() {
     println!("cargo:rerun-if-env-changed=WORKHUB_EMBED_MIGRATIONS_DIR");
     let dir = match std::env::var_os("WORKHUB_EMBED_MIGRATIONS_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-            .join("../../migrations"),
+        None => PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../migrations"),
     };
     println!("cargo:rerun-if-changed={}", dir.display());
     let scan = match source::scan(&dir) {
         Ok(scan) => scan,
         Err(err) => {
-            eprintln!("error: cannot embed the migrations in {}:\n{err}", dir.display());
+            eprintln!(
+                "error: cannot embed the migrations in {}:\n{err}",
+                dir.display()
+            );
             std::process::exit(1);
         }
     };
@@ -36,8 +41,10 @@ fn main() {
         write_migration(&mut code, migration);
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
-    std::fs::write(&out, code).unwrap_or_else(|err| panic!("cannot write {}: {err}", out.display()));
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("embedded_migrations.rs");
+    std::fs::write(&out, code)
+        .unwrap_or_else(|err| panic!("cannot write {}: {err}", out.display()));
 }
 
 fn write_migration(code: &mut String, migration: &Migration) {

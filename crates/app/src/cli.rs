@@ -16,15 +16,32 @@ use workhub_migrations::Target;
 )]
 pub struct Cli {
     /// The database: a SQLite path (plain or sqlite://) or postgres://user@host/db.
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = "workhub.db", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "workhub.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Read migrations from this directory instead of the ones embedded in the binary (development).
-    #[arg(long, global = true, env = "WORKHUB_MIGRATIONS_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "WORKHUB_MIGRATIONS_DIR",
+        value_name = "DIR"
+    )]
     pub migrations_dir: Option<PathBuf>,
 
     /// Seconds to wait for another process's migration lock before giving up.
-    #[arg(long, global = true, env = "WORKHUB_LOCK_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        env = "WORKHUB_LOCK_TIMEOUT",
+        default_value_t = 60.0,
+        value_name = "SECONDS"
+    )]
     pub lock_timeout: f64,
 
     /// Apply pending migrations, report them, and exit: the release step of a production deploy.

@@ -13,7 +13,12 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
     let models = workhub_models::schema();
     let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)?
         .iter()
-        .map(|change| format!("model change not captured by a migration: {}", change.describe()))
+        .map(|change| {
+            format!(
+                "model change not captured by a migration: {}",
+                change.describe()
+            )
+        })
         .collect();
     if lines.is_empty() && ctx.url.dialect() == Dialect::Postgres {
         let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)?;
@@ -33,7 +38,11 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
 
 /// Refuses to stamp `target` on a database whose tables differ from what the migrations up to
 /// `target` build there. A database with no tables of its own has nothing to compare.
-pub fn refuse_stamp_over_other_schema(ctx: &Context, db: &mut Database, target: &Target) -> Result<(), Failure> {
+pub fn refuse_stamp_over_other_schema(
+    ctx: &Context,
+    db: &mut Database,
+    target: &Target,
+) -> Result<(), Failure> {
     let (actual, dialect) = match db {
         Database::Sqlite(sqlite) => (scratch::read(sqlite)?, Dialect::Sqlite),
         Database::Postgres(postgres) => (scratch::read_postgres(postgres)?, Dialect::Postgres),
@@ -43,10 +52,13 @@ pub fn refuse_stamp_over_other_schema(ctx: &Context, db: &mut Database, target: 
         return Ok(());
     }
     let expected = expected(ctx, target)?;
-    let differences: Vec<String> = diff(&render::for_dialect(&actual, dialect), &render::for_dialect(&expected, dialect))
-        .iter()
-        .map(|change| format!("to match, the database would need: {}", change.describe()))
-        .collect();
+    let differences: Vec<String> = diff(
+        &render::for_dialect(&actual, dialect),
+        &render::for_dialect(&expected, dialect),
+    )
+    .iter()
+    .map(|change| format!("to match, the database would need: {}", change.describe()))
+    .collect();
     if differences.is_empty() {
         return Ok(());
     }
@@ -73,7 +85,9 @@ pub fn warn_if_models_differ(ctx: &Context) {
             for line in &lines {
                 eprintln!("  {line}");
             }
-            eprintln!("  hint: run `just migrate-create NAME` (workhub db create NAME) and review it");
+            eprintln!(
+                "  hint: run `just migrate-create NAME` (workhub db create NAME) and review it"
+            );
         }
         Err(err) => eprintln!("warning: could not compare the models with the migrations: {err}"),
     }

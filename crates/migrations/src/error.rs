@@ -9,35 +9,80 @@ use crate::SourceError;
 pub enum MigrateError {
     Source(SourceError),
     /// The database URL is not one workhub understands.
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        url: String,
+        reason: String,
+    },
     /// The database cannot be reached or opened.
-    Connect { url: String, message: String },
+    Connect {
+        url: String,
+        message: String,
+    },
     /// A target that matches no migration.
-    UnknownTarget { target: String },
+    UnknownTarget {
+        target: String,
+    },
     /// A version prefix that matches more than one migration.
-    AmbiguousTarget { target: String, candidates: Vec<String> },
+    AmbiguousTarget {
+        target: String,
+        candidates: Vec<String>,
+    },
     /// `+N` / `-N` reaching past the migrations there are.
-    OutOfRange { target: String, available: usize, what: &'static str },
+    OutOfRange {
+        target: String,
+        available: usize,
+        what: &'static str,
+    },
     /// A target that points the other way (`upgrade -1`, `downgrade` to a pending version).
-    WrongDirection { target: String, hint: String },
+    WrongDirection {
+        target: String,
+        hint: String,
+    },
     /// Applied migrations whose `up` SQL changed since they ran.
-    Modified { folders: Vec<String> },
+    Modified {
+        folders: Vec<String>,
+    },
     /// Versions the database has applied that this binary or directory does not know.
-    UnknownApplied { versions: Vec<String>, head: Option<String> },
+    UnknownApplied {
+        versions: Vec<String>,
+        head: Option<String>,
+    },
     /// Pending migrations older than the newest applied one, typically merged from another branch.
-    OutOfOrder { pending: Vec<String>, newest_applied: String },
+    OutOfOrder {
+        pending: Vec<String>,
+        newest_applied: String,
+    },
     /// Migrations a downgrade would revert that have no `down.sql`.
-    Irreversible { folders: Vec<String> },
+    Irreversible {
+        folders: Vec<String>,
+    },
     /// A statement of a migration failed; that migration was rolled back.
-    Statement { folder: String, direction: &'static str, statement: String, message: String, undone: Undone },
+    Statement {
+        folder: String,
+        direction: &'static str,
+        statement: String,
+        message: String,
+        undone: Undone,
+    },
     /// Another process held the migration lock longer than the timeout.
-    LockTimeout { holder: String, waited: Duration },
+    LockTimeout {
+        holder: String,
+        waited: Duration,
+    },
     /// `--transaction all` with a migration that must run outside a transaction.
-    NeedsOwnTransaction { folders: Vec<String> },
+    NeedsOwnTransaction {
+        folders: Vec<String>,
+    },
     /// Stamping a database whose schema differs from the target's.
-    SchemaMismatch { target: String, differences: Vec<String> },
+    SchemaMismatch {
+        target: String,
+        differences: Vec<String>,
+    },
     /// Any other database failure, with what was being done.
-    Database { doing: String, message: String },
+    Database {
+        doing: String,
+        message: String,
+    },
 }
 
 /// What a failed statement took back with it.
@@ -160,12 +205,18 @@ impl fmt::Display for MigrateError {
 fn indent(text: &str) -> String {
     const LIMIT: usize = 2000;
     let text = if text.len() > LIMIT {
-        let cut = (0..=LIMIT).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=LIMIT)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         format!("{} ...", &text[..cut])
     } else {
         text.to_string()
     };
-    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl std::error::Error for MigrateError {}

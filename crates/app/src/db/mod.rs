@@ -21,7 +21,11 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Downgrade { target } => downgrade(ctx, &target),
         DbCommand::Current { verbose } => report::current(ctx, &ctx.status()?, verbose),
         DbCommand::History { verbose } => report::history(ctx, &ctx.status()?, verbose),
-        DbCommand::Stamp { target, purge, force } => stamp(ctx, &target, purge, force),
+        DbCommand::Stamp {
+            target,
+            purge,
+            force,
+        } => stamp(ctx, &target, purge, force),
         DbCommand::Check => check(ctx),
         DbCommand::Repair => repair(ctx),
         DbCommand::Create { name, empty } => create::run(ctx, name, empty),
@@ -59,7 +63,12 @@ fn downgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
     if ran.is_empty() {
         println!("Nothing to revert: {} is at {at}.", ctx.url);
     } else {
-        println!("Reverted {} migration{} on {}; now at {at}.", ran.len(), plural(ran.len()), ctx.url);
+        println!(
+            "Reverted {} migration{} on {}; now at {at}.",
+            ran.len(),
+            plural(ran.len()),
+            ctx.url
+        );
     }
     Ok(())
 }
@@ -105,12 +114,18 @@ pub fn problems(status: &Status<'_>) -> Vec<String> {
     }
     for entry in status.entries() {
         match entry.state {
-            State::Modified => problems.push(format!("modified since applied: {}", entry.migration.folder())),
+            State::Modified => problems.push(format!(
+                "modified since applied: {}",
+                entry.migration.folder()
+            )),
             State::Pending => problems.push(format!("pending: {}", entry.migration.folder())),
             State::Applied => {}
         }
     }
-    let late: Vec<_> = status.out_of_order().map(|m| m.folder().to_string()).collect();
+    let late: Vec<_> = status
+        .out_of_order()
+        .map(|m| m.folder().to_string())
+        .collect();
     if !late.is_empty() {
         problems.push(format!(
             "pending migrations older than the newest applied one (need --allow-out-of-order): {}",
@@ -162,7 +177,9 @@ fn reset(ctx: &Context) -> Result<(), Failure> {
         }
     };
     // Hold the migration lock while the file goes, so no other migrator is halfway through it.
-    let lock = FileLock::acquire(&path, ctx.lock_timeout, &mut |holder| Report::new().waiting_for_lock(holder))?;
+    let lock = FileLock::acquire(&path, ctx.lock_timeout, &mut |holder| {
+        Report::new().waiting_for_lock(holder)
+    })?;
     drop_sqlite_files(&path)?;
     drop(lock);
     println!("Deleted {}.", path.display());

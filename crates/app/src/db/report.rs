@@ -12,8 +12,15 @@ pub fn revision(status: &Status<'_>) -> String {
         None if status.unknown.is_empty() => "base (nothing applied)".to_string(),
         None => "base (only versions unknown to this binary are applied)".to_string(),
         Some(current) => {
-            let head = status.head().is_some_and(|head| head.version() == current.version());
-            format!("{} ({}{})", current.version(), current.folder(), if head { ", head" } else { "" })
+            let head = status
+                .head()
+                .is_some_and(|head| head.version() == current.version());
+            format!(
+                "{} ({}{})",
+                current.version(),
+                current.folder(),
+                if head { ", head" } else { "" }
+            )
         }
     }
 }
@@ -22,16 +29,32 @@ pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
     println!("{}", revision(status));
     let pending = status.pending().count();
     if pending > 0 {
-        println!("{pending} pending; head is {}", status.head().map_or("", |m| m.folder()));
+        println!(
+            "{pending} pending; head is {}",
+            status.head().map_or("", |m| m.folder())
+        );
     }
     let problems = super::problems(status);
     if verbose {
         println!("database: {}", ctx.url);
         println!("migrations: {}", source_name(ctx));
-        if let Some(entry) = status.current().and_then(|m| status.entries().iter().find(|e| e.migration.version() == m.version())) {
+        if let Some(entry) = status.current().and_then(|m| {
+            status
+                .entries()
+                .iter()
+                .find(|e| e.migration.version() == m.version())
+        }) {
             if let Some(row) = &entry.applied {
-                println!("applied at: {}", row.applied_at.as_deref().unwrap_or("unknown (applied by diesel_cli)"));
-                println!("checksum: {}", row.checksum.as_deref().unwrap_or("not recorded"));
+                println!(
+                    "applied at: {}",
+                    row.applied_at
+                        .as_deref()
+                        .unwrap_or("unknown (applied by diesel_cli)")
+                );
+                println!(
+                    "checksum: {}",
+                    row.checksum.as_deref().unwrap_or("not recorded")
+                );
             }
         }
         for problem in problems.iter().filter(|p| !p.starts_with("pending: ")) {
@@ -67,17 +90,28 @@ pub fn history(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
         if entry.state == State::Modified {
             tags.push("modified since applied");
         }
-        if status.out_of_order().any(|late| late.version() == m.version()) {
+        if status
+            .out_of_order()
+            .any(|late| late.version() == m.version())
+        {
             tags.push("older than the newest applied");
         }
-        let tags = if tags.is_empty() { String::new() } else { format!(" ({})", tags.join(", ")) };
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", tags.join(", "))
+        };
         println!("{mark} {}{tags}", m.folder());
         if verbose {
             let scripts = m.scripts(status.dialect());
             let mut details = vec![
                 format!("version {}", m.version()),
                 format!("checksum {}", &scripts.checksum()[..12]),
-                if scripts.down().is_some() { "reversible".into() } else { "no down.sql".into() },
+                if scripts.down().is_some() {
+                    "reversible".into()
+                } else {
+                    "no down.sql".into()
+                },
             ];
             if !m.run_in_transaction() {
                 details.push("runs outside a transaction".into());
@@ -85,7 +119,9 @@ pub fn history(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
             if let Some(row) = &entry.applied {
                 details.push(match (&row.applied_at, row.stamped) {
                     (Some(at), true) => format!("stamped {at}"),
-                    (Some(at), false) => format!("applied {at} in {} ms", row.duration_ms.unwrap_or(0)),
+                    (Some(at), false) => {
+                        format!("applied {at} in {} ms", row.duration_ms.unwrap_or(0))
+                    }
                     (None, _) => "applied by diesel_cli".into(),
                 });
             }
@@ -93,7 +129,10 @@ pub fn history(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
         }
     }
     for row in &status.unknown {
-        println!("[?] {} (applied, unknown to this binary)", row.folder.as_deref().unwrap_or(&row.version));
+        println!(
+            "[?] {} (applied, unknown to this binary)",
+            row.folder.as_deref().unwrap_or(&row.version)
+        );
     }
     Ok(())
 }

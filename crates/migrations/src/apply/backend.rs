@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
@@ -15,7 +15,11 @@ pub trait Backend {
     fn dialect(&self) -> Dialect;
 
     /// Takes the migration lock, waiting at most `timeout`; `waiting` hears once who holds it.
-    fn lock(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), MigrateError>;
+    fn lock(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), MigrateError>;
 
     /// Releases the lock. Also released when the process or its connection dies.
     fn unlock(&mut self);
@@ -29,7 +33,10 @@ pub trait Backend {
     fn table_exists(&mut self, table: &str) -> Result<bool, String>;
 
     /// Reads the history tables, which exist (the companion one when `companion_exists`).
-    fn load_history(&mut self, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError>;
+    fn load_history(
+        &mut self,
+        companion_exists: bool,
+    ) -> Result<Vec<AppliedMigration>, MigrateError>;
 
     /// Every applied version with what the companion table knows of it; empty when the history tables
     /// do not exist yet (they are created only by a command that changes the database).
@@ -69,7 +76,10 @@ pub(crate) struct VersionRow {
 }
 
 /// Reads the history through any diesel connection, once the backend has said which tables exist.
-pub(crate) fn query_history<C>(conn: &mut C, companion_exists: bool) -> Result<Vec<AppliedMigration>, MigrateError>
+pub(crate) fn query_history<C>(
+    conn: &mut C,
+    companion_exists: bool,
+) -> Result<Vec<AppliedMigration>, MigrateError>
 where
     C: Connection,
     for<'a> SqlQuery: LoadQuery<'a, C, HistoryRow> + LoadQuery<'a, C, VersionRow>,
@@ -80,9 +90,11 @@ where
     };
     if !companion_exists {
         // A database diesel_cli migrated: versions only.
-        let rows: Vec<VersionRow> = diesel::sql_query(format!("SELECT version FROM {DIESEL_TABLE} ORDER BY version"))
-            .load(conn)
-            .map_err(failed)?;
+        let rows: Vec<VersionRow> = diesel::sql_query(format!(
+            "SELECT version FROM {DIESEL_TABLE} ORDER BY version"
+        ))
+        .load(conn)
+        .map_err(failed)?;
         return Ok(rows
             .into_iter()
             .map(|row| AppliedMigration {
@@ -95,7 +107,9 @@ where
             })
             .collect());
     }
-    let rows: Vec<HistoryRow> = diesel::sql_query(SELECT_APPLIED).load(conn).map_err(failed)?;
+    let rows: Vec<HistoryRow> = diesel::sql_query(SELECT_APPLIED)
+        .load(conn)
+        .map_err(failed)?;
     Ok(rows
         .into_iter()
         .map(|row| AppliedMigration {

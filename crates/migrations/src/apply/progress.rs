@@ -8,9 +8,24 @@ pub trait Progress {
     /// Another process holds the migration lock; called once before waiting.
     fn waiting_for_lock(&mut self, _holder: &str) {}
     /// Migration `index` (0-based) of `total` is about to run.
-    fn started(&mut self, _index: usize, _total: usize, _migration: &Migration, _direction: Direction) {}
+    fn started(
+        &mut self,
+        _index: usize,
+        _total: usize,
+        _migration: &Migration,
+        _direction: Direction,
+    ) {
+    }
     /// It ran and its history row is committed.
-    fn finished(&mut self, _index: usize, _total: usize, _migration: &Migration, _direction: Direction, _took: Duration) {}
+    fn finished(
+        &mut self,
+        _index: usize,
+        _total: usize,
+        _migration: &Migration,
+        _direction: Direction,
+        _took: Duration,
+    ) {
+    }
 }
 
 /// Reports nothing.

@@ -89,7 +89,9 @@ pub fn redact(url: &str) -> String {
     }
     if let Some(start) = out.find("password=") {
         let value = start + "password=".len();
-        let end = out[value..].find(['&', ' ']).map_or(out.len(), |i| value + i);
+        let end = out[value..]
+            .find(['&', ' '])
+            .map_or(out.len(), |i| value + i);
         out.replace_range(value..end, "***");
     }
     out
@@ -123,20 +125,46 @@ mod tests {
 
     #[test]
     fn parses_sqlite_forms_and_postgres() {
-        assert_eq!(DatabaseUrl::parse("workhub.db").unwrap(), DatabaseUrl::Sqlite("workhub.db".into()));
-        assert_eq!(DatabaseUrl::parse("sqlite://data/w.db").unwrap(), DatabaseUrl::Sqlite("data/w.db".into()));
-        assert_eq!(DatabaseUrl::parse("sqlite:w.db").unwrap(), DatabaseUrl::Sqlite("w.db".into()));
-        assert_eq!(DatabaseUrl::parse("postgresql://h/db").unwrap().dialect(), Dialect::Postgres);
-        assert!(matches!(DatabaseUrl::parse("mysql://root@h/db"), Err(MigrateError::BadUrl { .. })));
-        assert!(matches!(DatabaseUrl::parse("  "), Err(MigrateError::BadUrl { .. })));
+        assert_eq!(
+            DatabaseUrl::parse("workhub.db").unwrap(),
+            DatabaseUrl::Sqlite("workhub.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/w.db").unwrap(),
+            DatabaseUrl::Sqlite("data/w.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:w.db").unwrap(),
+            DatabaseUrl::Sqlite("w.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db").unwrap().dialect(),
+            Dialect::Postgres
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("mysql://root@h/db"),
+            Err(MigrateError::BadUrl { .. })
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("  "),
+            Err(MigrateError::BadUrl { .. })
+        ));
     }
 
     #[test]
     fn passwords_never_show() {
-        let url = DatabaseUrl::parse("postgres://app:s3cr%40t@db.example:5432/prod?sslmode=require").unwrap();
+        let url =
+            DatabaseUrl::parse("postgres://app:s3cr%40t@db.example:5432/prod?sslmode=require")
+                .unwrap();
         let shown = url.to_string();
-        assert_eq!(shown, "postgres://app:***@db.example:5432/prod?sslmode=require");
-        assert_eq!(redact("postgres://h/db?user=a&password=hunter2&x=1"), "postgres://h/db?user=a&password=***&x=1");
+        assert_eq!(
+            shown,
+            "postgres://app:***@db.example:5432/prod?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://h/db?user=a&password=hunter2&x=1"),
+            "postgres://h/db?user=a&password=***&x=1"
+        );
         assert_eq!(redact("postgres://app@h/db"), "postgres://app@h/db");
         let message = "could not connect with password s3cr%40t";
         assert!(!scrub(message, &url).contains("s3cr"));

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS __workhub_migrations (
 )";
 
 /// Reads every applied version with whatever the companion table knows of it, in version order.
-pub const SELECT_APPLIED: &str = "SELECT d.version AS version, w.folder AS folder, w.checksum AS checksum, \
+pub const SELECT_APPLIED: &str =
+    "SELECT d.version AS version, w.folder AS folder, w.checksum AS checksum, \
      CAST(w.applied_at AS TEXT) AS applied_at, w.duration_ms AS duration_ms, \
      COALESCE(w.stamped, FALSE) AS stamped \
      FROM __diesel_schema_migrations d LEFT JOIN __workhub_migrations w ON w.version = d.version \

@@ -33,7 +33,11 @@ pub struct Plan<'m> {
 
 impl<'m> Status<'m> {
     /// The pending migrations `target` brings in, oldest first.
-    pub fn plan_upgrade(&self, target: &Target, allow_out_of_order: bool) -> Result<Plan<'m>, MigrateError> {
+    pub fn plan_upgrade(
+        &self,
+        target: &Target,
+        allow_out_of_order: bool,
+    ) -> Result<Plan<'m>, MigrateError> {
         self.verify()?;
         let pending: Vec<&'m Migration> = self.pending().collect();
         let steps = match target {
@@ -63,8 +67,12 @@ impl<'m> Status<'m> {
             Target::Revision(revision) => {
                 let index = resolve(self.migrations(), revision)?;
                 let version = self.migrations()[index].version();
-                let steps: Vec<_> = pending.into_iter().filter(|m| m.version() <= version).collect();
-                if steps.is_empty() && self.newest_applied().is_some_and(|newest| newest > version) {
+                let steps: Vec<_> = pending
+                    .into_iter()
+                    .filter(|m| m.version() <= version)
+                    .collect();
+                if steps.is_empty() && self.newest_applied().is_some_and(|newest| newest > version)
+                {
                     return Err(MigrateError::WrongDirection {
                         target: revision.clone(),
                         hint: format!(
@@ -132,7 +140,10 @@ impl<'m> Status<'m> {
                         ),
                     });
                 }
-                applied.into_iter().filter(|m| m.version() > keep.version()).collect()
+                applied
+                    .into_iter()
+                    .filter(|m| m.version() > keep.version())
+                    .collect()
             }
         };
         let irreversible: Vec<String> = steps
@@ -158,13 +169,11 @@ impl<'m> Status<'m> {
             Target::Head => Ok(self.migrations().len()),
             Target::Base => Ok(0),
             Target::Forward(n) => self.within(target, applied + n),
-            Target::Back(n) => applied
-                .checked_sub(*n)
-                .ok_or(MigrateError::OutOfRange {
-                    target: target.to_string(),
-                    available: applied,
-                    what: "applied",
-                }),
+            Target::Back(n) => applied.checked_sub(*n).ok_or(MigrateError::OutOfRange {
+                target: target.to_string(),
+                available: applied,
+                what: "applied",
+            }),
             Target::Revision(revision) => Ok(resolve(self.migrations(), revision)? + 1),
         }
     }

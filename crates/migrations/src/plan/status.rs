@@ -31,9 +31,15 @@ pub struct Status<'m> {
 }
 
 impl<'m> Status<'m> {
-    pub fn new(dialect: Dialect, migrations: &'m [Migration], history: Vec<AppliedMigration>) -> Self {
-        let mut by_version: HashMap<String, AppliedMigration> =
-            history.into_iter().map(|row| (row.version.clone(), row)).collect();
+    pub fn new(
+        dialect: Dialect,
+        migrations: &'m [Migration],
+        history: Vec<AppliedMigration>,
+    ) -> Self {
+        let mut by_version: HashMap<String, AppliedMigration> = history
+            .into_iter()
+            .map(|row| (row.version.clone(), row))
+            .collect();
         let entries = migrations
             .iter()
             .map(|migration| {
@@ -41,7 +47,9 @@ impl<'m> Status<'m> {
                 let state = match &applied {
                     None => State::Pending,
                     Some(row) => match &row.checksum {
-                        Some(sum) if sum != migration.scripts(dialect).checksum() => State::Modified,
+                        Some(sum) if sum != migration.scripts(dialect).checksum() => {
+                            State::Modified
+                        }
                         _ => State::Applied,
                     },
                 };

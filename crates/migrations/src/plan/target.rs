@@ -35,7 +35,11 @@ impl FromStr for Target {
         Ok(match text {
             "head" | "heads" => Self::Head,
             "base" => Self::Base,
-            "" => return Err(MigrateError::UnknownTarget { target: String::new() }),
+            "" => {
+                return Err(MigrateError::UnknownTarget {
+                    target: String::new(),
+                })
+            }
             _ if text.starts_with('+') => Self::Forward(count(&text[1..])?),
             _ if text.starts_with('-') => Self::Back(count(&text[1..])?),
             _ => Self::Revision(text.to_string()),
@@ -84,7 +88,10 @@ pub fn resolve(migrations: &[Migration], revision: &str) -> Result<usize, Migrat
         [one] => Ok(*one),
         many => Err(MigrateError::AmbiguousTarget {
             target: revision.to_string(),
-            candidates: many.iter().map(|&i| migrations[i].folder().to_string()).collect(),
+            candidates: many
+                .iter()
+                .map(|&i| migrations[i].folder().to_string())
+                .collect(),
         }),
     }
 }

@@ -28,7 +28,10 @@ mod tests {
     #[test]
     fn line_endings_do_not_change_the_checksum() {
         let unix = checksum("CREATE TABLE a (id INTEGER);\nSELECT 1;\n");
-        assert_eq!(unix, checksum("CREATE TABLE a (id INTEGER);\r\nSELECT 1;\r\n"));
+        assert_eq!(
+            unix,
+            checksum("CREATE TABLE a (id INTEGER);\r\nSELECT 1;\r\n")
+        );
         assert_eq!(unix, checksum("CREATE TABLE a (id INTEGER);\rSELECT 1;\r"));
         assert_ne!(unix, checksum("CREATE TABLE a (id BIGINT);\nSELECT 1;\n"));
         assert_eq!(unix.len(), 64);

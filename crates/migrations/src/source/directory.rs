@@ -63,15 +63,22 @@ pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
                     .unwrap_or_default();
                 if is_dir || entry.depth() > 2 || !KNOWN_FILES.contains(&file.as_str()) {
                     let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-                    let top = relative.iter().next().map(|c| c.to_string_lossy().into_owned());
+                    let top = relative
+                        .iter()
+                        .next()
+                        .map(|c| c.to_string_lossy().into_owned());
                     return Err(SourceError::UnexpectedFile {
                         folder: top.unwrap_or(folder),
-                        file: relative.iter().skip(1).collect::<PathBuf>().display().to_string(),
+                        file: relative
+                            .iter()
+                            .skip(1)
+                            .collect::<PathBuf>()
+                            .display()
+                            .to_string(),
                     });
                 }
-                let bytes = std::fs::read(entry.path()).map_err(|err| {
-                    unreadable(format!("{}: {err}", entry.path().display()))
-                })?;
+                let bytes = std::fs::read(entry.path())
+                    .map_err(|err| unreadable(format!("{}: {err}", entry.path().display())))?;
                 folders.entry(folder).or_default().insert(file, bytes);
                 paths.push(entry.path().to_path_buf());
             }

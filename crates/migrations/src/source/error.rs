@@ -9,7 +9,11 @@ pub enum SourceError {
     /// A folder whose name is not `YYYY-MM-DD-HHMMSS[-XXXX]_name`.
     BadFolderName { folder: String, reason: String },
     /// Two folders with the same version.
-    DuplicateVersion { version: String, first: String, second: String },
+    DuplicateVersion {
+        version: String,
+        first: String,
+        second: String,
+    },
     /// A folder without `up.sql`.
     MissingUp { folder: String },
     /// An `up.sql` with nothing but whitespace and comments.
@@ -19,7 +23,11 @@ pub enum SourceError {
     /// A file the format does not know, inside a migration folder or beside the folders.
     UnexpectedFile { folder: String, file: String },
     /// A `metadata.toml` that is not what diesel accepts.
-    BadMetadata { folder: String, line: usize, message: String },
+    BadMetadata {
+        folder: String,
+        line: usize,
+        message: String,
+    },
     /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
     /// when the folder has a `down.sql`).
     IncompleteDialect { folder: String, missing: String },

@@ -22,7 +22,8 @@ impl FolderName {
             .split_once('_')
             .ok_or_else(|| bad("no `_` between the timestamp and the name"))?;
         let parts: Vec<&str> = stamp.split('-').collect();
-        let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
         let shape_ok = matches!(parts.len(), 4 | 5)
             && digits(parts[0], 4)
             && digits(parts[1], 2)
@@ -36,12 +37,23 @@ impl FolderName {
         }
         let number = |part: &str, range: usize| part[range..range + 2].parse::<u32>().unwrap_or(99);
         let (month, day) = (number(parts[1], 0), number(parts[2], 0));
-        let (hour, minute, second) = (number(parts[3], 0), number(parts[3], 2), number(parts[3], 4));
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        let (hour, minute, second) = (
+            number(parts[3], 0),
+            number(parts[3], 2),
+            number(parts[3], 4),
+        );
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
             return Err(bad("the timestamp is not a real date and time"));
         }
         if !is_valid_name(name) {
-            return Err(bad(&format!("the name `{name}` must be {MIGRATION_NAME_RULE}")));
+            return Err(bad(&format!(
+                "the name `{name}` must be {MIGRATION_NAME_RULE}"
+            )));
         }
         Ok(Self {
             version: parts.concat(),
@@ -83,7 +95,10 @@ mod tests {
             ("2024-05-01-093000_a-b", "name `a-b`"),
         ] {
             match FolderName::parse(folder) {
-                Err(SourceError::BadFolderName { folder: f, reason: r }) => {
+                Err(SourceError::BadFolderName {
+                    folder: f,
+                    reason: r,
+                }) => {
                     assert_eq!(f, folder);
                     assert!(r.contains(reason), "{folder}: {r}");
                 }

@@ -35,7 +35,9 @@ impl Metadata {
                 ("run_in_transaction", "true") => metadata.run_in_transaction = true,
                 ("run_in_transaction", "false") => metadata.run_in_transaction = false,
                 ("run_in_transaction", other) => {
-                    return Err(bad(format!("run_in_transaction must be true or false, not `{other}`")))
+                    return Err(bad(format!(
+                        "run_in_transaction must be true or false, not `{other}`"
+                    )))
                 }
                 (other, _) => return Err(bad(format!("unknown setting `{other}`"))),
             }
@@ -62,7 +64,9 @@ mod tests {
     #[test]
     fn refuses_unknown_keys_and_values() {
         let err = Metadata::parse("f", "\nrun_in_transction = false").unwrap_err();
-        assert!(matches!(err, SourceError::BadMetadata { line: 2, ref message, .. } if message.contains("run_in_transction")));
+        assert!(
+            matches!(err, SourceError::BadMetadata { line: 2, ref message, .. } if message.contains("run_in_transction"))
+        );
         let err = Metadata::parse("f", "run_in_transaction = no").unwrap_err();
         assert!(matches!(err, SourceError::BadMetadata { line: 1, .. }));
         assert!(Metadata::parse("f", "[section]").is_err());

@@ -38,7 +38,11 @@ impl Scripts {
 
     /// Scripts compiled into a binary, their checksum computed by the build script.
     #[doc(hidden)]
-    pub const fn embedded(up: &'static str, down: Option<&'static str>, checksum: &'static str) -> Self {
+    pub const fn embedded(
+        up: &'static str,
+        down: Option<&'static str>,
+        checksum: &'static str,
+    ) -> Self {
         Self {
             up: Cow::Borrowed(up),
             down: match down {

@@ -19,7 +19,11 @@ pub use migration::{Dialect, Migration, Scripts};
 
 /// Sorts migrations by version and refuses two folders with the same version.
 pub fn ordered(mut migrations: Vec<Migration>) -> Result<Vec<Migration>, SourceError> {
-    migrations.sort_by(|a, b| a.version().cmp(b.version()).then(a.folder().cmp(b.folder())));
+    migrations.sort_by(|a, b| {
+        a.version()
+            .cmp(b.version())
+            .then(a.folder().cmp(b.folder()))
+    });
     for pair in migrations.windows(2) {
         if pair[0].version() == pair[1].version() {
             return Err(SourceError::DuplicateVersion {

@@ -92,7 +92,9 @@ impl Words {
         if !self.starts_with_create {
             return;
         }
-        if word.eq_ignore_ascii_case("begin") || (self.depth > 0 && word.eq_ignore_ascii_case("case")) {
+        if word.eq_ignore_ascii_case("begin")
+            || (self.depth > 0 && word.eq_ignore_ascii_case("case"))
+        {
             self.depth += 1;
         } else if self.depth > 0 && word.eq_ignore_ascii_case("end") {
             self.depth -= 1;
@@ -145,7 +147,9 @@ fn skip_dollar_quoted(bytes: &[u8], open: usize) -> usize {
         return open + 1;
     }
     let tag_len = bytes[open + 1..].iter().position(|&b| !is_word_byte(b));
-    let Some(tag_len) = tag_len else { return bytes.len() };
+    let Some(tag_len) = tag_len else {
+        return bytes.len();
+    };
     let close = open + 1 + tag_len;
     if bytes[close] != b'$' || bytes.get(open + 1).is_some_and(u8::is_ascii_digit) {
         return open + 1;
@@ -165,7 +169,10 @@ mod tests {
     #[test]
     fn splits_plain_statements_and_drops_comment_only_ones() {
         let sql = "-- header\nCREATE TABLE a (id INTEGER);\n\n/* note */\nINSERT INTO a VALUES (1);\n-- trailing\n";
-        assert_eq!(split(sql), vec!["CREATE TABLE a (id INTEGER)", "INSERT INTO a VALUES (1)"]);
+        assert_eq!(
+            split(sql),
+            vec!["CREATE TABLE a (id INTEGER)", "INSERT INTO a VALUES (1)"]
+        );
         assert!(split("-- nothing here\n/* or here */ ;").is_empty());
     }
 
