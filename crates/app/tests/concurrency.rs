@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{output, std_command, step_folder, Fixture};
+use common::{assert_each_applied_once, migrate_at_once, output, step_folder, Fixture};
 use workhub_migrations::apply::FileLock;
 
 const MIGRATIONS: usize = 20;
@@ -16,63 +14,9 @@ const PROCESSES: usize = 8;
 #[test]
 fn eight_processes_migrating_at_once_apply_each_migration_exactly_once() {
     let fixture = Fixture::with_steps(MIGRATIONS);
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            std_command(Path::new(env!("CARGO_BIN_EXE_workhub")), fixture.dir.path())
-                .env("DATABASE_URL", fixture.db())
-                .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
-                .arg("--migrate-only")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start workhub")
-        })
-        .collect();
-    let runs: Vec<common::Run> = children
-        .into_iter()
-        .map(|child| common::Run::from(child.wait_with_output().expect("wait for workhub")))
-        .collect();
-
-    let mut applied_by = Vec::new();
-    for run in &runs {
-        run.expect_code(0);
-        for line in run.stderr.lines() {
-            assert!(
-                line.starts_with("waiting for the migration lock, held by pid "),
-                "unexpected stderr line: {line}\n{}",
-                run.stderr
-            );
-        }
-        applied_by.extend(
-            run.stdout
-                .lines()
-                .filter(|line| line.contains("] applied "))
-                .map(|line| {
-                    line.split_whitespace()
-                        .nth(2)
-                        .unwrap_or_default()
-                        .to_string()
-                }),
-        );
-    }
-    applied_by.sort();
+    let runs = migrate_at_once(&fixture, &fixture.db().to_string_lossy(), PROCESSES);
     let expected: Vec<String> = (1..=MIGRATIONS).map(step_folder).collect();
-    assert_eq!(
-        applied_by, expected,
-        "each migration applied by exactly one process"
-    );
-    // The lock is held for a whole run: whoever gets it first applies everything, the rest find
-    // nothing to do.
-    let everything = format!("Applied {MIGRATIONS} migrations");
-    let applied_all = runs
-        .iter()
-        .filter(|run| run.stdout.contains(&everything))
-        .count();
-    let nothing = runs
-        .iter()
-        .filter(|run| run.stdout.contains("Nothing to apply"))
-        .count();
-    assert_eq!((applied_all, nothing), (1, PROCESSES - 1), "{runs:#?}");
+    assert_each_applied_once(&runs, &expected, "pid ");
 
     let snapshot = fixture.snapshot();
     assert_eq!(snapshot.folders(), expected);

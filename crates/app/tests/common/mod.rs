@@ -100,6 +100,15 @@ impl Fixture {
         run
     }
 
+    /// Runs `workhub ARGS` with extra environment variables and fails the test unless it exits 0.
+    pub fn ok_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut command = self.workhub();
+        command.envs(env.iter().copied()).args(args);
+        let run = output(&mut command);
+        run.expect_code(0);
+        run
+    }
+
     /// The database as a snapshot of its schema and history rows.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::of(&self.db())
@@ -391,4 +400,68 @@ impl Snapshot {
             .filter_map(|row| row[1].clone())
             .collect()
     }
+}
+
+/// Starts `processes` copies of `workhub --migrate-only` on `database_url` and the fixture's
+/// migrations at the same moment, and waits for all of them.
+pub fn migrate_at_once(fixture: &Fixture, database_url: &str, processes: usize) -> Vec<Run> {
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            std_command(Path::new(env!("CARGO_BIN_EXE_workhub")), fixture.dir.path())
+                .env("DATABASE_URL", database_url)
+                .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+                .arg("--migrate-only")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start workhub")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| Run::from(child.wait_with_output().expect("wait for workhub")))
+        .collect()
+}
+
+/// Asserts every run exited 0 with nothing on stderr but the lock's waiting notice (naming a holder
+/// that starts with `holder`), that each of `expected` was applied by exactly one run, and that the
+/// lock held for whole runs: one run applied everything and the others found nothing to do.
+pub fn assert_each_applied_once(runs: &[Run], expected: &[String], holder: &str) {
+    let mut applied_by = Vec::new();
+    for run in runs {
+        run.expect_code(0);
+        for line in run.stderr.lines() {
+            assert!(
+                line.starts_with(&format!("waiting for the migration lock, held by {holder}")),
+                "unexpected stderr line: {line}\n{}",
+                run.stderr
+            );
+        }
+        applied_by.extend(
+            run.stdout
+                .lines()
+                .filter(|line| line.contains("] applied "))
+                .map(|line| {
+                    line.split_whitespace()
+                        .nth(2)
+                        .unwrap_or_default()
+                        .to_string()
+                }),
+        );
+    }
+    applied_by.sort();
+    assert_eq!(
+        applied_by, expected,
+        "each migration applied by exactly one process"
+    );
+    let everything = format!("Applied {} migrations", expected.len());
+    let applied_all = runs
+        .iter()
+        .filter(|run| run.stdout.contains(&everything))
+        .count();
+    let nothing = runs
+        .iter()
+        .filter(|run| run.stdout.contains("Nothing to apply"))
+        .count();
+    assert_eq!((applied_all, nothing), (1, runs.len() - 1), "{runs:#?}");
 }

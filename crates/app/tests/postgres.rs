@@ -1,0 +1,281 @@
+//! The workflow on a real PostgreSQL server: the repository's own history up and down, replicas
+//! migrating at once under the advisory lock, a failed migration releasing the lock, the lock's
+//! holder named to a waiter, and migrations outside a transaction. Each test creates and drops its own
+//! database; with no server they print a visible skip notice (and fail under CI=true).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    assert_each_applied_once, migrate_at_once, step_folder, workhub_command, Fixture, Run,
+};
+use diesel::sql_types::BigInt;
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use workhub_migrations::apply::{Backend, Postgres, TemporaryDatabase};
+use workhub_migrations::testing::postgres_server;
+use workhub_migrations::DatabaseUrl;
+
+fn database(test: &str) -> Option<TemporaryDatabase> {
+    let server = postgres_server(test)?;
+    Some(TemporaryDatabase::create(&server, "test").expect("create a test database"))
+}
+
+fn url(database: &TemporaryDatabase) -> String {
+    match database.url() {
+        DatabaseUrl::Postgres(raw) => raw.clone(),
+        DatabaseUrl::Sqlite(_) => unreachable!(),
+    }
+}
+
+fn scalar(database: &TemporaryDatabase, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = PgConnection::establish(&url(database)).expect("connect");
+    let rows: Vec<Number> = diesel::sql_query(format!("SELECT CAST(({sql}) AS BIGINT) AS n"))
+        .load(&mut conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows[0].n
+}
+
+fn user_tables(database: &TemporaryDatabase) -> i64 {
+    scalar(
+        database,
+        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_\\_%'",
+    )
+}
+
+/// `workhub` with the binary's embedded migrations (the repository's own) on `database`.
+fn embedded(dir: &std::path::Path, database: &TemporaryDatabase, args: &[&str]) -> Run {
+    let mut command = workhub_command(dir);
+    command.env("DATABASE_URL", url(database)).args(args);
+    common::output(&mut command)
+}
+
+#[test]
+fn the_repository_history_goes_up_and_down_on_postgres() {
+    let Some(database) = database("the_repository_history_goes_up_and_down_on_postgres") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    assert!(user_tables(&database) >= 5, "the models' tables exist");
+    // check replays the PostgreSQL SQL into a scratch database and compares it with the models.
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("the models match the migrations"),
+        "{}",
+        check.stdout
+    );
+    embedded(dir.path(), &database, &["db", "downgrade", "base"]).expect_code(0);
+    assert_eq!(user_tables(&database), 0);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __diesel_schema_migrations"),
+        0
+    );
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    embedded(dir.path(), &database, &["db", "current"]).expect_code(0);
+    // Stamping head over the same schema is accepted; the schema is compared first.
+    embedded(dir.path(), &database, &["db", "stamp", "base", "--force"]).expect_code(0);
+    let stamped = embedded(dir.path(), &database, &["db", "stamp", "head"]);
+    stamped.expect_code(0);
+    assert!(stamped.stdout.contains("recorded"), "{}", stamped.stdout);
+    // No scratch database is left behind.
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'workhub_scratch_%'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn stamp_refuses_a_postgres_schema_that_differs_from_the_target() {
+    let Some(database) = database("stamp_refuses_a_postgres_schema_that_differs_from_the_target")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = PgConnection::establish(&url(&database)).unwrap();
+    diesel::sql_query("CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT)")
+        .execute(&mut conn)
+        .unwrap();
+    let refused = embedded(dir.path(), &database, &["db", "stamp", "head"]);
+    refused.expect_failure(1, &["differs from what head builds", "--force"]);
+    // Refused before anything was written: not even the history tables exist.
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE '\\_\\_%'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn eight_replicas_migrating_one_postgres_database_apply_each_migration_once() {
+    let Some(database) =
+        database("eight_replicas_migrating_one_postgres_database_apply_each_migration_once")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(20);
+    let runs = migrate_at_once(&fixture, &url(&database), 8);
+    let expected: Vec<String> = (1..=20).map(step_folder).collect();
+    assert_each_applied_once(&runs, &expected, "server pid ");
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __diesel_schema_migrations"),
+        20
+    );
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __workhub_migrations"),
+        20
+    );
+    assert_eq!(user_tables(&database), 20);
+}
+
+#[test]
+fn a_failing_migration_releases_the_lock_at_once() {
+    let Some(database) = database("a_failing_migration_releases_the_lock_at_once") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    let broken = fixture.migration(
+        "2024-01-01-000002_broken",
+        "CREATE TABLE t02 (id INTEGER PRIMARY KEY);\nINSERT INTO missing VALUES (1);\n",
+        Some("DROP TABLE t02;\n"),
+    );
+    let run = |args: &[&str]| {
+        let mut command = fixture.workhub();
+        command
+            .env("DATABASE_URL", url(&database))
+            .env("WORKHUB_LOCK_TIMEOUT", "0")
+            .args(args);
+        common::output(&mut command)
+    };
+    run(&["db", "upgrade"]).expect_failure(
+        1,
+        &["2024-01-01-000002_broken", "INSERT INTO missing", "missing"],
+    );
+    // The first migration stays applied, the failed one left nothing (transactional DDL).
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __diesel_schema_migrations"),
+        1
+    );
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM pg_tables WHERE tablename = 't02'"
+        ),
+        0
+    );
+    // With a zero lock timeout, any lock left behind would fail the next run at once.
+    std::fs::write(
+        broken.join("up.sql"),
+        "CREATE TABLE t02 (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let fixed = run(&["db", "upgrade"]);
+    fixed.expect_code(0);
+    assert!(!fixed.stderr.contains("waiting"), "{}", fixed.stderr);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __diesel_schema_migrations"),
+        2
+    );
+}
+
+#[test]
+fn a_waiter_names_the_holder_of_the_postgres_lock_and_gives_up() {
+    let Some(database) = database("a_waiter_names_the_holder_of_the_postgres_lock_and_gives_up")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    let mut holder = Postgres::open(database.url()).unwrap();
+    holder.lock(Duration::ZERO, &mut |_| {}).unwrap();
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "0.5")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_failure(
+        1,
+        &[
+            "gave up after",
+            "server pid",
+            "workhub migrate",
+            "WORKHUB_LOCK_TIMEOUT",
+        ],
+    );
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM pg_tables WHERE tablename = 't01'"
+        ),
+        0
+    );
+    holder.unlock();
+    fixture.ok_with(&[("DATABASE_URL", &url(&database))], &["db", "upgrade"]);
+}
+
+#[test]
+fn migrations_outside_a_transaction_run_statement_by_statement_on_postgres() {
+    let Some(database) =
+        database("migrations_outside_a_transaction_run_statement_by_statement_on_postgres")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    let concurrent = fixture.migration(
+        "2024-01-01-000002_index_concurrently",
+        "CREATE INDEX CONCURRENTLY t01_id_idx ON t01 (id);\n",
+        Some("DROP INDEX CONCURRENTLY t01_id_idx;\n"),
+    );
+    std::fs::write(
+        concurrent.join("metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .unwrap();
+    let pg = [("DATABASE_URL", url(&database))];
+    let env: Vec<(&str, &str)> = pg.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fixture.ok_with(&env, &["db", "upgrade"]);
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 't01_id_idx'"
+        ),
+        1
+    );
+    // --transaction all refuses such a migration before running anything.
+    fixture.ok_with(&env, &["db", "downgrade", "-1"]);
+    let mut command = fixture.workhub();
+    command
+        .envs(env.iter().copied())
+        .args(["db", "upgrade", "--transaction", "all"]);
+    common::output(&mut command).expect_failure(
+        1,
+        &[
+            "run_in_transaction = false",
+            "2024-01-01-000002_index_concurrently",
+        ],
+    );
+    // A failing statement outside a transaction is not recorded.
+    std::fs::write(
+        concurrent.join("up.sql"),
+        "CREATE INDEX CONCURRENTLY t01_id_idx ON no_such_table (id);\n",
+    )
+    .unwrap();
+    let mut command = fixture.workhub();
+    command.envs(env.iter().copied()).args(["db", "upgrade"]);
+    common::output(&mut command).expect_failure(1, &["outside a transaction", "no_such_table"]);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __diesel_schema_migrations"),
+        1
+    );
+}
