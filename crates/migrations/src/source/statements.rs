@@ -16,12 +16,7 @@ pub fn split(sql: &str) -> Vec<&str> {
     while i < bytes.len() {
         match bytes[i] {
             b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |p| i + p + 1);
-            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_line_comment(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
             b'$' => i = skip_dollar_quoted(bytes, i),
             b';' if words.depth == 0 => {
@@ -57,12 +52,7 @@ fn first_code(text: &str) -> Option<usize> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |p| i + p + 1);
-            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_line_comment(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
             b if b.is_ascii_whitespace() => i += 1,
             _ => return Some(i),
@@ -117,6 +107,13 @@ fn skip_quoted(bytes: &[u8], open: usize) -> usize {
         i += 1;
     }
     bytes.len()
+}
+
+fn skip_line_comment(bytes: &[u8], open: usize) -> usize {
+    bytes[open..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| open + p + 1)
 }
 
 fn skip_block_comment(bytes: &[u8], open: usize) -> usize {

@@ -9,7 +9,7 @@ pub use sqlite::sqlite;
 use std::fmt::Write as _;
 
 use super::diff::{rename_hints, Change, RenameHint};
-use super::{ColumnType, Schema};
+use super::{Check, ColumnType, ForeignKey, Index, Schema, Unique};
 use crate::Dialect;
 
 /// The schema as `dialect` stores it, so that a model compares equal to what the database reports: a
@@ -124,4 +124,50 @@ pub(crate) fn destructive_note(change: &Change) -> String {
     } else {
         String::new()
     }
+}
+
+/// `CREATE [UNIQUE] INDEX`, the same on both backends.
+pub(crate) fn create_index(table: &str, index: &Index) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {} ({});\n",
+        if index.unique { "UNIQUE " } else { "" },
+        quote(&index.name),
+        quote(table),
+        column_list(&index.columns)
+    )
+}
+
+/// A `UNIQUE` table constraint.
+pub(crate) fn unique_sql(unique: &Unique) -> String {
+    format!(
+        "CONSTRAINT {} UNIQUE ({})",
+        quote(&unique.name),
+        column_list(&unique.columns)
+    )
+}
+
+/// A `FOREIGN KEY` table constraint with its actions (NO ACTION, the default, left out).
+pub(crate) fn foreign_key_sql(fk: &ForeignKey) -> String {
+    let mut sql = format!(
+        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+        quote(&fk.name),
+        column_list(&fk.columns),
+        quote(&fk.references),
+        column_list(&fk.referenced_columns)
+    );
+    for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
+        if action != Default::default() {
+            let _ = write!(sql, " ON {event} {}", action.sql());
+        }
+    }
+    sql
+}
+
+/// A named `CHECK` table constraint.
+pub(crate) fn check_sql(check: &Check) -> String {
+    format!(
+        "CONSTRAINT {} CHECK ({})",
+        quote(&check.name),
+        check.expression
+    )
 }

@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::{column_list, destructive_note, quote};
-use crate::schema::{Change, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique};
+use super::{
+    check_sql, column_list, create_index, destructive_note, foreign_key_sql, quote, unique_sql,
+};
+use crate::schema::{Change, Check, Column, ColumnType, Schema, Table};
 
 pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
     let mut out = String::new();
@@ -176,48 +178,6 @@ fn create_table(table: &Table) -> String {
         out.push_str(&create_index(&table.name, index));
     }
     out
-}
-
-fn create_index(table: &str, index: &Index) -> String {
-    format!(
-        "CREATE {}INDEX {} ON {} ({});\n",
-        if index.unique { "UNIQUE " } else { "" },
-        quote(&index.name),
-        quote(table),
-        column_list(&index.columns)
-    )
-}
-
-fn unique_sql(unique: &Unique) -> String {
-    format!(
-        "CONSTRAINT {} UNIQUE ({})",
-        quote(&unique.name),
-        column_list(&unique.columns)
-    )
-}
-
-fn foreign_key_sql(fk: &ForeignKey) -> String {
-    let mut sql = format!(
-        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-        quote(&fk.name),
-        column_list(&fk.columns),
-        quote(&fk.references),
-        column_list(&fk.referenced_columns)
-    );
-    for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
-        if action != Default::default() {
-            let _ = write!(sql, " ON {event} {}", action.sql());
-        }
-    }
-    sql
-}
-
-fn check_sql(check: &Check) -> String {
-    format!(
-        "CONSTRAINT {} CHECK ({})",
-        quote(&check.name),
-        check.expression
-    )
 }
 
 fn check_comment(table: &str, check: &Check) -> String {

@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::{column_list, destructive_note, quote};
+use super::{
+    check_sql, column_list, create_index, destructive_note, foreign_key_sql, quote, unique_sql,
+};
 use crate::schema::{Change, Column, ColumnType, Schema, Table};
 
 const NEW_PREFIX: &str = "_workhub_new_";
@@ -168,35 +170,9 @@ fn create_table(table: &Table, name: &str) -> String {
     if auto.is_none() && !table.primary_key.is_empty() {
         lines.push(format!("PRIMARY KEY ({})", column_list(&table.primary_key)));
     }
-    for unique in &table.uniques {
-        lines.push(format!(
-            "CONSTRAINT {} UNIQUE ({})",
-            quote(&unique.name),
-            column_list(&unique.columns)
-        ));
-    }
-    for fk in &table.foreign_keys {
-        let mut line = format!(
-            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-            quote(&fk.name),
-            column_list(&fk.columns),
-            quote(&fk.references),
-            column_list(&fk.referenced_columns)
-        );
-        for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
-            if action != Default::default() {
-                let _ = write!(line, " ON {event} {}", action.sql());
-            }
-        }
-        lines.push(line);
-    }
-    for check in &table.checks {
-        lines.push(format!(
-            "CONSTRAINT {} CHECK ({})",
-            quote(&check.name),
-            check.expression
-        ));
-    }
+    lines.extend(table.uniques.iter().map(unique_sql));
+    lines.extend(table.foreign_keys.iter().map(foreign_key_sql));
+    lines.extend(table.checks.iter().map(check_sql));
     format!(
         "CREATE TABLE {} (\n    {}\n);\n",
         quote(name),
@@ -210,16 +186,6 @@ fn create_indexes(table: &Table) -> String {
         .iter()
         .map(|index| create_index(&table.name, index))
         .collect()
-}
-
-fn create_index(table: &str, index: &crate::schema::Index) -> String {
-    format!(
-        "CREATE {}INDEX {} ON {} ({});\n",
-        if index.unique { "UNIQUE " } else { "" },
-        quote(&index.name),
-        quote(table),
-        column_list(&index.columns)
-    )
 }
 
 fn column_sql(column: &Column, rowid_alias: bool) -> String {
