@@ -2,8 +2,12 @@
 //! `schema()` function describing the same tables (types, nullability, defaults, keys, indexes,
 //! uniques, foreign keys, checks) for migrations to be generated from. Every fact is written once.
 //!
-//! ```ignore
+//! ```
 //! workhub_migrations::tables! {
+//!     projects (id) {
+//!         id -> BigInt,
+//!     }
+//!
 //!     #[index(tasks_by_status, project_id, status)]
 //!     #[check(tasks_status_valid, "status IN ('todo', 'doing', 'done')")]
 //!     tasks (id) {
@@ -17,6 +21,10 @@
 //!         due_on -> Nullable<Date>,
 //!     }
 //! }
+//!
+//! let tasks = schema().tables.into_iter().find(|t| t.name == "tasks").unwrap();
+//! assert_eq!(tasks.foreign_keys[0].references, "projects");
+//! assert_eq!(tasks.indexes[0].columns, ["project_id", "status"]);
 //! ```
 //!
 //! Column attributes: `#[default = "SQL"]`, `#[max_length = N]`, `#[unique]`, `#[index]`,

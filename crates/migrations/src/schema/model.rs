@@ -219,6 +219,13 @@ impl Schema {
             if !names.insert(table.name.as_str()) {
                 problems.push(format!("table {} is declared twice", table.name));
             }
+            if let Some(key) = table.auto_key().filter(|c| c.ty != ColumnType::BigInt) {
+                problems.push(format!(
+                    "{}.{}: an integer primary key is 64-bit on both backends (SQLite's rowid, a BIGINT identity \
+                     on PostgreSQL); declare it BigInt",
+                    table.name, key.name
+                ));
+            }
             for column in &table.primary_key {
                 if table.column(column).is_none() {
                     problems.push(format!(
