@@ -279,3 +279,42 @@ impl Schema {
 pub fn squash(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, key: ColumnType) -> Table {
+        let mut table = Table::new(name);
+        table.columns.push(Column::new("id", key, false));
+        table.primary_key = vec!["id".into()];
+        table
+    }
+
+    #[test]
+    fn problems_name_what_a_declaration_got_wrong() {
+        let mut tasks = table("tasks", ColumnType::Integer);
+        tasks.foreign_keys.push(ForeignKey {
+            name: "tasks_project_id_fkey".into(),
+            columns: vec!["id".into()],
+            references: "projects".into(),
+            referenced_columns: vec!["id".into()],
+            on_delete: Action::Cascade,
+            on_update: Action::NoAction,
+        });
+        let problems = Schema::new(vec![tasks]).problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("tasks.id") && problems[0].contains("declare it BigInt"));
+        assert!(problems[1].contains("references unknown table projects"));
+        assert!(Schema::new(vec![table("users", ColumnType::BigInt)]).problems().is_empty());
+    }
+
+    #[test]
+    fn narrowing_is_what_can_lose_data() {
+        assert!(ColumnType::Varchar(200).narrows_to(&ColumnType::Varchar(100)));
+        assert!(ColumnType::Text.narrows_to(&ColumnType::Varchar(100)));
+        assert!(ColumnType::BigInt.narrows_to(&ColumnType::Integer));
+        assert!(!ColumnType::Integer.narrows_to(&ColumnType::BigInt));
+        assert!(!ColumnType::Varchar(100).narrows_to(&ColumnType::Text));
+    }
+}
