@@ -1,0 +1,513 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: workhub's migration benchmark (issue 6). Run it with `just bench`, or
+# `bash scripts/bench.sh` without just; `bash scripts/bench.sh case_sqlite_noop` runs only the named cases.
+#
+# WHAT IT MEASURES, and why
+#   Users pick a migration tool partly on speed: the no-op check runs at every start of every replica,
+#   and a long history is replayed in every test database and every fresh environment. So, on a
+#   generated workload of 1,000 migrations in diesel's folder format (each a CREATE TABLE, a CREATE
+#   INDEX and an INSERT), with a release `workhub` binary that EMBEDS those 1,000 migrations:
+#
+#   (a) `workhub --migrate-only` applying all 1,000 to a new SQLite database, against the sqlite3 shell
+#       running the same SQL with the same transaction boundaries (one BEGIN IMMEDIATE/COMMIT per
+#       migration) and the same history rows (the two history tables, and per migration the INSERT
+#       into __diesel_schema_migrations, the DELETE + INSERT into __workhub_migrations that
+#       crates/migrations/src/apply/migrator.rs `record` runs). Target: <= 1.05x.
+#   (b) the same with `--transaction all`, against one sqlite3 transaction around everything. <= 1.1x.
+#   (c) `workhub --migrate-only` with all 1,000 already applied (nothing to do). Target: median
+#       <= 5 ms; the baseline is the cost of starting a process that opens the database
+#       (`sqlite3 db 'SELECT 1'`), and, informative, sqlite3 reading the history table (which makes
+#       SQLite load the schema of 1,000 tables and indexes, as any reader of this database must).
+#   (d) side by side, without targets: diesel_cli (`diesel migration run`) and Alembic (one revision
+#       file per migration, running the same SQL through op.execute) on the same workloads, when they
+#       are on the machine or can be installed from the package registries into target/bench-tools/
+#       (a cache reused by later runs). Their code is never vendored; a tool that cannot be had is
+#       reported and skipped.
+#
+#   The sqlite3 shell is the floor: it is the same SQLite library doing the same work with nothing
+#   else around it, so the ratio is what workhub's own machinery (process start, embedded migration
+#   set, lock file, history read, statement splitting, progress output) costs on top of the database.
+#
+# HOW
+#   Workloads are generated in a temporary directory (deleted on exit). The binary is built with
+#   WORKHUB_EMBED_MIGRATIONS_DIR pointing there and its own CARGO_TARGET_DIR (target/bench), so the
+#   usual target/ is left alone. hyperfine measures every command (no shell in between, `--prepare`
+#   deleting the database before each run); each case compares medians measured in the same run.
+#   The Markdown report (with date and machine) is printed at the end and written to
+#   target/bench/report.md.
+#
+# KNOBS (environment)
+#   WORKHUB_BENCH_MIGRATIONS   number of migrations (default 1000)
+#   WORKHUB_BENCH_RUNS         runs of each apply case (default 10; 1 warmup run)
+#   WORKHUB_BENCH_NOOP_RUNS    runs of each no-op case (default 50; 3 warmup runs)
+#   WORKHUB_BENCH_ANCHOR_RUNS  runs of diesel_cli / Alembic apply cases (default 5; 1 warmup run)
+#   WORKHUB_BENCH_INSTALL      0 = never install diesel_cli or Alembic, use them only when present
+#   WORKHUB_BENCH_INSTALL_TIMEOUT  seconds allowed for `cargo install diesel_cli` (default 900)
+#   WORKHUB_BENCH_REV          build a committed revision (e.g. HEAD, from `git archive`) instead of the
+#                              working tree, to measure a commit while the tree has edits in progress
+#
+# ADDING A CASE
+#   A case is one function `case_*` listed in CASES below; it measures with `measure`, and adds rows
+#   to the report with `add_row`. Two are reserved for later: case_postgres_psql and
+#   case_autogenerate.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_TARGET="$ROOT/target/bench"
+TOOLS="$ROOT/target/bench-tools"
+REPORT="$BENCH_TARGET/report.md"
+
+COUNT=${WORKHUB_BENCH_MIGRATIONS:-1000}
+RUNS=${WORKHUB_BENCH_RUNS:-10}
+NOOP_RUNS=${WORKHUB_BENCH_NOOP_RUNS:-50}
+ANCHOR_RUNS=${WORKHUB_BENCH_ANCHOR_RUNS:-5}
+INSTALL=${WORKHUB_BENCH_INSTALL:-1}
+INSTALL_TIMEOUT=${WORKHUB_BENCH_INSTALL_TIMEOUT:-900}
+REV=${WORKHUB_BENCH_REV:-}
+SRC="$ROOT"      # what is built: the working tree, or an export of $REV
+BUILT="working tree"
+
+CASES=(
+    case_sqlite_each
+    case_sqlite_all
+    case_sqlite_noop
+    case_postgres_psql
+    case_autogenerate
+)
+
+# The variables workhub reads would change what is measured (another database, migrations read from
+# a directory instead of the embedded ones, a production refusal, log output).
+unset DATABASE_URL WORKHUB_MIGRATIONS_DIR WORKHUB_ENV WORKHUB_LOCK_TIMEOUT RUST_LOG
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/workhub-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+ROWS=()   # report rows: "case|workhub|baseline|ratio|target|met"
+NOTES=()  # lines printed under the table
+WORKHUB=""
+LOAD=""
+DIESEL=""
+ALEMBIC=""
+
+say() { printf '\n==> %s\n' "$*"; }
+note() { printf '    note: %s\n' "$*"; NOTES+=("$*"); }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------------
+
+need_tools() {
+    command -v cargo >/dev/null || die "cargo is needed to build workhub"
+    command -v sqlite3 >/dev/null || die "the sqlite3 shell is the baseline: apt-get install -y sqlite3"
+    command -v sha256sum >/dev/null || die "sha256sum (coreutils) is needed for the history checksums"
+    if ! command -v hyperfine >/dev/null; then
+        say "installing hyperfine"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get install -y hyperfine || { $sudo apt-get update && $sudo apt-get install -y hyperfine; } ||
+            die "hyperfine is needed: apt-get install -y hyperfine (or cargo install hyperfine)"
+    fi
+}
+
+# diesel_cli: on PATH, else cached in target/bench-tools/diesel, else installed there (bounded time).
+find_diesel() {
+    if command -v diesel >/dev/null; then
+        DIESEL=$(command -v diesel)
+    elif [ -x "$TOOLS/diesel/bin/diesel" ]; then
+        DIESEL="$TOOLS/diesel/bin/diesel"
+    elif [ "$INSTALL" = 1 ]; then
+        say "installing diesel_cli into $TOOLS/diesel (cached for later runs; at most ${INSTALL_TIMEOUT}s)"
+        mkdir -p "$TOOLS"
+        if timeout "$INSTALL_TIMEOUT" cargo install diesel_cli --locked --no-default-features \
+            --features sqlite-bundled --root "$TOOLS/diesel" --target-dir "$TOOLS/diesel-build" \
+            >"$TOOLS/diesel-install.log" 2>&1; then
+            DIESEL="$TOOLS/diesel/bin/diesel"
+        else
+            note "diesel_cli could not be installed (see $TOOLS/diesel-install.log); its columns are skipped"
+        fi
+    else
+        note "diesel_cli is not on PATH and WORKHUB_BENCH_INSTALL=0; its columns are skipped"
+    fi
+    [ -z "$DIESEL" ] || echo "    diesel_cli: $DIESEL ($("$DIESEL" --version 2>/dev/null | head -n1))"
+}
+
+# Alembic: on PATH, else a virtualenv cached in target/bench-tools/alembic-venv, else created there.
+find_alembic() {
+    if command -v alembic >/dev/null; then
+        ALEMBIC=$(command -v alembic)
+    elif [ -x "$TOOLS/alembic-venv/bin/alembic" ]; then
+        ALEMBIC="$TOOLS/alembic-venv/bin/alembic"
+    elif [ "$INSTALL" = 1 ] && command -v python3 >/dev/null; then
+        say "installing Alembic into $TOOLS/alembic-venv (cached for later runs)"
+        mkdir -p "$TOOLS"
+        if python3 -m venv "$TOOLS/alembic-venv" >"$TOOLS/alembic-install.log" 2>&1 &&
+            "$TOOLS/alembic-venv/bin/pip" install --quiet alembic >>"$TOOLS/alembic-install.log" 2>&1; then
+            ALEMBIC="$TOOLS/alembic-venv/bin/alembic"
+        else
+            rm -rf "$TOOLS/alembic-venv"
+            note "Alembic could not be installed (see $TOOLS/alembic-install.log); its columns are skipped"
+        fi
+    else
+        note "Alembic is not on PATH and cannot be installed here (no python3 or WORKHUB_BENCH_INSTALL=0); skipped"
+    fi
+    [ -z "$ALEMBIC" ] || echo "    alembic: $ALEMBIC ($("$ALEMBIC" --version 2>/dev/null | head -n1))"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Workload
+# ---------------------------------------------------------------------------------------------------
+
+# The history tables exactly as workhub creates them, read from the engine so the baseline follows it.
+history_tables_sql() {
+    local sql
+    sql=$(awk '/pub const CREATE_TABLES/{f=1} f{print} f&&/\)";/{exit}' "$SRC/crates/migrations/src/history/mod.rs" |
+        sed -e 's/^pub const CREATE_TABLES: &str = "//' -e 's/)";$/);/')
+    case "$sql" in
+        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations"*) printf '%s\n' "$sql" ;;
+        *) die "cannot read CREATE_TABLES from crates/migrations/src/history/mod.rs" ;;
+    esac
+}
+
+# Writes, for i = 1..COUNT:
+#   $WORK/migrations/<version-with-dashes>_create_bench_NNNN/{up,down}.sql   (diesel format, embedded)
+#   $WORK/alembic/versions/rNNNN.py                                          (the same SQL for Alembic)
+#   $WORK/baseline-each.sql, $WORK/baseline-all.sql                          (the sqlite3 baselines)
+generate_workload() {
+    say "generating $COUNT migrations in $WORK"
+    local dir="$WORK/migrations" versions="$WORK/alembic/versions"
+    mkdir -p "$dir" "$versions"
+    local i n folder
+    local -a folders=()
+    for ((i = 1; i <= COUNT; i++)); do
+        printf -v n '%04d' "$i"
+        # One second apart from 2024-01-01 00:00:00: distinct, ordered versions.
+        printf -v folder '%s-%02d%02d%02d_create_bench_%s' "2024-01-01" $((i / 3600)) $((i / 60 % 60)) $((i % 60)) "$n"
+        folders+=("$folder")
+        mkdir "$dir/$folder"
+        printf 'CREATE TABLE bench_%s (\n    id INTEGER PRIMARY KEY NOT NULL,\n    name TEXT NOT NULL,\n    created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n);\nCREATE INDEX bench_%s_name ON bench_%s (name);\nINSERT INTO bench_%s (name) VALUES (%s);\n' \
+            "$n" "$n" "$n" "$n" "'migration $n'" >"$dir/$folder/up.sql"
+        printf 'DROP TABLE bench_%s;\n' "$n" >"$dir/$folder/down.sql"
+    done
+
+    # The history rows workhub records (migrator.rs `record`): version = folder up to the first `_`
+    # without dashes; checksum = SHA-256 of up.sql (it has no CR, so normalising changes nothing).
+    local tables checksum file version
+    tables=$(history_tables_sql)
+    {
+        printf '%s\n' "$tables"
+        # sha256sum prints "<hex>  <path>" in the order given.
+        while read -r checksum file; do
+            folder=$(basename "$(dirname "$file")")
+            version=${folder%%_*}
+            version=${version//-/}
+            printf 'BEGIN IMMEDIATE;\n'
+            cat "$dir/$file"
+            printf "INSERT INTO __diesel_schema_migrations (version) VALUES ('%s');\n" "$version"
+            printf "DELETE FROM __workhub_migrations WHERE version = '%s';\n" "$version"
+            printf "INSERT INTO __workhub_migrations (version, folder, checksum, duration_ms, stamped) VALUES ('%s', '%s', '%s', %d, FALSE);\n" \
+                "$version" "$folder" "$checksum" 1
+            printf 'COMMIT;\n'
+        done < <(cd "$dir" && printf '%s/up.sql\n' "${folders[@]}" | xargs sha256sum)
+    } >"$WORK/baseline-each.sql"
+    # One transaction around every migration; the history tables are created before it, as workhub does.
+    {
+        printf '%s\n' "$tables"
+        printf 'BEGIN IMMEDIATE;\n'
+        sed -n '/^BEGIN IMMEDIATE;$/,$p' "$WORK/baseline-each.sql" | grep -v -x -e 'BEGIN IMMEDIATE;' -e 'COMMIT;'
+        printf 'COMMIT;\n'
+    } >"$WORK/baseline-all.sql"
+
+    # Alembic: one revision per migration, chained, running the same three statements.
+    local prev="None"
+    for ((i = 1; i <= COUNT; i++)); do
+        printf -v n '%04d' "$i"
+        cat >"$versions/r$n.py" <<EOF
+"""create bench_$n"""
+from alembic import op
+
+revision = "r$n"
+down_revision = $prev
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.execute("CREATE TABLE bench_$n (id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+    op.execute("CREATE INDEX bench_${n}_name ON bench_$n (name)")
+    op.execute("INSERT INTO bench_$n (name) VALUES ('migration $n')")
+
+
+def downgrade():
+    op.execute("DROP TABLE bench_$n")
+EOF
+        prev="\"r$n\""
+    done
+    cat >"$WORK/alembic/alembic.ini" <<EOF
+[alembic]
+script_location = $WORK/alembic
+EOF
+    # `-x url=sqlite:///...` names the database; `-x transaction=all` runs everything in one transaction
+    # (Alembic's own default), else one transaction per migration as workhub's default does.
+    cat >"$WORK/alembic/env.py" <<'EOF'
+from alembic import context
+from sqlalchemy import create_engine
+
+args = context.get_x_argument(as_dictionary=True)
+engine = create_engine(args["url"])
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        transaction_per_migration=args.get("transaction", "each") == "each",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------------------------------
+
+# What is built: the working tree, or with WORKHUB_BENCH_REV an export of that commit.
+prepare_source() {
+    if [ -n "$REV" ]; then
+        local commit
+        commit=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}") || die "WORKHUB_BENCH_REV=$REV is not a commit"
+        SRC="$WORK/src"
+        mkdir -p "$SRC"
+        git -C "$ROOT" archive "$commit" | tar -x -C "$SRC"
+        BUILT="commit ${commit:0:7}"
+    elif [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+        BUILT="working tree, uncommitted changes on $(git -C "$ROOT" rev-parse --short HEAD)"
+    else
+        BUILT="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    fi
+}
+
+build_workhub() {
+    say "building a release workhub ($BUILT) embedding the $COUNT migrations (CARGO_TARGET_DIR=$BENCH_TARGET)"
+    (cd "$SRC" && WORKHUB_EMBED_MIGRATIONS_DIR="$WORK/migrations" CARGO_TARGET_DIR="$BENCH_TARGET" \
+        cargo build --release --quiet -p workhub)
+    # A copy, so a concurrent build in target/bench cannot swap the binary under the measurements.
+    mkdir -p "$WORK/bin"
+    cp "$BENCH_TARGET/release/workhub" "$WORK/bin/workhub"
+    WORKHUB="$WORK/bin/workhub"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------------
+
+# measure NAME RUNS WARMUP PREPARE COMMAND: runs hyperfine (no shell), prints its summary, and stores
+# the median in seconds in MEDIAN. PREPARE is a command run before every run ("" for none).
+MEDIAN=""
+measure() {
+    local name=$1 runs=$2 warmup=$3 prepare=$4 command=$5
+    local csv="$WORK/hyperfine-$name.csv"
+    local -a args=(--shell=none --runs "$runs" --warmup "$warmup" --export-csv "$csv" --command-name "$name")
+    [ -z "$prepare" ] || args+=(--prepare "$prepare")
+    hyperfine "${args[@]}" "$command" || return 1
+    # command,mean,stddev,median,user,system,min,max
+    MEDIAN=$(awk -F, 'NR == 2 { print $4 }' "$csv")
+    [ -n "$MEDIAN" ] || die "no median in $csv"
+}
+
+# A fresh database: every file SQLite or workhub may leave beside it.
+fresh() { printf 'rm -f %s %s-journal %s-wal %s-shm %s-migrate-lock' "$1" "$1" "$1" "$1" "$1"; }
+
+ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; printf (r < 0.1 ? "%.3fx" : "%.2fx"), r }'; }
+# le A B: A <= B
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# add_row CASE WORKHUB_S BASELINE_S TARGET_RATIO|"" [TARGET_TEXT]: a row comparing two medians; with a
+# target ratio, whether it is met.
+add_row() {
+    local case=$1 wh=$2 base=$3 target=${4:-} met="—" shown="—"
+    if [ -n "$target" ]; then
+        shown="<= ${target}x"
+        if le "$(awk -v a="$wh" -v b="$base" 'BEGIN { printf "%.4f", a / b }')" "$target"; then met=yes; else met=NO; fi
+    fi
+    ROWS+=("$case|$(ms "$wh")|$(ms "$base")|$(ratio "$wh" "$base")|$shown|$met")
+}
+
+# check_applied DB: the run really applied every migration and recorded both history rows.
+check_applied() {
+    local counts
+    counts=$(sqlite3 "$1" "SELECT (SELECT COUNT(*) FROM __diesel_schema_migrations) || ' ' || (SELECT COUNT(*) FROM __workhub_migrations) || ' ' || (SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'bench_%' AND type = 'table')")
+    [ "$counts" = "$COUNT $COUNT $COUNT" ] || die "$1: expected $COUNT migrations, both history rows and tables; found $counts"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------------
+
+WORKHUB_EACH=""
+WORKHUB_ALL=""
+
+# (a) one transaction per migration.
+case_sqlite_each() {
+    say "(a) apply $COUNT migrations to a new SQLite database, one transaction each"
+    local db="$WORK/each.db"
+    measure workhub-each "$RUNS" 1 "$(fresh "$db")" "$WORKHUB --database-url $db --migrate-only"
+    WORKHUB_EACH=$MEDIAN
+    check_applied "$db"
+    measure sqlite3-each "$RUNS" 1 "$(fresh "$db")" "sqlite3 -bail $db '.read $WORK/baseline-each.sql'"
+    check_applied "$db"
+    add_row "apply $COUNT, tx each: vs sqlite3" "$WORKHUB_EACH" "$MEDIAN" 1.05
+    anchors_apply each "$WORKHUB_EACH"
+}
+
+# (b) the whole run in one transaction.
+case_sqlite_all() {
+    say "(b) apply $COUNT migrations to a new SQLite database in one transaction (--transaction all)"
+    local db="$WORK/all.db"
+    measure workhub-all "$RUNS" 1 "$(fresh "$db")" "$WORKHUB --database-url $db --migrate-only --transaction all"
+    WORKHUB_ALL=$MEDIAN
+    check_applied "$db"
+    measure sqlite3-all "$RUNS" 1 "$(fresh "$db")" "sqlite3 -bail $db '.read $WORK/baseline-all.sql'"
+    check_applied "$db"
+    add_row "apply $COUNT, tx all: vs sqlite3" "$WORKHUB_ALL" "$MEDIAN" 1.1
+    anchors_apply all "$WORKHUB_ALL"
+}
+
+# (c) nothing to do: the check every replica pays at start.
+case_sqlite_noop() {
+    say "(c) workhub --migrate-only with all $COUNT already applied (no-op)"
+    local db="$WORK/noop.db"
+    eval "$(fresh "$db")"
+    "$WORKHUB" --database-url "$db" --migrate-only >/dev/null
+    check_applied "$db"
+    measure workhub-noop "$NOOP_RUNS" 3 "" "$WORKHUB --database-url $db --migrate-only"
+    local wh=$MEDIAN
+    measure sqlite3-select-1 "$NOOP_RUNS" 3 "" "sqlite3 $db 'SELECT 1'"
+    local base=$MEDIAN met=NO
+    le "$wh" 0.005 && met=yes
+    ROWS+=("no-op, $COUNT applied: vs sqlite3 'SELECT 1' start|$(ms "$wh")|$(ms "$base")|$(ratio "$wh" "$base")|<= 5 ms|$met")
+    # The floor for anything that reads this database: SQLite parses every CREATE of sqlite_master
+    # (here 2,000 tables and indexes) on the first statement touching the schema, which 'SELECT 1'
+    # never does.
+    measure sqlite3-read-history "$NOOP_RUNS" 3 "" "sqlite3 $db 'SELECT COUNT(*) FROM __diesel_schema_migrations'"
+    add_row "no-op, $COUNT applied: vs sqlite3 reading the history (loads the schema)" "$wh" "$MEDIAN"
+
+    if [ -n "$DIESEL" ]; then
+        local ddb="$WORK/noop-diesel.db"
+        eval "$(fresh "$ddb")"
+        if "$DIESEL" migration run --database-url "$ddb" --migration-dir "$WORK/migrations" >/dev/null &&
+            measure diesel-noop "$NOOP_RUNS" 3 "" "$DIESEL migration run --database-url $ddb --migration-dir $WORK/migrations"; then
+            add_row "no-op, $COUNT applied: vs diesel_cli" "$wh" "$MEDIAN"
+        fi
+    fi
+    if [ -n "$ALEMBIC" ]; then
+        local adb="$WORK/noop-alembic.db"
+        eval "$(fresh "$adb")"
+        # Alembic takes about a second here: fewer runs keep the bench short.
+        if "$ALEMBIC" -c "$WORK/alembic/alembic.ini" -x "url=sqlite:///$adb" upgrade head >/dev/null 2>&1 &&
+            measure alembic-noop "$ANCHOR_RUNS" 1 "" "$ALEMBIC -c $WORK/alembic/alembic.ini -x url=sqlite:///$adb upgrade head"; then
+            add_row "no-op, $COUNT applied: vs Alembic" "$wh" "$MEDIAN"
+        fi
+    fi
+}
+
+# (d) diesel_cli and Alembic applying the same workload, side by side with workhub's median.
+# anchors_apply each|all WORKHUB_MEDIAN
+anchors_apply() {
+    local mode=$1 wh=$2
+    if [ -n "$DIESEL" ] && [ "$mode" = each ]; then
+        # diesel_cli has no one-transaction mode: it runs each migration in its own transaction.
+        local ddb="$WORK/diesel-$mode.db"
+        if measure "diesel-$mode" "$ANCHOR_RUNS" 1 "$(fresh "$ddb")" \
+            "$DIESEL migration run --database-url $ddb --migration-dir $WORK/migrations"; then
+            add_row "apply $COUNT, tx $mode: vs diesel_cli" "$wh" "$MEDIAN"
+        else
+            note "diesel_cli failed on the workload (tx $mode); see its output above"
+        fi
+    fi
+    if [ -n "$ALEMBIC" ]; then
+        local adb="$WORK/alembic-$mode.db"
+        if measure "alembic-$mode" "$ANCHOR_RUNS" 1 "$(fresh "$adb")" \
+            "$ALEMBIC -c $WORK/alembic/alembic.ini -x url=sqlite:///$adb -x transaction=$mode upgrade head"; then
+            add_row "apply $COUNT, tx $mode: vs Alembic" "$wh" "$MEDIAN"
+        else
+            note "Alembic failed on the workload (tx $mode); see its output above"
+        fi
+    fi
+}
+
+# RESERVED: PostgreSQL, 1,000 migrations vs psql with the same transaction boundaries and history rows
+# (target <= 1.05x). To be written when the PostgreSQL issue lands: reuse $WORK/baseline-each.sql
+# through `psql -v ON_ERROR_STOP=1 -f`, a database recreated by --prepare (dropdb/createdb), and
+# `workhub --database-url postgres://... --migrate-only`; skip with a note when no server answers.
+case_postgres_psql() {
+    return 0
+}
+
+# RESERVED: autogenerate, 500 tables x 20 columns with one column changed: `workhub db create`
+# detecting the change (target <= 0.3 s). To be written when the autogenerate issue lands.
+case_autogenerate() {
+    return 0
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------------
+
+machine() {
+    local cpu mem
+    cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+    printf '%s CPUs (%s), %s RAM, %s' "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)" "${cpu:-unknown CPU}" \
+        "${mem:-unknown}" "$(uname -sr)"
+}
+
+report() {
+    local row
+    {
+        printf '| case | workhub median | baseline median | ratio | target | met? |\n'
+        printf '| --- | ---: | ---: | ---: | --- | --- |\n'
+        for row in "${ROWS[@]}"; do
+            printf '| %s |\n' "${row//|/ | }"
+        done
+        printf '\n'
+        printf 'Date: %s. Machine: %s; load average when measuring began %s.\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine)" "$LOAD"
+        printf 'workhub %s (release), SQLite bundled by libsqlite3-sys; baseline sqlite3 shell %s' \
+            "$BUILT" "$(sqlite3 --version | cut -d' ' -f1)"
+        [ -z "$DIESEL" ] || printf '; %s' "$("$DIESEL" --version 2>/dev/null | head -n1 | tr -d '\n')"
+        [ -z "$ALEMBIC" ] || printf '; %s' "$("$ALEMBIC" --version 2>/dev/null | head -n1 | tr -d '\n')"
+        printf '. %s migrations; medians of %s runs (apply), %s (no-op), %s (diesel_cli/Alembic apply, Alembic no-op).\n' \
+            "$COUNT" "$RUNS" "$NOOP_RUNS" "$ANCHOR_RUNS"
+        for row in "${NOTES[@]+"${NOTES[@]}"}"; do
+            printf '\nNote: %s\n' "$row"
+        done
+    } >"$REPORT"
+    say "report (also in ${REPORT#"$ROOT/"})"
+    printf '\n'
+    cat "$REPORT"
+}
+
+# ---------------------------------------------------------------------------------------------------
+
+main() {
+    [ "$#" -eq 0 ] || CASES=("$@")
+    local case
+    for case in "${CASES[@]}"; do
+        declare -F "$case" >/dev/null || die "no case $case (cases: $(declare -F | awk '/ case_/ { printf "%s ", $3 }'))"
+    done
+    need_tools
+    mkdir -p "$BENCH_TARGET"
+    prepare_source
+    generate_workload
+    build_workhub
+    find_diesel
+    find_alembic
+    LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+    cd "$WORK" # no .env of the repository is read by workhub
+    for case in "${CASES[@]}"; do
+        "$case"
+    done
+    report
+}
+
+main "$@"
