@@ -130,7 +130,7 @@ find_diesel() {
     else
         note "diesel_cli is not on PATH and WORKHUB_BENCH_INSTALL=0; its columns are skipped"
     fi
-    [ -z "$DIESEL" ] || echo "    diesel_cli: $DIESEL ($("$DIESEL" --version 2>/dev/null | head -n1))"
+    [ -z "$DIESEL" ] || echo "    diesel_cli: $DIESEL ($("$DIESEL" --version 2>/dev/null | awk '/Version/ { print $2 }'))"
 }
 
 # Alembic: on PATH, else a virtualenv cached in target/bench-tools/alembic-venv, else created there.
@@ -474,7 +474,7 @@ report() {
         printf 'Date: %s. Machine: %s; load average when measuring began %s.\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine)" "$LOAD"
         printf 'workhub %s (release), SQLite bundled by libsqlite3-sys; baseline sqlite3 shell %s' \
             "$BUILT" "$(sqlite3 --version | cut -d' ' -f1)"
-        [ -z "$DIESEL" ] || printf '; %s' "$("$DIESEL" --version 2>/dev/null | head -n1 | tr -d '\n')"
+        [ -z "$DIESEL" ] || printf '; %s' "$("$DIESEL" --version 2>/dev/null | awk '/Version/ { printf "diesel_cli %s", $2 }')"
         [ -z "$ALEMBIC" ] || printf '; %s' "$("$ALEMBIC" --version 2>/dev/null | head -n1 | tr -d '\n')"
         printf '. %s migrations; medians of %s runs (apply), %s (no-op), %s (diesel_cli/Alembic apply, Alembic no-op).\n' \
             "$COUNT" "$RUNS" "$NOOP_RUNS" "$ANCHOR_RUNS"
