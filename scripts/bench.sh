@@ -511,3 +511,8 @@ main() {
 }
 
 main "$@"
+
+# --- API benchmark (issue 5): a separate script, run after a full run (not when cases are named) ---
+if [ "$#" -eq 0 ] && [ -f "$ROOT/scripts/bench_api.sh" ]; then
+    bash "$ROOT/scripts/bench_api.sh"
+fi
