@@ -823,3 +823,65 @@ fn internal_errors_reach_the_log_not_the_client() {
         .header("x-request-id")
         .is_some_and(|id| !id.is_empty()));
 }
+
+#[test]
+fn the_api_works_the_same_on_postgres() {
+    let Some(postgres) =
+        workhub_migrations::testing::postgres_server("the_api_works_the_same_on_postgres")
+    else {
+        return;
+    };
+    let database = workhub_migrations::apply::TemporaryDatabase::create(&postgres, "api")
+        .expect("a test database");
+    let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
+        unreachable!("a PostgreSQL database has a PostgreSQL URL")
+    };
+    // Development mode migrates the new database with the PostgreSQL SQL before listening.
+    let server = Server::start_with(&[("DATABASE_URL", url.as_str())]);
+    let health = server.get("/health", "");
+    assert_eq!(health.json()["backend"], "postgres", "{health:?}");
+    assert_eq!(health.json()["pending"], 0, "{health:?}");
+
+    let (ada, token) = server.user("ada@example.com", "Ada");
+    let project = server.post(
+        "/projects",
+        &token,
+        &json!({"name": "Apollo", "description": "moon"}),
+    );
+    assert_eq!(project.status, 201, "{project:?}");
+    let project_id = project.json()["id"].as_i64().expect("an id");
+    let task = server.post(
+        &format!("/projects/{project_id}/tasks"),
+        &token,
+        &json!({"title": "Launch", "status": "doing", "assignee_id": ada, "due_on": "2026-12-01"}),
+    );
+    assert_eq!(task.status, 201, "{task:?}");
+    let task_id = task.json()["id"].as_i64().expect("an id");
+    let listed = server.get(
+        &format!("/projects/{project_id}/tasks?status=doing"),
+        &token,
+    );
+    assert_eq!(ids(&listed.json()), vec![task_id]);
+
+    // The same rules hold: another user sees nothing, a duplicate email conflicts.
+    let (_, other) = server.user("bob@example.com", "Bob");
+    assert_eq!(
+        server
+            .get(&format!("/projects/{project_id}"), &other)
+            .status,
+        404
+    );
+    assert_eq!(server.get(&format!("/tasks/{task_id}"), &other).status, 404);
+    let again =
+        json!({"email": "ADA@example.com", "password": "password-123", "display_name": "A"});
+    let duplicate = server.call("POST", "/auth/register", None, Some(&again.to_string()));
+    assert_eq!(duplicate.error(409), "email_taken");
+    // Deleting the project cascades to its tasks (foreign keys enforced by the server).
+    assert_eq!(
+        server
+            .delete(&format!("/projects/{project_id}"), &token)
+            .status,
+        204
+    );
+    assert_eq!(server.get(&format!("/tasks/{task_id}"), &token).status, 404);
+}

@@ -108,6 +108,7 @@ impl Pool {
                 diesel::r2d2::Pool::builder()
                     .max_size(options.max_size)
                     .connection_timeout(Duration::from_secs(10))
+                    .connection_customizer(Box::new(PostgresTuning))
                     .build(manager)
                     .map(Pool::Postgres)
                     .map_err(|err| {
@@ -156,5 +157,17 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteTuning
              PRAGMA foreign_keys = ON;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Applied to every PostgreSQL connection the pool opens: timestamps (`CURRENT_TIMESTAMP` defaults
+/// into `TIMESTAMP` columns) are written and read in UTC, whatever the server's time zone.
+#[derive(Debug)]
+struct PostgresTuning;
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PostgresTuning {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET TIME ZONE 'UTC'")
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }

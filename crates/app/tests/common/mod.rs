@@ -14,8 +14,11 @@ use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use tempfile::TempDir;
 
 /// The environment variables workhub reads; every command starts without them.
-pub const WORKHUB_VARIABLES: [&str; 7] = [
+pub const WORKHUB_VARIABLES: [&str; 10] = [
     "DATABASE_URL",
+    "WORKHUB_SESSION_TTL_HOURS",
+    "WORKHUB_BODY_LIMIT_BYTES",
+    "WORKHUB_DB_POOL_SIZE",
     "WORKHUB_ENV",
     "WORKHUB_ADDR",
     "WORKHUB_MIGRATIONS_DIR",
