@@ -306,7 +306,9 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("tasks.id") && problems[0].contains("declare it BigInt"));
         assert!(problems[1].contains("references unknown table projects"));
-        assert!(Schema::new(vec![table("users", ColumnType::BigInt)]).problems().is_empty());
+        assert!(Schema::new(vec![table("users", ColumnType::BigInt)])
+            .problems()
+            .is_empty());
     }
 
     #[test]
