@@ -50,18 +50,18 @@ impl Context {
             ),
             None => (Source::Embedded, Cow::Borrowed(crate::embedded::MIGRATIONS)),
         };
-        if !(cli.lock_timeout.is_finite() && cli.lock_timeout >= 0.0) {
-            return Err(Failure::Usage(format!(
+        let lock_timeout = Duration::try_from_secs_f64(cli.lock_timeout).map_err(|_| {
+            Failure::Usage(format!(
                 "--lock-timeout / WORKHUB_LOCK_TIMEOUT must be a number of seconds, not {}",
                 cli.lock_timeout
-            )));
-        }
+            ))
+        })?;
         Ok(Self {
             url,
             mode,
             source,
             migrations,
-            lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
+            lock_timeout,
             transaction: match cli.run.transaction {
                 TransactionArg::Each => TransactionMode::Each,
                 TransactionArg::All => TransactionMode::All,

@@ -23,14 +23,17 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
     if lines.is_empty() && ctx.url.dialect() == Dialect::Postgres {
         let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)?;
         lines.extend(
-            diff(&built, &render::for_dialect(&models, Dialect::Postgres))
-                .iter()
-                .map(|change| {
-                    format!(
-                        "on PostgreSQL the migrations do not build the models; they would need: {}",
-                        change.describe()
-                    )
-                }),
+            diff(
+                &render::for_dialect(&built, Dialect::Postgres),
+                &render::for_dialect(&models, Dialect::Postgres),
+            )
+            .iter()
+            .map(|change| {
+                format!(
+                    "on PostgreSQL the migrations do not build the models; they would need: {}",
+                    change.describe()
+                )
+            }),
         );
     }
     Ok(lines)

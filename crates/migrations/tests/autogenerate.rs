@@ -839,3 +839,142 @@ fn a_rebuild_that_breaks_a_foreign_key_fails_and_rolls_back() {
     assert_schema(&mut db, &s11::schema(), "after the refused rebuild");
     assert_eq!(scalar(&mut db, "SELECT COUNT(*) FROM books"), 1);
 }
+
+mod with_archived_at {
+    workhub_migrations::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) {
+            id -> BigInt,
+            #[references(authors.id)]
+            author_id -> BigInt,
+            #[max_length = 100]
+            title -> Text,
+            pages -> Nullable<Integer>,
+            #[default = "CURRENT_TIMESTAMP"]
+            archived_at -> Nullable<Timestamp>,
+        }
+    }
+}
+
+mod cycle {
+    workhub_migrations::tables! {
+        teams (id) {
+            id -> BigInt,
+            #[references(people.id, on_delete = set_null)]
+            lead_id -> Nullable<BigInt>,
+        }
+        people (id) {
+            id -> BigInt,
+            #[references(teams.id, on_delete = set_null)]
+            team_id -> Nullable<BigInt>,
+        }
+    }
+}
+
+fn migration(
+    n: usize,
+    name: &str,
+    sqlite: &workhub_migrations::schema::Generated,
+    postgres: Option<&workhub_migrations::schema::Generated>,
+) -> Migration {
+    Migration::new(
+        format!("2024-01-01-0000{n:02}_{name}"),
+        format!("202401010000{n:02}"),
+        name.to_string(),
+        true,
+        Scripts::new(sqlite.up.clone(), Some(sqlite.down.clone())),
+        postgres.map(|pg| Scripts::new(pg.up.clone(), Some(pg.down.clone()))),
+    )
+}
+
+#[test]
+fn a_column_with_a_non_constant_default_is_added_to_a_table_with_rows() {
+    // SQLite refuses ADD COLUMN ... DEFAULT CURRENT_TIMESTAMP once the table has rows, so the
+    // generated migration must rebuild instead; an empty scratch database would not notice.
+    let dir = tempfile::tempdir().unwrap();
+    let first = generate(
+        &Schema::default(),
+        &s02::schema(),
+        Dialect::Sqlite,
+        "initial",
+    )
+    .unwrap();
+    let initial = migration(0, "initial", &first, None);
+    let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
+    let add = generate(
+        &current,
+        &with_archived_at::schema(),
+        Dialect::Sqlite,
+        "archived_at",
+    )
+    .unwrap();
+    assert!(!add.up.contains("ADD COLUMN"), "{}", add.up);
+    let migrations = vec![initial, migration(1, "archived_at", &add, None)];
+    let mut db = Sqlite::open(&dir.path().join("app.db")).unwrap();
+    let migrator = Migrator::new(&migrations);
+    migrator
+        .upgrade(&mut db, &Target::Forward(1), &mut Silent)
+        .unwrap();
+    db.execute("INSERT INTO authors (name) VALUES ('Ann'); INSERT INTO books (author_id, title) VALUES (1, 'x');")
+        .unwrap();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_schema(
+        &mut db,
+        &with_archived_at::schema(),
+        "after adding archived_at",
+    );
+    assert_eq!(
+        scalar(
+            &mut db,
+            "SELECT COUNT(*) FROM books WHERE archived_at IS NOT NULL"
+        ),
+        1
+    );
+}
+
+#[test]
+fn new_tables_that_reference_each_other_go_up_and_down_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = generate(
+        &Schema::default(),
+        &cycle::schema(),
+        Dialect::Sqlite,
+        "cycle",
+    )
+    .unwrap();
+    let postgres = generate(
+        &Schema::default(),
+        &cycle::schema(),
+        Dialect::Postgres,
+        "cycle",
+    )
+    .unwrap();
+    let migrations = vec![migration(0, "cycle", &sqlite, Some(&postgres))];
+    let migrator = Migrator::new(&migrations);
+    let mut db = Sqlite::open(&dir.path().join("app.db")).unwrap();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_schema(&mut db, &cycle::schema(), "cycle on SQLite");
+    migrator
+        .downgrade(&mut db, &Target::Base, &mut Silent)
+        .unwrap();
+    assert_schema(&mut db, &Schema::default(), "cycle reverted on SQLite");
+    let Some(server) = workhub_migrations::testing::postgres_server(
+        "new_tables_that_reference_each_other (PostgreSQL half)",
+    ) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "test").unwrap();
+    let mut pg = Postgres::open(database.url()).unwrap();
+    migrator
+        .upgrade(&mut pg, &Target::Head, &mut Silent)
+        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.up));
+    assert_postgres_schema(&mut pg, &cycle::schema(), "cycle");
+    migrator
+        .downgrade(&mut pg, &Target::Base, &mut Silent)
+        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.down));
+    assert_postgres_schema(&mut pg, &Schema::default(), "cycle reverted");
+}

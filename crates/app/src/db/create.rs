@@ -102,18 +102,18 @@ pub fn write_folder(
     files: &[(&str, String)],
 ) -> Result<PathBuf, Failure> {
     let path = dir.join(folder);
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        std::fs::create_dir(&path)?;
-        for (name, text) in files {
-            std::fs::write(path.join(name), text)?;
+    let failed =
+        |err: std::io::Error| Failure::failed(format!("cannot write {}: {err}", path.display()));
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    // create_dir fails on an existing folder, which is never touched: only what this call created
+    // is removed again when a write fails.
+    std::fs::create_dir(&path).map_err(failed)?;
+    for (name, text) in files {
+        if let Err(err) = std::fs::write(path.join(name), text) {
+            let _ = std::fs::remove_dir_all(&path);
+            return Err(failed(err));
         }
-        Ok(())
-    };
-    write().map_err(|err| {
-        let _ = std::fs::remove_dir_all(&path);
-        Failure::failed(format!("cannot write {}: {err}", path.display()))
-    })?;
+    }
     Ok(path)
 }
 

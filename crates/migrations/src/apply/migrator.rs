@@ -249,13 +249,13 @@ impl<'m> Migrator<'m> {
                     Direction::Up => record(migration, dialect, took, false),
                     Direction::Down => forget(migration.version()),
                 };
-                let history = if undone == Undone::Nothing {
-                    format!("BEGIN;\n{history}COMMIT;")
+                // Outside a transaction, the history rows still go in together (or not at all).
+                let recorded = if undone == Undone::Nothing {
+                    in_transaction(db, &history)
                 } else {
-                    history
+                    db.execute(&history)
                 };
-                db.execute(&history)
-                    .map_err(|message| bookkeeping(migration, message))?;
+                recorded.map_err(|message| bookkeeping(migration, message))?;
                 Ok(took)
             });
             let outcome = outcome.and_then(|took| {

@@ -54,6 +54,26 @@ impl Postgres {
         &mut self.conn
     }
 
+    /// The name of the database this connection reached.
+    pub fn current_database(&mut self) -> Result<String, MigrateError> {
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let rows: Vec<Name> = diesel::sql_query("SELECT current_database()::text AS name")
+            .load(&mut self.conn)
+            .map_err(|err| MigrateError::Database {
+                doing: "asking which database this is".into(),
+                message: err.to_string(),
+            })?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|row| row.name)
+            .unwrap_or_default())
+    }
+
     fn holder(&mut self) -> String {
         #[derive(QueryableByName)]
         struct Holder {
@@ -252,8 +272,10 @@ impl Drop for TemporaryDatabase {
     }
 }
 
-/// `url` with its database name replaced by `database`, keeping user, host, port and parameters.
+/// `url` with its database name replaced by `database`, keeping user, host, port and parameters (a
+/// `dbname=` parameter, which libpq would prefer to the path, is dropped).
 pub fn with_database(url: &str, database: &str) -> String {
+    let url = &without_dbname(url);
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[scheme_end..];
     let path_start = rest.find('/').map(|i| scheme_end + i);
@@ -263,6 +285,21 @@ pub fn with_database(url: &str, database: &str) -> String {
         (Some(p), None) => format!("{}/{database}", &url[..p]),
         (_, Some(q)) => format!("{}/{database}{}", &url[..q], &url[q..]),
         (None, None) => format!("{url}/{database}"),
+    }
+}
+
+fn without_dbname(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("dbname="))
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
     }
 }
 
@@ -281,6 +318,14 @@ mod tests {
         assert_eq!(
             with_database("postgres://h?user=u", "x"),
             "postgres://h/x?user=u"
+        );
+        assert_eq!(
+            with_database("postgres://h/app?dbname=app&user=u", "x"),
+            "postgres://h/x?user=u"
+        );
+        assert_eq!(
+            with_database("postgresql://?dbname=app", "x"),
+            "postgresql:///x"
         );
     }
 }

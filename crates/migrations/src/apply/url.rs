@@ -40,6 +40,17 @@ impl DatabaseUrl {
                 reason: "it names no file".into(),
             });
         }
+        // A libpq key/value string is not a file name; taking it for one would create a SQLite file
+        // named after the connection settings.
+        if ["host=", "dbname=", "user=", "password="]
+            .iter()
+            .any(|key| path.contains(key))
+        {
+            return Err(MigrateError::BadUrl {
+                url: redact(url),
+                reason: "it looks like libpq key=value settings; write it as postgres://user@host/dbname".into(),
+            });
+        }
         Ok(Self::Sqlite(PathBuf::from(path)))
     }
 
@@ -77,9 +88,7 @@ pub fn redact(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |i| rest_start + i);
+        let authority_end = authority_end(&out[rest_start..]) + rest_start;
         if let Some(at) = out[rest_start..authority_end].rfind('@') {
             let userinfo = &out[rest_start..rest_start + at];
             if let Some(colon) = userinfo.find(':') {
@@ -112,9 +121,20 @@ pub fn scrub(text: &str, url: &DatabaseUrl) -> String {
     out
 }
 
+/// Where `user:password@host:port` ends in what follows `scheme://`: at the first `/`, as libpq reads
+/// it (a password may hold `?`), or, with no path, at a `?` after the last `@`.
+fn authority_end(rest: &str) -> usize {
+    rest.find('/').unwrap_or_else(|| {
+        let after_at = rest.rfind('@').map_or(0, |at| at + 1);
+        rest[after_at..]
+            .find('?')
+            .map_or(rest.len(), |q| after_at + q)
+    })
+}
+
 fn password_of(url: &str) -> Option<String> {
     let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let authority = &rest[..authority_end(rest)];
     let userinfo = &authority[..authority.rfind('@')?];
     Some(userinfo.split_once(':')?.1.to_string())
 }
@@ -166,6 +186,23 @@ mod tests {
             "postgres://h/db?user=a&password=***&x=1"
         );
         assert_eq!(redact("postgres://app@h/db"), "postgres://app@h/db");
+        assert_eq!(
+            redact("postgres://app:pa?ss@db/prod"),
+            "postgres://app:***@db/prod"
+        );
+        assert_eq!(
+            redact("postgres://app:pw@h?sslmode=require"),
+            "postgres://app:***@h?sslmode=require"
+        );
+        let odd = DatabaseUrl::parse("postgres://app:pa?ss@db/prod").unwrap();
+        assert!(!scrub("auth failed for pa?ss", &odd).contains("pa?ss"));
+        let settings = DatabaseUrl::parse("host=db password=secret dbname=x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            settings.contains("key=value") && !settings.contains("secret"),
+            "{settings}"
+        );
         let message = "could not connect with password s3cr%40t";
         assert!(!scrub(message, &url).contains("s3cr"));
     }

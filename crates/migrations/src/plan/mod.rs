@@ -164,7 +164,12 @@ impl<'m> Status<'m> {
 
     /// How many migrations are applied after stamping `target`: every one up to it, none after.
     pub fn stamp_count(&self, target: &Target) -> Result<usize, MigrateError> {
-        let applied = self.applied().count();
+        // Relative targets count from the newest applied migration, holes before it included.
+        let applied = self
+            .entries()
+            .iter()
+            .rposition(|e| e.state != State::Pending)
+            .map_or(0, |i| i + 1);
         match target {
             Target::Head => Ok(self.migrations().len()),
             Target::Base => Ok(0),

@@ -26,6 +26,17 @@ pub fn built_by_postgres(
 ) -> Result<Schema, MigrateError> {
     let scratch = TemporaryDatabase::create(server, "scratch")?;
     let mut db = Postgres::open(scratch.url())?;
+    // Never replay into anything but the scratch database, whatever the URL's parameters say.
+    let current = db.current_database()?;
+    if current != scratch.name() {
+        return Err(MigrateError::Database {
+            doing: "opening the scratch database".into(),
+            message: format!(
+                "the URL reaches database {current}, not {}; remove dbname from its parameters",
+                scratch.name()
+            ),
+        });
+    }
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;
     if !(migrations.is_empty() || *target == Target::Base) {
@@ -84,12 +95,7 @@ pub fn generate(
 pub fn uncaptured(migrations: &[Migration], models: &Schema) -> Result<Vec<Change>, MigrateError> {
     let current = built_by(migrations, &Target::Head)?;
     Ok(diff(
-        &current,
+        &render::for_dialect(&current, Dialect::Sqlite),
         &render::for_dialect(models, Dialect::Sqlite),
     ))
-}
-
-/// Whether a live database has any table besides the history tables.
-pub fn has_tables(db: &mut Sqlite) -> Result<bool, MigrateError> {
-    Ok(!read(db)?.tables.is_empty())
 }

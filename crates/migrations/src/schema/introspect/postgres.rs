@@ -112,7 +112,8 @@ pub fn postgres(conn: &mut PgConnection) -> Result<Schema, String> {
     let indexes: Vec<IndexRow> = diesel::sql_query(format!(
         "SELECT c.relname::text AS tbl, i.relname::text AS name, ix.indisunique AS is_unique, {} AS columns \
          FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class c ON c.oid = ix.indrelid \
-         WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid) \
+         WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid \
+         AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x')) \
          ORDER BY c.relname, i.relname",
         column_names("ix.indkey::int2[]", "ix.indrelid"),
         user_tables("c")

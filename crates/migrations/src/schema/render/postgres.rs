@@ -11,10 +11,56 @@ use crate::schema::{Change, Check, Column, ColumnType, Schema, Table};
 
 pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
     let mut out = String::new();
+    let added: Vec<&Table> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AddTable(table) => Some(table),
+            _ => None,
+        })
+        .collect();
+    let dropped: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::DropTable(table) => Some(table.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    // New tables first, then their foreign keys: new tables may reference each other.
+    for table in &added {
+        out.push_str(&create_table(table));
+    }
+    for table in &added {
+        for fk in &table.foreign_keys {
+            let _ = writeln!(
+                out,
+                "ALTER TABLE {} ADD {};",
+                quote(&table.name),
+                foreign_key_sql(fk)
+            );
+        }
+    }
+    let mut dropping = false;
     for change in changes {
+        if let Change::DropTable(_) = change {
+            if !dropping {
+                dropping = true;
+                // Foreign keys between dropped tables go first, so a cycle cannot block the drops.
+                for change in changes {
+                    if let Change::DropTable(table) = change {
+                        for fk in table
+                            .foreign_keys
+                            .iter()
+                            .filter(|fk| dropped.contains(&fk.references.as_str()))
+                        {
+                            out.push_str(&drop_constraint(&table.name, &fk.name));
+                        }
+                    }
+                }
+            }
+        }
         out.push_str(&destructive_note(change));
         match change {
-            Change::AddTable(table) => out.push_str(&create_table(table)),
+            Change::AddTable(_) => {}
             Change::DropTable(table) => {
                 let _ = writeln!(out, "DROP TABLE {};", quote(&table.name));
             }
@@ -35,13 +81,15 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
                 );
             }
             Change::AlterColumn { table, from, to } => out.push_str(&alter_column(table, from, to)),
-            Change::AlterPrimaryKey { table, to, .. } => {
-                let _ = writeln!(
-                    out,
-                    "ALTER TABLE {} DROP CONSTRAINT {};",
-                    quote(table),
-                    quote(&format!("{table}_pkey"))
-                );
+            Change::AlterPrimaryKey { table, from, to } => {
+                if !from.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "ALTER TABLE {} DROP CONSTRAINT {};",
+                        quote(table),
+                        quote(&format!("{table}_pkey"))
+                    );
+                }
                 if !to.is_empty() {
                     let _ = writeln!(
                         out,
@@ -121,7 +169,14 @@ fn alter_column(table: &str, from: &Column, to: &Column) -> String {
     );
     if from.ty != to.ty {
         let ty = type_sql(&to.ty);
-        let _ = writeln!(out, "{prefix} TYPE {ty} USING {}::{ty};", quote(&to.name));
+        let textual = |t: &ColumnType| matches!(t, ColumnType::Text | ColumnType::Varchar(_));
+        if textual(&from.ty) && textual(&to.ty) {
+            // The implicit assignment cast fails on a value that does not fit; an explicit USING
+            // cast would silently truncate it.
+            let _ = writeln!(out, "{prefix} TYPE {ty};");
+        } else {
+            let _ = writeln!(out, "{prefix} TYPE {ty} USING {}::{ty};", quote(&to.name));
+        }
     }
     if from.default != to.default {
         match &to.default {
@@ -164,7 +219,6 @@ fn create_table(table: &Table) -> String {
         ));
     }
     lines.extend(table.uniques.iter().map(unique_sql));
-    lines.extend(table.foreign_keys.iter().map(foreign_key_sql));
     lines.extend(table.checks.iter().map(check_sql));
     let mut out = format!(
         "CREATE TABLE {} (\n    {}\n);\n",

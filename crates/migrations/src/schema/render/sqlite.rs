@@ -74,7 +74,11 @@ fn in_place(change: &Change, old: &Table) -> bool {
     match change {
         Change::AddIndex { .. } | Change::DropIndex { .. } => true,
         Change::AddColumn { column, .. } => {
-            column.nullable || column.default.as_deref().is_some_and(is_constant)
+            // SQLite refuses a non-constant default on ADD COLUMN once the table has rows.
+            column
+                .default
+                .as_deref()
+                .map_or(column.nullable, is_constant)
         }
         Change::DropColumn { column, .. } => {
             let name = &column.name;
