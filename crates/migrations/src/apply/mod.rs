@@ -10,7 +10,7 @@ mod url;
 
 pub use backend::Backend;
 pub use migrator::{Migrator, Ran, StampReport, TransactionMode};
-pub use postgres::{with_database, Postgres, TemporaryDatabase};
+pub use postgres::{Postgres, TemporaryDatabase};
 pub use progress::{Progress, Silent};
 pub use sqlite::{FileLock, Sqlite};
 pub use url::{redact, scrub, DatabaseUrl};

@@ -274,7 +274,7 @@ impl Drop for TemporaryDatabase {
 
 /// `url` with its database name replaced by `database`, keeping user, host, port and parameters (a
 /// `dbname=` parameter, which libpq would prefer to the path, is dropped).
-pub fn with_database(url: &str, database: &str) -> String {
+fn with_database(url: &str, database: &str) -> String {
     let url = &without_dbname(url);
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[scheme_end..];
