@@ -75,6 +75,8 @@ impl Context {
         migrator.lock_timeout = self.lock_timeout;
         migrator.transaction = self.transaction;
         migrator.allow_out_of_order = self.allow_out_of_order;
+        // workhub owns its database, header included.
+        migrator.head_fingerprint = true;
         migrator
     }
 
@@ -91,6 +93,14 @@ impl Context {
                 Ok(None)
             }
             _ => self.open().map(Some),
+        }
+    }
+
+    /// Whether the head fingerprint claims head while `status`, read in full, says otherwise.
+    pub fn fingerprint_misleads(&self, status: &Status<'_>) -> Result<bool, Failure> {
+        match self.open_existing()? {
+            Some(mut db) => Ok(self.migrator().fingerprint_misleads(db.backend(), status)?),
+            None => Ok(false),
         }
     }
 

@@ -52,7 +52,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 "--migrate-only runs alone; drop the subcommand".into(),
             ));
         }
-        return db::upgrade(&ctx, &workhub_migrations::Target::Head);
+        return db::migrate_to_head(&ctx);
     }
     match cli.command {
         None | Some(Command::Serve) => serve::run(ctx),

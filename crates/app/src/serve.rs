@@ -29,7 +29,7 @@ pub fn run(ctx: Context) -> Result<(), Failure> {
                 crate::mode::VARIABLE,
                 ctx.url
             );
-            crate::db::upgrade(&ctx, &workhub_migrations::Target::Head)?;
+            crate::db::migrate_to_head(&ctx)?;
             crate::drift::warn_if_models_differ(&ctx);
         }
         Mode::Production => refuse_unless_at_head(&ctx)?,
@@ -61,16 +61,23 @@ fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
     if status.is_at_head() {
         return Ok(());
     }
-    let problems = crate::db::problems(&status);
+    let misleads = ctx.fingerprint_misleads(&status)?;
+    let problems = crate::db::problems(&status, misleads);
     Err(Failure::failed(format!(
         "production mode: {} is not at this binary's head, so the service will not start:\n{}\n  \
-         hint: run `workhub --migrate-only` as the release step, then start the service",
+         hint: run `{}` as the release step, then start the service",
         ctx.url,
         problems
             .iter()
             .map(|p| format!("    {p}\n"))
             .collect::<String>()
-            .trim_end()
+            .trim_end(),
+        // The fingerprint would make the release step skip what is missing.
+        if misleads {
+            "workhub db upgrade"
+        } else {
+            "workhub --migrate-only"
+        }
     )))
 }
 

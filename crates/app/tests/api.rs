@@ -824,20 +824,24 @@ fn internal_errors_reach_the_log_not_the_client() {
         .is_some_and(|id| !id.is_empty()));
 }
 
-#[test]
-fn the_api_works_the_same_on_postgres() {
-    let Some(postgres) =
-        workhub_migrations::testing::postgres_server("the_api_works_the_same_on_postgres")
-    else {
-        return;
-    };
+/// The service on a new temporary PostgreSQL database (development mode migrates it with the
+/// PostgreSQL SQL before listening); `None`, after a skip notice, when no server answers outside CI.
+fn on_postgres(test: &str) -> Option<(workhub_migrations::apply::TemporaryDatabase, Server)> {
+    let postgres = workhub_migrations::testing::postgres_server(test)?;
     let database = workhub_migrations::apply::TemporaryDatabase::create(&postgres, "api")
         .expect("a test database");
     let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
         unreachable!("a PostgreSQL database has a PostgreSQL URL")
     };
-    // Development mode migrates the new database with the PostgreSQL SQL before listening.
     let server = Server::start_with(&[("DATABASE_URL", url.as_str())]);
+    Some((database, server))
+}
+
+#[test]
+fn the_api_works_the_same_on_postgres() {
+    let Some((_database, server)) = on_postgres("the_api_works_the_same_on_postgres") else {
+        return;
+    };
     let health = server.get("/health", "");
     assert_eq!(health.json()["backend"], "postgres", "{health:?}");
     assert_eq!(health.json()["pending"], 0, "{health:?}");
@@ -884,4 +888,110 @@ fn the_api_works_the_same_on_postgres() {
         204
     );
     assert_eq!(server.get(&format!("/tasks/{task_id}"), &token).status, 404);
+}
+
+/// A project owned by Ada with Bob as a member: (project id, Ada's token, Bob's id).
+fn project_with_a_member(server: &Server) -> (i64, String, i64) {
+    let (_, ada) = server.user("ada@example.com", "Ada");
+    let (bob, _) = server.user("bob@example.com", "Bob");
+    let project = server.post("/projects", &ada, &json!({"name": "Apollo"}));
+    assert_eq!(project.status, 201, "{project:?}");
+    let pid = project.json()["id"].as_i64().expect("an id");
+    let added = server.post(
+        &format!("/projects/{pid}/members"),
+        &ada,
+        &json!({"user_id": bob}),
+    );
+    assert_eq!(added.status, 201, "{added:?}");
+    (pid, ada, bob)
+}
+
+/// What removing Bob does, as `DELETE /projects/{id}/members/{user_id}` does it, for a test to hold
+/// open in its own transaction.
+fn removal(pid: i64, bob: i64) -> String {
+    format!(
+        "DELETE FROM project_members WHERE project_id = {pid} AND user_id = {bob}; \
+         UPDATE tasks SET assignee_id = NULL WHERE project_id = {pid} AND assignee_id = {bob};"
+    )
+}
+
+/// Assigns a new task to Bob while his removal is in flight, and `commit` ends the removal. The
+/// assignment must wait for it and then find Bob gone: never a task left assigned to a non-member.
+fn assign_during_removal(
+    server: &Server,
+    (pid, ada, bob): (i64, &str, i64),
+    commit: impl FnOnce(),
+) {
+    let response = std::thread::scope(|scope| {
+        let request = scope.spawn(|| {
+            server.post(
+                &format!("/projects/{pid}/tasks"),
+                ada,
+                &json!({"title": "Launch", "assignee_id": bob}),
+            )
+        });
+        commit();
+        request.join().expect("the request thread")
+    });
+    assert_eq!(response.error(422), "validation", "{response:?}");
+    assert!(response.body.contains("assignee_id"), "{response:?}");
+    let assigned = server.get(&format!("/projects/{pid}/tasks?assignee={bob}"), ada);
+    assert_eq!(ids(&assigned.json()), Vec::<i64>::new(), "{assigned:?}");
+}
+
+#[test]
+fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment() {
+    use diesel::connection::SimpleConnection;
+    let server = Server::start();
+    let (pid, ada, bob) = project_with_a_member(&server);
+    let mut conn = SqliteConnection::establish(&server.db().to_string_lossy()).expect("open");
+    conn.batch_execute(&format!("BEGIN IMMEDIATE; {}", removal(pid, bob)))
+        .expect("start the removal");
+    assign_during_removal(&server, (pid, &ada, bob), || {
+        // SQLite cannot show who waits; the request has long reached the database by then.
+        std::thread::sleep(Duration::from_millis(500));
+        conn.batch_execute("COMMIT").expect("commit the removal");
+    });
+}
+
+#[test]
+fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres() {
+    use diesel::connection::SimpleConnection;
+    use diesel::PgConnection;
+    let Some((database, server)) =
+        on_postgres("a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres")
+    else {
+        return;
+    };
+    let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
+        unreachable!("a PostgreSQL database has a PostgreSQL URL")
+    };
+    let (pid, ada, bob) = project_with_a_member(&server);
+    let mut conn = PgConnection::establish(url).expect("connect");
+    let mut watcher = PgConnection::establish(url).expect("connect");
+    conn.batch_execute(&format!("BEGIN; {}", removal(pid, bob)))
+        .expect("start the removal");
+    assign_during_removal(&server, (pid, &ada, bob), || {
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        // The assignment must be seen waiting on the removal's row lock before the removal commits.
+        let started = std::time::Instant::now();
+        let waited = loop {
+            let waiting: Waiting = diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut watcher)
+            .expect("read pg_stat_activity");
+            if waiting.n > 0 || started.elapsed() > Duration::from_secs(10) {
+                break waiting.n > 0;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        conn.batch_execute("COMMIT").expect("commit the removal");
+        assert!(waited, "the assignment never waited for the removal");
+    });
 }

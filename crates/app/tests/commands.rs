@@ -546,6 +546,139 @@ fn migrate_only_applies_everything_and_exits() {
 }
 
 #[test]
+fn a_no_op_migrate_only_is_answered_by_the_head_fingerprint_which_follows_every_change() {
+    let fixture = Fixture::with_steps(2);
+    let (run, by_fingerprint) = fixture.migrate_only();
+    run.expect_code(0);
+    assert!(!by_fingerprint, "{}", run.stderr);
+    assert_ne!(
+        fixture.user_version(),
+        0,
+        "at head, the fingerprint is stored"
+    );
+
+    let (run, by_fingerprint) = fixture.migrate_only();
+    run.expect_code(0);
+    assert!(by_fingerprint, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "Nothing to apply: {} is at {} ({}, head).",
+            fixture.db().display(),
+            step_version(2),
+            step_folder(2)
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // Leaving head withdraws it; coming back stores it again.
+    fixture.ok(&["db", "downgrade"]);
+    assert_eq!(fixture.user_version(), 0);
+    let (run, by_fingerprint) = fixture.migrate_only();
+    run.expect_code(0);
+    assert!(!by_fingerprint && run.stdout.contains("Applied 1 migration "));
+    assert_ne!(fixture.user_version(), 0);
+
+    // A new migration changes the set the fingerprint was taken of.
+    fixture.step(3);
+    let (run, by_fingerprint) = fixture.migrate_only();
+    run.expect_code(0);
+    assert!(!by_fingerprint && run.stdout.contains("Applied 1 migration "));
+
+    // So does an edit of an applied one, which is refused, never hidden.
+    std::fs::write(
+        fixture.migrations().join(step_folder(1)).join("up.sql"),
+        "CREATE TABLE t01 (id INTEGER PRIMARY KEY, edited TEXT);\n",
+    )
+    .unwrap();
+    let (run, by_fingerprint) = fixture.migrate_only();
+    assert!(!by_fingerprint);
+    run.expect_failure(1, &[&step_folder(1), "db repair"]);
+}
+
+#[test]
+fn a_schema_change_by_anyone_retires_the_fingerprint_until_the_next_run_reads_the_history() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["--migrate-only"]);
+    let stored = fixture.user_version();
+    fixture.execute("CREATE TABLE made_by_hand (id INTEGER);");
+
+    let (run, by_fingerprint) = fixture.migrate_only();
+    run.expect_code(0);
+    assert!(!by_fingerprint && run.stdout.contains("Nothing to apply"));
+    let renewed = fixture.user_version();
+    assert!(renewed != 0 && renewed != stored, "{renewed} vs {stored}");
+    let (_, by_fingerprint) = fixture.migrate_only();
+    assert!(by_fingerprint);
+}
+
+#[test]
+fn versions_without_a_recorded_checksum_get_no_fingerprint_until_repaired() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["--migrate-only"]);
+    // As if diesel_cli had applied them: versions only, no checksums.
+    fixture.execute("DELETE FROM __workhub_migrations;");
+    fixture.ok(&["db", "upgrade"]);
+    assert_eq!(fixture.user_version(), 0);
+    let (_, by_fingerprint) = fixture.migrate_only();
+    assert!(!by_fingerprint);
+
+    fixture.ok(&["db", "repair"]);
+    assert_ne!(fixture.user_version(), 0);
+    let (_, by_fingerprint) = fixture.migrate_only();
+    assert!(by_fingerprint);
+}
+
+/// The fingerprint's one blind spot, kept honest: a history row removed outside workhub without any
+/// schema change (another tool reverting a data-only migration). `--migrate-only` trusts the
+/// fingerprint; every command that reads the history names the problem and the way out.
+#[test]
+fn a_history_changed_without_a_schema_change_is_named_by_every_command_that_reads_it() {
+    let fixture = Fixture::with_steps(1);
+    let data = "2024-01-01-000002_seed";
+    fixture.migration(
+        data,
+        "INSERT INTO t01 (id) VALUES (7);\n",
+        Some("DELETE FROM t01 WHERE id = 7;\n"),
+    );
+    fixture.ok(&["--migrate-only"]);
+    fixture.execute(
+        "DELETE FROM t01 WHERE id = 7; \
+         DELETE FROM __diesel_schema_migrations WHERE version = '20240101000002'; \
+         DELETE FROM __workhub_migrations WHERE version = '20240101000002';",
+    );
+
+    let (run, by_fingerprint) = fixture.migrate_only();
+    run.expect_code(0);
+    assert!(by_fingerprint && run.stdout.contains("Nothing to apply"));
+
+    let warning = "the head fingerprint (PRAGMA user_version) claims head";
+    let run = fixture.ok(&["db", "current"]);
+    assert!(run.stdout.contains(warning), "{}", run.stdout);
+    let run = fixture.run(&["db", "check"]);
+    run.expect_failure(1, &["check failed"]);
+    assert!(run.stdout.contains(warning), "{}", run.stdout);
+    let run = output(
+        fixture
+            .workhub()
+            .env("WORKHUB_ENV", "production")
+            .env("WORKHUB_ADDR", "127.0.0.1:0")
+            .arg("serve"),
+    );
+    run.expect_failure(1, &[warning, "hint: run `workhub db upgrade`"]);
+
+    let run = fixture.ok(&["db", "upgrade"]);
+    assert!(
+        run.stdout.contains("Applied 1 migration "),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.count("t01"), 1);
+    let (_, by_fingerprint) = fixture.migrate_only();
+    assert!(by_fingerprint);
+}
+
+#[test]
 fn transaction_all_is_all_or_nothing() {
     let fixture = Fixture::with_steps(2);
     fixture.migration(

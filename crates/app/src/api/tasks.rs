@@ -15,7 +15,7 @@ use workhub_models::{project_members, tasks, NewTask, Task};
 use super::auth::CurrentUser;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{date, nullable, path_id, text, ApiJson};
-use super::pool::{with_conn, Conn};
+use super::pool::{with_conn, write_tx, Conn};
 use super::projects::access;
 use super::{no_content, now, timestamp, AppState};
 
@@ -166,22 +166,57 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
         .ok_or_else(invalid)
 }
 
-/// 422 unless `assignee` is a member of the project.
-fn check_assignee(conn: &mut Conn, project_id: i64, assignee: Option<i64>) -> Result<(), ApiError> {
+/// 422 unless `assignee` is a member of the project. Called inside the write transaction of the task
+/// write it guards, with the membership row held until commit (see [`LockMembership`]), so a member
+/// removed at the same moment is never left assigned.
+fn check_assignee<C: LockMembership>(
+    c: &mut C,
+    project_id: i64,
+    assignee: Option<i64>,
+) -> Result<(), ApiError> {
     let Some(assignee) = assignee else {
         return Ok(());
     };
-    let member = with_conn!(conn, c => project_members::table
-        .find((project_id, assignee))
-        .select(project_members::user_id)
-        .first::<i64>(c)
-        .optional())?;
-    match member {
-        Some(_) => Ok(()),
-        None => Err(ApiError::validation(
+    if c.lock_membership(project_id, assignee)? {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
             "assignee_id",
             "is not a member of this project",
-        )),
+        ))
+    }
+}
+
+/// Reads a membership in a write transaction and keeps it from being removed until the transaction
+/// ends, because removing a member unassigns their tasks: a task write racing that removal must
+/// either come before it (and be unassigned by it) or see the member gone.
+trait LockMembership {
+    fn lock_membership(&mut self, project_id: i64, user_id: i64) -> QueryResult<bool>;
+}
+
+impl LockMembership for SqliteConnection {
+    // `BEGIN IMMEDIATE` already serialises every writer, the removal included.
+    fn lock_membership(&mut self, project_id: i64, user_id: i64) -> QueryResult<bool> {
+        project_members::table
+            .find((project_id, user_id))
+            .select(project_members::user_id)
+            .first::<i64>(self)
+            .optional()
+            .map(|row| row.is_some())
+    }
+}
+
+impl LockMembership for PgConnection {
+    // Under READ COMMITTED a plain read would not stop the removal from committing in between;
+    // FOR KEY SHARE makes the removal's DELETE wait for this transaction.
+    fn lock_membership(&mut self, project_id: i64, user_id: i64) -> QueryResult<bool> {
+        project_members::table
+            .find((project_id, user_id))
+            .select(project_members::user_id)
+            .for_key_share()
+            .first::<i64>(self)
+            .optional()
+            .map(|row| row.is_some())
     }
 }
 
@@ -315,7 +350,6 @@ pub async fn create(
         .pool
         .run(move |conn| {
             access(conn, id, me.user.id)?;
-            check_assignee(conn, id, assignee_id)?;
             let new = NewTask {
                 project_id: id,
                 title: &title,
@@ -324,10 +358,13 @@ pub async fn create(
                 assignee_id,
                 due_on,
             };
-            Ok(with_conn!(conn, c => diesel::insert_into(tasks::table)
-                .values(&new)
-                .returning(Task::as_returning())
-                .get_result(c))?)
+            write_tx!(conn, c => {
+                check_assignee(c, id, assignee_id)?;
+                Ok::<_, ApiError>(diesel::insert_into(tasks::table)
+                    .values(&new)
+                    .returning(Task::as_returning())
+                    .get_result(c)?)
+            })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(task.into())))
@@ -395,13 +432,15 @@ pub async fn update(
         .pool
         .run(move |conn| {
             let task = task_access(conn, id, me.user.id)?;
-            if let Some(assignee) = changes.assignee_id {
-                check_assignee(conn, task.project_id, assignee)?;
-            }
-            Ok(with_conn!(conn, c => diesel::update(tasks::table.find(id))
-                .set(&changes)
-                .returning(Task::as_returning())
-                .get_result(c))?)
+            write_tx!(conn, c => {
+                if let Some(assignee) = changes.assignee_id {
+                    check_assignee(c, task.project_id, assignee)?;
+                }
+                Ok::<_, ApiError>(diesel::update(tasks::table.find(id))
+                    .set(&changes)
+                    .returning(Task::as_returning())
+                    .get_result(c)?)
+            })
         })
         .await?;
     Ok(Json(task.into()))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use workhub_migrations::apply::FileLock;
 use workhub_migrations::plan::State;
-use workhub_migrations::{DatabaseUrl, Progress, Status, Target};
+use workhub_migrations::{Database, DatabaseUrl, Progress, Status, Target};
 
 use crate::cli::DbCommand;
 use crate::context::Context;
@@ -33,8 +33,28 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
     }
 }
 
-pub fn upgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
+/// `workhub --migrate-only` and the development start: an upgrade to head that first asks the head
+/// fingerprint, so that on a database already at head no history (and, on SQLite, no schema) is read.
+pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
     let mut db = ctx.open()?;
+    if ctx.migrator().fingerprint_proves_head(db.backend())? {
+        tracing::debug!("the head fingerprint proves head; the history was not read");
+        println!(
+            "Nothing to apply: {} is at {}.",
+            ctx.url,
+            report::head_revision(&ctx.migrations)
+        );
+        return Ok(());
+    }
+    upgrade_open(ctx, db, &Target::Head)
+}
+
+/// `workhub db upgrade`: always reads the whole history, so it also sees what the fingerprint cannot.
+pub fn upgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
+    upgrade_open(ctx, ctx.open()?, target)
+}
+
+fn upgrade_open(ctx: &Context, mut db: Database, target: &Target) -> Result<(), Failure> {
     let migrator = ctx.migrator();
     let ran = migrator.upgrade(db.backend(), target, &mut Report::new())?;
     let status = migrator.status(db.backend())?;
@@ -103,9 +123,19 @@ fn repair(ctx: &Context) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Everything that keeps the database from being exactly at head, one line each.
-pub fn problems(status: &Status<'_>) -> Vec<String> {
+/// Said when the head fingerprint claims head but the history, read in full, does not.
+pub const MISLEADING_FINGERPRINT: &str =
+    "the head fingerprint (PRAGMA user_version) claims head, but the history says otherwise: it was \
+     changed outside workhub without a schema change, so `workhub --migrate-only` would do nothing; \
+     `workhub db upgrade` reads the whole history and sets both right";
+
+/// Everything that keeps the database from being exactly at head, one line each; `misleads` when the
+/// head fingerprint claims head all the same.
+pub fn problems(status: &Status<'_>, misleads: bool) -> Vec<String> {
     let mut problems = Vec::new();
+    if misleads {
+        problems.push(MISLEADING_FINGERPRINT.to_string());
+    }
     for row in &status.unknown {
         problems.push(format!(
             "applied but unknown to this binary: {}",
@@ -137,7 +167,7 @@ pub fn problems(status: &Status<'_>) -> Vec<String> {
 
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
-    let mut problems = problems(&status);
+    let mut problems = problems(&status, ctx.fingerprint_misleads(&status)?);
     problems.extend(crate::drift::model_changes(ctx)?);
     if problems.is_empty() {
         println!(

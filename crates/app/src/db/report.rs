@@ -1,10 +1,18 @@
 //! `db current` and `db history`: where a database stands, for people.
 
 use workhub_migrations::plan::State;
-use workhub_migrations::Status;
+use workhub_migrations::{Migration, Status};
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
+
+/// The revision of a database at the head of `migrations`, phrased as [`revision`] phrases it.
+pub fn head_revision(migrations: &[Migration]) -> String {
+    match migrations.last() {
+        None => "base (nothing applied)".to_string(),
+        Some(head) => format!("{} ({}, head)", head.version(), head.folder()),
+    }
+}
 
 /// The current revision as one phrase: `20240501093000 (2024-05-01-093000_add_tasks, head)`.
 pub fn revision(status: &Status<'_>) -> String {
@@ -34,7 +42,10 @@ pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
             status.head().map_or("", |m| m.folder())
         );
     }
-    let problems = super::problems(status);
+    if !status.is_at_head() && ctx.fingerprint_misleads(status)? {
+        println!("warning: {}", super::MISLEADING_FINGERPRINT);
+    }
+    let problems = super::problems(status, false);
     if verbose {
         println!("database: {}", ctx.url);
         println!("migrations: {}", source_name(ctx));

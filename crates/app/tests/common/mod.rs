@@ -140,6 +140,33 @@ impl Fixture {
         rows[0].n
     }
 
+    /// `PRAGMA user_version`, where workhub keeps its head fingerprint (0 for none).
+    pub fn user_version(&self) -> i32 {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            user_version: i32,
+        }
+        let mut conn =
+            SqliteConnection::establish(&self.db().to_string_lossy()).expect("open the database");
+        let row: Row = diesel::sql_query("PRAGMA user_version")
+            .get_result(&mut conn)
+            .expect("read PRAGMA user_version");
+        row.user_version
+    }
+
+    /// `workhub --migrate-only` with its debug log, and whether the head fingerprint answered it
+    /// without the history being read.
+    pub fn migrate_only(&self) -> (Run, bool) {
+        let mut command = self.workhub();
+        command
+            .env("RUST_LOG", "workhub=debug")
+            .arg("--migrate-only");
+        let run = output(&mut command);
+        let by_fingerprint = run.stderr.contains("the head fingerprint proves head");
+        (run, by_fingerprint)
+    }
+
     /// `db history` as lines.
     pub fn history(&self) -> Vec<String> {
         self.ok(&["db", "history"])

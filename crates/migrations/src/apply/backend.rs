@@ -6,6 +6,7 @@ use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
+use crate::history::fingerprint::Header;
 use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
 use crate::{Dialect, MigrateError};
 
@@ -37,6 +38,18 @@ pub trait Backend {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError>;
+
+    /// The header fields behind the head fingerprint, read without loading the schema; `None` where
+    /// the backend keeps no fingerprint (PostgreSQL answers a history read from its catalog quickly).
+    fn header(&mut self) -> Result<Option<Header>, String> {
+        Ok(None)
+    }
+
+    /// Stores `fingerprint(schema_cookie)` in one transaction with its read of the schema cookie.
+    fn store_fingerprint(&mut self, fingerprint: &dyn Fn(i32) -> i32) -> Result<(), String> {
+        let _ = fingerprint;
+        Ok(())
+    }
 
     /// Every applied version with what the companion table knows of it; empty when the history tables
     /// do not exist yet (they are created only by a command that changes the database).

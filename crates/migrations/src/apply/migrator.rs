@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Backend, Progress};
+use crate::history::fingerprint::{self, Header};
 use crate::history::{COMPANION_TABLE, CREATE_TABLES, DIESEL_TABLE};
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
@@ -38,6 +39,9 @@ pub struct Migrator<'m> {
     pub allow_out_of_order: bool,
     pub transaction: TransactionMode,
     pub lock_timeout: Duration,
+    /// Keep the head fingerprint (see [`fingerprint`]) in the database header where the backend has
+    /// one. It claims SQLite's `PRAGMA user_version`, so it is off unless the application owns that.
+    pub head_fingerprint: bool,
 }
 
 impl<'m> Migrator<'m> {
@@ -47,6 +51,7 @@ impl<'m> Migrator<'m> {
             allow_out_of_order: false,
             transaction: TransactionMode::Each,
             lock_timeout: Duration::from_secs(60),
+            head_fingerprint: false,
         }
     }
 
@@ -57,6 +62,82 @@ impl<'m> Migrator<'m> {
     /// Reads where the database stands, without locking or creating anything.
     pub fn status(&self, db: &mut dyn Backend) -> Result<Status<'m>, MigrateError> {
         Ok(Status::new(db.dialect(), self.migrations, db.history()?))
+    }
+
+    /// Whether the head fingerprint proves the database is at head, read from the header alone: no
+    /// lock, no history, no schema. `false` says only that the history must be read to know.
+    pub fn fingerprint_proves_head(&self, db: &mut dyn Backend) -> Result<bool, MigrateError> {
+        Ok(self
+            .header(db)?
+            .is_some_and(|header| fingerprint::proves_head(header, self.migrations, db.dialect())))
+    }
+
+    /// Whether the stored fingerprint claims head while `status`, read in full, says otherwise (see
+    /// [`fingerprint::misleads`]): a run that trusts the fingerprint would wrongly do nothing.
+    pub fn fingerprint_misleads(
+        &self,
+        db: &mut dyn Backend,
+        status: &Status<'_>,
+    ) -> Result<bool, MigrateError> {
+        Ok(self
+            .header(db)?
+            .is_some_and(|header| fingerprint::misleads(header, status)))
+    }
+
+    fn header(&self, db: &mut dyn Backend) -> Result<Option<Header>, MigrateError> {
+        if !self.head_fingerprint {
+            return Ok(None);
+        }
+        db.header().map_err(|message| MigrateError::Database {
+            doing: "reading the database header".into(),
+            message,
+        })
+    }
+
+    /// Withdraws the fingerprint before the history changes, so that a run cut off halfway never
+    /// leaves one that claims head.
+    fn withdraw_fingerprint(&self, db: &mut dyn Backend) -> Result<(), MigrateError> {
+        match self.header(db)? {
+            Some(header) if header.fingerprint != fingerprint::NONE => db
+                .store_fingerprint(&|_| fingerprint::NONE)
+                .map_err(|message| MigrateError::Database {
+                    doing: "clearing the head fingerprint (PRAGMA user_version)".into(),
+                    message,
+                }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stores the fingerprint the database now deserves, once a command is done. `status` and
+    /// `before` were read before the command ran. It is only a cache: when it cannot be written (a
+    /// read-only file, say), the next run reads the history instead.
+    fn settle_fingerprint(
+        &self,
+        db: &mut dyn Backend,
+        status: &Status<'m>,
+        before: Option<Header>,
+    ) {
+        let Ok(Some(header)) = self.header(db) else {
+            return;
+        };
+        // Every change withdraws a stored fingerprint first: one still in place, with the header as
+        // it was, proves `status` is still true and spares a second read of the history.
+        let unchanged = header.fingerprint != fingerprint::NONE && before == Some(header);
+        let reread;
+        let status = if unchanged {
+            status
+        } else {
+            match self.status(db) {
+                Ok(now) => {
+                    reread = now;
+                    &reread
+                }
+                Err(_) => return,
+            }
+        };
+        if fingerprint::deserved(status, header.schema_cookie) != header.fingerprint {
+            let _ = db.store_fingerprint(&|cookie| fingerprint::deserved(status, cookie));
+        }
     }
 
     pub fn upgrade(
@@ -125,6 +206,9 @@ impl<'m> Migrator<'m> {
                     report.removed.push(migration.folder().to_string());
                 }
             }
+            if !sql.is_empty() {
+                self.withdraw_fingerprint(db)?;
+            }
             in_transaction(db, &sql).map_err(|message| MigrateError::Database {
                 doing: "stamping the history".into(),
                 message,
@@ -159,6 +243,9 @@ impl<'m> Migrator<'m> {
                     ));
                     repaired.push(entry.migration.folder().to_string());
                 }
+            }
+            if !sql.is_empty() {
+                self.withdraw_fingerprint(db)?;
             }
             in_transaction(db, &sql).map_err(|message| MigrateError::Database {
                 doing: "repairing the history".into(),
@@ -195,8 +282,12 @@ impl<'m> Migrator<'m> {
                         message,
                     })?;
             }
+            let before = self.header(db)?;
             let status = self.status(db)?;
-            body(db, &status, progress)
+            let result = body(db, &status, progress);
+            // Settled after a failure too: a migration that failed halfway leaves the history behind.
+            self.settle_fingerprint(db, &status, before);
+            result
         })();
         db.unlock();
         result
@@ -222,6 +313,11 @@ impl<'m> Migrator<'m> {
             if !outside.is_empty() {
                 return Err(MigrateError::NeedsOwnTransaction { folders: outside });
             }
+        }
+        if total > 0 {
+            self.withdraw_fingerprint(db)?;
+        }
+        if all {
             db.begin()
                 .map_err(|message| bookkeeping(plan.steps[0], message))?;
         }

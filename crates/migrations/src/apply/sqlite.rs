@@ -7,6 +7,7 @@ use diesel::sql_types::Integer;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend};
+use crate::history::fingerprint::Header;
 use crate::history::AppliedMigration;
 use crate::{Dialect, MigrateError};
 
@@ -115,6 +116,54 @@ impl Backend for Sqlite {
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
         query_history(&mut self.conn, companion_exists)
     }
+
+    fn header(&mut self) -> Result<Option<Header>, String> {
+        Ok(Some(Header {
+            schema_cookie: schema_cookie(&mut self.conn)?,
+            fingerprint: stored_fingerprint(&mut self.conn)?,
+        }))
+    }
+
+    fn store_fingerprint(&mut self, fingerprint: &dyn Fn(i32) -> i32) -> Result<(), String> {
+        self.begin()?;
+        let stored = schema_cookie(&mut self.conn).and_then(|cookie| {
+            batch(
+                &mut self.conn,
+                &format!("PRAGMA user_version = {}", fingerprint(cookie)),
+            )
+        });
+        if let Err(message) = stored.and_then(|()| batch(&mut self.conn, "COMMIT")) {
+            let _ = batch(&mut self.conn, "ROLLBACK");
+            return Err(message);
+        }
+        Ok(())
+    }
+}
+
+// Header pragmas: SQLite answers them from the file header, without parsing the schema.
+
+fn schema_cookie(conn: &mut SqliteConnection) -> Result<i32, String> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        schema_version: i32,
+    }
+    let row: Row = diesel::sql_query("PRAGMA schema_version")
+        .get_result(conn)
+        .map_err(|err| err.to_string())?;
+    Ok(row.schema_version)
+}
+
+fn stored_fingerprint(conn: &mut SqliteConnection) -> Result<i32, String> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        user_version: i32,
+    }
+    let row: Row = diesel::sql_query("PRAGMA user_version")
+        .get_result(conn)
+        .map_err(|err| err.to_string())?;
+    Ok(row.user_version)
 }
 
 /// The exclusive OS lock on `<database>-migrate-lock` that migrators of one SQLite file share. The
