@@ -629,6 +629,43 @@ fn versions_without_a_recorded_checksum_get_no_fingerprint_until_repaired() {
     assert!(by_fingerprint);
 }
 
+#[test]
+fn a_refused_or_rolled_back_run_leaves_the_header_as_it_was() {
+    let fixture = Fixture::with_steps(1);
+    fixture.migration(
+        "2024-01-01-000002_no_way_back",
+        "CREATE TABLE t02 (id INTEGER);\n",
+        None,
+    );
+    fixture.ok(&["--migrate-only"]);
+    assert_ne!(fixture.user_version(), 0);
+
+    // At head without a fingerprint (cleared by hand), a refusal does not store one.
+    fixture.execute("PRAGMA user_version = 0;");
+    let before = fixture.snapshot();
+    fixture
+        .run(&["db", "downgrade", "base"])
+        .expect_failure(1, &["down.sql"]);
+    assert_eq!(fixture.snapshot(), before);
+
+    // A failing migration rolls back the fingerprint's withdrawal with itself, in either mode.
+    fixture.ok(&["db", "upgrade"]);
+    let stored = fixture.user_version();
+    assert_ne!(stored, 0);
+    fixture.migration(
+        "2024-01-01-000003_broken",
+        "CREATE TABLE t03 (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n",
+        None,
+    );
+    let before = fixture.snapshot();
+    for mode in ["each", "all"] {
+        fixture
+            .run(&["db", "upgrade", "--transaction", mode])
+            .expect_failure(1, &["no such table"]);
+        assert_eq!(fixture.snapshot(), before, "--transaction {mode}");
+    }
+}
+
 /// The fingerprint's one blind spot, kept honest: a history row removed outside workhub without any
 /// schema change (another tool reverting a data-only migration). `--migrate-only` trusts the
 /// fingerprint; every command that reads the history names the problem and the way out.

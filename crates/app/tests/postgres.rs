@@ -279,3 +279,50 @@ fn migrations_outside_a_transaction_run_statement_by_statement_on_postgres() {
         1
     );
 }
+
+/// The bundled libpq is built with OpenSSL: a server reached with `sslmode=require` is migrated over
+/// TLS, and the connection is encrypted.
+#[test]
+fn a_server_that_requires_tls_is_reached_over_tls() {
+    let test = "a_server_that_requires_tls_is_reached_over_tls";
+    let Some(database) = database(test) else {
+        return;
+    };
+    if scalar(
+        &database,
+        "SELECT CASE WHEN current_setting('ssl') = 'on' THEN 1 ELSE 0 END",
+    ) == 0
+    {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+            "{test}: the PostgreSQL server has ssl = off, and CI=true requires a server with TLS"
+        );
+        eprintln!(
+            "SKIPPED {test}: the PostgreSQL server has ssl = off; turn it on to run this test"
+        );
+        return;
+    }
+    let raw = url(&database);
+    let tls = format!(
+        "{raw}{}sslmode=require",
+        if raw.contains('?') { '&' } else { '?' }
+    );
+
+    #[derive(QueryableByName)]
+    struct Encrypted {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+    let mut conn = PgConnection::establish(&tls).expect("connect with sslmode=require");
+    let row: Encrypted =
+        diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .get_result(&mut conn)
+            .expect("read pg_stat_ssl");
+    assert!(row.ssl, "the connection is not encrypted");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = workhub_command(dir.path());
+    command.env("DATABASE_URL", &tls).args(["db", "upgrade"]);
+    common::output(&mut command).expect_code(0);
+    assert!(user_tables(&database) >= 5, "the models' tables exist");
+}

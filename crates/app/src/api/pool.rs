@@ -67,9 +67,12 @@ macro_rules! write_tx {
             $crate::api::pool::Conn::Sqlite(conn) => {
                 diesel::SqliteConnection::immediate_transaction(&mut **conn, |$c| $body)
             }
-            $crate::api::pool::Conn::Postgres(conn) => {
-                diesel::Connection::transaction(&mut **conn, |$c: &mut diesel::PgConnection| $body)
-            }
+            // Pinned, whatever the server's default: the membership lock in `tasks` relies on
+            // each statement of a removal seeing what committed before it.
+            $crate::api::pool::Conn::Postgres(conn) => conn
+                .build_transaction()
+                .read_committed()
+                .run(|$c: &mut diesel::PgConnection| $body),
         }
     };
 }

@@ -37,7 +37,16 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
 /// fingerprint, so that on a database already at head no history (and, on SQLite, no schema) is read.
 pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
     let mut db = ctx.open()?;
-    if ctx.migrator().fingerprint_proves_head(db.backend())? {
+    // The fingerprint is a cache: a header that cannot be read sends us to the history, which says
+    // what is wrong with the database if anything is.
+    let proven = ctx
+        .migrator()
+        .fingerprint_proves_head(db.backend())
+        .unwrap_or_else(|err| {
+            tracing::debug!(error = %err, "cannot read the head fingerprint");
+            false
+        });
+    if proven {
         tracing::debug!("the head fingerprint proves head; the history was not read");
         println!(
             "Nothing to apply: {} is at {}.",
@@ -127,7 +136,8 @@ fn repair(ctx: &Context) -> Result<(), Failure> {
 pub const MISLEADING_FINGERPRINT: &str =
     "the head fingerprint (PRAGMA user_version) claims head, but the history says otherwise: it was \
      changed outside workhub without a schema change, so `workhub --migrate-only` would do nothing; \
-     `workhub db upgrade` reads the whole history and sets both right";
+     `workhub db upgrade` reads the whole history, applies what is missing and stores a true \
+     fingerprint (what else is listed needs its own remedy first)";
 
 /// Everything that keeps the database from being exactly at head, one line each; `misleads` when the
 /// head fingerprint claims head all the same.

@@ -142,17 +142,9 @@ impl Fixture {
 
     /// `PRAGMA user_version`, where workhub keeps its head fingerprint (0 for none).
     pub fn user_version(&self) -> i32 {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Integer)]
-            user_version: i32,
-        }
         let mut conn =
             SqliteConnection::establish(&self.db().to_string_lossy()).expect("open the database");
-        let row: Row = diesel::sql_query("PRAGMA user_version")
-            .get_result(&mut conn)
-            .expect("read PRAGMA user_version");
-        row.user_version
+        user_version(&mut conn)
     }
 
     /// `workhub --migrate-only` with its debug log, and whether the head fingerprint answered it
@@ -200,6 +192,18 @@ impl Fixture {
     pub fn applied(&self) -> Vec<String> {
         marked(&self.history(), "[x]")
     }
+}
+
+fn user_version(conn: &mut SqliteConnection) -> i32 {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        user_version: i32,
+    }
+    let row: Row = diesel::sql_query("PRAGMA user_version")
+        .get_result(conn)
+        .expect("read PRAGMA user_version");
+    row.user_version
 }
 
 /// `2024-01-01-0000NN_step_NN`.
@@ -302,6 +306,8 @@ pub struct Snapshot {
     pub schema: Vec<(String, String)>,
     pub diesel_rows: Vec<Vec<Option<String>>>,
     pub workhub_rows: Vec<Vec<Option<String>>>,
+    /// `PRAGMA user_version`, where workhub keeps its head fingerprint: a refusal leaves it too.
+    pub user_version: i32,
 }
 
 #[derive(QueryableByName)]
@@ -344,6 +350,7 @@ impl Snapshot {
                 schema: Vec::new(),
                 diesel_rows: Vec::new(),
                 workhub_rows: Vec::new(),
+                user_version: 0,
             };
         }
         let mut conn =
@@ -402,6 +409,7 @@ impl Snapshot {
             schema,
             diesel_rows,
             workhub_rows,
+            user_version: user_version(&mut conn),
         }
     }
 

@@ -45,10 +45,16 @@ pub trait Backend {
         Ok(None)
     }
 
-    /// Stores `fingerprint(schema_cookie)` in one transaction with its read of the schema cookie.
+    /// Stores `fingerprint(schema_cookie)` in one transaction with its read of the schema cookie,
+    /// giving up soon if another writer is busy: the fingerprint is only a cache.
     fn store_fingerprint(&mut self, fingerprint: &dyn Fn(i32) -> i32) -> Result<(), String> {
         let _ = fingerprint;
         Ok(())
+    }
+
+    /// The statement that withdraws a stored fingerprint, run inside the caller's transaction.
+    fn withdraw_fingerprint_sql(&self) -> Option<&'static str> {
+        None
     }
 
     /// Every applied version with what the companion table knows of it; empty when the history tables

@@ -94,45 +94,48 @@ impl<'m> Migrator<'m> {
         })
     }
 
-    /// Withdraws the fingerprint before the history changes, so that a run cut off halfway never
-    /// leaves one that claims head.
-    fn withdraw_fingerprint(&self, db: &mut dyn Backend) -> Result<(), MigrateError> {
-        match self.header(db)? {
+    /// The statement that withdraws a stored fingerprint, or "" when none is stored. It runs inside the
+    /// first transaction that changes the history (alone, just before a change made outside one), so
+    /// a run rolled back leaves the header as it was, and a run cut off halfway never leaves a
+    /// fingerprint that claims head.
+    fn withdrawal(&self, db: &mut dyn Backend) -> Result<String, MigrateError> {
+        Ok(match self.header(db)? {
             Some(header) if header.fingerprint != fingerprint::NONE => db
-                .store_fingerprint(&|_| fingerprint::NONE)
-                .map_err(|message| MigrateError::Database {
-                    doing: "clearing the head fingerprint (PRAGMA user_version)".into(),
-                    message,
-                }),
-            _ => Ok(()),
-        }
+                .withdraw_fingerprint_sql()
+                .map(|sql| format!("{sql};\n"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        })
     }
 
-    /// Stores the fingerprint the database now deserves, once a command is done. `status` and
-    /// `before` were read before the command ran. It is only a cache: when it cannot be written (a
-    /// read-only file, say), the next run reads the history instead.
+    /// Stores the fingerprint the database now deserves, once a command is done; `status` and
+    /// `before` were read before it ran. A command that failed without changing the history (a
+    /// refusal, or a migration rolled back) changes nothing here either. It is only a cache: when it
+    /// cannot be written (a read-only file, a busy writer), the next run reads the history instead.
     fn settle_fingerprint(
         &self,
         db: &mut dyn Backend,
         status: &Status<'m>,
         before: Option<Header>,
+        succeeded: bool,
     ) {
         let Ok(Some(header)) = self.header(db) else {
             return;
         };
         // Every change withdraws a stored fingerprint first: one still in place, with the header as
         // it was, proves `status` is still true and spares a second read of the history.
-        let unchanged = header.fingerprint != fingerprint::NONE && before == Some(header);
+        let unchanged =
+            succeeded && header.fingerprint != fingerprint::NONE && before == Some(header);
         let reread;
         let status = if unchanged {
             status
         } else {
             match self.status(db) {
-                Ok(now) => {
+                Ok(now) if succeeded || !same_history(status, &now) => {
                     reread = now;
                     &reread
                 }
-                Err(_) => return,
+                _ => return,
             }
         };
         if fingerprint::deserved(status, header.schema_cookie) != header.fingerprint {
@@ -207,7 +210,7 @@ impl<'m> Migrator<'m> {
                 }
             }
             if !sql.is_empty() {
-                self.withdraw_fingerprint(db)?;
+                sql.insert_str(0, &self.withdrawal(db)?);
             }
             in_transaction(db, &sql).map_err(|message| MigrateError::Database {
                 doing: "stamping the history".into(),
@@ -245,7 +248,7 @@ impl<'m> Migrator<'m> {
                 }
             }
             if !sql.is_empty() {
-                self.withdraw_fingerprint(db)?;
+                sql.insert_str(0, &self.withdrawal(db)?);
             }
             in_transaction(db, &sql).map_err(|message| MigrateError::Database {
                 doing: "repairing the history".into(),
@@ -282,11 +285,12 @@ impl<'m> Migrator<'m> {
                         message,
                     })?;
             }
-            let before = self.header(db)?;
+            // Unreadable, the header only costs the shortcut in `settle_fingerprint`.
+            let before = self.header(db).ok().flatten();
             let status = self.status(db)?;
             let result = body(db, &status, progress);
-            // Settled after a failure too: a migration that failed halfway leaves the history behind.
-            self.settle_fingerprint(db, &status, before);
+            // Settled after a failure too: a run that failed halfway has changed the history.
+            self.settle_fingerprint(db, &status, before, result.is_ok());
             result
         })();
         db.unlock();
@@ -314,9 +318,11 @@ impl<'m> Migrator<'m> {
                 return Err(MigrateError::NeedsOwnTransaction { folders: outside });
             }
         }
-        if total > 0 {
-            self.withdraw_fingerprint(db)?;
-        }
+        let mut withdrawal = if total > 0 {
+            self.withdrawal(db)?
+        } else {
+            String::new()
+        };
         if all {
             db.begin()
                 .map_err(|message| bookkeeping(plan.steps[0], message))?;
@@ -339,21 +345,30 @@ impl<'m> Migrator<'m> {
                 db.begin()
                     .map_err(|message| bookkeeping(migration, message))?;
             }
-            let outcome = run_statements(db, migration, plan.direction, sql).and_then(|()| {
-                let took = started.elapsed();
-                let history = match plan.direction {
-                    Direction::Up => record(migration, dialect, took, false),
-                    Direction::Down => forget(migration.version()),
-                };
-                // Outside a transaction, the history rows still go in together (or not at all).
-                let recorded = if undone == Undone::Nothing {
-                    in_transaction(db, &history)
-                } else {
-                    db.execute(&history)
-                };
-                recorded.map_err(|message| bookkeeping(migration, message))?;
-                Ok(took)
-            });
+            // With the first change, in its transaction when it has one.
+            let withdrawn = if withdrawal.is_empty() {
+                Ok(())
+            } else {
+                db.execute(&std::mem::take(&mut withdrawal))
+                    .map_err(|message| bookkeeping(migration, message))
+            };
+            let outcome = withdrawn
+                .and_then(|()| run_statements(db, migration, plan.direction, sql))
+                .and_then(|()| {
+                    let took = started.elapsed();
+                    let history = match plan.direction {
+                        Direction::Up => record(migration, dialect, took, false),
+                        Direction::Down => forget(migration.version()),
+                    };
+                    // Outside a transaction, the history rows still go in together (or not at all).
+                    let recorded = if undone == Undone::Nothing {
+                        in_transaction(db, &history)
+                    } else {
+                        db.execute(&history)
+                    };
+                    recorded.map_err(|message| bookkeeping(migration, message))?;
+                    Ok(took)
+                });
             let outcome = outcome.and_then(|took| {
                 if own_transaction {
                     db.execute("COMMIT")
@@ -394,6 +409,15 @@ impl<'m> Migrator<'m> {
         }
         Ok(ran)
     }
+}
+
+/// Whether two reads of the history found the same rows.
+fn same_history(a: &Status<'_>, b: &Status<'_>) -> bool {
+    a.unknown == b.unknown
+        && a.entries()
+            .iter()
+            .map(|entry| &entry.applied)
+            .eq(b.entries().iter().map(|entry| &entry.applied))
 }
 
 fn run_statements(

@@ -13,6 +13,8 @@ use crate::{Dialect, MigrateError};
 
 /// How long SQLite waits on a write lock held by another connection (the running service, say).
 const BUSY_TIMEOUT_MS: u32 = 30_000;
+/// How long storing the head fingerprint, a cache, may wait on another writer.
+const FINGERPRINT_BUSY_TIMEOUT_MS: u32 = 250;
 
 /// A SQLite database file. SQLite has no advisory locks, so migrators exclude each other with a
 /// [`FileLock`] on a sidecar file, which the OS releases when the process dies however it dies.
@@ -125,18 +127,32 @@ impl Backend for Sqlite {
     }
 
     fn store_fingerprint(&mut self, fingerprint: &dyn Fn(i32) -> i32) -> Result<(), String> {
-        self.begin()?;
-        let stored = schema_cookie(&mut self.conn).and_then(|cookie| {
-            batch(
-                &mut self.conn,
-                &format!("PRAGMA user_version = {}", fingerprint(cookie)),
-            )
+        batch(
+            &mut self.conn,
+            &format!("PRAGMA busy_timeout = {FINGERPRINT_BUSY_TIMEOUT_MS}"),
+        )?;
+        let stored = self.begin().and_then(|()| {
+            let written = schema_cookie(&mut self.conn).and_then(|cookie| {
+                batch(
+                    &mut self.conn,
+                    &format!("PRAGMA user_version = {}", fingerprint(cookie)),
+                )
+            });
+            if let Err(message) = written.and_then(|()| batch(&mut self.conn, "COMMIT")) {
+                let _ = batch(&mut self.conn, "ROLLBACK");
+                return Err(message);
+            }
+            Ok(())
         });
-        if let Err(message) = stored.and_then(|()| batch(&mut self.conn, "COMMIT")) {
-            let _ = batch(&mut self.conn, "ROLLBACK");
-            return Err(message);
-        }
-        Ok(())
+        batch(
+            &mut self.conn,
+            &format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"),
+        )?;
+        stored
+    }
+
+    fn withdraw_fingerprint_sql(&self) -> Option<&'static str> {
+        Some("PRAGMA user_version = 0")
     }
 }
 
