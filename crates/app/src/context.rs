@@ -98,6 +98,9 @@ impl Context {
 
     /// Whether the head fingerprint claims head while `status`, read in full, says otherwise.
     pub fn fingerprint_misleads(&self, status: &Status<'_>) -> Result<bool, Failure> {
+        if status.is_at_head() {
+            return Ok(false);
+        }
         match self.open_existing()? {
             Some(mut db) => Ok(self.migrator().fingerprint_misleads(db.backend(), status)?),
             None => Ok(false),

@@ -42,7 +42,7 @@ pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
             status.head().map_or("", |m| m.folder())
         );
     }
-    if !status.is_at_head() && ctx.fingerprint_misleads(status)? {
+    if ctx.fingerprint_misleads(status)? {
         println!("warning: {}", super::MISLEADING_FINGERPRINT);
     }
     let problems = super::problems(status, false);
