@@ -98,6 +98,7 @@ impl Context {
 
     /// Whether the head fingerprint claims head while `status`, read in full, says otherwise.
     pub fn fingerprint_misleads(&self, status: &Status<'_>) -> Result<bool, Failure> {
+        // At head nothing can mislead; asking would cost a second connection for nothing.
         if status.is_at_head() {
             return Ok(false);
         }
