@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
-use workhub_migrations::{source, Database, DatabaseUrl, Migration, Migrator, Status};
+use workhub_migrations::{
+    source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status,
+};
 
 use crate::cli::{Cli, Command, DbCommand, TransactionArg};
 use crate::failure::Failure;
@@ -75,48 +77,91 @@ impl Context {
         migrator.lock_timeout = self.lock_timeout;
         migrator.transaction = self.transaction;
         migrator.allow_out_of_order = self.allow_out_of_order;
-        // workhub owns its database, header included.
-        migrator.head_fingerprint = true;
+        // workhub owns user_version; builds before 2026-12 kept a cache there that trusted the
+        // history unchanged, so every change of the history clears it.
+        migrator.clear_user_version = true;
         migrator
     }
 
-    /// Opens the database, creating a SQLite file that does not exist yet.
+    /// Opens the database. A SQLite file that does not exist yet is created only by the first change
+    /// a command makes, so a refusal leaves nothing behind.
     pub fn open(&self) -> Result<Database, Failure> {
-        Ok(Database::open(&self.url)?)
+        Database::open(&self.url).map_err(|err| self.failure(err))
     }
 
-    /// Opens the database only if it exists: a read-only command must not leave an empty SQLite file
-    /// behind. `None` means a SQLite file that is not there yet.
-    pub fn open_existing(&self) -> Result<Option<Database>, Failure> {
-        match &self.url {
-            DatabaseUrl::Sqlite(path) if !self.url.is_memory() && !Path::new(path).exists() => {
-                Ok(None)
-            }
-            _ => self.open().map(Some),
-        }
-    }
-
-    /// Whether the head fingerprint claims head while `status`, read in full, says otherwise.
-    pub fn fingerprint_misleads(&self, status: &Status<'_>) -> Result<bool, Failure> {
-        // At head nothing can mislead; asking would cost a second connection for nothing.
-        if status.is_at_head() {
-            return Ok(false);
-        }
-        match self.open_existing()? {
-            Some(mut db) => Ok(self.migrator().fingerprint_misleads(db.backend(), status)?),
-            None => Ok(false),
-        }
-    }
-
-    /// The database's status, or an empty one when the SQLite file does not exist yet.
+    /// The database's status, for a command that only reads: a SQLite file that does not exist is an
+    /// error naming it, never an empty database.
     pub fn status(&self) -> Result<Status<'_>, Failure> {
-        match self.open_existing()? {
-            Some(mut db) => Ok(self.migrator().status(db.backend())?),
-            None => Ok(Status::new(
-                self.url.dialect(),
-                &self.migrations,
-                Vec::new(),
-            )),
+        if let DatabaseUrl::Sqlite(path) = &self.url {
+            if !self.url.is_memory() && !path.exists() {
+                return Err(Failure::failed(missing_database(path)));
+            }
         }
+        let mut db = self.open()?;
+        self.migrator()
+            .status(db.backend())
+            .map_err(|err| self.failure(err))
+    }
+
+    /// A migration failure as the user reads it: naming the database, and with workhub's own words
+    /// where the engine leaves the choice to the application.
+    pub fn failure(&self, err: MigrateError) -> Failure {
+        match err {
+            MigrateError::BadUrl { .. } | MigrateError::Connect { .. } => err.into(),
+            MigrateError::UnknownApplied {
+                versions,
+                head,
+                newer,
+            } => Failure::failed(format!(
+                "{}: the database has applied migrations this binary does not know:{}\n  this \
+                 binary's newest migration is {}\n  nothing was run\n  hint: {}",
+                self.url,
+                versions
+                    .iter()
+                    .map(|v| format!("\n    {v}"))
+                    .collect::<String>(),
+                head.as_deref().unwrap_or("(none)"),
+                self.unknown_hint(newer)
+            )),
+            other => Failure::failed(format!("{}: {other}", self.url)),
+        }
+    }
+
+    /// What to do about applied versions this binary does not know: only versions newer than its
+    /// head can come from a newer build.
+    pub fn unknown_hint(&self, newer: bool) -> String {
+        match (newer, self.mode) {
+            (true, _) => "the database was migrated by a newer build; deploy the newer binary, or \
+                          run this one against a database it migrated"
+                .into(),
+            (false, Mode::Development) => "they sort below this binary's newest migration, so no \
+                 newer build explains them: a migration folder was renamed or removed, or they come \
+                 from another branch; on the branch that has them, revert them (`just downgrade`) \
+                 or rebuild the database (`just reset`), then come back"
+                .into(),
+            (false, Mode::Production) => "they sort below this binary's newest migration, so no \
+                 newer build explains them: a migration folder was renamed or removed since they \
+                 ran; restore it from version control, or revert them with the build that has them"
+                .into(),
+        }
+    }
+}
+
+/// Why a read-only command cannot read a SQLite database at `path`, and how it comes to exist.
+fn missing_database(path: &Path) -> String {
+    match path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        Some(dir) => format!(
+            "no database at {}: the directory {} does not exist\n  hint: check --database-url / \
+             DATABASE_URL; to start a database there, create the directory, then `workhub db upgrade` \
+             creates the database",
+            path.display(),
+            dir.display()
+        ),
+        None => format!(
+            "no database at {}: the file does not exist (nothing was created)\n  hint: `workhub db \
+             upgrade` (or `workhub --migrate-only`) creates it and applies the migrations; or check \
+             --database-url / DATABASE_URL",
+            path.display()
+        ),
     }
 }

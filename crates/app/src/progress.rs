@@ -44,6 +44,13 @@ impl Progress for Report {
         eprintln!("waiting for the migration lock, held by {holder} ...");
     }
 
+    fn waiting_for_writer(&mut self, database: &str) {
+        eprintln!(
+            "waiting for another connection to finish writing to {database} (the running service, \
+             or another tool) ..."
+        );
+    }
+
     fn started(&mut self, index: usize, total: usize, migration: &Migration, direction: Direction) {
         if self.terminal {
             let mut out = std::io::stdout().lock();

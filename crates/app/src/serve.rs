@@ -61,23 +61,16 @@ fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
     if status.is_at_head() {
         return Ok(());
     }
-    let misleads = ctx.fingerprint_misleads(&status)?;
-    let problems = crate::db::problems(&status, misleads);
+    let problems = crate::db::problems(ctx, &status);
     Err(Failure::failed(format!(
         "production mode: {} is not at this binary's head, so the service will not start:\n{}\n  \
-         hint: run `{}` as the release step, then start the service",
+         hint: run `workhub --migrate-only` as the release step, then start the service",
         ctx.url,
         problems
             .iter()
             .map(|p| format!("    {p}\n"))
             .collect::<String>()
             .trim_end(),
-        // The fingerprint would make the release step skip what is missing.
-        if misleads {
-            "workhub db upgrade"
-        } else {
-            "workhub --migrate-only"
-        }
     )))
 }
 

@@ -146,15 +146,12 @@ fn downgrade_reverts_one_n_to_a_version_or_to_base() {
 #[test]
 fn current_shows_the_revision_and_whether_it_is_head() {
     let fixture = Fixture::with_steps(2);
+    fixture.execute("SELECT 1;");
     let fresh = fixture.ok(&["db", "current"]);
     assert!(
         fresh.stdout.contains("base (nothing applied)"),
         "{}",
         fresh.stdout
-    );
-    assert!(
-        !fixture.db().exists(),
-        "a read-only command must not create the database"
     );
 
     fixture.ok(&["db", "upgrade", "+1"]);
@@ -170,7 +167,7 @@ fn current_shows_the_revision_and_whether_it_is_head() {
     assert!(
         behind
             .stdout
-            .contains(&format!("1 pending; head is {}", step_folder(2))),
+            .contains(&format!("1 pending, up to {}", step_folder(2))),
         "{}",
         behind.stdout
     );
@@ -385,6 +382,7 @@ fn check_passes_at_head_of_the_embedded_migrations() {
 #[test]
 fn check_fails_on_pending_modified_or_unknown() {
     let fixture = Fixture::with_steps(2);
+    fixture.execute("SELECT 1;");
     let pending = fixture.run(&["db", "check"]);
     pending.expect_failure(1, &["check failed", "hint:"]);
     for n in 1..=2 {
@@ -545,21 +543,151 @@ fn migrate_only_applies_everything_and_exits() {
     assert_eq!(fixture.snapshot().tables(), tables(1..=4));
 }
 
-#[test]
-fn a_no_op_migrate_only_is_answered_by_the_head_fingerprint_which_follows_every_change() {
-    let fixture = Fixture::with_steps(2);
-    let (run, by_fingerprint) = fixture.migrate_only();
-    run.expect_code(0);
-    assert!(!by_fingerprint, "{}", run.stderr);
-    assert_ne!(
-        fixture.user_version(),
-        0,
-        "at head, the fingerprint is stored"
-    );
+/// The value a build before 2026-12 could have left in `PRAGMA user_version` (its head fingerprint).
+const OLD_FINGERPRINT: i32 = 0x1234_5678;
 
-    let (run, by_fingerprint) = fixture.migrate_only();
-    run.expect_code(0);
-    assert!(by_fingerprint, "{}", run.stderr);
+/// Whatever was done to the file (a backup restored, a copy, VACUUM, another tool reverting a
+/// migration, a hand-made DELETE), `--migrate-only` reads the history and applies what is missing: a
+/// value an older build left in `user_version` is never trusted.
+#[test]
+fn migrate_only_never_reports_nothing_to_apply_with_a_migration_pending() {
+    type Mutation = fn(&Fixture) -> std::path::PathBuf;
+    fn revert_two_data_migrations(fixture: &Fixture) {
+        // What `diesel migration revert -n 2` does: down.sql, then the version row.
+        fixture.execute(
+            "DELETE FROM t01 WHERE id IN (7, 8); \
+             DELETE FROM __diesel_schema_migrations WHERE version IN ('20240101000002', '20240101000003');",
+        );
+    }
+    let cases: [(&str, Mutation); 4] = [
+        (
+            "another tool reverted two data-only migrations",
+            |fixture| {
+                revert_two_data_migrations(fixture);
+                fixture.db()
+            },
+        ),
+        ("a backup restored, then two reverted", |fixture| {
+            let copy = fixture.dir.path().join("copy.db");
+            fixture.execute(&format!("VACUUM INTO '{}'", copy.display()));
+            std::fs::rename(&copy, fixture.db()).unwrap();
+            revert_two_data_migrations(fixture);
+            fixture.db()
+        }),
+        ("VACUUM, then two reverted by hand", |fixture| {
+            fixture.execute("VACUUM;");
+            revert_two_data_migrations(fixture);
+            fixture.db()
+        }),
+        ("a file copy with two reverted", |fixture| {
+            revert_two_data_migrations(fixture);
+            let copy = fixture.dir.path().join("copied.db");
+            std::fs::copy(fixture.db(), &copy).unwrap();
+            copy
+        }),
+    ];
+    for (case, mutate) in cases {
+        let fixture = Fixture::with_steps(1);
+        for (n, id) in [(2, 7), (3, 8)] {
+            fixture.migration(
+                &format!("2024-01-01-00000{n}_seed_{id}"),
+                &format!("INSERT INTO t01 (id) VALUES ({id});\n"),
+                Some(&format!("DELETE FROM t01 WHERE id = {id};\n")),
+            );
+        }
+        fixture.ok(&["--migrate-only"]);
+        fixture.execute(&format!("PRAGMA user_version = {OLD_FINGERPRINT};"));
+        let db = mutate(&fixture);
+
+        let run = output(
+            fixture
+                .workhub()
+                .env("DATABASE_URL", &db)
+                .arg("--migrate-only"),
+        );
+        run.expect_code(0);
+        assert!(
+            run.stdout.contains("Applied 2 migrations"),
+            "{case}: {}",
+            run.stdout
+        );
+        let snapshot = common::Snapshot::of(&db);
+        assert_eq!(snapshot.versions().len(), 3, "{case}");
+        assert_eq!(
+            snapshot.user_version, 0,
+            "{case}: a history change clears an old build's fingerprint"
+        );
+    }
+}
+
+/// An older build trusted a fingerprint in `user_version`: every change of the history by this
+/// build clears it, in the same transaction, so an old binary is never misled; a refusal, a no-op
+/// and a rolled-back run leave it as it was.
+#[test]
+fn every_change_of_the_history_clears_user_version_and_nothing_else_does() {
+    let fixture = Fixture::with_steps(1);
+    let seed = fixture.migration(
+        "2024-01-01-000002_seed",
+        "INSERT INTO t01 (id) VALUES (7);\n",
+        Some("DELETE FROM t01 WHERE id = 7;\n"),
+    );
+    std::fs::write(seed.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+    fixture.ok(&["db", "upgrade", "+1"]);
+    let mark = || fixture.execute(&format!("PRAGMA user_version = {OLD_FINGERPRINT};"));
+
+    // A no-op and a refusal change nothing, user_version included.
+    mark();
+    fixture.ok(&["db", "upgrade", "+1"]);
+    fixture.ok(&["db", "downgrade"]);
+    mark();
+    let before = fixture.snapshot();
+    fixture.ok(&["db", "repair"]);
+    fixture
+        .run(&["db", "upgrade", "+5"])
+        .expect_failure(1, &["only 1 pending"]);
+    assert_eq!(fixture.snapshot(), before);
+
+    // A data-only migration outside a transaction, a downgrade, a stamp and a repair each clear it.
+    let changes: [&[&str]; 4] = [
+        &["db", "upgrade"],
+        &["db", "downgrade"],
+        &["db", "stamp", "base", "--force"],
+        &["db", "stamp", "head"],
+    ];
+    for args in changes {
+        mark();
+        fixture.ok(args);
+        assert_eq!(fixture.user_version(), 0, "`{}`", args.join(" "));
+    }
+    fixture.execute("DELETE FROM __workhub_migrations;");
+    mark();
+    fixture.ok(&["db", "repair"]);
+    assert_eq!(fixture.user_version(), 0, "db repair");
+
+    // A failing migration rolls back the reset with itself, in either mode.
+    fixture.migration(
+        "2024-01-01-000003_broken",
+        "CREATE TABLE t03 (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n",
+        None,
+    );
+    mark();
+    let before = fixture.snapshot();
+    for mode in ["each", "all"] {
+        fixture
+            .run(&["db", "upgrade", "--transaction", mode])
+            .expect_failure(1, &["no such table", "rolled back"]);
+        assert_eq!(fixture.snapshot(), before, "--transaction {mode}");
+    }
+}
+
+/// With nothing to do, `--migrate-only` writes nothing: not the file, not a lock note beside it.
+#[test]
+fn a_no_op_migrate_only_writes_nothing() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["--migrate-only"]);
+    let bytes = std::fs::read(fixture.db()).unwrap();
+    let files = fixture.files();
+    let run = fixture.ok(&["--migrate-only"]);
     assert!(
         run.stdout.contains(&format!(
             "Nothing to apply: {} is at {} ({}, head).",
@@ -570,149 +698,9 @@ fn a_no_op_migrate_only_is_answered_by_the_head_fingerprint_which_follows_every_
         "{}",
         run.stdout
     );
-
-    // Leaving head withdraws it; coming back stores it again.
-    fixture.ok(&["db", "downgrade"]);
-    assert_eq!(fixture.user_version(), 0);
-    let (run, by_fingerprint) = fixture.migrate_only();
-    run.expect_code(0);
-    assert!(!by_fingerprint && run.stdout.contains("Applied 1 migration "));
-    assert_ne!(fixture.user_version(), 0);
-
-    // A new migration changes the set the fingerprint was taken of.
-    fixture.step(3);
-    let (run, by_fingerprint) = fixture.migrate_only();
-    run.expect_code(0);
-    assert!(!by_fingerprint && run.stdout.contains("Applied 1 migration "));
-
-    // So does an edit of an applied one, which is refused, never hidden.
-    std::fs::write(
-        fixture.migrations().join(step_folder(1)).join("up.sql"),
-        "CREATE TABLE t01 (id INTEGER PRIMARY KEY, edited TEXT);\n",
-    )
-    .unwrap();
-    let (run, by_fingerprint) = fixture.migrate_only();
-    assert!(!by_fingerprint);
-    run.expect_failure(1, &[&step_folder(1), "db repair"]);
-}
-
-#[test]
-fn a_schema_change_by_anyone_retires_the_fingerprint_until_the_next_run_reads_the_history() {
-    let fixture = Fixture::with_steps(1);
-    fixture.ok(&["--migrate-only"]);
-    let stored = fixture.user_version();
-    fixture.execute("CREATE TABLE made_by_hand (id INTEGER);");
-
-    let (run, by_fingerprint) = fixture.migrate_only();
-    run.expect_code(0);
-    assert!(!by_fingerprint && run.stdout.contains("Nothing to apply"));
-    let renewed = fixture.user_version();
-    assert!(renewed != 0 && renewed != stored, "{renewed} vs {stored}");
-    let (_, by_fingerprint) = fixture.migrate_only();
-    assert!(by_fingerprint);
-}
-
-#[test]
-fn versions_without_a_recorded_checksum_get_no_fingerprint_until_repaired() {
-    let fixture = Fixture::with_steps(2);
-    fixture.ok(&["--migrate-only"]);
-    // As if diesel_cli had applied them: versions only, no checksums.
-    fixture.execute("DELETE FROM __workhub_migrations;");
-    fixture.ok(&["db", "upgrade"]);
-    assert_eq!(fixture.user_version(), 0);
-    let (_, by_fingerprint) = fixture.migrate_only();
-    assert!(!by_fingerprint);
-
-    fixture.ok(&["db", "repair"]);
-    assert_ne!(fixture.user_version(), 0);
-    let (_, by_fingerprint) = fixture.migrate_only();
-    assert!(by_fingerprint);
-}
-
-#[test]
-fn a_refused_or_rolled_back_run_leaves_the_header_as_it_was() {
-    let fixture = Fixture::with_steps(1);
-    fixture.migration(
-        "2024-01-01-000002_no_way_back",
-        "CREATE TABLE t02 (id INTEGER);\n",
-        None,
-    );
-    fixture.ok(&["--migrate-only"]);
-    assert_ne!(fixture.user_version(), 0);
-
-    // At head without a fingerprint (cleared by hand), a refusal does not store one.
-    fixture.execute("PRAGMA user_version = 0;");
-    let before = fixture.snapshot();
-    fixture
-        .run(&["db", "downgrade", "base"])
-        .expect_failure(1, &["down.sql"]);
-    assert_eq!(fixture.snapshot(), before);
-
-    // A failing migration rolls back the fingerprint's withdrawal with itself, in either mode.
-    fixture.ok(&["db", "upgrade"]);
-    let stored = fixture.user_version();
-    assert_ne!(stored, 0);
-    fixture.migration(
-        "2024-01-01-000003_broken",
-        "CREATE TABLE t03 (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n",
-        None,
-    );
-    let before = fixture.snapshot();
-    for mode in ["each", "all"] {
-        fixture
-            .run(&["db", "upgrade", "--transaction", mode])
-            .expect_failure(1, &["no such table"]);
-        assert_eq!(fixture.snapshot(), before, "--transaction {mode}");
-    }
-}
-
-/// The fingerprint's one blind spot, kept honest: a history row removed outside workhub without any
-/// schema change (another tool reverting a data-only migration). `--migrate-only` trusts the
-/// fingerprint; every command that reads the history names the problem and the way out.
-#[test]
-fn a_history_changed_without_a_schema_change_is_named_by_every_command_that_reads_it() {
-    let fixture = Fixture::with_steps(1);
-    let data = "2024-01-01-000002_seed";
-    fixture.migration(
-        data,
-        "INSERT INTO t01 (id) VALUES (7);\n",
-        Some("DELETE FROM t01 WHERE id = 7;\n"),
-    );
-    fixture.ok(&["--migrate-only"]);
-    fixture.execute(
-        "DELETE FROM t01 WHERE id = 7; \
-         DELETE FROM __diesel_schema_migrations WHERE version = '20240101000002'; \
-         DELETE FROM __workhub_migrations WHERE version = '20240101000002';",
-    );
-
-    let (run, by_fingerprint) = fixture.migrate_only();
-    run.expect_code(0);
-    assert!(by_fingerprint && run.stdout.contains("Nothing to apply"));
-
-    let warning = "the head fingerprint (PRAGMA user_version) claims head";
-    let run = fixture.ok(&["db", "current"]);
-    assert!(run.stdout.contains(warning), "{}", run.stdout);
-    let run = fixture.run(&["db", "check"]);
-    run.expect_failure(1, &["check failed"]);
-    assert!(run.stdout.contains(warning), "{}", run.stdout);
-    let run = output(
-        fixture
-            .workhub()
-            .env("WORKHUB_ENV", "production")
-            .env("WORKHUB_ADDR", "127.0.0.1:0")
-            .arg("serve"),
-    );
-    run.expect_failure(1, &[warning, "hint: run `workhub db upgrade`"]);
-
-    let run = fixture.ok(&["db", "upgrade"]);
-    assert!(
-        run.stdout.contains("Applied 1 migration "),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(fixture.count("t01"), 1);
-    let (_, by_fingerprint) = fixture.migrate_only();
-    assert!(by_fingerprint);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(std::fs::read(fixture.db()).unwrap(), bytes);
+    assert_eq!(fixture.files(), files);
 }
 
 #[test]

@@ -46,6 +46,9 @@ pub enum MigrateError {
     UnknownApplied {
         versions: Vec<String>,
         head: Option<String>,
+        /// Whether any of them sorts after `head`: only then can a newer build know them. Below head
+        /// they are a renamed or removed folder, or a migration of another branch.
+        newer: bool,
     },
     /// Pending migrations older than the newest applied one, typically merged from another branch.
     OutOfOrder {
@@ -78,10 +81,12 @@ pub enum MigrateError {
         target: String,
         differences: Vec<String>,
     },
-    /// Any other database failure, with what was being done.
+    /// Any other database failure, with what was being done and what it left.
     Database {
         doing: String,
         message: String,
+        /// What a failure inside a run took back; `None` when nothing had been changed.
+        undone: Option<Undone>,
     },
 }
 
@@ -94,6 +99,22 @@ pub enum Undone {
     Run,
     /// Nothing: the migration runs outside a transaction.
     Nothing,
+}
+
+impl Undone {
+    /// Where the database stands after a failure that took this back.
+    pub fn left(self) -> &'static str {
+        match self {
+            Self::Migration => {
+                "the migration was rolled back; migrations before it in this run stay applied"
+            }
+            Self::Run => "the whole run was rolled back (--transaction all); nothing changed",
+            Self::Nothing => {
+                "it runs outside a transaction (run_in_transaction = false): statements before this \
+                 one took effect and the migration is not recorded; make it safe to rerun, then rerun"
+            }
+        }
+    }
 }
 
 fn list(items: &[String]) -> String {
@@ -138,14 +159,25 @@ impl fmt::Display for MigrateError {
                  already matches, record the new checksums with `workhub db repair`",
                 list(folders)
             ),
-            Self::UnknownApplied { versions, head } => write!(
-                f,
-                "the database has applied migrations this binary does not know:{}\n  \
-                 this binary's newest migration is {}\n  hint: the database is ahead of this build; deploy \
-                 the newer binary, or run this one against a database it migrated",
-                list(versions),
-                head.as_deref().unwrap_or("(none)")
-            ),
+            Self::UnknownApplied { versions, head, newer } => {
+                write!(
+                    f,
+                    "the database has applied migrations this binary does not know:{}\n  \
+                     this binary's newest migration is {}\n  nothing was run\n  hint: ",
+                    list(versions),
+                    head.as_deref().unwrap_or("(none)")
+                )?;
+                if *newer {
+                    write!(f, "the database is ahead of this build; deploy the newer binary")
+                } else {
+                    write!(
+                        f,
+                        "they sort below this binary's newest migration, so no newer build explains them: \
+                         a migration folder was renamed or removed, or they come from another branch; \
+                         revert them with the build that has them"
+                    )
+                }
+            }
             Self::OutOfOrder { pending, newest_applied } => write!(
                 f,
                 "pending migrations are older than the newest applied one ({newest_applied}):{}\n  \
@@ -166,23 +198,13 @@ impl fmt::Display for MigrateError {
                     "migration {folder} ({direction}) failed: {message}\n  statement:\n{}\n  ",
                     indent(statement)
                 )?;
-                match undone {
-                    Undone::Migration => write!(
-                        f,
-                        "the migration was rolled back; migrations before it in this run stay applied"
-                    ),
-                    Undone::Run => write!(f, "the whole run was rolled back (--transaction all); nothing changed"),
-                    Undone::Nothing => write!(
-                        f,
-                        "it runs outside a transaction (run_in_transaction = false): statements before this \
-                         one took effect and the migration is not recorded; make it safe to rerun, then rerun"
-                    ),
-                }
+                f.write_str(undone.left())
             }
             Self::LockTimeout { holder, waited } => write!(
                 f,
-                "gave up after {:.1}s waiting for the migration lock, held by {holder}\n  hint: another \
-                 workhub is migrating this database; wait for it, or raise WORKHUB_LOCK_TIMEOUT",
+                "gave up after {:.1}s waiting for the migration lock, held by {holder}\n  nothing was \
+                 run\n  hint: another workhub is migrating this database; wait for it, or raise \
+                 WORKHUB_LOCK_TIMEOUT",
                 waited.as_secs_f64()
             ),
             Self::NeedsOwnTransaction { folders } => write!(
@@ -197,7 +219,15 @@ impl fmt::Display for MigrateError {
                  bring the schema in line, or stamp anyway with --force",
                 list(differences)
             ),
-            Self::Database { doing, message } => write!(f, "{doing}: {message}"),
+            Self::Database {
+                doing,
+                message,
+                undone,
+            } => write!(
+                f,
+                "{doing}: {message}\n  {}",
+                undone.map_or("nothing was changed", Undone::left)
+            ),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use workhub_migrations::apply::FileLock;
 use workhub_migrations::plan::State;
-use workhub_migrations::{Database, DatabaseUrl, Progress, Status, Target};
+use workhub_migrations::{DatabaseUrl, Progress, Status, Target};
 
 use crate::cli::DbCommand;
 use crate::context::Context;
@@ -33,49 +33,27 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
     }
 }
 
-/// `workhub --migrate-only` and the development start: an upgrade to head that first asks the head
-/// fingerprint, so that on a database already at head no history (and, on SQLite, no schema) is read.
+/// `workhub --migrate-only` and the development start: an upgrade to head. With nothing to do it
+/// reads the history once, takes no lock and writes nothing.
 pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
-    let mut db = ctx.open()?;
-    // The fingerprint is a cache: a header that cannot be read sends us to the history, which says
-    // what is wrong with the database if anything is.
-    let proven = ctx
-        .migrator()
-        .fingerprint_proves_head(db.backend())
-        .unwrap_or_else(|err| {
-            tracing::debug!(error = %err, "cannot read the head fingerprint");
-            false
-        });
-    if proven {
-        tracing::debug!("the head fingerprint proves head; the history was not read");
-        println!(
-            "Nothing to apply: {} is at {}.",
-            ctx.url,
-            report::head_revision(&ctx.migrations)
-        );
-        return Ok(());
-    }
-    upgrade_open(ctx, db, &Target::Head)
+    upgrade(ctx, &Target::Head)
 }
 
-/// `workhub db upgrade`: always reads the whole history, so it also sees what the fingerprint cannot.
 pub fn upgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
-    upgrade_open(ctx, ctx.open()?, target)
-}
-
-fn upgrade_open(ctx: &Context, mut db: Database, target: &Target) -> Result<(), Failure> {
-    let migrator = ctx.migrator();
-    let ran = migrator.upgrade(db.backend(), target, &mut Report::new())?;
-    let status = migrator.status(db.backend())?;
-    let at = report::revision(&status);
-    if ran.is_empty() {
+    let mut db = ctx.open()?;
+    let outcome = ctx
+        .migrator()
+        .upgrade(db.backend(), target, &mut Report::new())
+        .map_err(|err| ctx.failure(err))?;
+    let at = report::revision(&outcome.status);
+    if outcome.ran.is_empty() {
         println!("Nothing to apply: {} is at {at}.", ctx.url);
     } else {
-        let took: Duration = ran.iter().map(|r| r.took).sum();
+        let took: Duration = outcome.ran.iter().map(|r| r.took).sum();
         println!(
             "Applied {} migration{} to {} in {}; now at {at}.",
-            ran.len(),
-            plural(ran.len()),
+            outcome.ran.len(),
+            plural(outcome.ran.len()),
             ctx.url,
             millis(took)
         );
@@ -85,17 +63,18 @@ fn upgrade_open(ctx: &Context, mut db: Database, target: &Target) -> Result<(), 
 
 fn downgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
     let mut db = ctx.open()?;
-    let migrator = ctx.migrator();
-    let ran = migrator.downgrade(db.backend(), target, &mut Report::new())?;
-    let status = migrator.status(db.backend())?;
-    let at = report::revision(&status);
-    if ran.is_empty() {
+    let outcome = ctx
+        .migrator()
+        .downgrade(db.backend(), target, &mut Report::new())
+        .map_err(|err| ctx.failure(err))?;
+    let at = report::revision(&outcome.status);
+    if outcome.ran.is_empty() {
         println!("Nothing to revert: {} is at {at}.", ctx.url);
     } else {
         println!(
             "Reverted {} migration{} on {}; now at {at}.",
-            ran.len(),
-            plural(ran.len()),
+            outcome.ran.len(),
+            plural(outcome.ran.len()),
             ctx.url
         );
     }
@@ -108,21 +87,33 @@ fn stamp(ctx: &Context, target: &Target, purge: bool, force: bool) -> Result<(),
     if !force {
         crate::drift::refuse_stamp_over_other_schema(ctx, &mut db, target)?;
     }
-    let stamped = migrator.stamp(db.backend(), target, purge, &mut Report::new())?;
+    let stamped = migrator
+        .stamp(db.backend(), target, purge, &mut Report::new())
+        .map_err(|err| ctx.failure(err))?;
     for folder in &stamped.recorded {
         println!("recorded {folder} as applied (no SQL run)");
     }
     for folder in &stamped.removed {
         println!("removed {folder} from the history (no SQL run)");
     }
-    let status = migrator.status(db.backend())?;
+    if stamped.recorded.is_empty() && stamped.removed.is_empty() {
+        // Nothing changed, so the file may not even exist: report without reading it again.
+        println!("Nothing to stamp: {} already records {target}.", ctx.url);
+        return Ok(());
+    }
+    let status = migrator
+        .status(db.backend())
+        .map_err(|err| ctx.failure(err))?;
     println!("Stamped {} at {}.", ctx.url, report::revision(&status));
     Ok(())
 }
 
 fn repair(ctx: &Context) -> Result<(), Failure> {
     let mut db = ctx.open()?;
-    let repaired = ctx.migrator().repair(db.backend(), &mut Report::new())?;
+    let repaired = ctx
+        .migrator()
+        .repair(db.backend(), &mut Report::new())
+        .map_err(|err| ctx.failure(err))?;
     for folder in &repaired {
         println!("recorded the current checksum of {folder}");
     }
@@ -132,53 +123,70 @@ fn repair(ctx: &Context) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Said when the head fingerprint claims head but the history, read in full, does not.
-pub const MISLEADING_FINGERPRINT: &str =
-    "the head fingerprint (PRAGMA user_version) claims head, but the history says otherwise: it was \
-     changed outside workhub without a schema change, so `workhub --migrate-only` would do nothing; \
-     `workhub db upgrade` reads the whole history, applies what is missing and stores a true \
-     fingerprint (what else is listed needs its own remedy first)";
-
-/// Everything that keeps the database from being exactly at head, one line each; `misleads` when the
-/// head fingerprint claims head all the same.
-pub fn problems(status: &Status<'_>, misleads: bool) -> Vec<String> {
+/// Everything that keeps the database from being exactly at head, one line per migration at fault.
+pub fn problems(ctx: &Context, status: &Status<'_>) -> Vec<String> {
     let mut problems = Vec::new();
-    if misleads {
-        problems.push(MISLEADING_FINGERPRINT.to_string());
-    }
     for row in &status.unknown {
         problems.push(format!(
             "applied but unknown to this binary: {}",
             row.folder.as_deref().unwrap_or(&row.version)
         ));
     }
+    if !status.unknown.is_empty() {
+        problems.push(format!(
+            "  ({})",
+            ctx.unknown_hint(status.unknown_newer_than_head())
+        ));
+    }
+    let late: Vec<&str> = status.out_of_order().map(|m| m.version()).collect();
     for entry in status.entries() {
+        let folder = entry.migration.folder();
         match entry.state {
-            State::Modified => problems.push(format!(
-                "modified since applied: {}",
-                entry.migration.folder()
+            State::Modified => problems.push(format!("modified since applied: {folder}")),
+            State::Pending if late.contains(&entry.migration.version()) => problems.push(format!(
+                "pending, older than the newest applied migration (needs --allow-out-of-order): \
+                 {folder}"
             )),
-            State::Pending => problems.push(format!("pending: {}", entry.migration.folder())),
+            State::Pending => problems.push(format!("pending: {folder}")),
             State::Applied => {}
         }
-    }
-    let late: Vec<_> = status
-        .out_of_order()
-        .map(|m| m.folder().to_string())
-        .collect();
-    if !late.is_empty() {
-        problems.push(format!(
-            "pending migrations older than the newest applied one (need --allow-out-of-order): {}",
-            late.join(", ")
-        ));
     }
     problems
 }
 
+/// The commands that fix what [`problems`] lists, one hint each.
+fn remedies(status: &Status<'_>, model_changes: bool) -> Vec<&'static str> {
+    let mut remedies = Vec::new();
+    let late = status.out_of_order().count();
+    if status.unknown.is_empty() && status.modified().next().is_none() {
+        if late > 0 {
+            remedies.push(
+                "check that the older pending migrations do not conflict with the newer applied \
+                 ones, then `workhub db upgrade --allow-out-of-order` applies them",
+            );
+        } else if status.pending().next().is_some() {
+            remedies.push("`workhub db upgrade` applies the pending migrations");
+        }
+    }
+    if status.modified().next().is_some() {
+        remedies.push(
+            "restore modified migrations from version control, or `workhub db repair` records a \
+             deliberate edit",
+        );
+    }
+    if model_changes {
+        remedies.push("`workhub db create NAME` captures the model changes");
+    }
+    remedies
+}
+
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
-    let mut problems = problems(&status, ctx.fingerprint_misleads(&status)?);
-    problems.extend(crate::drift::model_changes(ctx)?);
+    let mut problems = problems(ctx, &status);
+    let changes = crate::drift::model_changes(ctx)?;
+    let counted = problems.iter().filter(|p| !p.starts_with("  ")).count() + changes.len();
+    let remedies = remedies(&status, !changes.is_empty());
+    problems.extend(changes);
     if problems.is_empty() {
         println!(
             "OK: {} is at head: {}; the models match the migrations.",
@@ -191,11 +199,13 @@ fn check(ctx: &Context) -> Result<(), Failure> {
         println!("{problem}");
     }
     Err(Failure::failed(format!(
-        "check failed: {} problem{} on {}\n  hint: `workhub db upgrade` applies pending migrations; \
-         `workhub db create NAME` captures model changes",
-        problems.len(),
-        plural(problems.len()),
-        ctx.url
+        "check failed: {counted} problem{} on {} (nothing was changed){}",
+        plural(counted),
+        ctx.url,
+        remedies
+            .iter()
+            .map(|r| format!("\n  hint: {r}"))
+            .collect::<String>()
     )))
 }
 
@@ -217,9 +227,15 @@ fn reset(ctx: &Context) -> Result<(), Failure> {
         }
     };
     // Hold the migration lock while the file goes, so no other migrator is halfway through it.
-    let lock = FileLock::acquire(&path, ctx.lock_timeout, &mut |holder| {
-        Report::new().waiting_for_lock(holder)
-    })?;
+    let lock = if path.exists() {
+        let lock = FileLock::acquire(&path, ctx.lock_timeout, &mut |holder| {
+            Report::new().waiting_for_lock(holder)
+        })
+        .map_err(|err| ctx.failure(err))?;
+        Some(lock)
+    } else {
+        None
+    };
     drop_sqlite_files(&path)?;
     drop(lock);
     println!("Deleted {}.", path.display());

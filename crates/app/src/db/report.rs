@@ -1,20 +1,14 @@
 //! `db current` and `db history`: where a database stands, for people.
 
 use workhub_migrations::plan::State;
-use workhub_migrations::{Migration, Status};
+use workhub_migrations::Status;
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
 
-/// The revision of a database at the head of `migrations`, phrased as [`revision`] phrases it.
-pub fn head_revision(migrations: &[Migration]) -> String {
-    match migrations.last() {
-        None => "base (nothing applied)".to_string(),
-        Some(head) => format!("{} ({}, head)", head.version(), head.folder()),
-    }
-}
-
-/// The current revision as one phrase: `20240501093000 (2024-05-01-093000_add_tasks, head)`.
+/// The current revision as one phrase: `20240501093000 (2024-05-01-093000_add_tasks, head)`. "head"
+/// only when nothing is pending either: a database whose newest migration is applied while an older
+/// one is not is not at head.
 pub fn revision(status: &Status<'_>) -> String {
     match status.current() {
         None if status.unknown.is_empty() => "base (nothing applied)".to_string(),
@@ -22,7 +16,8 @@ pub fn revision(status: &Status<'_>) -> String {
         Some(current) => {
             let head = status
                 .head()
-                .is_some_and(|head| head.version() == current.version());
+                .is_some_and(|head| head.version() == current.version())
+                && status.pending().next().is_none();
             format!(
                 "{} ({}{})",
                 current.version(),
@@ -36,16 +31,19 @@ pub fn revision(status: &Status<'_>) -> String {
 pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), Failure> {
     println!("{}", revision(status));
     let pending = status.pending().count();
-    if pending > 0 {
+    let late = status.out_of_order().count();
+    if late > 0 {
         println!(
-            "{pending} pending; head is {}",
+            "{pending} pending, {late} of them older than the newest applied migration: \
+             `workhub db upgrade --allow-out-of-order` applies them"
+        );
+    } else if pending > 0 {
+        println!(
+            "{pending} pending, up to {}",
             status.head().map_or("", |m| m.folder())
         );
     }
-    if ctx.fingerprint_misleads(status)? {
-        println!("warning: {}", super::MISLEADING_FINGERPRINT);
-    }
-    let problems = super::problems(status, false);
+    let problems = super::problems(ctx, status);
     if verbose {
         println!("database: {}", ctx.url);
         println!("migrations: {}", source_name(ctx));
@@ -68,7 +66,7 @@ pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
                 );
             }
         }
-        for problem in problems.iter().filter(|p| !p.starts_with("pending: ")) {
+        for problem in problems.iter().filter(|p| !p.starts_with("pending")) {
             println!("{problem}");
         }
     }

@@ -140,23 +140,23 @@ impl Fixture {
         rows[0].n
     }
 
-    /// `PRAGMA user_version`, where workhub keeps its head fingerprint (0 for none).
+    /// `PRAGMA user_version`, which builds before 2026-12 used for a head fingerprint.
     pub fn user_version(&self) -> i32 {
         let mut conn =
             SqliteConnection::establish(&self.db().to_string_lossy()).expect("open the database");
         user_version(&mut conn)
     }
 
-    /// `workhub --migrate-only` with its debug log, and whether the head fingerprint answered it
-    /// without the history being read.
-    pub fn migrate_only(&self) -> (Run, bool) {
-        let mut command = self.workhub();
-        command
-            .env("RUST_LOG", "workhub=debug")
-            .arg("--migrate-only");
-        let run = output(&mut command);
-        let by_fingerprint = run.stderr.contains("the head fingerprint proves head");
-        (run, by_fingerprint)
+    /// The names in the fixture's directory (the database, its journal, lock notes), `migrations`
+    /// aside: what a command left behind.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("list the fixture directory")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != "migrations")
+            .collect();
+        names.sort();
+        names
     }
 
     /// `db history` as lines.
@@ -306,7 +306,7 @@ pub struct Snapshot {
     pub schema: Vec<(String, String)>,
     pub diesel_rows: Vec<Vec<Option<String>>>,
     pub workhub_rows: Vec<Vec<Option<String>>>,
-    /// `PRAGMA user_version`, where workhub keeps its head fingerprint: a refusal leaves it too.
+    /// `PRAGMA user_version`: a refusal leaves it too.
     pub user_version: i32,
 }
 

@@ -6,7 +6,6 @@ use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
-use crate::history::fingerprint::Header;
 use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
 use crate::{Dialect, MigrateError};
 
@@ -14,6 +13,12 @@ use crate::{Dialect, MigrateError};
 /// tell whether a table exists. Everything else the [`Migrator`](crate::Migrator) does with plain SQL.
 pub trait Backend {
     fn dialect(&self) -> Dialect;
+
+    /// The database as a user names it (a path, or a URL without its password), for messages.
+    fn name(&self) -> String;
+
+    /// Bounds every wait on another connection of this database to `timeout`.
+    fn wait_at_most(&mut self, _timeout: Duration) {}
 
     /// Takes the migration lock, waiting at most `timeout`; `waiting` hears once who holds it.
     fn lock(
@@ -28,8 +33,9 @@ pub trait Backend {
     /// Runs SQL (one or more statements) and returns the database's own message on failure.
     fn execute(&mut self, sql: &str) -> Result<(), String>;
 
-    /// Opens a transaction that also keeps other writers out while it runs.
-    fn begin(&mut self) -> Result<(), String>;
+    /// Opens a transaction that also keeps other writers out while it runs, waiting at most
+    /// `timeout` for another connection that is writing; `waiting` hears once, naming the database.
+    fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), String>;
 
     fn table_exists(&mut self, table: &str) -> Result<bool, String>;
 
@@ -39,22 +45,10 @@ pub trait Backend {
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError>;
 
-    /// The header fields behind the head fingerprint, read without loading the schema; `None` where
-    /// the backend keeps no fingerprint (PostgreSQL answers a history read from its catalog quickly).
-    fn header(&mut self) -> Result<Option<Header>, String> {
+    /// The statement that clears SQLite's `PRAGMA user_version` when it is not 0; `None` when there is
+    /// nothing to clear (always, where the backend has no such field).
+    fn clear_user_version(&mut self) -> Result<Option<&'static str>, String> {
         Ok(None)
-    }
-
-    /// Stores `fingerprint(schema_cookie)` in one transaction with its read of the schema cookie,
-    /// giving up soon if another writer is busy: the fingerprint is only a cache.
-    fn store_fingerprint(&mut self, fingerprint: &dyn Fn(i32) -> i32) -> Result<(), String> {
-        let _ = fingerprint;
-        Ok(())
-    }
-
-    /// The statement that withdraws a stored fingerprint, run inside the caller's transaction.
-    fn withdraw_fingerprint_sql(&self) -> Option<&'static str> {
-        None
     }
 
     /// Every applied version with what the companion table knows of it; empty when the history tables
@@ -63,6 +57,7 @@ pub trait Backend {
         let failed = |message: String| MigrateError::Database {
             doing: "reading the migration history".into(),
             message,
+            undone: None,
         };
         if !self.table_exists(DIESEL_TABLE).map_err(failed)? {
             return Ok(Vec::new());
@@ -106,6 +101,7 @@ where
     let failed = |err: diesel::result::Error| MigrateError::Database {
         doing: "reading the migration history".into(),
         message: err.to_string(),
+        undone: None,
     };
     if !companion_exists {
         // A database diesel_cli migrated: versions only.

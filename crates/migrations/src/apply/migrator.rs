@@ -1,8 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Backend, Progress};
-use crate::history::fingerprint::{self, Header};
-use crate::history::{COMPANION_TABLE, CREATE_TABLES, DIESEL_TABLE};
+use crate::history::{AppliedMigration, COMPANION_TABLE, CREATE_TABLES, DIESEL_TABLE};
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
 use crate::{Dialect, MigrateError, Migration, Undone};
@@ -31,17 +30,33 @@ pub struct StampReport {
     pub removed: Vec<String>,
 }
 
-/// Runs plans over a set of known migrations. Every command that changes a database holds the
-/// backend's migration lock from before it reads the history until it is done.
+/// What an upgrade or downgrade did, and where the database stands after it.
+#[derive(Debug, Clone)]
+pub struct Outcome<'m> {
+    pub ran: Vec<Ran>,
+    /// The status after the run: the one read before it when nothing ran, else that one with the run's
+    /// changes laid over it (read under the lock, so nothing else changed it meanwhile).
+    pub status: Status<'m>,
+}
+
+/// Runs plans over a set of known migrations.
+///
+/// Every command that changes a database first reads the history without locking or creating
+/// anything and resolves what it would do, so a refusal, or a command with nothing to do, leaves the
+/// database as it found it (a SQLite file that does not exist stays absent). Only then does it take the
+/// backend's migration lock, create the history tables if they are missing, read the history again
+/// and resolve again under the lock, and run, holding the lock until it is done.
 #[derive(Debug, Clone)]
 pub struct Migrator<'m> {
     migrations: &'m [Migration],
     pub allow_out_of_order: bool,
     pub transaction: TransactionMode,
+    /// Bounds the wait for the migration lock, and for any other connection writing to the database.
     pub lock_timeout: Duration,
-    /// Keep the head fingerprint (see [`fingerprint`]) in the database header where the backend has
-    /// one. It claims SQLite's `PRAGMA user_version`, so it is off unless the application owns that.
-    pub head_fingerprint: bool,
+    /// Clears SQLite's `PRAGMA user_version`, when it is not 0, in the transaction of a command's first
+    /// change to the history: for an application that owns the field and whose older builds cached in
+    /// it something that a change of the history must invalidate.
+    pub clear_user_version: bool,
 }
 
 impl<'m> Migrator<'m> {
@@ -51,7 +66,7 @@ impl<'m> Migrator<'m> {
             allow_out_of_order: false,
             transaction: TransactionMode::Each,
             lock_timeout: Duration::from_secs(60),
-            head_fingerprint: false,
+            clear_user_version: false,
         }
     }
 
@@ -61,86 +76,8 @@ impl<'m> Migrator<'m> {
 
     /// Reads where the database stands, without locking or creating anything.
     pub fn status(&self, db: &mut dyn Backend) -> Result<Status<'m>, MigrateError> {
+        db.wait_at_most(self.lock_timeout);
         Ok(Status::new(db.dialect(), self.migrations, db.history()?))
-    }
-
-    /// Whether the head fingerprint proves the database is at head, read from the header alone: no
-    /// lock, no history, no schema. `false` says only that the history must be read to know.
-    pub fn fingerprint_proves_head(&self, db: &mut dyn Backend) -> Result<bool, MigrateError> {
-        Ok(self
-            .header(db)?
-            .is_some_and(|header| fingerprint::proves_head(header, self.migrations, db.dialect())))
-    }
-
-    /// Whether the stored fingerprint claims head while `status`, read in full, says otherwise (see
-    /// [`fingerprint::misleads`]): a run that trusts the fingerprint would wrongly do nothing.
-    pub fn fingerprint_misleads(
-        &self,
-        db: &mut dyn Backend,
-        status: &Status<'_>,
-    ) -> Result<bool, MigrateError> {
-        Ok(self
-            .header(db)?
-            .is_some_and(|header| fingerprint::misleads(header, status)))
-    }
-
-    fn header(&self, db: &mut dyn Backend) -> Result<Option<Header>, MigrateError> {
-        if !self.head_fingerprint {
-            return Ok(None);
-        }
-        db.header().map_err(|message| MigrateError::Database {
-            doing: "reading the database header".into(),
-            message,
-        })
-    }
-
-    /// The statement that withdraws a stored fingerprint, or "" when none is stored. It runs inside the
-    /// first transaction that changes the history (alone, just before a change made outside one), so
-    /// a run rolled back leaves the header as it was, and a run cut off halfway never leaves a
-    /// fingerprint that claims head.
-    fn withdrawal(&self, db: &mut dyn Backend) -> Result<String, MigrateError> {
-        Ok(match self.header(db)? {
-            Some(header) if header.fingerprint != fingerprint::NONE => db
-                .withdraw_fingerprint_sql()
-                .map(|sql| format!("{sql};\n"))
-                .unwrap_or_default(),
-            _ => String::new(),
-        })
-    }
-
-    /// Stores the fingerprint the database now deserves, once a command is done; `status` and
-    /// `before` were read before it ran. A command that failed without changing the history (a
-    /// refusal, or a migration rolled back) changes nothing here either. It is only a cache: when it
-    /// cannot be written (a read-only file, a busy writer), the next run reads the history instead.
-    fn settle_fingerprint(
-        &self,
-        db: &mut dyn Backend,
-        status: &Status<'m>,
-        before: Option<Header>,
-        succeeded: bool,
-    ) {
-        let Ok(Some(header)) = self.header(db) else {
-            return;
-        };
-        // Every change withdraws a stored fingerprint first: one still in place, with the header as
-        // it was, proves `status` is still true and spares a second read of the history.
-        let unchanged =
-            succeeded && header.fingerprint != fingerprint::NONE && before == Some(header);
-        let reread;
-        let status = if unchanged {
-            status
-        } else {
-            match self.status(db) {
-                Ok(now) if succeeded || !same_history(status, &now) => {
-                    reread = now;
-                    &reread
-                }
-                _ => return,
-            }
-        };
-        if fingerprint::deserved(status, header.schema_cookie) != header.fingerprint {
-            let _ = db.store_fingerprint(&|cookie| fingerprint::deserved(status, cookie));
-        }
     }
 
     pub fn upgrade(
@@ -148,11 +85,13 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         target: &Target,
         progress: &mut dyn Progress,
-    ) -> Result<Vec<Ran>, MigrateError> {
-        self.locked(db, progress, |db, status, progress| {
+    ) -> Result<Outcome<'m>, MigrateError> {
+        let plan = |status: &Status<'m>| {
             let plan = status.plan_upgrade(target, self.allow_out_of_order)?;
-            self.run(db, &plan, progress)
-        })
+            self.refuse_mixed_transactions(&plan)?;
+            Ok((!plan.steps.is_empty()).then_some(plan))
+        };
+        self.run_plan(db, progress, plan)
     }
 
     pub fn downgrade(
@@ -160,10 +99,34 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         target: &Target,
         progress: &mut dyn Progress,
-    ) -> Result<Vec<Ran>, MigrateError> {
-        self.locked(db, progress, |db, status, progress| {
+    ) -> Result<Outcome<'m>, MigrateError> {
+        let plan = |status: &Status<'m>| {
             let plan = status.plan_downgrade(target)?;
-            self.run(db, &plan, progress)
+            self.refuse_mixed_transactions(&plan)?;
+            Ok((!plan.steps.is_empty()).then_some(plan))
+        };
+        self.run_plan(db, progress, plan)
+    }
+
+    fn run_plan(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        plan: impl Fn(&Status<'m>) -> Result<Option<Plan<'m>>, MigrateError>,
+    ) -> Result<Outcome<'m>, MigrateError> {
+        let (status, done) = self.change(db, progress, plan, |db, plan, progress, clear| {
+            let ran = self.run(db, &plan, progress, clear)?;
+            Ok((plan, ran))
+        })?;
+        Ok(match done {
+            None => Outcome {
+                ran: Vec::new(),
+                status,
+            },
+            Some((plan, ran)) => Outcome {
+                status: after(&status, &plan),
+                ran,
+            },
         })
     }
 
@@ -176,7 +139,7 @@ impl<'m> Migrator<'m> {
         purge: bool,
         progress: &mut dyn Progress,
     ) -> Result<StampReport, MigrateError> {
-        self.locked(db, progress, |db, status, _| {
+        let prepare = |status: &Status<'m>| {
             if !purge && !status.unknown.is_empty() {
                 status.verify()?;
             }
@@ -209,15 +172,23 @@ impl<'m> Migrator<'m> {
                     report.removed.push(migration.folder().to_string());
                 }
             }
-            if !sql.is_empty() {
-                sql.insert_str(0, &self.withdrawal(db)?);
-            }
-            in_transaction(db, &sql).map_err(|message| MigrateError::Database {
-                doing: "stamping the history".into(),
-                message,
-            })?;
-            Ok(report)
-        })
+            Ok((!sql.is_empty()).then_some((sql, report)))
+        };
+        let (_, done) = self.change(
+            db,
+            progress,
+            prepare,
+            |db, (sql, report), progress, clear| {
+                self.in_transaction(db, progress, &(std::mem::take(clear) + &sql))
+                    .map_err(|message| MigrateError::Database {
+                        doing: "stamping the history".into(),
+                        message,
+                        undone: None,
+                    })?;
+                Ok(report)
+            },
+        )?;
+        Ok(done.unwrap_or_default())
     }
 
     /// Records the current checksum of every applied migration whose recorded one differs or is missing
@@ -227,7 +198,7 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
     ) -> Result<Vec<String>, MigrateError> {
-        self.locked(db, progress, |db, status, _| {
+        let prepare = |status: &Status<'m>| {
             let dialect = status.dialect();
             let mut sql = String::new();
             let mut repaired = Vec::new();
@@ -247,54 +218,134 @@ impl<'m> Migrator<'m> {
                     repaired.push(entry.migration.folder().to_string());
                 }
             }
-            if !sql.is_empty() {
-                sql.insert_str(0, &self.withdrawal(db)?);
-            }
-            in_transaction(db, &sql).map_err(|message| MigrateError::Database {
-                doing: "repairing the history".into(),
-                message,
-            })?;
-            Ok(repaired)
-        })
+            Ok((!sql.is_empty()).then_some((sql, repaired)))
+        };
+        let (_, done) = self.change(
+            db,
+            progress,
+            prepare,
+            |db, (sql, repaired), progress, clear| {
+                self.in_transaction(db, progress, &(std::mem::take(clear) + &sql))
+                    .map_err(|message| MigrateError::Database {
+                        doing: "repairing the history".into(),
+                        message,
+                        undone: None,
+                    })?;
+                Ok(repaired)
+            },
+        )?;
+        Ok(done.unwrap_or_default())
     }
 
-    /// Locks, makes sure the history tables exist, reads the status once, runs `body`, and unlocks
-    /// whatever happened.
-    fn locked<T>(
+    /// The frame of every command that changes the database. `prepare` resolves what the command
+    /// would do from a status, refusing or answering `None` for nothing to do; it runs once without
+    /// the lock (so a refusal creates nothing), and again under it on a fresh read. `body` then does
+    /// it, prepending `clear` (the `user_version` reset, or "") to its first transaction. Returns the
+    /// status `prepare` last saw, and what `body` returned if it ran.
+    fn change<P, T>(
         &self,
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
-        body: impl FnOnce(&mut dyn Backend, &Status<'m>, &mut dyn Progress) -> Result<T, MigrateError>,
-    ) -> Result<T, MigrateError> {
+        prepare: impl Fn(&Status<'m>) -> Result<Option<P>, MigrateError>,
+        body: impl FnOnce(
+            &mut dyn Backend,
+            P,
+            &mut dyn Progress,
+            &mut String,
+        ) -> Result<T, MigrateError>,
+    ) -> Result<(Status<'m>, Option<T>), MigrateError> {
+        let status = self.status(db)?;
+        if prepare(&status)?.is_none() {
+            return Ok((status, None));
+        }
         db.lock(self.lock_timeout, &mut |holder| {
             progress.waiting_for_lock(holder)
         })?;
         let result = (|| {
-            let history_missing =
-                |db: &mut dyn Backend, table| db.table_exists(table).map(|exists| !exists);
-            let missing = history_missing(db, DIESEL_TABLE)
-                .and_then(|d| Ok(d || history_missing(db, COMPANION_TABLE)?));
-            let missing = missing.map_err(|message| MigrateError::Database {
-                doing: "checking the history tables".into(),
-                message,
-            })?;
-            if missing {
-                db.execute(CREATE_TABLES)
-                    .map_err(|message| MigrateError::Database {
-                        doing: "creating the history tables".into(),
-                        message,
-                    })?;
-            }
-            // Unreadable, the header only costs the shortcut in `settle_fingerprint`.
-            let before = self.header(db).ok().flatten();
+            let mut clear = self.user_version_reset(db)?;
+            self.create_tables(db, progress, &mut clear)?;
             let status = self.status(db)?;
-            let result = body(db, &status, progress);
-            // Settled after a failure too: a run that failed halfway has changed the history.
-            self.settle_fingerprint(db, &status, before, result.is_ok());
-            result
+            let Some(prepared) = prepare(&status)? else {
+                return Ok((status, None));
+            };
+            let done = body(db, prepared, progress, &mut clear)?;
+            Ok((status, Some(done)))
         })();
         db.unlock();
         result
+    }
+
+    /// The statement (with its `;` and newline) that clears `user_version`, or "" when there is
+    /// nothing to clear or the option is off.
+    fn user_version_reset(&self, db: &mut dyn Backend) -> Result<String, MigrateError> {
+        if !self.clear_user_version {
+            return Ok(String::new());
+        }
+        let sql = db
+            .clear_user_version()
+            .map_err(|message| MigrateError::Database {
+                doing: "reading PRAGMA user_version".into(),
+                message,
+                undone: None,
+            })?;
+        Ok(sql.map(|sql| format!("{sql};\n")).unwrap_or_default())
+    }
+
+    /// Creates the history tables when either is missing, in one transaction with `clear`.
+    fn create_tables(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        clear: &mut String,
+    ) -> Result<(), MigrateError> {
+        let failed = |doing: &str, message: String| MigrateError::Database {
+            doing: doing.into(),
+            message,
+            undone: None,
+        };
+        let mut exists = |table| db.table_exists(table);
+        let present = exists(DIESEL_TABLE).and_then(|d| Ok(d && exists(COMPANION_TABLE)?));
+        if !present.map_err(|m| failed("checking the history tables", m))? {
+            let sql = format!("{clear}{CREATE_TABLES}");
+            self.in_transaction(db, progress, &sql)
+                .map_err(|m| failed("creating the history tables", m))?;
+            clear.clear();
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` in one transaction, rolled back whole on any failure.
+    fn in_transaction(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        sql: &str,
+    ) -> Result<(), String> {
+        if sql.is_empty() {
+            return Ok(());
+        }
+        db.begin(self.lock_timeout, &mut |name| {
+            progress.waiting_for_writer(name)
+        })?;
+        if let Err(message) = db.execute(sql).and_then(|()| db.execute("COMMIT")) {
+            let _ = db.execute("ROLLBACK");
+            return Err(message);
+        }
+        Ok(())
+    }
+
+    /// Refuses `--transaction all` over a migration that must run outside a transaction.
+    fn refuse_mixed_transactions(&self, plan: &Plan<'m>) -> Result<(), MigrateError> {
+        let outside: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|m| !m.run_in_transaction())
+            .map(|m| m.folder().to_string())
+            .collect();
+        if self.transaction == TransactionMode::All && !outside.is_empty() {
+            return Err(MigrateError::NeedsOwnTransaction { folders: outside });
+        }
+        Ok(())
     }
 
     fn run(
@@ -302,30 +353,16 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         plan: &Plan<'m>,
         progress: &mut dyn Progress,
+        clear: &mut String,
     ) -> Result<Vec<Ran>, MigrateError> {
         let dialect = db.dialect();
         let total = plan.steps.len();
         let mut ran = Vec::with_capacity(total);
         let all = self.transaction == TransactionMode::All && total > 0;
+        let timeout = self.lock_timeout;
         if all {
-            let outside: Vec<String> = plan
-                .steps
-                .iter()
-                .filter(|m| !m.run_in_transaction())
-                .map(|m| m.folder().to_string())
-                .collect();
-            if !outside.is_empty() {
-                return Err(MigrateError::NeedsOwnTransaction { folders: outside });
-            }
-        }
-        let mut withdrawal = if total > 0 {
-            self.withdrawal(db)?
-        } else {
-            String::new()
-        };
-        if all {
-            db.begin()
-                .map_err(|message| bookkeeping(plan.steps[0], message))?;
+            db.begin(timeout, &mut |name| progress.waiting_for_writer(name))
+                .map_err(|message| failed(plan.steps[0], "starting", message, None))?;
         }
         for (index, migration) in plan.steps.iter().copied().enumerate() {
             progress.started(index, total, migration, plan.direction);
@@ -342,17 +379,19 @@ impl<'m> Migrator<'m> {
                 (false, false) => Undone::Nothing,
             };
             if own_transaction {
-                db.begin()
-                    .map_err(|message| bookkeeping(migration, message))?;
+                // Nothing of this migration ran; those before it are committed.
+                let earlier = (index > 0).then_some(Undone::Migration);
+                db.begin(timeout, &mut |name| progress.waiting_for_writer(name))
+                    .map_err(|message| failed(migration, "starting", message, earlier))?;
             }
-            // With the first change, in its transaction when it has one.
-            let withdrawn = if withdrawal.is_empty() {
-                Ok(())
+            // The first change to the history carries the reset of user_version.
+            let cleared = if undone != Undone::Nothing && !clear.is_empty() {
+                db.execute(&std::mem::take(clear))
+                    .map_err(|message| failed(migration, "starting", message, Some(undone)))
             } else {
-                db.execute(&std::mem::take(&mut withdrawal))
-                    .map_err(|message| bookkeeping(migration, message))
+                Ok(())
             };
-            let outcome = withdrawn
+            let outcome = cleared
                 .and_then(|()| run_statements(db, migration, plan.direction, sql))
                 .and_then(|()| {
                     let took = started.elapsed();
@@ -362,17 +401,20 @@ impl<'m> Migrator<'m> {
                     };
                     // Outside a transaction, the history rows still go in together (or not at all).
                     let recorded = if undone == Undone::Nothing {
-                        in_transaction(db, &history)
+                        let history = std::mem::take(clear) + &history;
+                        self.in_transaction(db, progress, &history)
                     } else {
                         db.execute(&history)
                     };
-                    recorded.map_err(|message| bookkeeping(migration, message))?;
+                    recorded
+                        .map_err(|message| failed(migration, "recording", message, Some(undone)))?;
                     Ok(took)
                 });
             let outcome = outcome.and_then(|took| {
                 if own_transaction {
-                    db.execute("COMMIT")
-                        .map_err(|message| bookkeeping(migration, message))?;
+                    db.execute("COMMIT").map_err(|message| {
+                        failed(migration, "committing", message, Some(undone))
+                    })?;
                 }
                 Ok(took)
             });
@@ -401,7 +443,12 @@ impl<'m> Migrator<'m> {
         if all {
             if let Err(message) = db.execute("COMMIT") {
                 let _ = db.execute("ROLLBACK");
-                return Err(bookkeeping(plan.steps[total - 1], message));
+                return Err(failed(
+                    plan.steps[total - 1],
+                    "committing",
+                    message,
+                    Some(Undone::Run),
+                ));
             }
             for (index, (migration, done)) in plan.steps.iter().zip(&ran).enumerate() {
                 progress.finished(index, total, migration, plan.direction, done.took);
@@ -411,13 +458,30 @@ impl<'m> Migrator<'m> {
     }
 }
 
-/// Whether two reads of the history found the same rows.
-fn same_history(a: &Status<'_>, b: &Status<'_>) -> bool {
-    a.unknown == b.unknown
-        && a.entries()
-            .iter()
-            .map(|entry| &entry.applied)
-            .eq(b.entries().iter().map(|entry| &entry.applied))
+/// `status` with `plan` done: its migrations recorded (up) or forgotten (down), as the run recorded
+/// them, so a run need not read the history again to report where it ended.
+fn after<'m>(status: &Status<'m>, plan: &Plan<'m>) -> Status<'m> {
+    let dialect = status.dialect();
+    let mut rows: Vec<AppliedMigration> = status
+        .entries()
+        .iter()
+        .filter_map(|entry| entry.applied.clone())
+        .chain(status.unknown.iter().cloned())
+        .collect();
+    for migration in &plan.steps {
+        rows.retain(|row| row.version != migration.version());
+        if plan.direction == Direction::Up {
+            rows.push(AppliedMigration {
+                version: migration.version().to_string(),
+                folder: Some(migration.folder().to_string()),
+                checksum: Some(migration.scripts(dialect).checksum().to_string()),
+                applied_at: None,
+                duration_ms: None,
+                stamped: false,
+            });
+        }
+    }
+    Status::new(dialect, status.migrations(), rows)
 }
 
 fn run_statements(
@@ -439,23 +503,19 @@ fn run_statements(
     Ok(())
 }
 
-fn bookkeeping(migration: &Migration, message: String) -> MigrateError {
+/// A failure of the bookkeeping around a migration's statements: `doing` is "starting",
+/// "recording" or "committing".
+fn failed(
+    migration: &Migration,
+    doing: &str,
+    message: String,
+    undone: Option<Undone>,
+) -> MigrateError {
     MigrateError::Database {
-        doing: format!("recording {} in the migration history", migration.folder()),
+        doing: format!("{doing} {}", migration.folder()),
         message,
+        undone,
     }
-}
-
-fn in_transaction(db: &mut dyn Backend, sql: &str) -> Result<(), String> {
-    if sql.is_empty() {
-        return Ok(());
-    }
-    db.begin()?;
-    if let Err(message) = db.execute(sql).and_then(|()| db.execute("COMMIT")) {
-        let _ = db.execute("ROLLBACK");
-        return Err(message);
-    }
-    Ok(())
 }
 
 /// The statements that record `migration` as applied. Every value is a validated folder name, a

@@ -2,6 +2,7 @@
 //! databases, and the lock that keeps two migrators from ever running at once.
 
 mod backend;
+mod lock;
 mod migrator;
 mod postgres;
 mod progress;
@@ -9,10 +10,11 @@ mod sqlite;
 mod url;
 
 pub use backend::Backend;
-pub use migrator::{Migrator, Ran, StampReport, TransactionMode};
+pub use lock::FileLock;
+pub use migrator::{Migrator, Outcome, Ran, StampReport, TransactionMode};
 pub use postgres::{Postgres, TemporaryDatabase};
 pub use progress::{Progress, Silent};
-pub use sqlite::{FileLock, Sqlite};
+pub use sqlite::Sqlite;
 pub use url::{redact, scrub, DatabaseUrl};
 
 use crate::MigrateError;
@@ -25,11 +27,22 @@ pub enum Database {
 }
 
 impl Database {
+    /// Opens the database; a SQLite file that does not exist yet is created only by the first change
+    /// (see [`Sqlite`]).
     pub fn open(url: &DatabaseUrl) -> Result<Self, MigrateError> {
         Ok(match url {
             DatabaseUrl::Sqlite(path) => Self::Sqlite(Sqlite::open(path)?),
             DatabaseUrl::Postgres(_) => Self::Postgres(Postgres::open(url)?),
         })
+    }
+
+    /// Whether the database exists: always for PostgreSQL (the connection reached it), for SQLite
+    /// whether the file does.
+    pub fn exists(&self) -> bool {
+        match self {
+            Self::Sqlite(db) => db.exists(),
+            Self::Postgres(_) => true,
+        }
     }
 
     pub fn backend(&mut self) -> &mut dyn Backend {

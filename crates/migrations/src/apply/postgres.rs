@@ -16,6 +16,7 @@ const LOCK_KEY: i64 = 0x776f_726b_6875_626d;
 /// migration connection itself, never a pooled one, so it dies with the connection.
 pub struct Postgres {
     conn: PgConnection,
+    url: DatabaseUrl,
     locked: bool,
 }
 
@@ -38,6 +39,7 @@ impl Postgres {
         })?;
         let mut db = Self {
             conn,
+            url: url.clone(),
             locked: false,
         };
         // Keep server notices ("table does not exist, skipping") out of the output.
@@ -66,6 +68,7 @@ impl Postgres {
             .map_err(|err| MigrateError::Database {
                 doing: "asking which database this is".into(),
                 message: err.to_string(),
+                undone: None,
             })?;
         Ok(rows
             .into_iter()
@@ -74,6 +77,8 @@ impl Postgres {
             .unwrap_or_default())
     }
 
+    /// Who holds the migration lock, as a waiter should read it: the server backend, what it is doing,
+    /// whether the workhub process behind it is still alive, and how to end it.
     fn holder(&mut self) -> String {
         #[derive(QueryableByName)]
         struct Holder {
@@ -82,36 +87,107 @@ impl Postgres {
             #[diesel(sql_type = Nullable<Text>)]
             name: Option<String>,
             #[diesel(sql_type = Nullable<Text>)]
+            state: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
             since: Option<String>,
         }
         let sql = format!(
-            "SELECT a.pid, a.application_name AS name, CAST(a.backend_start AS TEXT) AS since \
+            "SELECT a.pid, a.application_name AS name, a.state, \
+             CAST(date_trunc('second', COALESCE(a.state_change, a.backend_start)) AS TEXT) AS since \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted \
              AND l.classid = {} AND l.objid = {} AND l.objsubid = 1",
             (LOCK_KEY >> 32) as u32,
             LOCK_KEY as u32
         );
-        match diesel::sql_query(sql).load::<Holder>(&mut self.conn) {
-            Ok(rows) if !rows.is_empty() => {
-                let row = &rows[0];
-                match row.name.as_deref().filter(|n| n.starts_with("workhub")) {
-                    Some(name) => format!("server pid {} ({name})", row.pid),
-                    None => format!(
-                        "server pid {} connected since {}",
-                        row.pid,
-                        row.since.as_deref().unwrap_or("unknown")
-                    ),
+        let Some(row) = diesel::sql_query(sql)
+            .load::<Holder>(&mut self.conn)
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+        else {
+            return "another session".to_string();
+        };
+        let name = row
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("no application_name");
+        let mut text = format!(
+            "server pid {} ({name}; {} since {})",
+            row.pid,
+            row.state.as_deref().unwrap_or("state unknown"),
+            row.since.as_deref().unwrap_or("unknown")
+        );
+        if let Some(client) = ClientName::parse(name) {
+            if client.host == this_host() {
+                if std::path::Path::new(&format!("/proc/{}", client.pid)).exists() {
+                    text.push_str(&format!("; its workhub process {} is running", client.pid));
+                } else {
+                    text.push_str(&format!(
+                        "; its workhub process {} on this host is gone, but the server backend still \
+                         holds the lock{}",
+                        client.pid,
+                        if row.state.as_deref() == Some("active") {
+                            " and runs a statement"
+                        } else {
+                            ""
+                        }
+                    ));
                 }
             }
-            _ => "another session".to_string(),
         }
+        text.push_str(&format!(
+            "; if it is stuck, end it with SELECT pg_terminate_backend({})",
+            row.pid
+        ));
+        text
+    }
+}
+
+/// What a workhub migrator writes into its session's `application_name` while it holds the lock:
+/// `workhub migrate pid <os pid>@<host>`, within PostgreSQL's 63 bytes.
+#[derive(Debug, PartialEq, Eq)]
+struct ClientName {
+    pid: u32,
+    host: String,
+}
+
+impl ClientName {
+    const PREFIX: &'static str = "workhub migrate pid ";
+
+    fn ours() -> String {
+        let name = format!("{}{}@{}", Self::PREFIX, std::process::id(), this_host());
+        name.chars().take(63).collect()
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        let (pid, host) = name.strip_prefix(Self::PREFIX)?.split_once('@')?;
+        Some(Self {
+            pid: pid.parse().ok()?,
+            host: host.to_string(),
+        })
+    }
+}
+
+/// This machine's host name, as the kernel knows it (truncated to what fits an application_name).
+fn this_host() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    let room = 63 - ClientName::PREFIX.len() - 11;
+    if host.is_empty() {
+        "unknown".to_string()
+    } else {
+        host.chars().take(room).collect()
     }
 }
 
 impl Backend for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn name(&self) -> String {
+        self.url.to_string()
     }
 
     fn lock(
@@ -124,6 +200,14 @@ impl Backend for Postgres {
             #[diesel(sql_type = Bool)]
             locked: bool,
         }
+        // Named before the lock is taken, so no waiter ever sees the holder without its name.
+        let _ = batch(
+            &mut self.conn,
+            &format!(
+                "SELECT set_config('application_name', '{}', false)",
+                ClientName::ours().replace('\'', "''")
+            ),
+        );
         let started = Instant::now();
         let mut told = false;
         loop {
@@ -133,12 +217,14 @@ impl Backend for Postgres {
                     .map_err(|err| MigrateError::Database {
                         doing: "taking the migration lock".into(),
                         message: err.to_string(),
+                        undone: None,
                     })?;
             if rows.first().is_some_and(|row| row.locked) {
                 break;
             }
             let holder = self.holder();
             if started.elapsed() >= timeout {
+                let _ = batch(&mut self.conn, "RESET application_name");
                 return Err(MigrateError::LockTimeout {
                     holder,
                     waited: started.elapsed(),
@@ -151,15 +237,6 @@ impl Backend for Postgres {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.locked = true;
-        // Name this session so a waiter can say who holds the lock and since when.
-        let _ = batch(
-            &mut self.conn,
-            &format!(
-                "SELECT set_config('application_name', 'workhub migrate (os pid {}) since ' || \
-                 to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ'), false)",
-                std::process::id()
-            ),
-        );
         Ok(())
     }
 
@@ -178,7 +255,7 @@ impl Backend for Postgres {
         batch(&mut self.conn, sql)
     }
 
-    fn begin(&mut self) -> Result<(), String> {
+    fn begin(&mut self, _timeout: Duration, _waiting: &mut dyn FnMut(&str)) -> Result<(), String> {
         batch(&mut self.conn, "BEGIN")
     }
 
@@ -248,6 +325,7 @@ impl TemporaryDatabase {
             MigrateError::Database {
                 doing: format!("creating the temporary database {name} (the user needs CREATEDB)"),
                 message,
+                undone: None,
             }
         })?;
         let url = DatabaseUrl::Postgres(with_database(raw, &name));
@@ -305,7 +383,16 @@ fn without_dbname(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{with_database, ClientName};
+
+    #[test]
+    fn the_client_name_round_trips_and_fits() {
+        let ours = ClientName::ours();
+        assert!(ours.len() <= 63, "{ours}");
+        let parsed = ClientName::parse(&ours).unwrap();
+        assert_eq!(parsed.pid, std::process::id());
+        assert_eq!(ClientName::parse("psql"), None);
+    }
 
     #[test]
     fn replaces_only_the_database_name() {

@@ -7,6 +7,8 @@ use crate::Migration;
 pub trait Progress {
     /// Another process holds the migration lock; called once before waiting.
     fn waiting_for_lock(&mut self, _holder: &str) {}
+    /// Another connection is writing to `database` (SQLite's write lock); called once before waiting.
+    fn waiting_for_writer(&mut self, _database: &str) {}
     /// Migration `index` (0-based) of `total` is about to run.
     fn started(
         &mut self,

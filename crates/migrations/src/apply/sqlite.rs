@@ -1,26 +1,31 @@
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use diesel::sql_types::Integer;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend};
-use crate::history::fingerprint::Header;
+use super::lock::FileLock;
 use crate::history::AppliedMigration;
 use crate::{Dialect, MigrateError};
 
-/// How long SQLite waits on a write lock held by another connection (the running service, say).
-const BUSY_TIMEOUT_MS: u32 = 30_000;
-/// How long storing the head fingerprint, a cache, may wait on another writer.
-const FINGERPRINT_BUSY_TIMEOUT_MS: u32 = 250;
+/// How long a read may wait on another connection that is writing (the running service, say) before
+/// it gives up; a command's [`Backend::wait_at_most`] replaces it with the lock timeout.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write waits silently for another writer before it says it is waiting.
+const QUIET_WAIT: Duration = Duration::from_millis(200);
 
-/// A SQLite database file. SQLite has no advisory locks, so migrators exclude each other with a
-/// [`FileLock`] on a sidecar file, which the OS releases when the process dies however it dies.
+/// A SQLite database file. Migrators exclude each other with a [`FileLock`] on the file itself, which
+/// the OS releases when the process dies however it dies.
+///
+/// A file that does not exist yet is not created by opening it: until the first write or lock it reads
+/// as an empty database, so a command that refuses, or only reads, leaves no file behind.
 pub struct Sqlite {
     conn: SqliteConnection,
     path: PathBuf,
+    /// Whether `conn` is the file itself rather than the empty stand-in for a file not created yet.
+    on_file: bool,
+    busy_timeout: Duration,
     lock: Option<FileLock>,
 }
 
@@ -28,49 +33,123 @@ impl std::fmt::Debug for Sqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sqlite")
             .field("path", &self.path)
+            .field("on_file", &self.on_file)
             .finish_non_exhaustive()
     }
 }
 
 impl Sqlite {
     pub fn open(path: &Path) -> Result<Self, MigrateError> {
-        let shown = path.display().to_string();
-        let connect = |message: String| MigrateError::Connect {
-            url: shown.clone(),
-            message,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
-                return Err(connect(format!(
-                    "the directory {} does not exist",
-                    parent.display()
-                )));
+        let memory = path.as_os_str() == ":memory:";
+        if !memory {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.is_dir() {
+                    return Err(MigrateError::Connect {
+                        url: path.display().to_string(),
+                        message: format!("the directory {} does not exist", parent.display()),
+                    });
+                }
             }
         }
-        let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-            .map_err(|err| connect(err.to_string()))?;
-        // diesel turns foreign keys on; migrations run with them off, as SQLite's table rebuild
-        // requires (a generated rebuild checks them itself before it commits).
-        batch(
-            &mut conn,
-            &format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = OFF;"),
-        )
-        .map_err(connect)?;
-        Ok(Self {
-            conn,
+        let on_file = memory || path.exists();
+        let mut db = Self {
+            conn: connect(Path::new(":memory:"))?,
             path: path.to_path_buf(),
+            on_file: false,
+            busy_timeout: BUSY_TIMEOUT,
             lock: None,
-        })
+        };
+        if on_file {
+            db.create()?;
+        }
+        Ok(db)
     }
 
+    /// Whether the database exists: a file, or `:memory:`.
+    pub fn exists(&self) -> bool {
+        self.on_file
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reading: an empty database while the file does not exist yet.
     pub fn connection(&mut self) -> &mut SqliteConnection {
         &mut self.conn
     }
+
+    /// Opens the file itself, creating it when it does not exist yet.
+    fn create(&mut self) -> Result<(), MigrateError> {
+        if !self.on_file {
+            self.conn = connect(&self.path)?;
+            self.on_file = true;
+            self.set_busy_timeout(self.busy_timeout)
+                .map_err(|message| self.connect_error(message))?;
+        }
+        Ok(())
+    }
+
+    fn connect_error(&self, message: String) -> MigrateError {
+        MigrateError::Connect {
+            url: self.path.display().to_string(),
+            message,
+        }
+    }
+
+    fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), String> {
+        batch(
+            &mut self.conn,
+            &format!(
+                "PRAGMA busy_timeout = {}",
+                timeout.as_millis().min(i32::MAX as u128)
+            ),
+        )
+    }
+
+    fn writable(&mut self) -> Result<&mut SqliteConnection, String> {
+        self.create().map_err(|err| err.to_string())?;
+        Ok(&mut self.conn)
+    }
+}
+
+fn connect(path: &Path) -> Result<SqliteConnection, MigrateError> {
+    let failed = |message: String| MigrateError::Connect {
+        url: path.display().to_string(),
+        message,
+    };
+    let mut conn =
+        SqliteConnection::establish(&path.to_string_lossy()).map_err(|e| failed(e.to_string()))?;
+    // diesel turns foreign keys on; migrations run with them off, as SQLite's table rebuild
+    // requires (a generated rebuild checks them itself before it commits).
+    batch(
+        &mut conn,
+        &format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = OFF;",
+            BUSY_TIMEOUT.as_millis()
+        ),
+    )
+    .map_err(failed)?;
+    Ok(conn)
+}
+
+/// SQLite's messages for a database another connection holds.
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
 }
 
 impl Backend for Sqlite {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn wait_at_most(&mut self, timeout: Duration) {
+        self.busy_timeout = timeout;
+        let _ = self.set_busy_timeout(timeout);
     }
 
     fn lock(
@@ -79,6 +158,8 @@ impl Backend for Sqlite {
         waiting: &mut dyn FnMut(&str),
     ) -> Result<(), MigrateError> {
         if self.path.as_os_str() != ":memory:" {
+            // The lock is on the file itself, so the file must exist first.
+            self.create()?;
             self.lock = Some(FileLock::acquire(&self.path, timeout, waiting)?);
         }
         Ok(())
@@ -89,12 +170,34 @@ impl Backend for Sqlite {
     }
 
     fn execute(&mut self, sql: &str) -> Result<(), String> {
-        batch(&mut self.conn, sql)
+        batch(self.writable()?, sql)
     }
 
-    fn begin(&mut self) -> Result<(), String> {
-        // IMMEDIATE takes the write lock up front, so a concurrent writer cannot deadlock the migration.
-        batch(&mut self.conn, "BEGIN IMMEDIATE")
+    fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), String> {
+        // IMMEDIATE takes the write lock up front, so a concurrent writer cannot deadlock the
+        // migration. Another connection that is writing makes it wait: quietly at first, then saying
+        // so, never longer than `timeout` in all.
+        self.writable()?;
+        let started = Instant::now();
+        self.set_busy_timeout(QUIET_WAIT.min(timeout))?;
+        let mut result = batch(&mut self.conn, "BEGIN IMMEDIATE");
+        if result.as_ref().is_err_and(|message| is_busy(message)) && started.elapsed() < timeout {
+            waiting(&self.name());
+            self.set_busy_timeout(timeout.saturating_sub(started.elapsed()))?;
+            result = batch(&mut self.conn, "BEGIN IMMEDIATE");
+        }
+        let restored = self.set_busy_timeout(self.busy_timeout);
+        match result {
+            Err(message) if is_busy(&message) => Err(format!(
+                "gave up after {:.1}s waiting for another connection to finish writing to {} \
+                 (the running service, or another tool holds SQLite's write lock): {message}\n  \
+                 hint: retry when it is done, or raise WORKHUB_LOCK_TIMEOUT",
+                started.elapsed().as_secs_f64(),
+                self.name()
+            )),
+            Err(message) => Err(message),
+            Ok(()) => restored,
+        }
     }
 
     fn table_exists(&mut self, table: &str) -> Result<bool, String> {
@@ -108,7 +211,7 @@ impl Backend for Sqlite {
         );
         let rows: Vec<Count> = diesel::sql_query(sql)
             .load(&mut self.conn)
-            .map_err(|err| err.to_string())?;
+            .map_err(|err| not_a_database(&self.path, err.to_string()))?;
         Ok(rows.first().is_some_and(|row| row.n > 0))
     }
 
@@ -119,152 +222,27 @@ impl Backend for Sqlite {
         query_history(&mut self.conn, companion_exists)
     }
 
-    fn header(&mut self) -> Result<Option<Header>, String> {
-        Ok(Some(Header {
-            schema_cookie: schema_cookie(&mut self.conn)?,
-            fingerprint: stored_fingerprint(&mut self.conn)?,
-        }))
-    }
-
-    fn store_fingerprint(&mut self, fingerprint: &dyn Fn(i32) -> i32) -> Result<(), String> {
-        batch(
-            &mut self.conn,
-            &format!("PRAGMA busy_timeout = {FINGERPRINT_BUSY_TIMEOUT_MS}"),
-        )?;
-        let stored = self.begin().and_then(|()| {
-            let written = schema_cookie(&mut self.conn).and_then(|cookie| {
-                batch(
-                    &mut self.conn,
-                    &format!("PRAGMA user_version = {}", fingerprint(cookie)),
-                )
-            });
-            if let Err(message) = written.and_then(|()| batch(&mut self.conn, "COMMIT")) {
-                let _ = batch(&mut self.conn, "ROLLBACK");
-                return Err(message);
-            }
-            Ok(())
-        });
-        batch(
-            &mut self.conn,
-            &format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"),
-        )?;
-        stored
-    }
-
-    fn withdraw_fingerprint_sql(&self) -> Option<&'static str> {
-        Some("PRAGMA user_version = 0")
-    }
-}
-
-// Header pragmas: SQLite answers them from the file header, without parsing the schema.
-
-fn schema_cookie(conn: &mut SqliteConnection) -> Result<i32, String> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Integer)]
-        schema_version: i32,
-    }
-    let row: Row = diesel::sql_query("PRAGMA schema_version")
-        .get_result(conn)
-        .map_err(|err| err.to_string())?;
-    Ok(row.schema_version)
-}
-
-fn stored_fingerprint(conn: &mut SqliteConnection) -> Result<i32, String> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Integer)]
-        user_version: i32,
-    }
-    let row: Row = diesel::sql_query("PRAGMA user_version")
-        .get_result(conn)
-        .map_err(|err| err.to_string())?;
-    Ok(row.user_version)
-}
-
-/// The exclusive OS lock on `<database>-migrate-lock` that migrators of one SQLite file share. The
-/// file names its holder (pid and since when) for whoever waits; it is released on drop or death.
-#[derive(Debug)]
-pub struct FileLock {
-    file: File,
-}
-
-impl FileLock {
-    pub fn acquire(
-        database: &Path,
-        timeout: Duration,
-        waiting: &mut dyn FnMut(&str),
-    ) -> Result<Self, MigrateError> {
-        let mut name = database.as_os_str().to_owned();
-        name.push("-migrate-lock");
-        let path = PathBuf::from(name);
-        let failed = |err: std::io::Error| MigrateError::Database {
-            doing: format!("opening the lock file {}", path.display()),
-            message: err.to_string(),
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(failed)?;
-        let started = Instant::now();
-        let mut told = false;
-        let mut polls = 0u32;
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) => {
-                    // The holder writes its name just after it takes the lock: a waiter that looks in
-                    // between finds the file empty, so it waits a little for the name before saying
-                    // "another process".
-                    let holder = read_holder(&mut file);
-                    polls += 1;
-                    if started.elapsed() >= timeout {
-                        return Err(MigrateError::LockTimeout {
-                            holder: holder.unwrap_or_else(|| UNNAMED_HOLDER.to_string()),
-                            waited: started.elapsed(),
-                        });
-                    }
-                    if !told && (holder.is_some() || polls >= UNNAMED_HOLDER_POLLS) {
-                        waiting(holder.as_deref().unwrap_or(UNNAMED_HOLDER));
-                        told = true;
-                    }
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-                Err(TryLockError::Error(err)) => return Err(failed(err)),
-            }
+    fn clear_user_version(&mut self) -> Result<Option<&'static str>, String> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Integer)]
+            user_version: i32,
         }
-        // Tell the next waiter who holds it; a failure here only loses that courtesy.
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let _ = file.set_len(0).and_then(|()| {
-            file.rewind()?;
-            write!(file, "pid {} since unix time {since}", std::process::id())
-        });
-        Ok(Self { file })
+        if !self.on_file {
+            return Ok(None);
+        }
+        let row: Row = diesel::sql_query("PRAGMA user_version")
+            .get_result(&mut self.conn)
+            .map_err(|err| err.to_string())?;
+        Ok((row.user_version != 0).then_some("PRAGMA user_version = 0"))
     }
 }
 
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+/// SQLite's "file is not a database" names no file; this one does.
+fn not_a_database(path: &Path, message: String) -> String {
+    if message.contains("file is not a database") {
+        format!("{} is not a SQLite database ({message})", path.display())
+    } else {
+        message
     }
-}
-
-/// How a lock holder that has not written its name is described.
-const UNNAMED_HOLDER: &str = "another process";
-/// How many polls (25 ms apart) a waiter gives the holder to write its name before it reports the
-/// wait without one.
-const UNNAMED_HOLDER_POLLS: u32 = 40;
-
-/// The name the lock holder wrote in the lock file, if it has written one yet.
-fn read_holder(file: &mut File) -> Option<String> {
-    let mut text = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
 }

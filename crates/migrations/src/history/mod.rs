@@ -5,8 +5,6 @@
 //! lives beside it in `__workhub_migrations`, one row per version. A version diesel_cli applied has no
 //! companion row: it counts as applied, with no checksum to verify until `workhub db repair` records one.
 
-pub mod fingerprint;
-
 /// diesel's table, exactly as diesel creates it.
 pub const DIESEL_TABLE: &str = "__diesel_schema_migrations";
 /// workhub's companion table.

@@ -137,6 +137,15 @@ impl<'m> Status<'m> {
         self.unknown.is_empty() && self.entries.iter().all(|e| e.state == State::Applied)
     }
 
+    /// Whether an applied version this set does not know sorts after its head: only then can a newer
+    /// build know it.
+    pub fn unknown_newer_than_head(&self) -> bool {
+        let head = self.head().map(Migration::version);
+        self.unknown
+            .iter()
+            .any(|row| head.is_none_or(|head| row.version.as_str() > head))
+    }
+
     /// Refuses a database that has modified or unknown migrations applied.
     pub fn verify(&self) -> Result<(), MigrateError> {
         if !self.unknown.is_empty() {
@@ -147,6 +156,7 @@ impl<'m> Status<'m> {
                     .map(|row| row.folder.clone().unwrap_or_else(|| row.version.clone()))
                     .collect(),
                 head: self.head().map(|m| m.folder().to_string()),
+                newer: self.unknown_newer_than_head(),
             });
         }
         let modified: Vec<String> = self.modified().map(|m| m.folder().to_string()).collect();

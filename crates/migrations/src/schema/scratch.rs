@@ -35,6 +35,7 @@ pub fn built_by_postgres(
                 "the URL reaches database {current}, not {}; remove dbname from its parameters",
                 scratch.name()
             ),
+            undone: None,
         });
     }
     let mut migrator = Migrator::new(migrations);
@@ -52,6 +53,7 @@ pub fn read_postgres(db: &mut Postgres) -> Result<Schema, MigrateError> {
     introspect::postgres(db.connection()).map_err(|message| MigrateError::Database {
         doing: "reading the schema".into(),
         message,
+        undone: None,
     })
 }
 
@@ -60,6 +62,7 @@ pub fn read(db: &mut Sqlite) -> Result<Schema, MigrateError> {
     introspect::sqlite(db.connection()).map_err(|message| MigrateError::Database {
         doing: "reading the schema".into(),
         message,
+        undone: None,
     })
 }
 
