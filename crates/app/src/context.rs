@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
 use workhub_migrations::{
-    source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status,
+    source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
 
 use crate::cli::{Cli, Command, DbCommand, TransactionArg};
@@ -123,6 +123,20 @@ impl Context {
                 head.as_deref().unwrap_or("(none)"),
                 self.unknown_hint(newer)
             )),
+            MigrateError::WriterTimeout {
+                doing,
+                waited,
+                undone,
+            } => Failure::failed(format!(
+                "{}: {doing}: gave up after {:.1}s waiting for another connection to finish writing \
+                 to it (the running service, or another tool)\n  {}\n  hint: retry when it is done, \
+                 or raise WORKHUB_LOCK_TIMEOUT (--lock-timeout)",
+                self.url,
+                waited.as_secs_f64(),
+                undone.map_or("nothing was changed", Undone::left)
+            )),
+            // Named once: SQLite's own messages may already carry the path.
+            other if other.to_string().contains(&self.url.to_string()) => other.into(),
             other => Failure::failed(format!("{}: {other}", self.url)),
         }
     }

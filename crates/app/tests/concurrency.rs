@@ -72,3 +72,95 @@ fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert_eq!(fixture.applied().len(), 2);
 }
+
+/// One lock per database however it is reached: 8 processes through a symlink, a hard link, relative
+/// and absolute paths, `./` and `sqlite://`, on migrations that run outside a transaction and insert a
+/// row, apply every migration exactly once and all exit 0.
+#[test]
+fn eight_processes_through_different_paths_apply_each_migration_exactly_once() {
+    const INSERTS: usize = 9;
+    for round in 0..3 {
+        let fixture = Fixture::new();
+        fixture.migration(
+            "2024-01-01-000001_hits",
+            "CREATE TABLE hits (n INTEGER NOT NULL);\n",
+            None,
+        );
+        for n in 2..=INSERTS + 1 {
+            let folder = fixture.migration(
+                &format!("2024-01-01-0000{n:02}_hit_{n:02}"),
+                &format!("INSERT INTO hits (n) VALUES ({n});\n"),
+                None,
+            );
+            std::fs::write(folder.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+        }
+        // A hard link needs the file to exist; so does a symlink's target, for SQLite to open it.
+        fixture.execute("SELECT 1;");
+        let dir = fixture.dir.path();
+        let symlink = dir.join("link.db");
+        std::os::unix::fs::symlink(fixture.db(), &symlink).unwrap();
+        let hard = dir.join("hard.db");
+        std::fs::hard_link(fixture.db(), &hard).unwrap();
+        let parent = format!(
+            "../{}/workhub.db",
+            dir.file_name().unwrap().to_string_lossy()
+        );
+        let urls = [
+            fixture.db().display().to_string(),
+            symlink.display().to_string(),
+            hard.display().to_string(),
+            "workhub.db".to_string(),
+            "./workhub.db".to_string(),
+            "sqlite://workhub.db".to_string(),
+            format!("sqlite://{}", symlink.display()),
+            parent,
+        ];
+        let children: Vec<_> = urls
+            .iter()
+            .map(|url| {
+                common::std_command(std::path::Path::new(env!("CARGO_BIN_EXE_workhub")), dir)
+                    .env("DATABASE_URL", url)
+                    .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+                    .arg("--migrate-only")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start workhub")
+            })
+            .collect();
+        let runs: Vec<common::Run> = children
+            .into_iter()
+            .map(|child| common::Run::from(child.wait_with_output().unwrap()))
+            .collect();
+        let mut applied: Vec<String> = Vec::new();
+        for (url, run) in urls.iter().zip(&runs) {
+            assert_eq!(run.code, Some(0), "round {round}, {url}: {run:#?}");
+            applied.extend(
+                run.stdout
+                    .lines()
+                    .filter(|line| line.contains("] applied "))
+                    .map(|line| line.split_whitespace().nth(2).unwrap().to_string()),
+            );
+        }
+        applied.sort();
+        assert_eq!(applied.len(), INSERTS + 1, "round {round}: {runs:#?}");
+        applied.dedup();
+        assert_eq!(applied.len(), INSERTS + 1, "round {round}: applied twice");
+        assert_eq!(fixture.count("hits"), INSERTS as i64, "round {round}");
+        assert_eq!(
+            fixture.count("(SELECT DISTINCT n FROM hits)"),
+            INSERTS as i64,
+            "round {round}: a row inserted twice"
+        );
+        assert_eq!(fixture.snapshot().versions().len(), INSERTS + 1);
+        // No lock note is left behind once every run is done.
+        assert!(
+            fixture
+                .files()
+                .iter()
+                .all(|name| !name.ends_with("-migrate-lock")),
+            "{:?}",
+            fixture.files()
+        );
+    }
+}

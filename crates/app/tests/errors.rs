@@ -503,3 +503,312 @@ fn a_bad_migrations_folder_is_refused_naming_it() {
         &["cannot read the migrations directory", "nowhere", "hint:"],
     );
 }
+
+/// On a SQLite path that does not exist yet, every refusal exits non-zero and leaves nothing behind:
+/// no database file, no journal, no lock note.
+#[test]
+fn a_refusal_on_a_new_sqlite_path_creates_nothing() {
+    let fixture = Fixture::with_steps(2);
+    fixture.migration(
+        "2024-01-01-000003_outside",
+        "CREATE TABLE t03 (id INTEGER);\n",
+        None,
+    );
+    std::fs::write(
+        fixture
+            .migrations()
+            .join("2024-01-01-000003_outside/metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .unwrap();
+    let refusals: [(&[&str], &str); 9] = [
+        (&["db", "upgrade", "+5"], "only 3 pending"),
+        (&["db", "downgrade"], "only 0 applied"),
+        (&["db", "stamp", "+5"], "only 3 pending"),
+        (
+            &["db", "upgrade", "nonsense"],
+            "no migration matches `nonsense`",
+        ),
+        (
+            &["db", "stamp", "nonsense"],
+            "no migration matches `nonsense`",
+        ),
+        (&["db", "upgrade", "base"], "workhub db downgrade base"),
+        (&["db", "downgrade", "+1"], "downgrade only goes back"),
+        (&["db", "downgrade", &step_version(1)], "is not applied"),
+        (
+            &["db", "upgrade", "--transaction", "all"],
+            "run_in_transaction = false",
+        ),
+    ];
+    for (args, needle) in refusals {
+        let run = fixture.run(args);
+        run.expect_failure(1, &[needle, &fixture.db().display().to_string()]);
+        assert_eq!(
+            fixture.files(),
+            Vec::<String>::new(),
+            "`workhub {}` left files behind",
+            args.join(" ")
+        );
+    }
+    // Nothing to do is not a refusal, and creates nothing either.
+    for args in [&["db", "stamp", "base"][..], &["db", "repair"]] {
+        fixture.ok(args);
+        assert_eq!(fixture.files(), Vec::<String>::new(), "{args:?}");
+    }
+}
+
+/// `db current`, `db history` and `db check` on a SQLite path that does not exist say so, naming the
+/// path and how the database comes to exist, instead of reporting an empty database.
+#[test]
+fn a_read_only_command_on_a_missing_sqlite_path_fails_naming_it() {
+    let fixture = Fixture::with_steps(1);
+    for args in [&["db", "current"][..], &["db", "history"], &["db", "check"]] {
+        let run = fixture.run(args);
+        run.expect_failure(
+            1,
+            &[
+                &format!("no database at {}", fixture.db().display()),
+                "the file does not exist",
+                "`workhub db upgrade`",
+            ],
+        );
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert_eq!(fixture.files(), Vec::<String>::new());
+
+        let nested = output(
+            fixture
+                .workhub()
+                .env("DATABASE_URL", "missing/dir/x.db")
+                .args(args),
+        );
+        nested.expect_failure(
+            1,
+            &[
+                "no database at missing/dir/x.db",
+                "the directory missing/dir does not exist",
+                "`workhub db upgrade`",
+            ],
+        );
+        assert!(!nested.stdout.contains("base"), "{}", nested.stdout);
+    }
+    let upgrade = output(
+        fixture
+            .workhub()
+            .env("DATABASE_URL", "missing/dir/x.db")
+            .args(["db", "upgrade"]),
+    );
+    upgrade.expect_failure(
+        1,
+        &[
+            "missing/dir/x.db",
+            "the directory missing/dir does not exist",
+        ],
+    );
+    assert!(!fixture.dir.path().join("missing").exists());
+}
+
+/// A file that is not a SQLite database is named, and left exactly as it was.
+#[test]
+fn a_file_that_is_not_a_database_is_named_and_left_alone() {
+    let fixture = Fixture::with_steps(1);
+    let text = "these are notes, not a database\n".repeat(200);
+    std::fs::write(fixture.db(), &text).unwrap();
+    for args in [
+        &["db", "upgrade"][..],
+        &["--migrate-only"],
+        &["db", "current"],
+        &["db", "check"],
+        &["db", "stamp", "head", "--force"],
+    ] {
+        let run = fixture.run(args);
+        run.expect_failure(
+            1,
+            &[
+                &format!("{} is not a SQLite database", fixture.db().display()),
+                "nothing was changed",
+            ],
+        );
+        assert_eq!(std::fs::read_to_string(fixture.db()).unwrap(), text);
+        assert_eq!(fixture.files(), vec!["workhub.db".to_string()]);
+    }
+}
+
+/// Another connection holding SQLite's write lock (the service, or a tool) is waited for at most
+/// WORKHUB_LOCK_TIMEOUT, with a notice; the error says nothing ran and the database is unchanged.
+#[test]
+fn another_sqlite_writer_is_waited_for_at_most_the_lock_timeout() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let fixture = half_applied();
+    let before = fixture.snapshot();
+    let mut writer = diesel::SqliteConnection::establish(&fixture.db().to_string_lossy()).unwrap();
+    writer
+        .batch_execute("BEGIN IMMEDIATE; INSERT INTO t01 (id) VALUES (1);")
+        .unwrap();
+    for args in [
+        &["db", "upgrade"][..],
+        &["--migrate-only"],
+        &["db", "stamp", "head", "--force"],
+    ] {
+        let started = std::time::Instant::now();
+        let run = output(
+            fixture
+                .workhub()
+                .env("WORKHUB_LOCK_TIMEOUT", "1")
+                .args(args),
+        );
+        let took = started.elapsed();
+        run.expect_failure(
+            1,
+            &[
+                &format!(
+                    "waiting for another connection to finish writing to {}",
+                    fixture.db().display()
+                ),
+                "gave up after 1.",
+                "WORKHUB_LOCK_TIMEOUT",
+                "nothing was changed",
+            ],
+        );
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "`{}` waited {took:?}",
+            args.join(" ")
+        );
+    }
+    writer.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(fixture.snapshot(), before);
+    fixture.ok(&["db", "upgrade"]);
+}
+
+/// A full disk (here: the migration's connection limited to the pages it has) stops the migration,
+/// which is rolled back; the message says so, and the history is as it was.
+#[test]
+fn a_full_disk_rolls_back_the_migration_and_says_so() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["db", "upgrade"]);
+    fixture.migration(
+        "2024-01-01-000002_fill",
+        "PRAGMA max_page_count = 1;\nCREATE TABLE big (b BLOB);\nINSERT INTO big VALUES (randomblob(100000));\n",
+        Some("DROP TABLE big;\n"),
+    );
+    let before = fixture.snapshot();
+    let run = fixture.run(&["db", "upgrade"]);
+    run.expect_failure(
+        1,
+        &[
+            &fixture.db().display().to_string(),
+            "2024-01-01-000002_fill (up) failed",
+            "full",
+            "the migration was rolled back",
+        ],
+    );
+    assert_eq!(fixture.snapshot(), before);
+}
+
+/// Applied versions this binary does not know: only when they are newer than its head does the hint
+/// blame a newer build; below head they are a renamed or removed folder, or another branch.
+#[test]
+fn an_unknown_version_below_head_is_not_blamed_on_a_newer_build() {
+    let fixture = Fixture::with_steps(3);
+    fixture.ok(&["db", "upgrade"]);
+    std::fs::remove_dir_all(fixture.migrations().join(step_folder(2))).unwrap();
+    for args in [
+        &["db", "upgrade"][..],
+        &["db", "downgrade"],
+        &["--migrate-only"],
+    ] {
+        let run = refused(
+            &fixture,
+            args,
+            1,
+            &[
+                &step_folder(2),
+                "sort below this binary's newest migration",
+                "another branch",
+                "`just downgrade`",
+                "`just reset`",
+                "nothing was run",
+            ],
+        );
+        assert!(!run.stderr.contains("newer binary"), "{}", run.stderr);
+    }
+    let check = fixture.run(&["db", "check"]);
+    check.expect_failure(1, &["check failed"]);
+    assert!(
+        check.stdout.contains("`just downgrade`"),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.all().contains("newer binary"), "{}", check.all());
+
+    let production = output(
+        fixture
+            .workhub()
+            .env("WORKHUB_ENV", "production")
+            .args(["db", "upgrade"]),
+    );
+    production.expect_failure(1, &["renamed or removed", "restore it"]);
+}
+
+/// An out-of-order migration: `db current` never calls the database head while it is pending, and
+/// `db check` counts it once and hints a command that works.
+#[test]
+fn an_out_of_order_migration_is_counted_once_with_a_hint_that_works() {
+    let fixture = Fixture::new();
+    fixture.step(1);
+    fixture.step(3);
+    fixture.ok(&["db", "upgrade"]);
+    let late = fixture.step(2);
+
+    let current = fixture.ok(&["db", "current"]);
+    assert!(!current.stdout.contains("head"), "{}", current.stdout);
+    assert!(
+        current.stdout.contains("1 pending, 1 of them older")
+            && current.stdout.contains("--allow-out-of-order"),
+        "{}",
+        current.stdout
+    );
+
+    let before = fixture.snapshot();
+    let check = fixture.run(&["db", "check"]);
+    check.expect_failure(
+        1,
+        &[
+            "workhub db upgrade --allow-out-of-order",
+            "nothing was changed",
+        ],
+    );
+    assert_eq!(
+        check.stdout.matches(late.as_str()).count(),
+        1,
+        "{}",
+        check.stdout
+    );
+    // Fixture migrations never match the models, so check also lists model changes: count them.
+    let model_changes = check
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("model change"))
+        .count();
+    assert!(
+        check
+            .stderr
+            .contains(&format!("check failed: {} problem", model_changes + 1)),
+        "{}",
+        check.stderr
+    );
+    assert_eq!(fixture.snapshot(), before);
+
+    let hinted = fixture.ok(&["db", "upgrade", "--allow-out-of-order"]);
+    assert!(
+        hinted.stdout.contains(&format!("applied {late}")),
+        "{}",
+        hinted.stdout
+    );
+    let current = fixture.ok(&["db", "current"]);
+    assert!(current.stdout.contains(", head)"), "{}", current.stdout);
+    assert!(!current.stdout.contains("pending"), "{}", current.stdout);
+}

@@ -326,3 +326,166 @@ fn a_server_that_requires_tls_is_reached_over_tls() {
     common::output(&mut command).expect_code(0);
     assert!(user_tables(&database) >= 5, "the models' tables exist");
 }
+
+/// Everything a migration command could change in a PostgreSQL database: its tables and both
+/// history tables' rows (when they exist). Two equal snapshots mean the command changed nothing.
+fn snapshot(database: &TemporaryDatabase) -> (Vec<String>, i64, i64) {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let mut conn = PgConnection::establish(&url(database)).expect("connect");
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let tables: Vec<String> = tables.into_iter().map(|t| t.name).collect();
+    let rows = |table: &str| {
+        if tables.iter().any(|t| t == table) {
+            scalar(database, &format!("SELECT COUNT(*) FROM {table}"))
+        } else {
+            -1
+        }
+    };
+    let counts = (
+        rows("__diesel_schema_migrations"),
+        rows("__workhub_migrations"),
+    );
+    (tables, counts.0, counts.1)
+}
+
+fn on(fixture: &Fixture, database: &TemporaryDatabase, args: &[&str]) -> Run {
+    let mut command = fixture.workhub();
+    command.env("DATABASE_URL", url(database)).args(args);
+    common::output(&mut command)
+}
+
+/// On an empty PostgreSQL database every refusal exits non-zero and creates nothing, not even the
+/// history tables; a refusal on a migrated one changes nothing.
+#[test]
+fn a_refusal_on_postgres_creates_nothing() {
+    let Some(database) = database("a_refusal_on_postgres_creates_nothing") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(2);
+    let refusals: [(&[&str], &str); 6] = [
+        (&["db", "upgrade", "+5"], "only 2 pending"),
+        (&["db", "downgrade"], "only 0 applied"),
+        (&["db", "upgrade", "nonsense"], "no migration matches"),
+        (&["db", "stamp", "nonsense"], "no migration matches"),
+        (&["db", "upgrade", "-1"], "upgrade only goes forward"),
+        (&["db", "stamp", "+3"], "only 2 pending"),
+    ];
+    for (args, needle) in refusals {
+        on(&fixture, &database, args).expect_failure(1, &[needle, "postgres://"]);
+        assert_eq!(
+            snapshot(&database),
+            (Vec::new(), -1, -1),
+            "`{}` created something",
+            args.join(" ")
+        );
+    }
+    on(&fixture, &database, &["db", "upgrade", "+1"]).expect_code(0);
+    let before = snapshot(&database);
+    for (args, _) in refusals.iter().filter(|(args, _)| args.len() > 2) {
+        on(&fixture, &database, args).expect_code(1);
+        assert_eq!(snapshot(&database), before, "`{}`", args.join(" "));
+    }
+    // Unknown versions below head are not blamed on a newer build there either.
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    std::fs::remove_dir_all(fixture.migrations().join(step_folder(1))).unwrap();
+    let before = snapshot(&database);
+    let run = on(&fixture, &database, &["db", "upgrade"]);
+    run.expect_failure(
+        1,
+        &[
+            "sort below this binary's newest migration",
+            "nothing was run",
+        ],
+    );
+    assert!(!run.stderr.contains("newer binary"), "{}", run.stderr);
+    assert_eq!(snapshot(&database), before);
+}
+
+/// A migrator killed while its server backend lives on (here: a session that claims a workhub
+/// process of this host that is gone): the waiter names the backend, says the client is gone, and
+/// gives the `pg_terminate_backend` hint.
+#[test]
+fn a_waiter_says_when_the_lock_holder_s_client_is_gone() {
+    let Some(database) = database("a_waiter_says_when_the_lock_holder_s_client_is_gone") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let mut holder = PgConnection::establish(&url(&database)).unwrap();
+    diesel::sql_query(format!(
+        "SELECT set_config('application_name', 'workhub migrate pid {dead_pid}@{}', false)",
+        host.trim()
+    ))
+    .execute(&mut holder)
+    .unwrap();
+    diesel::sql_query("SELECT pg_advisory_lock(8606223218567897709)")
+        .execute(&mut holder)
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let backend: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut holder)
+        .unwrap();
+
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "0.5")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_failure(
+        1,
+        &[
+            &format!(
+                "waiting for the migration lock, held by server pid {}",
+                backend.pid
+            ),
+            &format!("its workhub process {dead_pid} on this host is gone"),
+            &format!("SELECT pg_terminate_backend({})", backend.pid),
+            "gave up after",
+            "nothing was run",
+        ],
+    );
+    assert_eq!(snapshot(&database), (Vec::new(), -1, -1));
+}
+
+/// A failure at COMMIT (a deferred constraint) rolls the migration back, and the message says so.
+#[test]
+fn a_failure_at_commit_says_the_migration_was_rolled_back() {
+    let Some(database) = database("a_failure_at_commit_says_the_migration_was_rolled_back") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    fixture.migration(
+        "2024-01-01-000002_deferred",
+        "CREATE TABLE d (n INTEGER, CONSTRAINT d_n_key UNIQUE (n) DEFERRABLE INITIALLY DEFERRED);\n\
+         INSERT INTO d VALUES (1);\nINSERT INTO d VALUES (1);\n",
+        Some("DROP TABLE d;\n"),
+    );
+    let run = on(&fixture, &database, &["db", "upgrade"]);
+    run.expect_failure(
+        1,
+        &[
+            "committing 2024-01-01-000002_deferred",
+            "d_n_key",
+            "the migration was rolled back; migrations before it in this run stay applied",
+        ],
+    );
+    let (tables, applied, _) = snapshot(&database);
+    assert!(!tables.contains(&"d".to_string()), "{tables:?}");
+    assert_eq!(applied, 1);
+}

@@ -72,6 +72,14 @@ pub enum MigrateError {
         holder: String,
         waited: Duration,
     },
+    /// Another connection kept writing to the database (SQLite's write lock: the running service, or
+    /// another tool) longer than the timeout.
+    WriterTimeout {
+        doing: String,
+        waited: Duration,
+        /// What the failure took back; `None` when nothing had been changed.
+        undone: Option<Undone>,
+    },
     /// `--transaction all` with a migration that must run outside a transaction.
     NeedsOwnTransaction {
         folders: Vec<String>,
@@ -206,6 +214,18 @@ impl fmt::Display for MigrateError {
                  run\n  hint: another workhub is migrating this database; wait for it, or raise \
                  WORKHUB_LOCK_TIMEOUT",
                 waited.as_secs_f64()
+            ),
+            Self::WriterTimeout {
+                doing,
+                waited,
+                undone,
+            } => write!(
+                f,
+                "{doing}: gave up after {:.1}s waiting for another connection to finish writing to the \
+                 database (the running service, or another tool)\n  {}\n  hint: retry when it is done, \
+                 or raise the lock timeout",
+                waited.as_secs_f64(),
+                undone.map_or("nothing was changed", Undone::left)
             ),
             Self::NeedsOwnTransaction { folders } => write!(
                 f,

@@ -35,7 +35,8 @@ pub trait Backend {
 
     /// Opens a transaction that also keeps other writers out while it runs, waiting at most
     /// `timeout` for another connection that is writing; `waiting` hears once, naming the database.
-    fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), String>;
+    fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str))
+        -> Result<(), BeginError>;
 
     fn table_exists(&mut self, table: &str) -> Result<bool, String>;
 
@@ -64,6 +65,21 @@ pub trait Backend {
         }
         let companion = self.table_exists(COMPANION_TABLE).map_err(failed)?;
         self.load_history(companion)
+    }
+}
+
+/// Why a transaction did not begin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginError {
+    /// Another connection kept writing to the database for the whole wait.
+    Busy { waited: Duration },
+    /// The database's own message.
+    Failed(String),
+}
+
+impl From<String> for BeginError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
     }
 }
 

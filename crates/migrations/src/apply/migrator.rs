@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use super::backend::BeginError;
 use super::{Backend, Progress};
 use crate::history::{AppliedMigration, COMPANION_TABLE, CREATE_TABLES, DIESEL_TABLE};
 use crate::plan::{Direction, Plan, State, Status, Target};
@@ -179,12 +180,8 @@ impl<'m> Migrator<'m> {
             progress,
             prepare,
             |db, (sql, report), progress, clear| {
-                self.in_transaction(db, progress, &(std::mem::take(clear) + &sql))
-                    .map_err(|message| MigrateError::Database {
-                        doing: "stamping the history".into(),
-                        message,
-                        undone: None,
-                    })?;
+                let sql = std::mem::take(clear) + &sql;
+                self.in_transaction(db, progress, &sql, "stamping the history", None)?;
                 Ok(report)
             },
         )?;
@@ -225,12 +222,8 @@ impl<'m> Migrator<'m> {
             progress,
             prepare,
             |db, (sql, repaired), progress, clear| {
-                self.in_transaction(db, progress, &(std::mem::take(clear) + &sql))
-                    .map_err(|message| MigrateError::Database {
-                        doing: "repairing the history".into(),
-                        message,
-                        undone: None,
-                    })?;
+                let sql = std::mem::take(clear) + &sql;
+                self.in_transaction(db, progress, &sql, "repairing the history", None)?;
                 Ok(repaired)
             },
         )?;
@@ -307,11 +300,36 @@ impl<'m> Migrator<'m> {
         let present = exists(DIESEL_TABLE).and_then(|d| Ok(d && exists(COMPANION_TABLE)?));
         if !present.map_err(|m| failed("checking the history tables", m))? {
             let sql = format!("{clear}{CREATE_TABLES}");
-            self.in_transaction(db, progress, &sql)
-                .map_err(|m| failed("creating the history tables", m))?;
+            self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
             clear.clear();
         }
         Ok(())
+    }
+
+    /// Begins a transaction for `doing`, waiting at most the lock timeout for another connection that
+    /// is writing; a failure leaves what `undone` says (`None`: nothing changed).
+    fn begin(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        doing: &str,
+        undone: Option<Undone>,
+    ) -> Result<(), MigrateError> {
+        db.begin(self.lock_timeout, &mut |name| {
+            progress.waiting_for_writer(name)
+        })
+        .map_err(|err| match err {
+            BeginError::Busy { waited } => MigrateError::WriterTimeout {
+                doing: doing.to_string(),
+                waited,
+                undone,
+            },
+            BeginError::Failed(message) => MigrateError::Database {
+                doing: doing.to_string(),
+                message,
+                undone,
+            },
+        })
     }
 
     /// Runs `sql` in one transaction, rolled back whole on any failure.
@@ -320,16 +338,20 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
         sql: &str,
-    ) -> Result<(), String> {
+        doing: &str,
+        undone: Option<Undone>,
+    ) -> Result<(), MigrateError> {
         if sql.is_empty() {
             return Ok(());
         }
-        db.begin(self.lock_timeout, &mut |name| {
-            progress.waiting_for_writer(name)
-        })?;
+        self.begin(db, progress, doing, undone)?;
         if let Err(message) = db.execute(sql).and_then(|()| db.execute("COMMIT")) {
             let _ = db.execute("ROLLBACK");
-            return Err(message);
+            return Err(MigrateError::Database {
+                doing: doing.to_string(),
+                message,
+                undone,
+            });
         }
         Ok(())
     }
@@ -359,10 +381,9 @@ impl<'m> Migrator<'m> {
         let total = plan.steps.len();
         let mut ran = Vec::with_capacity(total);
         let all = self.transaction == TransactionMode::All && total > 0;
-        let timeout = self.lock_timeout;
         if all {
-            db.begin(timeout, &mut |name| progress.waiting_for_writer(name))
-                .map_err(|message| failed(plan.steps[0], "starting", message, None))?;
+            let doing = format!("starting {}", plan.steps[0].folder());
+            self.begin(db, progress, &doing, None)?;
         }
         for (index, migration) in plan.steps.iter().copied().enumerate() {
             progress.started(index, total, migration, plan.direction);
@@ -381,8 +402,12 @@ impl<'m> Migrator<'m> {
             if own_transaction {
                 // Nothing of this migration ran; those before it are committed.
                 let earlier = (index > 0).then_some(Undone::Migration);
-                db.begin(timeout, &mut |name| progress.waiting_for_writer(name))
-                    .map_err(|message| failed(migration, "starting", message, earlier))?;
+                self.begin(
+                    db,
+                    progress,
+                    &format!("starting {}", migration.folder()),
+                    earlier,
+                )?;
             }
             // The first change to the history carries the reset of user_version.
             let cleared = if undone != Undone::Nothing && !clear.is_empty() {
@@ -400,14 +425,15 @@ impl<'m> Migrator<'m> {
                         Direction::Down => forget(migration.version()),
                     };
                     // Outside a transaction, the history rows still go in together (or not at all).
-                    let recorded = if undone == Undone::Nothing {
+                    if undone == Undone::Nothing {
                         let history = std::mem::take(clear) + &history;
-                        self.in_transaction(db, progress, &history)
+                        let doing = format!("recording {}", migration.folder());
+                        self.in_transaction(db, progress, &history, &doing, Some(undone))?;
                     } else {
-                        db.execute(&history)
-                    };
-                    recorded
-                        .map_err(|message| failed(migration, "recording", message, Some(undone)))?;
+                        db.execute(&history).map_err(|message| {
+                            failed(migration, "recording", message, Some(undone))
+                        })?;
+                    }
                     Ok(took)
                 });
             let outcome = outcome.and_then(|took| {

@@ -9,7 +9,7 @@ mod progress;
 mod sqlite;
 mod url;
 
-pub use backend::Backend;
+pub use backend::{Backend, BeginError};
 pub use lock::FileLock;
 pub use migrator::{Migrator, Outcome, Ran, StampReport, TransactionMode};
 pub use postgres::{Postgres, TemporaryDatabase};

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
-use super::backend::{batch, query_history, Backend};
+use super::backend::{batch, query_history, Backend, BeginError};
 use super::url::scrub;
 use super::DatabaseUrl;
 use crate::history::AppliedMigration;
@@ -255,8 +255,13 @@ impl Backend for Postgres {
         batch(&mut self.conn, sql)
     }
 
-    fn begin(&mut self, _timeout: Duration, _waiting: &mut dyn FnMut(&str)) -> Result<(), String> {
-        batch(&mut self.conn, "BEGIN")
+    fn begin(
+        &mut self,
+        _timeout: Duration,
+        _waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), BeginError> {
+        // PostgreSQL writers wait on row and table locks statement by statement, not at BEGIN.
+        Ok(batch(&mut self.conn, "BEGIN")?)
     }
 
     fn table_exists(&mut self, table: &str) -> Result<bool, String> {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::Integer;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
-use super::backend::{batch, query_history, Backend};
+use super::backend::{batch, query_history, Backend, BeginError};
 use super::lock::FileLock;
 use crate::history::AppliedMigration;
 use crate::{Dialect, MigrateError};
@@ -173,7 +173,11 @@ impl Backend for Sqlite {
         batch(self.writable()?, sql)
     }
 
-    fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str)) -> Result<(), String> {
+    fn begin(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), BeginError> {
         // IMMEDIATE takes the write lock up front, so a concurrent writer cannot deadlock the
         // migration. Another connection that is writing makes it wait: quietly at first, then saying
         // so, never longer than `timeout` in all.
@@ -188,15 +192,11 @@ impl Backend for Sqlite {
         }
         let restored = self.set_busy_timeout(self.busy_timeout);
         match result {
-            Err(message) if is_busy(&message) => Err(format!(
-                "gave up after {:.1}s waiting for another connection to finish writing to {} \
-                 (the running service, or another tool holds SQLite's write lock): {message}\n  \
-                 hint: retry when it is done, or raise WORKHUB_LOCK_TIMEOUT",
-                started.elapsed().as_secs_f64(),
-                self.name()
-            )),
-            Err(message) => Err(message),
-            Ok(()) => restored,
+            Err(message) if is_busy(&message) => Err(BeginError::Busy {
+                waited: started.elapsed(),
+            }),
+            Err(message) => Err(BeginError::Failed(message)),
+            Ok(()) => Ok(restored?),
         }
     }
 
