@@ -16,10 +16,9 @@
 #   (b) the same with `--transaction all`, against one sqlite3 transaction around everything. <= 1.1x.
 #   (c) `workhub --migrate-only` with all 1,000 already applied (nothing to do). Target: median
 #       <= 5 ms; the baseline is the cost of starting a process that opens the database
-#       (`sqlite3 db 'SELECT 1'`). --migrate-only answers from the head fingerprint in the file
-#       header (crates/migrations/src/history/fingerprint.rs) without loading the schema; informative
-#       rows compare with sqlite3 reading the history table (which makes SQLite load the schema of
-#       1,000 tables and indexes) and with `workhub db upgrade`, which always reads the history.
+#       (`sqlite3 db 'SELECT 1'`). --migrate-only reads the history once, without the lock;
+#       informative rows compare with sqlite3 reading the history table (which makes SQLite load the
+#       schema of 1,000 tables and indexes) and with `workhub db upgrade`, which does the same.
 #   (e) PostgreSQL: the same 1,000 migrations applied to a new database vs psql running the same SQL
 #       with the same transactions and history rows. Target: <= 1.05x. Skipped with a note when no
 #       server answers at WORKHUB_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432).
@@ -398,8 +397,7 @@ case_sqlite_noop() {
     measure sqlite3-read-history "$NOOP_RUNS" 3 "" "sqlite3 $db 'SELECT COUNT(*) FROM __diesel_schema_migrations'"
     local read_history=$MEDIAN
     add_row "no-op, $COUNT applied: vs sqlite3 reading the history (loads the schema)" "$wh" "$read_history"
-    # `db upgrade` never trusts the head fingerprint: it reads the whole history, as --migrate-only
-    # does when the fingerprint is missing or stale. Informative: the price of the full read.
+    # `db upgrade` with nothing to do is the same path as --migrate-only (one read of the history).
     measure workhub-db-upgrade-noop "$NOOP_RUNS" 3 "" "$WORKHUB --database-url $db db upgrade"
     add_row "no-op through \`db upgrade\` (reads the history) vs sqlite3 reading it" "$MEDIAN" "$read_history"
 

@@ -77,7 +77,7 @@ impl Context {
         migrator.lock_timeout = self.lock_timeout;
         migrator.transaction = self.transaction;
         migrator.allow_out_of_order = self.allow_out_of_order;
-        // workhub owns user_version; builds before 2026-12 kept a cache there that trusted the
+        // workhub owns user_version; earlier builds (from 03bd9e8) kept a cache there that trusted the
         // history unchanged, so every change of the history clears it.
         migrator.clear_user_version = true;
         migrator

@@ -543,7 +543,7 @@ fn migrate_only_applies_everything_and_exits() {
     assert_eq!(fixture.snapshot().tables(), tables(1..=4));
 }
 
-/// The value a build before 2026-12 could have left in `PRAGMA user_version` (its head fingerprint).
+/// The value an earlier build (from 03bd9e8) could have left in `PRAGMA user_version` (its head fingerprint).
 const OLD_FINGERPRINT: i32 = 0x1234_5678;
 
 /// Whatever was done to the file (a backup restored, a copy, VACUUM, another tool reverting a

@@ -140,7 +140,7 @@ impl Fixture {
         rows[0].n
     }
 
-    /// `PRAGMA user_version`, which builds before 2026-12 used for a head fingerprint.
+    /// `PRAGMA user_version`, which earlier builds (from 03bd9e8) used for a head fingerprint.
     pub fn user_version(&self) -> i32 {
         let mut conn =
             SqliteConnection::establish(&self.db().to_string_lossy()).expect("open the database");
