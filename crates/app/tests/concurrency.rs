@@ -29,12 +29,14 @@ fn eight_processes_migrating_at_once_apply_each_migration_exactly_once() {
 fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
     let fixture = Fixture::with_steps(2);
     fixture.ok(&["db", "upgrade", "+1"]);
-    let before = fixture.snapshot();
 
     let lock = FileLock::acquire(&fixture.db(), Duration::ZERO, &mut |holder| {
         panic!("nobody else holds the lock yet, but {holder} does")
     })
     .expect("take the migration lock");
+    // The holder's note is part of the picture while the lock is held.
+    let before = fixture.snapshot();
+    assert_eq!(before.sidecars, vec!["workhub.db-migrate-lock".to_string()]);
     let holder = format!("pid {}", std::process::id());
     for args in [
         &["db", "upgrade"][..],
@@ -67,6 +69,10 @@ fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
     // Read-only commands do not take the lock.
     fixture.ok(&["db", "history"]);
     drop(lock);
+    assert!(
+        fixture.snapshot().sidecars.is_empty(),
+        "the note goes with the lock"
+    );
 
     let run = fixture.ok(&["db", "upgrade"]);
     assert!(run.stderr.is_empty(), "{}", run.stderr);

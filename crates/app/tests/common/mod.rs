@@ -308,6 +308,32 @@ pub struct Snapshot {
     pub workhub_rows: Vec<Vec<Option<String>>>,
     /// `PRAGMA user_version`: a refusal leaves it too.
     pub user_version: i32,
+    /// The files named after the database beside it (`-journal`, `-wal`, a lock note): a refusal
+    /// leaves none behind.
+    pub sidecars: Vec<String>,
+}
+
+/// The names in `path`'s directory that start with its file name followed by `-`.
+fn sidecars(path: &Path) -> Vec<String> {
+    let prefix = format!(
+        "{}-",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 #[derive(QueryableByName)]
@@ -351,6 +377,7 @@ impl Snapshot {
                 diesel_rows: Vec::new(),
                 workhub_rows: Vec::new(),
                 user_version: 0,
+                sidecars: sidecars(path),
             };
         }
         let mut conn =
@@ -410,6 +437,7 @@ impl Snapshot {
             diesel_rows,
             workhub_rows,
             user_version: user_version(&mut conn),
+            sidecars: sidecars(path),
         }
     }
 
