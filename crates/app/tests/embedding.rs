@@ -40,15 +40,16 @@ fn history(scratch: &Path, verbose: bool) -> Vec<String> {
         .join("debug")
         .join(format!("workhub{}", std::env::consts::EXE_SUFFIX));
     let mut command = assert_cmd::Command::from_std(std_command(&binary, scratch));
+    // `db history` reads an existing database only; an empty file is an empty SQLite database.
+    let database = scratch.join("history.db");
+    if !database.exists() {
+        std::fs::File::create(&database).unwrap();
+    }
     let mut args = vec!["db", "history"];
     if verbose {
         args.push("-v");
     }
-    let run = common::output(
-        command
-            .env("DATABASE_URL", scratch.join("history.db"))
-            .args(&args),
-    );
+    let run = common::output(command.env("DATABASE_URL", &database).args(&args));
     run.expect_code(0);
     run.stdout.lines().map(str::to_string).collect()
 }
