@@ -52,17 +52,15 @@ impl Sqlite {
             }
         }
         let on_file = memory || path.exists();
-        let mut db = Self {
-            conn: connect(Path::new(":memory:"))?,
+        // Until the file exists, an empty in-memory database stands in for it.
+        let conn = connect(if on_file { path } else { Path::new(":memory:") })?;
+        Ok(Self {
+            conn,
             path: path.to_path_buf(),
-            on_file: false,
+            on_file,
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
-        };
-        if on_file {
-            db.create()?;
-        }
-        Ok(db)
+        })
     }
 
     /// Whether the database exists: a file, or `:memory:`.
@@ -85,16 +83,12 @@ impl Sqlite {
             self.conn = connect(&self.path)?;
             self.on_file = true;
             self.set_busy_timeout(self.busy_timeout)
-                .map_err(|message| self.connect_error(message))?;
+                .map_err(|message| MigrateError::Connect {
+                    url: self.path.display().to_string(),
+                    message,
+                })?;
         }
         Ok(())
-    }
-
-    fn connect_error(&self, message: String) -> MigrateError {
-        MigrateError::Connect {
-            url: self.path.display().to_string(),
-            message,
-        }
     }
 
     fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), String> {
