@@ -61,6 +61,7 @@ fn entry(path: &Path) -> std::io::Result<(Identity, Arc<Mutex<Entry>>)> {
 #[derive(Debug)]
 pub struct FileLock {
     entry: Arc<Mutex<Entry>>,
+    identity: Identity,
     holder_note: PathBuf,
 }
 
@@ -77,7 +78,7 @@ impl FileLock {
             message: err.to_string(),
             undone: None,
         };
-        let (_, entry) = entry(database).map_err(failed)?;
+        let (identity, entry) = entry(database).map_err(failed)?;
         let holder_note = note_path(database);
         let started = Instant::now();
         let mut told = false;
@@ -124,7 +125,17 @@ impl FileLock {
         let _ = File::create(&holder_note).and_then(|mut file| {
             write!(file, "pid {} since unix time {since}", std::process::id())
         });
-        Ok(Self { entry, holder_note })
+        Ok(Self {
+            entry,
+            identity,
+            holder_note,
+        })
+    }
+
+    /// Whether `path` still names the file this lock is on: not if it was deleted or replaced (by a
+    /// reset or a restore) while the lock was awaited.
+    pub fn still_names(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|meta| (meta.dev(), meta.ino()) == self.identity)
     }
 }
 

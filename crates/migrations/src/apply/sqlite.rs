@@ -27,6 +27,8 @@ pub struct Sqlite {
     on_file: bool,
     busy_timeout: Duration,
     lock: Option<FileLock>,
+    /// The identity (device, inode) of the file `conn` opened, to notice a path that changed files.
+    opened: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -60,6 +62,7 @@ impl Sqlite {
             on_file,
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
+            opened: (on_file && !memory).then(|| identity(path)).flatten(),
         })
     }
 
@@ -82,6 +85,7 @@ impl Sqlite {
         if !self.on_file {
             self.conn = connect(&self.path)?;
             self.on_file = true;
+            self.opened = identity(&self.path);
             self.set_busy_timeout(self.busy_timeout)
                 .map_err(|message| MigrateError::Connect {
                     url: self.path.display().to_string(),
@@ -127,6 +131,13 @@ fn connect(path: &Path) -> Result<SqliteConnection, MigrateError> {
     Ok(conn)
 }
 
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
 /// SQLite's messages for a database another connection holds.
 fn is_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
@@ -154,7 +165,20 @@ impl Backend for Sqlite {
         if self.path.as_os_str() != ":memory:" {
             // The lock is on the file itself, so the file must exist first.
             self.create()?;
-            self.lock = Some(FileLock::acquire(&self.path, timeout, waiting)?);
+            let lock = FileLock::acquire(&self.path, timeout, waiting)?;
+            // This connection is on the file the lock is on, unless the path changed files meanwhile.
+            if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
+                return Err(MigrateError::Database {
+                    doing: "taking the migration lock".into(),
+                    message: format!(
+                        "{} was deleted or replaced while this command waited for the lock (a reset \
+                         or a restore?); rerun the command",
+                        self.path.display()
+                    ),
+                    undone: None,
+                });
+            }
+            self.lock = Some(lock);
         }
         Ok(())
     }
@@ -238,5 +262,39 @@ fn not_a_database(path: &Path, message: String) -> String {
         format!("{} is not a SQLite database ({message})", path.display())
     } else {
         message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_created_by_the_first_change_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let mut db = Sqlite::open(&path).unwrap();
+        assert!(db.history().unwrap().is_empty());
+        assert!(!db.table_exists("anything").unwrap());
+        assert!(!path.exists(), "reading creates nothing");
+        db.execute("CREATE TABLE a (id INTEGER)").unwrap();
+        assert!(path.exists() && db.exists());
+    }
+
+    #[test]
+    fn a_file_replaced_before_the_lock_is_taken_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        Sqlite::open(&path)
+            .unwrap()
+            .execute("CREATE TABLE a (id INTEGER)")
+            .unwrap();
+        let mut db = Sqlite::open(&path).unwrap();
+        let restored = dir.path().join("restored.db");
+        std::fs::write(&restored, b"").unwrap();
+        std::fs::rename(&restored, &path).unwrap();
+        let err = db.lock(Duration::ZERO, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("deleted or replaced"), "{err}");
+        assert!(db.lock.is_none());
     }
 }
