@@ -89,12 +89,18 @@ pub enum MigrateError {
         target: String,
         differences: Vec<String>,
     },
-    /// Any other database failure, with what was being done and what it left.
+    /// A database failure that stopped a migration command, with what was being done and what it
+    /// left of the database.
+    Stopped {
+        doing: String,
+        message: String,
+        /// What the failure took back; `None` when nothing had been changed.
+        undone: Option<Undone>,
+    },
+    /// Any other database failure, with what was being done.
     Database {
         doing: String,
         message: String,
-        /// What a failure inside a run took back; `None` when nothing had been changed.
-        undone: Option<Undone>,
     },
 }
 
@@ -239,7 +245,8 @@ impl fmt::Display for MigrateError {
                  bring the schema in line, or stamp anyway with --force",
                 list(differences)
             ),
-            Self::Database {
+            Self::Database { doing, message } => write!(f, "{doing}: {message}"),
+            Self::Stopped {
                 doing,
                 message,
                 undone,

@@ -55,7 +55,7 @@ pub trait Backend {
     /// Every applied version with what the companion table knows of it; empty when the history tables
     /// do not exist yet (they are created only by a command that changes the database).
     fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
-        let failed = |message: String| MigrateError::Database {
+        let failed = |message: String| MigrateError::Stopped {
             doing: "reading the migration history".into(),
             message,
             undone: None,
@@ -114,7 +114,7 @@ where
     C: Connection,
     for<'a> SqlQuery: LoadQuery<'a, C, HistoryRow> + LoadQuery<'a, C, VersionRow>,
 {
-    let failed = |err: diesel::result::Error| MigrateError::Database {
+    let failed = |err: diesel::result::Error| MigrateError::Stopped {
         doing: "reading the migration history".into(),
         message: err.to_string(),
         undone: None,

@@ -73,7 +73,7 @@ impl FileLock {
         timeout: Duration,
         waiting: &mut dyn FnMut(&str),
     ) -> Result<Self, MigrateError> {
-        let failed = |err: std::io::Error| MigrateError::Database {
+        let failed = |err: std::io::Error| MigrateError::Stopped {
             doing: format!("taking the migration lock on {}", database.display()),
             message: err.to_string(),
             undone: None,

@@ -276,7 +276,7 @@ impl<'m> Migrator<'m> {
         }
         let sql = db
             .clear_user_version()
-            .map_err(|message| MigrateError::Database {
+            .map_err(|message| MigrateError::Stopped {
                 doing: "reading PRAGMA user_version".into(),
                 message,
                 undone: None,
@@ -291,7 +291,7 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         clear: &mut String,
     ) -> Result<(), MigrateError> {
-        let failed = |doing: &str, message: String| MigrateError::Database {
+        let failed = |doing: &str, message: String| MigrateError::Stopped {
             doing: doing.into(),
             message,
             undone: None,
@@ -324,7 +324,7 @@ impl<'m> Migrator<'m> {
                 waited,
                 undone,
             },
-            BeginError::Failed(message) => MigrateError::Database {
+            BeginError::Failed(message) => MigrateError::Stopped {
                 doing: doing.to_string(),
                 message,
                 undone,
@@ -347,7 +347,7 @@ impl<'m> Migrator<'m> {
         self.begin(db, progress, doing, undone)?;
         if let Err(message) = db.execute(sql).and_then(|()| db.execute("COMMIT")) {
             let _ = db.execute("ROLLBACK");
-            return Err(MigrateError::Database {
+            return Err(MigrateError::Stopped {
                 doing: doing.to_string(),
                 message,
                 undone,
@@ -537,7 +537,7 @@ fn failed(
     message: String,
     undone: Option<Undone>,
 ) -> MigrateError {
-    MigrateError::Database {
+    MigrateError::Stopped {
         doing: format!("{doing} {}", migration.folder()),
         message,
         undone,

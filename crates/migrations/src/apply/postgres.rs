@@ -68,7 +68,6 @@ impl Postgres {
             .map_err(|err| MigrateError::Database {
                 doing: "asking which database this is".into(),
                 message: err.to_string(),
-                undone: None,
             })?;
         Ok(rows
             .into_iter()
@@ -214,7 +213,7 @@ impl Backend for Postgres {
             let rows: Vec<Locked> =
                 diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
                     .load(&mut self.conn)
-                    .map_err(|err| MigrateError::Database {
+                    .map_err(|err| MigrateError::Stopped {
                         doing: "taking the migration lock".into(),
                         message: err.to_string(),
                         undone: None,
@@ -330,7 +329,6 @@ impl TemporaryDatabase {
             MigrateError::Database {
                 doing: format!("creating the temporary database {name} (the user needs CREATEDB)"),
                 message,
-                undone: None,
             }
         })?;
         let url = DatabaseUrl::Postgres(with_database(raw, &name));

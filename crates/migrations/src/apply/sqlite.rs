@@ -168,7 +168,7 @@ impl Backend for Sqlite {
             let lock = FileLock::acquire(&self.path, timeout, waiting)?;
             // This connection is on the file the lock is on, unless the path changed files meanwhile.
             if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
-                return Err(MigrateError::Database {
+                return Err(MigrateError::Stopped {
                     doing: "taking the migration lock".into(),
                     message: format!(
                         "{} was deleted or replaced while this command waited for the lock (a reset \

@@ -35,7 +35,6 @@ pub fn built_by_postgres(
                 "the URL reaches database {current}, not {}; remove dbname from its parameters",
                 scratch.name()
             ),
-            undone: None,
         });
     }
     let mut migrator = Migrator::new(migrations);
@@ -53,7 +52,6 @@ pub fn read_postgres(db: &mut Postgres) -> Result<Schema, MigrateError> {
     introspect::postgres(db.connection()).map_err(|message| MigrateError::Database {
         doing: "reading the schema".into(),
         message,
-        undone: None,
     })
 }
 
@@ -62,7 +60,6 @@ pub fn read(db: &mut Sqlite) -> Result<Schema, MigrateError> {
     introspect::sqlite(db.connection()).map_err(|message| MigrateError::Database {
         doing: "reading the schema".into(),
         message,
-        undone: None,
     })
 }
 
