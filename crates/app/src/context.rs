@@ -150,8 +150,9 @@ impl Context {
                 .into(),
             (false, Mode::Development) => "they sort below this binary's newest migration, so no \
                  newer build explains them: a migration folder was renamed or removed, or they come \
-                 from another branch; on the branch that has them, revert them (`just downgrade`) \
-                 or rebuild the database (`just reset`), then come back"
+                 from another branch; switch to the branch that has them and revert them there \
+                 (`just downgrade`), then come back, or rebuild this development database from this \
+                 branch's migrations (`just reset`, which deletes its data)"
                 .into(),
             (false, Mode::Production) => "they sort below this binary's newest migration, so no \
                  newer build explains them: a migration folder was renamed or removed since they \
