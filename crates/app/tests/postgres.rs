@@ -489,3 +489,49 @@ fn a_failure_at_commit_says_the_migration_was_rolled_back() {
     assert!(!tables.contains(&"d".to_string()), "{tables:?}");
     assert_eq!(applied, 1);
 }
+
+/// Another session holding a lock a migration needs (the service's long transaction, say) is waited
+/// for at most WORKHUB_LOCK_TIMEOUT; the migration is then rolled back, and says so.
+#[test]
+fn a_migration_waits_for_another_postgres_session_at_most_the_lock_timeout() {
+    let Some(database) =
+        database("a_migration_waits_for_another_postgres_session_at_most_the_lock_timeout")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    fixture.migration(
+        "2024-01-01-000002_touch",
+        "INSERT INTO t01 (id) VALUES (1);\n",
+        Some("DELETE FROM t01 WHERE id = 1;\n"),
+    );
+    let before = snapshot(&database);
+    let mut other = PgConnection::establish(&url(&database)).unwrap();
+    use diesel::connection::SimpleConnection;
+    other
+        .batch_execute("BEGIN; LOCK TABLE t01 IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "1")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_failure(
+        1,
+        &[
+            "2024-01-01-000002_touch (up) failed",
+            "lock timeout",
+            "the migration was rolled back",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    other.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(snapshot(&database), before);
+}

@@ -189,6 +189,13 @@ impl Backend for Postgres {
         self.url.to_string()
     }
 
+    fn wait_at_most(&mut self, timeout: Duration) {
+        // A statement waiting on a lock another session holds (the service's long transaction, say)
+        // gives up after `timeout`; 0 would mean no limit to PostgreSQL, so at least 1 ms.
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
+        let _ = batch(&mut self.conn, &format!("SET lock_timeout = {ms}"));
+    }
+
     fn lock(
         &mut self,
         timeout: Duration,
