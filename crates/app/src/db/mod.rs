@@ -1,7 +1,10 @@
 //! `workhub db ...` and `workhub --migrate-only`: the migration workflow on one database.
 
 mod create;
+mod rebase;
 mod report;
+
+pub use rebase::refusal as diverged_refusal;
 
 use std::time::Duration;
 
@@ -30,6 +33,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Repair => repair(ctx),
         DbCommand::Create { name, empty } => create::run(ctx, name, empty),
         DbCommand::Reset => reset(ctx),
+        DbCommand::Rebase => rebase::run(ctx),
     }
 }
 
@@ -178,7 +182,13 @@ pub fn problems(status: &Status<'_>, misleads: bool) -> Vec<String> {
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
     let mut problems = problems(&status, ctx.fingerprint_misleads(&status)?);
-    problems.extend(crate::drift::model_changes(ctx)?);
+    // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
+    let lineage = rebase::problems(ctx)?;
+    let diverged = !lineage.is_empty();
+    problems.extend(lineage);
+    if !diverged {
+        problems.extend(crate::drift::model_changes(ctx)?);
+    }
     if problems.is_empty() {
         println!(
             "OK: {} is at head: {}; the models match the migrations.",
@@ -192,10 +202,15 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     }
     Err(Failure::failed(format!(
         "check failed: {} problem{} on {}\n  hint: `workhub db upgrade` applies pending migrations; \
-         `workhub db create NAME` captures model changes",
+         `workhub db create NAME` captures model changes{}",
         problems.len(),
         plural(problems.len()),
-        ctx.url
+        ctx.url,
+        if diverged {
+            format!("; {}", rebase::HINT)
+        } else {
+            String::new()
+        }
     )))
 }
 

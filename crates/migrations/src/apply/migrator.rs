@@ -37,6 +37,8 @@ pub struct StampReport {
 pub struct Migrator<'m> {
     migrations: &'m [Migration],
     pub allow_out_of_order: bool,
+    /// Run pending migrations whose lineage does not follow the one before them (scratch replays).
+    pub allow_diverged: bool,
     pub transaction: TransactionMode,
     pub lock_timeout: Duration,
     /// Keep the head fingerprint (see [`fingerprint`]) in the database header where the backend has
@@ -49,6 +51,7 @@ impl<'m> Migrator<'m> {
         Self {
             migrations,
             allow_out_of_order: false,
+            allow_diverged: false,
             transaction: TransactionMode::Each,
             lock_timeout: Duration::from_secs(60),
             head_fingerprint: false,
@@ -150,7 +153,7 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
     ) -> Result<Vec<Ran>, MigrateError> {
         self.locked(db, progress, |db, status, progress| {
-            let plan = status.plan_upgrade(target, self.allow_out_of_order)?;
+            let plan = status.plan_upgrade(target, self.allow_out_of_order, self.allow_diverged)?;
             self.run(db, &plan, progress)
         })
     }

@@ -4,8 +4,11 @@
 
 pub mod declare;
 pub mod diff;
+pub mod draft;
 pub mod introspect;
+pub mod merge;
 mod model;
+pub mod rebase;
 pub mod render;
 pub mod scratch;
 
