@@ -85,6 +85,10 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     write_head(&dir, &folder)?;
     println!("Created {}", path.display());
     println!("  review its SQL, then run `just upgrade` (workhub db upgrade)");
+    println!(
+        "  commit it with {}: a branch that adds another migration then conflicts there on merge",
+        dir.join(lineage::HEAD_FILE).display()
+    );
     Ok(())
 }
 

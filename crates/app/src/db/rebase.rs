@@ -142,8 +142,8 @@ fn report(rebase: &Rebase) {
     if !changed.is_empty() {
         println!(
             "note: a database that already ran the old {} now sees {} as modified and refuses to \
-             migrate: revert {} there first with the old files (`workhub db downgrade`), or on a \
-             development database run `just reset`",
+             migrate: on it, revert {} with the old files (check them out again, `workhub db downgrade`), \
+             then upgrade with the new ones; on a development database `just reset` is quicker",
             changed.join(", "),
             if changed.len() == 1 { "it" } else { "them" },
             if changed.len() == 1 { "it" } else { "them" },
