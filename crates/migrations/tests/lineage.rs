@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use workhub_migrations::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use workhub_migrations::schema::rebase::{migration_of, rebase, RebaseError};
-use workhub_migrations::schema::{diff, draft, render, scratch, Schema};
+use workhub_migrations::schema::{assumed, diff, draft, render, scratch, Schema};
 use workhub_migrations::source::lineage;
 use workhub_migrations::{Dialect, MigrateError, Migration, Migrator, Target};
 
@@ -382,6 +382,30 @@ fn a_hand_written_migration_on_the_later_branch_keeps_its_sql() {
         again.lineage().unwrap().parent(),
         Some(ADD_COLOR),
         "its lineage now follows the other branch"
+    );
+}
+
+#[test]
+fn a_migration_whose_parent_changed_after_it_was_generated_is_stale() {
+    let branches = color_then_wide_title();
+    let fresh = vec![branches.initial.clone(), branches.a.clone()];
+    let on_top = create(&fresh, &color_and_wide_title::schema(), WIDEN);
+    let history = vec![branches.initial.clone(), branches.a.clone(), on_top.clone()];
+    assert_eq!(assumed::stale(&history).unwrap(), None);
+    // add_color edited after the rebuild was generated on top of it: the rebuild no longer fits.
+    let edited = hand_written(
+        std::slice::from_ref(&branches.initial),
+        ADD_COLOR,
+        "ALTER TABLE tasks ADD COLUMN colour TEXT;\n",
+        "ALTER TABLE tasks DROP COLUMN colour;\n",
+    );
+    let stale = assumed::stale(&[branches.initial, edited, on_top]).unwrap();
+    assert_eq!(
+        stale,
+        Some(assumed::Stale {
+            migration: WIDEN.into(),
+            parent: Some(ADD_COLOR.into())
+        })
     );
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use workhub_migrations::schema::assumed;
 use workhub_migrations::schema::rebase::{self, Rebase};
 use workhub_migrations::source::{self, lineage};
 
@@ -24,6 +25,15 @@ pub fn problems(ctx: &Context) -> Result<Vec<String>, Failure> {
         .iter()
         .map(|d| format!("diverged: {d} (fix: `workhub db rebase`)"))
         .collect();
+    // A diverged history is not replayed (its rebuild guards fail); rebase first.
+    if lines.is_empty() {
+        lines.extend(assumed::stale(&ctx.migrations)?.map(|stale| {
+            format!(
+                "{stale} (fix: restore the earlier migration, or delete this one's folder and \
+                 `workhub db create` it again)"
+            )
+        }));
+    }
     let head = match &ctx.source {
         Source::Directory(dir) => lineage::read_head(dir)?,
         Source::Embedded => crate::embedded::HEAD.map(str::to_string),
