@@ -413,6 +413,27 @@ fn diesel_cli_and_the_sqlite3_shell_cannot_lose_the_other_branchs_column() {
     let fixture = merged_on_sqlite(&scenario);
     let before = fixture.snapshot();
     if let Some(diesel) = tool(&diesel_cli(), test) {
+        // Generated migrations without a rebuild run under diesel_cli as under workhub.
+        let other = tempfile::tempdir().unwrap();
+        for draft in [&scenario.parent, &scenario.a] {
+            write(other.path(), draft);
+        }
+        let fresh = other.path().join("diesel.db");
+        let run: Run = Command::new(&diesel)
+            .args(["migration", "run", "--migration-dir"])
+            .arg(other.path())
+            .arg("--database-url")
+            .arg(&fresh)
+            .current_dir(other.path())
+            .output()
+            .unwrap()
+            .into();
+        run.expect_code(0);
+        let mut conn = SqliteConnection::establish(&fresh.to_string_lossy()).unwrap();
+        conn.batch_execute(SEED).unwrap();
+        drop(conn);
+        assert_eq!(sqlite_tasks(&fresh), seeded());
+
         let run: Run = Command::new(&diesel)
             .args(["migration", "run", "--migration-dir"])
             .arg(fixture.migrations())
