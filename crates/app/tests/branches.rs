@@ -577,3 +577,23 @@ fn diesel_cli_on_postgres_refuses_workhubs_sqlite_sql_at_its_first_statement() {
     // workhub runs the same folder with its PostgreSQL SQL.
     pg.run(&fixture, &["db", "upgrade"]).expect_code(0);
 }
+
+#[test]
+fn an_empty_template_on_a_history_sqlite_cannot_replay_is_written_without_lineage() {
+    let fixture = Fixture::new();
+    fixture.migration(
+        "2024-01-01-000000_extension",
+        "CREATE EXTENSION IF NOT EXISTS citext;\n",
+        None,
+    );
+    let run = fixture.ok(&["db", "create", "backfill", "--empty"]);
+    assert!(
+        run.stdout.contains("note: no lineage recorded"),
+        "{}",
+        run.stdout
+    );
+    let scan = source::scan(&fixture.migrations()).unwrap();
+    assert_eq!(scan.migrations.len(), 2);
+    assert!(scan.migrations[1].folder().ends_with("_backfill"));
+    assert!(scan.migrations[1].lineage().is_none());
+}

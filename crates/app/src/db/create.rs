@@ -25,27 +25,40 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     };
     let folder = folder_name(&name, existing.last().map(|m| m.version()));
     let parent = existing.last().map(|m| m.folder());
-    // The schema the new migration assumes; its digest goes into the lineage.
-    let current = scratch::built_by(&existing, &Target::Head)?;
-    let draft = if empty {
+    let template = || {
         // A folder must hold SQL to be valid, so the template carries a no-op statement for the
         // developer to replace: every other command keeps working while it is being written.
-        draft::hand_written(
-            &folder,
-            parent,
-            &current,
-            vec![
-                (
-                    "up.sql",
-                    format!("-- {folder}: replace the statement below with the SQL that makes this change.\nSELECT 1;\n"),
-                ),
-                (
-                    "down.sql",
-                    format!("-- {folder}: replace the statement below with the SQL that undoes up.sql.\nSELECT 1;\n"),
-                ),
-            ],
-        )
+        vec![
+            (
+                "up.sql",
+                format!("-- {folder}: replace the statement below with the SQL that makes this change.\nSELECT 1;\n"),
+            ),
+            (
+                "down.sql",
+                format!("-- {folder}: replace the statement below with the SQL that undoes up.sql.\nSELECT 1;\n"),
+            ),
+        ]
+    };
+    // The schema the new migration assumes; its digest goes into the lineage.
+    let replayed = scratch::built_by(&existing, &Target::Head);
+    let draft = if empty {
+        match replayed {
+            Ok(current) => draft::hand_written(&folder, parent, &current, template()),
+            Err(err) => {
+                // A history SQLite cannot replay (SQL for PostgreSQL alone in up.sql) still gets its
+                // template; only the branch checks skip it.
+                println!(
+                    "note: no lineage recorded (the migrations do not replay on SQLite: {err})"
+                );
+                let files = template();
+                let path = write_folder(&dir, &folder, &files)?;
+                write_head(&dir, &folder)?;
+                println!("Created {}", path.display());
+                return Ok(());
+            }
+        }
     } else {
+        let current = replayed?;
         let models = workhub_models::schema();
         let problems = models.problems();
         if !problems.is_empty() {
