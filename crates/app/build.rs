@@ -41,8 +41,12 @@ fn main() {
             "cargo:warning=migrations have diverged: {divergence}; run `just migrate-rebase` (workhub db rebase)"
         );
     }
+    // A missing path would rerun this script on every build; the directory's own entry covers the
+    // file appearing.
     let head = dir.join(lineage::HEAD_FILE);
-    println!("cargo:rerun-if-changed={}", head.display());
+    if head.exists() {
+        println!("cargo:rerun-if-changed={}", head.display());
+    }
     let head = match lineage::read_head(&dir) {
         Ok(head) => head,
         Err(err) => {

@@ -107,6 +107,7 @@ impl<'m> Status<'m> {
                 .migrations()
                 .iter()
                 .enumerate()
+                .filter(|(_, m)| m.lineage().is_some())
                 .filter(|(_, m)| steps.iter().any(|s| s.folder() == m.folder()))
                 .filter_map(|(index, _)| lineage::divergence_at(self.migrations(), index))
                 .collect();

@@ -79,7 +79,7 @@ impl fmt::Display for SourceError {
                 f,
                 "migration folder `{folder}`: unexpected file `{file}`\n  \
                  hint: a migration folder holds up.sql, down.sql, metadata.toml and optionally \
-                 up.postgres.sql / down.postgres.sql; move anything else out of migrations/"
+                 up.postgres.sql / down.postgres.sql and lineage.toml; move anything else out of migrations/"
             ),
             Self::BadMetadata { folder, line, message } => write!(
                 f,

@@ -367,8 +367,7 @@ impl fmt::Display for HeadProblem {
         match self {
             Self::Conflicted { sides } => write!(
                 f,
-                "migrations/{HEAD_FILE} has merge conflict markers: branches each added a migration after \
-                 different heads ({})",
+                "migrations/{HEAD_FILE} has merge conflict markers: two branches each added a migration ({})",
                 sides.join(" and ")
             ),
             Self::Stale { names, newest } => write!(
