@@ -597,3 +597,56 @@ fn an_empty_template_on_a_history_sqlite_cannot_replay_is_written_without_lineag
     assert!(scan.migrations[1].folder().ends_with("_backfill"));
     assert!(scan.migrations[1].lineage().is_none());
 }
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
+    // Both branches change tasks.title, to different lengths.
+    let parent_models = models_with(|s| {
+        without_due_on(s);
+        narrow("tasks", "title")(s);
+    });
+    let parent = draft::generated(PARENT, None, &Schema::default(), &parent_models).unwrap();
+    let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
+    let a_models = models_with(|s| {
+        let tasks = s.tables.iter_mut().find(|t| t.name == "tasks").unwrap();
+        tasks
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "title")
+            .unwrap()
+            .ty = ColumnType::Varchar(150);
+    });
+    let a = draft::generated(ADD_DUE_ON, Some(PARENT), &built, &a_models).unwrap();
+    let b = draft::generated(WIDEN, Some(PARENT), &built, &models_with(without_due_on)).unwrap();
+    let fixture = Fixture::new();
+    for draft in [&parent, &a, &b] {
+        write(&fixture.migrations(), draft);
+    }
+    let before = files(&fixture.migrations());
+    let run = fixture.run(&["db", "rebase"]);
+    run.expect_failure(
+        1,
+        &[
+            WIDEN,
+            "column tasks.title: changed on both branches, differently",
+            "nothing was written",
+        ],
+    );
+    assert_eq!(files(&fixture.migrations()), before, "no file changed");
+    assert!(!fixture.db().exists(), "rebase never opens a database");
+}
