@@ -522,27 +522,33 @@ impl Pg {
 }
 
 #[test]
-fn a_merge_is_refused_then_rebased_on_postgres_to_the_same_schema_as_sqlite() {
-    let test = "a_merge_is_refused_then_rebased_on_postgres_to_the_same_schema_as_sqlite";
-    let Some(pg) = postgres(test) else { return };
-    let scenario = scenario(BranchA::Generated, "tasks", "title");
-    let fixture = Fixture::new();
-    write(&fixture.migrations(), &scenario.parent);
-    write(&fixture.migrations(), &scenario.a);
-    pg.run(&fixture, &["db", "upgrade"]).expect_code(0);
-    let mut conn = PgConnection::establish(&pg.url).unwrap();
-    conn.batch_execute(SEED).unwrap();
-    drop(conn);
-    write(&fixture.migrations(), &scenario.b);
-    let before = pg.state();
-    assert_every_door_refuses(&fixture, Some("tasks"), |args| pg.run(&fixture, args));
-    assert_eq!(pg.state(), before, "no door changed the database");
-    assert_eq!(pg.tasks(), seeded());
-    rebase_check_and_upgrade(&fixture, |args| pg.run(&fixture, args));
-    assert_eq!(pg.tasks(), seeded(), "every row and value kept");
-    // The same rebased history on SQLite passes the same check: both backends build the models.
-    fixture.ok(&["db", "upgrade"]);
-    fixture.ok(&["db", "check"]);
+fn merges_are_refused_then_rebased_on_postgres_to_the_same_schema_as_sqlite() {
+    let test = "merges_are_refused_then_rebased_on_postgres_to_the_same_schema_as_sqlite";
+    for (a, table, column, shared) in [
+        (BranchA::Generated, "tasks", "title", Some("tasks")),
+        (BranchA::Generated, "projects", "name", None),
+        (BranchA::HandWritten, "tasks", "title", Some("tasks")),
+    ] {
+        let Some(pg) = postgres(test) else { return };
+        let scenario = scenario(a, table, column);
+        let fixture = Fixture::new();
+        write(&fixture.migrations(), &scenario.parent);
+        write(&fixture.migrations(), &scenario.a);
+        pg.run(&fixture, &["db", "upgrade"]).expect_code(0);
+        let mut conn = PgConnection::establish(&pg.url).unwrap();
+        conn.batch_execute(SEED).unwrap();
+        drop(conn);
+        write(&fixture.migrations(), &scenario.b);
+        let before = pg.state();
+        assert_every_door_refuses(&fixture, shared, |args| pg.run(&fixture, args));
+        assert_eq!(pg.state(), before, "no door changed the database");
+        assert_eq!(pg.tasks(), seeded());
+        rebase_check_and_upgrade(&fixture, |args| pg.run(&fixture, args));
+        assert_eq!(pg.tasks(), seeded(), "every row and value kept");
+        // The same rebased history on SQLite passes the same check: both backends build the models.
+        fixture.ok(&["db", "upgrade"]);
+        fixture.ok(&["db", "check"]);
+    }
 }
 
 #[test]
