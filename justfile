@@ -51,6 +51,10 @@ stamp rev:
 check:
     {{workhub}} db check
 
+# After merging branches that each added migrations: re-create the later branch's on top of the newest.
+migrate-rebase:
+    {{workhub}} db rebase
+
 # Development only: delete the SQLite database and rebuild it from the migrations.
 reset:
     {{workhub}} db reset

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use workhub_migrations::source::lineage;
 use workhub_migrations::{source, Dialect, Migration};
 
 fn main() {
@@ -33,6 +34,32 @@ fn main() {
     for path in &scan.paths {
         println!("cargo:rerun-if-changed={}", path.display());
     }
+    // Diverged branches are a warning here, not a failure: `workhub db rebase`, which resolves them,
+    // runs from this same binary. Every command that would run them refuses.
+    for divergence in lineage::divergences(&scan.migrations) {
+        println!(
+            "cargo:warning=migrations have diverged: {divergence}; run `just migrate-rebase` (workhub db rebase)"
+        );
+    }
+    // A missing path would rerun this script on every build; the directory's own entry covers the
+    // file appearing.
+    let head = dir.join(lineage::HEAD_FILE);
+    if head.exists() {
+        println!("cargo:rerun-if-changed={}", head.display());
+    }
+    let head = match lineage::read_head(&dir) {
+        Ok(head) => head,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Some(problem) = head
+        .as_deref()
+        .and_then(|text| lineage::head_problem(text, &scan.migrations))
+    {
+        println!("cargo:warning={problem}; run `just migrate-rebase` (workhub db rebase)");
+    }
     let mut code = String::from(
         "/// Every migration under `migrations/` when this binary was built, in version order.\n\
          pub static MIGRATIONS: &[::workhub_migrations::Migration] = &[\n",
@@ -41,6 +68,10 @@ fn main() {
         write_migration(&mut code, migration);
     }
     code.push_str("];\n");
+    let _ = writeln!(
+        code,
+        "/// `migrations/lineage.head` when this binary was built.\npub static HEAD: Option<&str> = {head:?};"
+    );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("embedded_migrations.rs");
     std::fs::write(&out, code)
@@ -62,9 +93,19 @@ fn write_migration(code: &mut String, migration: &Migration) {
     } else {
         "None".to_string()
     };
+    let lineage = match migration.lineage() {
+        Some(lineage) => format!(
+            "Some(::workhub_migrations::source::Lineage::embedded({:?}, {:?}, {}, {:?}))",
+            lineage.parent(),
+            lineage.schema(),
+            lineage.is_hand_written(),
+            lineage.tables_joined()
+        ),
+        None => "None".to_string(),
+    };
     let _ = writeln!(
         code,
-        "    ::workhub_migrations::Migration::embedded({:?}, {:?}, {:?}, {}, {}, {postgres}),",
+        "    ::workhub_migrations::Migration::embedded_with_lineage({:?}, {:?}, {:?}, {}, {}, {postgres}, {lineage}),",
         migration.folder(),
         migration.version(),
         migration.name(),

@@ -131,6 +131,8 @@ pub enum DbCommand {
     },
     /// Development only: delete the SQLite database and rebuild it from the migrations.
     Reset,
+    /// Re-create migrations merged from another branch on top of the newest one (after a merge).
+    Rebase,
 }
 
 fn parse_target(text: &str) -> Result<Target, String> {

@@ -37,6 +37,7 @@ impl From<MigrateError> for Failure {
     fn from(err: MigrateError) -> Self {
         match err {
             MigrateError::BadUrl { .. } => Self::Usage(err.to_string()),
+            MigrateError::Diverged { .. } => Self::Failed(crate::db::diverged_refusal(&err)),
             other => Self::Failed(other.to_string()),
         }
     }

@@ -777,10 +777,16 @@ fn create_empty_writes_a_timestamped_template() {
     let created: Vec<String> = std::fs::read_dir(fixture.migrations())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != &step_folder(1))
+        .filter(|name| name != &step_folder(1) && name != "lineage.head")
         .collect();
     assert_eq!(created.len(), 1, "{created:?}");
     let folder = &created[0];
+    let head = std::fs::read_to_string(fixture.migrations().join("lineage.head")).unwrap();
+    assert_eq!(
+        head,
+        format!("{folder}\n"),
+        "the head file names the new migration"
+    );
     let parsed =
         workhub_migrations::source::FolderName::parse(folder).expect("a valid folder name");
     assert_eq!(parsed.name, "add_widgets");
@@ -810,6 +816,7 @@ fn create_empty_writes_the_first_migration_of_a_new_directory() {
     run.expect_code(0);
     let created: Vec<_> = std::fs::read_dir(&fresh)
         .expect("the directory was created")
+        .filter(|entry| entry.as_ref().unwrap().file_name() != "lineage.head")
         .collect();
     assert_eq!(created.len(), 1, "{created:?}");
     let folder = created[0]

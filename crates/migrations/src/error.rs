@@ -1,6 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::source::lineage::Divergence;
 use crate::SourceError;
 
 /// Everything that can stop a migration command. Each variant carries what the user needs to see the
@@ -96,6 +97,11 @@ pub enum MigrateError {
         message: String,
         /// What the failure took back; `None` when nothing had been changed.
         undone: Option<Undone>,
+    },
+    /// Pending migrations written against a parent other than the migration before them: branches
+    /// merged without rebasing. Nothing ran.
+    Diverged {
+        divergences: Vec<Divergence>,
     },
     /// Any other database failure, with what was being done.
     Database {
@@ -244,6 +250,13 @@ impl fmt::Display for MigrateError {
                 "the database's schema differs from what {target} builds:{}\n  hint: nothing was recorded; \
                  bring the schema in line, or stamp anyway with --force",
                 list(differences)
+            ),
+            Self::Diverged { divergences } => write!(
+                f,
+                "the history has diverged: migrations were merged from branches that did not know of \
+                 each other:{}\n  nothing was run; the later branch's migrations must be re-created on top \
+                 of the newest one",
+                list(&divergences.iter().map(ToString::to_string).collect::<Vec<_>>())
             ),
             Self::Database { doing, message } => write!(f, "{doing}: {message}"),
             Self::Stopped {

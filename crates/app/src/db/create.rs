@@ -4,9 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use workhub_migrations::schema::{diff, scratch};
-use workhub_migrations::source::{self, MIGRATION_NAME_RULE};
-use workhub_migrations::{Dialect, Target};
+use workhub_migrations::schema::{diff, draft, scratch};
+use workhub_migrations::source::{self, lineage, MIGRATION_NAME_RULE};
+use workhub_migrations::Target;
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
@@ -24,7 +24,8 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
         Vec::new()
     };
     let folder = folder_name(&name, existing.last().map(|m| m.version()));
-    let files = if empty {
+    let parent = existing.last().map(|m| m.folder());
+    let template = || {
         // A folder must hold SQL to be valid, so the template carries a no-op statement for the
         // developer to replace: every other command keeps working while it is being written.
         vec![
@@ -37,8 +38,27 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 format!("-- {folder}: replace the statement below with the SQL that undoes up.sql.\nSELECT 1;\n"),
             ),
         ]
+    };
+    // The schema the new migration assumes; its digest goes into the lineage.
+    let replayed = scratch::built_by(&existing, &Target::Head);
+    let draft = if empty {
+        match replayed {
+            Ok(current) => draft::hand_written(&folder, parent, &current, template()),
+            Err(err) => {
+                // A history SQLite cannot replay (SQL for PostgreSQL alone in up.sql) still gets its
+                // template; only the branch checks skip it.
+                println!(
+                    "note: no lineage recorded (the migrations do not replay on SQLite: {err})"
+                );
+                let files = template();
+                let path = write_folder(&dir, &folder, &files)?;
+                write_head(&dir, &folder)?;
+                println!("Created {}", path.display());
+                return Ok(());
+            }
+        }
     } else {
-        let current = scratch::built_by(&existing, &Target::Head)?;
+        let current = replayed?;
         let models = workhub_models::schema();
         let problems = models.problems();
         if !problems.is_empty() {
@@ -47,7 +67,7 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 problems.iter().map(|p| format!("    {p}")).collect::<Vec<_>>().join("\n")
             )));
         }
-        let Some(generated) = scratch::generate(&current, &models, Dialect::Sqlite, &folder) else {
+        let Some(draft) = draft::generated(&folder, parent, &current, &models) else {
             println!(
                 "No changes detected: the models match the schema the {} migration{} in {} build. Nothing written.",
                 existing.len(),
@@ -59,31 +79,29 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
         };
         println!(
             "Detected {} change{}:",
-            generated.changes.len(),
-            super::plural(generated.changes.len())
+            draft.changes.len(),
+            super::plural(draft.changes.len())
         );
-        for change in &generated.changes {
+        for change in &draft.changes {
             println!("  {}", change.describe());
         }
-        for hint in diff::rename_hints(&generated.changes) {
+        for hint in diff::rename_hints(&draft.changes) {
             println!(
                 "  possible rename: {} (see the comment in up.sql)",
                 hint.describe()
             );
         }
-        // The same changes for PostgreSQL, from the same comparison.
-        let postgres = scratch::generate(&current, &models, Dialect::Postgres, &folder)
-            .expect("a change on SQLite is a change on PostgreSQL");
-        vec![
-            ("up.sql", generated.up),
-            ("down.sql", generated.down),
-            ("up.postgres.sql", postgres.up),
-            ("down.postgres.sql", postgres.down),
-        ]
+        draft
     };
+    let files = draft.files;
     let path = write_folder(&dir, &folder, &files)?;
+    write_head(&dir, &folder)?;
     println!("Created {}", path.display());
     println!("  review its SQL, then run `just upgrade` (workhub db upgrade)");
+    println!(
+        "  commit it with {}: a branch that adds another migration then conflicts there on merge",
+        dir.join(lineage::HEAD_FILE).display()
+    );
     Ok(())
 }
 
@@ -115,6 +133,14 @@ pub fn write_folder(
         }
     }
     Ok(path)
+}
+
+/// Rewrites `lineage.head` to name `newest`, so that two branches that each add a migration
+/// conflict in git when they are merged.
+pub fn write_head(dir: &Path, newest: &str) -> Result<(), Failure> {
+    let path = dir.join(lineage::HEAD_FILE);
+    std::fs::write(&path, lineage::head_text(newest))
+        .map_err(|err| Failure::failed(format!("cannot write {}: {err}", path.display())))
 }
 
 fn ask_for_name() -> Result<String, Failure> {

@@ -1,7 +1,10 @@
 //! `workhub db ...` and `workhub --migrate-only`: the migration workflow on one database.
 
 mod create;
+mod rebase;
 mod report;
+
+pub use rebase::refusal as diverged_refusal;
 
 use std::time::Duration;
 
@@ -30,6 +33,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Repair => repair(ctx),
         DbCommand::Create { name, empty } => create::run(ctx, name, empty),
         DbCommand::Reset => reset(ctx),
+        DbCommand::Rebase => rebase::run(ctx),
     }
 }
 
@@ -183,9 +187,21 @@ fn remedies(status: &Status<'_>, model_changes: bool) -> Vec<&'static str> {
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
     let mut problems = problems(ctx, &status);
-    let changes = crate::drift::model_changes(ctx)?;
-    let counted = problems.iter().filter(|p| !p.starts_with("  ")).count() + changes.len();
-    let remedies = remedies(&status, !changes.is_empty());
+    // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
+    let lineage = rebase::problems(ctx)?;
+    let diverged = !lineage.is_empty();
+    let changes = if diverged {
+        Vec::new()
+    } else {
+        crate::drift::model_changes(ctx)?
+    };
+    let counted =
+        problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
+    let mut remedies = remedies(&status, !changes.is_empty());
+    if diverged {
+        remedies.push(rebase::HINT);
+    }
+    problems.extend(lineage);
     problems.extend(changes);
     if problems.is_empty() {
         println!(

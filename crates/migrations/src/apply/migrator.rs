@@ -51,6 +51,8 @@ pub struct Outcome<'m> {
 pub struct Migrator<'m> {
     migrations: &'m [Migration],
     pub allow_out_of_order: bool,
+    /// Run pending migrations whose lineage does not follow the one before them (scratch replays).
+    pub allow_diverged: bool,
     pub transaction: TransactionMode,
     /// Bounds the wait for the migration lock, and for any other connection writing to the database.
     pub lock_timeout: Duration,
@@ -65,6 +67,7 @@ impl<'m> Migrator<'m> {
         Self {
             migrations,
             allow_out_of_order: false,
+            allow_diverged: false,
             transaction: TransactionMode::Each,
             lock_timeout: Duration::from_secs(60),
             clear_user_version: false,
@@ -88,7 +91,7 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
     ) -> Result<Outcome<'m>, MigrateError> {
         let plan = |status: &Status<'m>| {
-            let plan = status.plan_upgrade(target, self.allow_out_of_order)?;
+            let plan = status.plan_upgrade(target, self.allow_out_of_order, self.allow_diverged)?;
             self.refuse_mixed_transactions(&plan)?;
             Ok((!plan.steps.is_empty()).then_some(plan))
         };

@@ -7,6 +7,7 @@ mod target;
 pub use status::{Entry, State, Status};
 pub use target::{resolve, Target};
 
+use crate::source::lineage;
 use crate::{MigrateError, Migration};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +33,13 @@ pub struct Plan<'m> {
 }
 
 impl<'m> Status<'m> {
-    /// The pending migrations `target` brings in, oldest first.
+    /// The pending migrations `target` brings in, oldest first. A pending migration whose lineage
+    /// does not follow the migration before it is refused unless `allow_diverged` (a scratch replay).
     pub fn plan_upgrade(
         &self,
         target: &Target,
         allow_out_of_order: bool,
+        allow_diverged: bool,
     ) -> Result<Plan<'m>, MigrateError> {
         self.verify()?;
         let pending: Vec<&'m Migration> = self.pending().collect();
@@ -97,6 +100,19 @@ impl<'m> Status<'m> {
                         newest_applied: self.folder_of(newest),
                     });
                 }
+            }
+        }
+        if !allow_diverged {
+            let divergences: Vec<_> = self
+                .migrations()
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.lineage().is_some())
+                .filter(|(_, m)| steps.iter().any(|s| s.folder() == m.folder()))
+                .filter_map(|(index, _)| lineage::divergence_at(self.migrations(), index))
+                .collect();
+            if !divergences.is_empty() {
+                return Err(MigrateError::Diverged { divergences });
             }
         }
         Ok(Plan {

@@ -2,10 +2,14 @@
 //! schema the migrations build is read back from a database ([`introspect`]), the two are compared
 //! ([`diff`]) and the changes written as SQL for each dialect ([`render`]).
 
+pub mod assumed;
 pub mod declare;
 pub mod diff;
+pub mod draft;
 pub mod introspect;
+pub mod merge;
 mod model;
+pub mod rebase;
 pub mod render;
 pub mod scratch;
 

@@ -11,6 +11,7 @@ pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, Mig
     let mut scratch = Sqlite::open(std::path::Path::new(":memory:"))?;
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;
+    migrator.allow_diverged = true;
     if !(migrations.is_empty() || *target == Target::Base) {
         migrator.upgrade(&mut scratch, target, &mut Silent)?;
     }
@@ -39,6 +40,7 @@ pub fn built_by_postgres(
     }
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;
+    migrator.allow_diverged = true;
     if !(migrations.is_empty() || *target == Target::Base) {
         migrator.upgrade(&mut db, target, &mut Silent)?;
     }
@@ -85,8 +87,16 @@ pub fn generate(
         return None;
     }
     let reverse = diff(&target, current);
-    let up = render::header(title, &changes) + &render::render(dialect, current, &target, &changes);
+    // SQLite's scripts have PostgreSQL counterparts beside them, which another runner may not know.
+    let guard = |file: &str| match dialect {
+        Dialect::Sqlite => render::postgres_refusal(file),
+        Dialect::Postgres => String::new(),
+    };
+    let up = render::header(title, &changes)
+        + &guard("up.postgres.sql")
+        + &render::render(dialect, current, &target, &changes);
     let down = render::header(&format!("{title} (down: reverts up.sql)"), &reverse)
+        + &guard("down.postgres.sql")
         + &render::render(dialect, &target, current, &reverse);
     Some(Generated { changes, up, down })
 }

@@ -3,15 +3,16 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use super::{ordered, statements, FolderName, Metadata, Migration, Scripts, SourceError};
+use super::{lineage, ordered, statements, FolderName, Metadata, Migration, Scripts, SourceError};
 
 /// The files a migration folder may hold.
-const KNOWN_FILES: [&str; 5] = [
+const KNOWN_FILES: [&str; 6] = [
     "up.sql",
     "down.sql",
     "metadata.toml",
     "up.postgres.sql",
     "down.postgres.sql",
+    lineage::LINEAGE_FILE,
 ];
 
 /// What [`scan`] found: the migrations in version order, and every path it read, so a build script can
@@ -47,7 +48,7 @@ pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
             1 if is_dir => {
                 folders.entry(file).or_default();
             }
-            1 if file == "README.md" => {}
+            1 if file == "README.md" || file == lineage::HEAD_FILE => {}
             1 => {
                 return Err(SourceError::UnexpectedFile {
                     folder: dir.display().to_string(),
@@ -117,6 +118,7 @@ pub fn migration_from_files(
     let down = text("down.sql")?;
     let up_postgres = text("up.postgres.sql")?;
     let down_postgres = text("down.postgres.sql")?;
+    let lineage = lineage::read(folder, text(lineage::LINEAGE_FILE)?)?;
     let metadata = match text("metadata.toml")? {
         Some(toml) => Metadata::parse(folder, &toml)?,
         None => Metadata::default(),
@@ -152,5 +154,6 @@ pub fn migration_from_files(
         metadata.run_in_transaction,
         Scripts::new(up, down),
         postgres,
-    ))
+    )
+    .with_lineage(lineage))
 }

@@ -31,6 +31,12 @@ pub enum SourceError {
     /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
     /// when the folder has a `down.sql`).
     IncompleteDialect { folder: String, missing: String },
+    /// A `lineage.toml` workhub cannot read.
+    BadLineage {
+        folder: String,
+        line: usize,
+        message: String,
+    },
 }
 
 impl fmt::Display for SourceError {
@@ -73,7 +79,7 @@ impl fmt::Display for SourceError {
                 f,
                 "migration folder `{folder}`: unexpected file `{file}`\n  \
                  hint: a migration folder holds up.sql, down.sql, metadata.toml and optionally \
-                 up.postgres.sql / down.postgres.sql; move anything else out of migrations/"
+                 up.postgres.sql / down.postgres.sql and lineage.toml; move anything else out of migrations/"
             ),
             Self::BadMetadata { folder, line, message } => write!(
                 f,
@@ -84,6 +90,12 @@ impl fmt::Display for SourceError {
                 f,
                 "migration folder `{folder}` overrides PostgreSQL's SQL but has no {missing}\n  \
                  hint: add {missing}, or remove the PostgreSQL override so both backends run up.sql/down.sql"
+            ),
+            Self::BadLineage { folder, line, message } => write!(
+                f,
+                "migration folder `{folder}`: lineage.toml line {line}: {message}\n  \
+                 hint: the file records what the migration was written against; restore it from version \
+                 control, or delete it (the migration is then not checked against other branches)"
             ),
         }
     }

@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::checksum;
+use super::{checksum, Lineage};
 
 /// The SQL dialects one migration history serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +76,7 @@ pub struct Migration {
     run_in_transaction: bool,
     portable: Scripts,
     postgres: Option<Scripts>,
+    lineage: Option<Lineage>,
 }
 
 impl Migration {
@@ -94,7 +95,14 @@ impl Migration {
             run_in_transaction,
             portable,
             postgres,
+            lineage: None,
         }
+    }
+
+    /// The same migration with the lineage read from its folder.
+    pub fn with_lineage(mut self, lineage: Option<Lineage>) -> Self {
+        self.lineage = lineage;
+        self
     }
 
     /// A migration compiled into a binary by its build script.
@@ -107,6 +115,28 @@ impl Migration {
         portable: Scripts,
         postgres: Option<Scripts>,
     ) -> Self {
+        Self::embedded_with_lineage(
+            folder,
+            version,
+            name,
+            run_in_transaction,
+            portable,
+            postgres,
+            None,
+        )
+    }
+
+    /// A migration and its lineage compiled into a binary by its build script.
+    #[doc(hidden)]
+    pub const fn embedded_with_lineage(
+        folder: &'static str,
+        version: &'static str,
+        name: &'static str,
+        run_in_transaction: bool,
+        portable: Scripts,
+        postgres: Option<Scripts>,
+        lineage: Option<Lineage>,
+    ) -> Self {
         Self {
             folder: Cow::Borrowed(folder),
             version: Cow::Borrowed(version),
@@ -114,6 +144,7 @@ impl Migration {
             run_in_transaction,
             portable,
             postgres,
+            lineage,
         }
     }
 
@@ -143,6 +174,11 @@ impl Migration {
             (Dialect::Postgres, Some(postgres)) => postgres,
             _ => &self.portable,
         }
+    }
+
+    /// What it was written against, when its folder records it (`lineage.toml`).
+    pub fn lineage(&self) -> Option<&Lineage> {
+        self.lineage.as_ref()
     }
 
     /// Whether the folder carries SQL written for PostgreSQL alone.

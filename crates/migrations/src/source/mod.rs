@@ -6,14 +6,16 @@ mod checksum;
 mod directory;
 mod error;
 mod folder_name;
+pub mod lineage;
 mod metadata;
 mod migration;
 pub mod statements;
 
 pub use checksum::checksum;
-pub use directory::{scan, Scan};
+pub use directory::{migration_from_files, scan, Scan};
 pub use error::SourceError;
 pub use folder_name::{FolderName, MIGRATION_NAME_RULE};
+pub use lineage::Lineage;
 pub use metadata::Metadata;
 pub use migration::{Dialect, Migration, Scripts};
 

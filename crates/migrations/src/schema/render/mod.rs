@@ -4,7 +4,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::postgres;
-pub use sqlite::sqlite;
+pub use sqlite::{postgres_refusal, sqlite};
 
 use std::fmt::Write as _;
 

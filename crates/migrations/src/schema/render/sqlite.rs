@@ -57,9 +57,82 @@ pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
         out.push('\n');
     }
     if rebuilt {
+        out.insert_str(0, FOREIGN_KEYS_OFF_GUARD);
         out.push_str(FOREIGN_KEY_CHECK);
     }
     out.trim_end().to_string() + "\n"
+}
+
+/// The first statement of every generated SQLite script that has a PostgreSQL counterpart: a no-op
+/// on SQLite (text cast to INTEGER is 0), and on PostgreSQL, which runs it only when a runner that
+/// knows nothing of `file` (diesel_cli) picks `up.sql` instead, an error that quotes the text. It
+/// runs before anything else, so nothing changes.
+pub fn postgres_refusal(file: &str) -> String {
+    format!(
+        "-- For SQLite only: PostgreSQL must run {file}. On PostgreSQL this statement fails, before anything changes.\n\
+         SELECT CAST('workhub: this file is SQLite SQL; on PostgreSQL run {file} instead, with `workhub db upgrade`' AS INTEGER);\n\n"
+    )
+}
+
+/// SQLite reports no error with a message of our choosing outside a trigger, but a JSON path that
+/// does not start with `$` fails `json_extract` with the path quoted in the error: each guard
+/// selects one only when its condition holds.
+fn fail_with(message_sql: &str, from_where: &str) -> String {
+    format!("SELECT json_extract('{{}}', {message_sql}) FROM {from_where};\n")
+}
+
+/// A rebuild drops the old table; with foreign keys on, that deletes (or nulls) every row that
+/// references it, so such a run fails first. workhub turns them off for migrations; diesel_cli
+/// turns them on, and cannot turn them off inside the migration's transaction.
+const FOREIGN_KEYS_OFF_GUARD: &str = "-- Rebuilds must run with foreign keys off (workhub does so): dropping a table would otherwise delete the rows that reference it.\n\
+SELECT json_extract('{}', 'workhub: this migration rebuilds tables and needs foreign keys off, or the rows that reference them are deleted; nothing was changed: run it with `workhub db upgrade`') FROM pragma_foreign_keys WHERE foreign_keys = 1;\n\n";
+
+/// A SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Fails the migration, before the rebuild of `old` changes anything, unless the live table has
+/// exactly the columns it was generated from: a column added since (by another branch's migration,
+/// say) would otherwise be dropped with its data.
+fn columns_guard(old: &Table) -> String {
+    let names: Vec<String> = old.columns.iter().map(|c| literal(&c.name)).collect();
+    let json: Vec<String> = old
+        .columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    let table = literal(&old.name);
+    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: re-create this migration with `workhub db rebase`";
+    let mut out = String::from(
+        "-- The live table must have exactly the columns this rebuild was generated from, or data would be lost.\n",
+    );
+    out.push_str(&fail_with(
+        &format!(
+            "{} || group_concat(name, ', ') || {}",
+            literal(&format!(
+                "workhub: rebuilding {} would lose columns: ",
+                old.name
+            )),
+            literal(&format!("; {changed}"))
+        ),
+        &format!(
+            "pragma_table_info({table}) WHERE name NOT IN ({}) HAVING count(*) > 0",
+            names.join(", ")
+        ),
+    ));
+    out.push_str(&fail_with(
+        &format!(
+            "{} || group_concat(value, ', ') || {}",
+            literal(&format!("workhub: rebuilding {} expects columns it lacks: ", old.name)),
+            literal(&format!("; {changed}"))
+        ),
+        &format!(
+            "json_each({}) WHERE value NOT IN (SELECT name FROM pragma_table_info({table})) HAVING count(*) > 0",
+            literal(&format!("[{}]", json.join(",")))
+        ),
+    ));
+    out
 }
 
 /// Fails the migration (and so rolls the rebuild back) when any row breaks a foreign key: the
@@ -121,6 +194,7 @@ fn rebuild(old: &Table, new: &Table) -> String {
         "-- Rebuild {}: SQLite cannot make these changes in place. New table, copy every row, swap.\n",
         new.name
     );
+    out.push_str(&columns_guard(old));
     out.push_str(&create_table(new, &temp));
     let mut targets = Vec::new();
     let mut sources = Vec::new();

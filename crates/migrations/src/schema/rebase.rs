@@ -1,0 +1,264 @@
+//! Re-creating a branch's migrations on top of the history they were merged into. Everything from
+//! the first migration whose lineage does not follow the one before it is re-created, in order, on
+//! the schema the migrations before it build: a generated migration is generated again (its own
+//! changes, read by replaying the history it was written against, laid on the new schema by a
+//! three-way [`merge`]); a hand-written one keeps its SQL and gets a fresh lineage. The result is
+//! replayed and compared with the models before anything is written, and nothing is ever decided by
+//! guessing: what cannot be decided is a [`RebaseError`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::draft::{self, Draft};
+use super::merge::merge;
+use super::{diff, render, scratch, Change, Schema};
+use crate::plan::Target;
+use crate::source::lineage::{self, LINEAGE_FILE};
+use crate::source::{self, Lineage};
+use crate::{Dialect, MigrateError, Migration};
+
+/// One migration as the rebase re-creates it. Its folder name is kept: it still sorts after its new
+/// parent, which is the migration before it.
+#[derive(Debug, Clone)]
+pub struct Rebased {
+    pub draft: Draft,
+    /// Kept its SQL as written; the user must re-check it against the migrations it now follows.
+    pub hand_written: bool,
+    /// Whether its `up` SQL changed (a database that ran the old one sees it as modified).
+    pub sql_changed: bool,
+}
+
+/// What a rebase would write.
+#[derive(Debug, Clone)]
+pub struct Rebase {
+    /// The migrations it found written without knowledge of the others, and what those were.
+    pub divergences: Vec<lineage::Divergence>,
+    /// The migration the first re-created one now follows (`None`: base).
+    pub onto: Option<String>,
+    pub migrations: Vec<Rebased>,
+    /// Model changes that neither branch captures, still to be captured by `db create`.
+    pub uncaptured: Vec<Change>,
+}
+
+/// Why a rebase refused; nothing was written.
+#[derive(Debug)]
+pub enum RebaseError {
+    /// A migration names a parent that is not among the migrations before it.
+    ParentMissing { migration: String, parent: String },
+    /// Both branches changed the same things differently.
+    Conflicts {
+        migration: String,
+        conflicts: Vec<String>,
+    },
+    /// A generated migration whose every change the other branch already made.
+    NothingLeft { migration: String },
+    /// Replaying the history a migration was written against, or the rebased history, failed.
+    Replay {
+        migration: String,
+        error: Box<MigrateError>,
+    },
+    /// The rebased history does not build what the branches meant (hand-written SQL that does
+    /// something else on the new parent).
+    Mismatch {
+        migration: String,
+        differences: Vec<String>,
+    },
+    /// The re-created files do not form a valid migration folder.
+    Source(source::SourceError),
+}
+
+impl fmt::Display for RebaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list =
+            |items: &[String]| -> String { items.iter().map(|i| format!("\n    {i}")).collect() };
+        match self {
+            Self::ParentMissing { migration, parent } => write!(
+                f,
+                "{migration} was written after {parent}, which is not among the migrations before it \
+                 (renamed or removed?), so the schema it was written against cannot be rebuilt"
+            ),
+            Self::Conflicts { migration, conflicts } => write!(
+                f,
+                "{migration} changes what the other branch also changed, differently:{}",
+                list(conflicts)
+            ),
+            Self::NothingLeft { migration } => write!(
+                f,
+                "every change {migration} makes is already made by the migrations before it"
+            ),
+            Self::Replay { migration, error } => {
+                write!(f, "replaying the history of {migration} failed: {error}")
+            }
+            Self::Mismatch { migration, differences } => write!(
+                f,
+                "after {migration} the rebased history does not build what its branch built; it would \
+                 still need:{}",
+                list(differences)
+            ),
+            Self::Source(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RebaseError {}
+
+/// What re-creating the diverged part of `migrations` on top of the rest gives, `None` when nothing
+/// has diverged. `models` is only compared with the result: what the branches do not capture is
+/// reported, never invented.
+pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase>, RebaseError> {
+    let divergences = lineage::divergences(migrations);
+    let Some(first) = divergences.first() else {
+        return Ok(None);
+    };
+    if let Some(missing) = divergences.iter().find(|d| d.parent_missing) {
+        return Err(RebaseError::ParentMissing {
+            migration: missing.migration.clone(),
+            parent: missing.parent.clone().unwrap_or_else(|| "base".into()),
+        });
+    }
+    let start = migrations
+        .iter()
+        .position(|m| m.folder() == first.migration)
+        .expect("a divergence names one of the migrations");
+    let mut history: Vec<Migration> = migrations[..start].to_vec();
+    let mut schema = built(&history, &first.migration)?;
+    let mut rebased = Vec::new();
+    for migration in &migrations[start..] {
+        let folder = migration.folder();
+        let ancestors = ancestors(migrations, migration)?;
+        let before = built(&ancestors, folder)?;
+        let mut with = ancestors;
+        with.push(migration.clone());
+        let after = built(&with, folder)?;
+        let normal = |s: &Schema| render::for_dialect(s, Dialect::Sqlite);
+        let target =
+            merge(&normal(&before), &normal(&after), &normal(&schema)).map_err(|conflicts| {
+                RebaseError::Conflicts {
+                    migration: folder.to_string(),
+                    conflicts,
+                }
+            })?;
+        let parent = history.last().map(|m| m.folder().to_string());
+        let hand_written = migration.lineage().is_none_or(Lineage::is_hand_written);
+        let draft = if hand_written {
+            draft::hand_written(folder, parent.as_deref(), &schema, files_of(migration))
+        } else {
+            draft::generated(folder, parent.as_deref(), &schema, &target).ok_or_else(|| {
+                RebaseError::NothingLeft {
+                    migration: folder.to_string(),
+                }
+            })?
+        };
+        let recreated = migration_of(&draft)?;
+        let sql_changed = recreated.scripts(Dialect::Sqlite).checksum()
+            != migration.scripts(Dialect::Sqlite).checksum()
+            || recreated.scripts(Dialect::Postgres).checksum()
+                != migration.scripts(Dialect::Postgres).checksum();
+        history.push(recreated);
+        schema = built(&history, folder)?;
+        let differences: Vec<String> = diff(&normal(&schema), &target)
+            .iter()
+            .map(Change::describe)
+            .collect();
+        if !differences.is_empty() {
+            return Err(RebaseError::Mismatch {
+                migration: folder.to_string(),
+                differences,
+            });
+        }
+        rebased.push(Rebased {
+            draft,
+            hand_written,
+            sql_changed,
+        });
+    }
+    let uncaptured = diff(
+        &render::for_dialect(&schema, Dialect::Sqlite),
+        &render::for_dialect(models, Dialect::Sqlite),
+    );
+    Ok(Some(Rebase {
+        onto: migrations[..start].last().map(|m| m.folder().to_string()),
+        divergences,
+        migrations: rebased,
+        uncaptured,
+    }))
+}
+
+/// The migrations `migration` was written after, oldest first, following the lineage back: up to a
+/// migration without lineage, everything before it in order.
+fn ancestors(
+    migrations: &[Migration],
+    migration: &Migration,
+) -> Result<Vec<Migration>, RebaseError> {
+    let index_of = |folder: &str| migrations.iter().position(|m| m.folder() == folder);
+    let mut chain = Vec::new();
+    let mut current = migration;
+    loop {
+        let Some(lineage) = current.lineage() else {
+            // No lineage: written against everything before it.
+            let index = index_of(current.folder()).expect("the migration is in the history");
+            let mut before = migrations[..index].to_vec();
+            if !std::ptr::eq(current, migration) {
+                before.push(current.clone());
+            }
+            chain.reverse();
+            before.extend(chain);
+            return Ok(before);
+        };
+        let Some(parent) = lineage.parent() else {
+            chain.reverse();
+            return Ok(chain);
+        };
+        let Some(index) = index_of(parent).filter(|&i| migrations[i].version() < current.version())
+        else {
+            return Err(RebaseError::ParentMissing {
+                migration: current.folder().to_string(),
+                parent: parent.to_string(),
+            });
+        };
+        current = &migrations[index];
+        if current.lineage().is_some() {
+            chain.push(current.clone());
+        }
+    }
+}
+
+fn built(migrations: &[Migration], migration: &str) -> Result<Schema, RebaseError> {
+    scratch::built_by(migrations, &Target::Head).map_err(|error| RebaseError::Replay {
+        migration: migration.to_string(),
+        error: Box::new(error),
+    })
+}
+
+/// A migration's files as they are, lineage left out.
+fn files_of(migration: &Migration) -> Vec<(&'static str, String)> {
+    let mut files = vec![(
+        "up.sql",
+        migration.scripts(Dialect::Sqlite).up().to_string(),
+    )];
+    if let Some(down) = migration.scripts(Dialect::Sqlite).down() {
+        files.push(("down.sql", down.to_string()));
+    }
+    if migration.has_postgres_override() {
+        let postgres = migration.scripts(Dialect::Postgres);
+        files.push(("up.postgres.sql", postgres.up().to_string()));
+        if let Some(down) = postgres.down() {
+            files.push(("down.postgres.sql", down.to_string()));
+        }
+    }
+    if !migration.run_in_transaction() {
+        files.push(("metadata.toml", "run_in_transaction = false\n".to_string()));
+    }
+    files.retain(|(name, _)| *name != LINEAGE_FILE);
+    files
+}
+
+/// The migration a draft's files make, through the folder rules every migration goes through.
+pub fn migration_of(draft: &Draft) -> Result<Migration, RebaseError> {
+    let files: BTreeMap<String, Vec<u8>> = draft
+        .files
+        .iter()
+        .map(|(name, text)| (name.to_string(), text.clone().into_bytes()))
+        .collect();
+    source::migration_from_files(&draft.folder, files).map_err(RebaseError::Source)
+}

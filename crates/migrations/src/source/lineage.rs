@@ -1,0 +1,492 @@
+//! A migration's lineage: what it was written against. `db create` records it in `lineage.toml` in
+//! the migration's folder (diesel reads only `up.sql`, `down.sql` and `metadata.toml` there, so
+//! diesel_cli never sees it), and rewrites the one-line head file `migrations/lineage.head` with the
+//! newest folder, so two branches that each add a migration conflict in git when they are merged.
+//!
+//! Migrations without the file (older ones, adopted diesel projects) have no lineage and are never
+//! checked against it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::Path;
+
+use super::{Migration, SourceError};
+
+/// The file in a migration folder that holds its lineage.
+pub const LINEAGE_FILE: &str = "lineage.toml";
+
+/// The file beside the folders naming the newest migration.
+pub const HEAD_FILE: &str = "lineage.head";
+
+/// What one migration was written against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// The folder it follows; `None` for the first migration.
+    parent: Option<Cow<'static, str>>,
+    /// A digest of the schema the migrations up to the parent build.
+    schema: Cow<'static, str>,
+    hand_written: bool,
+    /// The tables it touches, comma-separated (a plain string so a binary can embed it as a constant).
+    tables: Cow<'static, str>,
+}
+
+impl Lineage {
+    pub fn new(
+        parent: Option<String>,
+        schema: String,
+        hand_written: bool,
+        tables: Vec<String>,
+    ) -> Self {
+        Self {
+            parent: parent.map(Cow::Owned),
+            schema: Cow::Owned(schema),
+            hand_written,
+            tables: Cow::Owned(tables.join(",")),
+        }
+    }
+
+    /// A lineage compiled into a binary by its build script; `tables` is comma-separated.
+    #[doc(hidden)]
+    pub const fn embedded(
+        parent: Option<&'static str>,
+        schema: &'static str,
+        hand_written: bool,
+        tables: &'static str,
+    ) -> Self {
+        Self {
+            parent: match parent {
+                Some(parent) => Some(Cow::Borrowed(parent)),
+                None => None,
+            },
+            schema: Cow::Borrowed(schema),
+            hand_written,
+            tables: Cow::Borrowed(tables),
+        }
+    }
+
+    /// The folder this migration follows, `None` when it was the first.
+    pub fn parent(&self) -> Option<&str> {
+        self.parent.as_deref()
+    }
+
+    /// The digest of the schema it assumes (see `schema::digest`).
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Written by hand (`db create --empty`) rather than generated from the models.
+    pub fn is_hand_written(&self) -> bool {
+        self.hand_written
+    }
+
+    /// The tables it touches.
+    pub fn tables(&self) -> Vec<&str> {
+        self.tables.split(',').filter(|t| !t.is_empty()).collect()
+    }
+
+    /// The tables as the build script embeds them.
+    #[doc(hidden)]
+    pub fn tables_joined(&self) -> &str {
+        &self.tables
+    }
+
+    /// Reads `lineage.toml`: `parent`, `schema`, `kind` and `tables`, each once.
+    pub fn parse(folder: &str, text: &str) -> Result<Self, SourceError> {
+        let mut parent: Option<Option<String>> = None;
+        let mut schema = None;
+        let mut kind = None;
+        let mut tables = None;
+        for (index, raw) in text.lines().enumerate() {
+            let bad = |message: String| SourceError::BadLineage {
+                folder: folder.to_string(),
+                line: index + 1,
+                message,
+            };
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| bad(format!("expected `key = value`, found `{line}`")))?;
+            let (key, value) = (key.trim(), value.trim());
+            let seen = match key {
+                "parent" => parent.replace(match value {
+                    "\"\"" => None,
+                    _ => Some(string(value).map_err(&bad)?),
+                }),
+                "schema" => schema.replace(string(value).map_err(&bad)?).map(|_| None),
+                "kind" => kind
+                    .replace(match string(value).map_err(&bad)?.as_str() {
+                        "generated" => false,
+                        "hand-written" => true,
+                        other => {
+                            return Err(bad(format!(
+                                "kind must be \"generated\" or \"hand-written\", not \"{other}\""
+                            )))
+                        }
+                    })
+                    .map(|_| None),
+                "tables" => tables.replace(list(value).map_err(&bad)?).map(|_| None),
+                other => return Err(bad(format!("unknown setting `{other}`"))),
+            };
+            if seen.is_some() {
+                return Err(bad(format!("`{key}` is set twice")));
+            }
+        }
+        let missing = |key: &str| SourceError::BadLineage {
+            folder: folder.to_string(),
+            line: text.lines().count().max(1),
+            message: format!("`{key}` is missing"),
+        };
+        Ok(Self::new(
+            parent.ok_or_else(|| missing("parent"))?,
+            schema.ok_or_else(|| missing("schema"))?,
+            kind.ok_or_else(|| missing("kind"))?,
+            tables.ok_or_else(|| missing("tables"))?,
+        ))
+    }
+
+    /// The file's text, as `db create` writes it.
+    pub fn to_toml(&self) -> String {
+        let tables: Vec<String> = self.tables().iter().map(|t| format!("\"{t}\"")).collect();
+        format!(
+            "# What this migration was written against, for workhub's branch checks (diesel ignores this file).\n\
+             parent = \"{}\"\n\
+             schema = \"{}\"\n\
+             kind = \"{}\"\n\
+             tables = [{}]\n",
+            self.parent().unwrap_or_default(),
+            self.schema,
+            if self.hand_written { "hand-written" } else { "generated" },
+            tables.join(", ")
+        )
+    }
+}
+
+/// A double-quoted string without escapes: folder and table names need none.
+fn string(value: &str) -> Result<String, String> {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|v| !v.contains(['"', '\\']))
+        .map(str::to_string)
+        .ok_or_else(|| format!("expected a double-quoted string, found `{value}`"))
+}
+
+/// `["a", "b"]`.
+fn list(value: &str) -> Result<Vec<String>, String> {
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .ok_or_else(|| format!("expected a list like [\"tasks\"], found `{value}`"))?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(string)
+        .collect()
+}
+
+/// Reads a folder's `lineage.toml`, when it has one.
+pub fn read(folder: &str, text: Option<String>) -> Result<Option<Lineage>, SourceError> {
+    text.map(|text| Lineage::parse(folder, &text)).transpose()
+}
+
+/// Two lines of history that meet: `migration` was written after `parent`, but other migrations
+/// now sort between them, written without knowledge of it (typically merged from another branch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// The migration whose lineage does not follow the one before it.
+    pub migration: String,
+    /// The folder it was written after (the common parent); `None` for the very first.
+    pub parent: Option<String>,
+    /// The migrations between the parent and it, oldest first.
+    pub others: Vec<String>,
+    /// Tables it and the others both touch.
+    pub shared_tables: Vec<String>,
+    /// The parent it records is not among the migrations before it (renamed, removed, or later).
+    pub parent_missing: bool,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parent = self.parent.as_deref().unwrap_or("base");
+        if self.parent_missing {
+            return write!(
+                f,
+                "{} was written after {parent}, which is not among the migrations before it",
+                self.migration
+            );
+        }
+        write!(
+            f,
+            "{} and {} were both written after {parent}",
+            self.others.join(", "),
+            self.migration
+        )?;
+        if self.shared_tables.is_empty() {
+            write!(f, " (no table in common)")
+        } else {
+            write!(f, "; both touch {}", self.shared_tables.join(", "))
+        }
+    }
+}
+
+/// Every migration whose lineage does not follow the migration before it, oldest first. Migrations
+/// without lineage are never reported.
+pub fn divergences(migrations: &[Migration]) -> Vec<Divergence> {
+    (0..migrations.len())
+        .filter_map(|index| divergence_at(migrations, index))
+        .collect()
+}
+
+/// The divergence of `migrations[index]`, if its lineage does not follow the one before it.
+pub fn divergence_at(migrations: &[Migration], index: usize) -> Option<Divergence> {
+    let migration = &migrations[index];
+    let lineage = migration.lineage()?;
+    let before = index.checked_sub(1).map(|i| migrations[i].folder());
+    if lineage.parent() == before {
+        return None;
+    }
+    let start = match lineage.parent() {
+        None => Some(0),
+        Some(parent) => migrations[..index]
+            .iter()
+            .position(|m| m.folder() == parent)
+            .map(|i| i + 1),
+    };
+    let Some(start) = start else {
+        return Some(Divergence {
+            migration: migration.folder().to_string(),
+            parent: lineage.parent().map(str::to_string),
+            others: Vec::new(),
+            shared_tables: Vec::new(),
+            parent_missing: true,
+        });
+    };
+    let others = &migrations[start..index];
+    let mine = touched(migration, others);
+    let theirs: Vec<String> = others
+        .iter()
+        .flat_map(|other| touched(other, std::slice::from_ref(migration)))
+        .collect();
+    let mut shared: Vec<String> = mine.into_iter().filter(|t| theirs.contains(t)).collect();
+    shared.sort();
+    shared.dedup();
+    Some(Divergence {
+        migration: migration.folder().to_string(),
+        parent: lineage.parent().map(str::to_string),
+        others: others.iter().map(|m| m.folder().to_string()).collect(),
+        shared_tables: shared,
+        parent_missing: false,
+    })
+}
+
+/// The tables `migration` touches: those its lineage records, plus, for SQL written by hand (or
+/// with no lineage), any table `peers` touch that its `up.sql` names.
+fn touched(migration: &Migration, peers: &[Migration]) -> Vec<String> {
+    let mut tables: Vec<String> = migration
+        .lineage()
+        .map(|l| l.tables().into_iter().map(str::to_string).collect())
+        .unwrap_or_default();
+    if migration.lineage().is_none_or(Lineage::is_hand_written) {
+        let words = identifiers(migration.scripts(super::Dialect::Sqlite).up());
+        for peer in peers {
+            for table in peer.lineage().map(Lineage::tables).unwrap_or_default() {
+                if words.iter().any(|w| w.eq_ignore_ascii_case(table)) {
+                    tables.push(table.to_string());
+                }
+            }
+        }
+    }
+    tables
+}
+
+/// The words and quoted identifiers of `sql`, comments and string literals left out.
+fn identifiers(sql: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for statement in super::statements::split(sql) {
+        let mut chars = statement.chars().peekable();
+        let mut word = String::new();
+        while let Some(c) = chars.next() {
+            let in_word = c.is_alphanumeric() || c == '_';
+            if !in_word && !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            match c {
+                '\'' => {
+                    for c in chars.by_ref() {
+                        if c == '\'' {
+                            break;
+                        }
+                    }
+                }
+                '"' | '`' => {
+                    let mut quoted = String::new();
+                    for q in chars.by_ref() {
+                        if q == c {
+                            break;
+                        }
+                        quoted.push(q);
+                    }
+                    words.push(quoted);
+                }
+                '-' if chars.peek() == Some(&'-') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                }
+                c if c.is_alphanumeric() || c == '_' => word.push(c),
+                _ => {}
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// What is wrong with the head file, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadProblem {
+    /// It still holds git's conflict markers: two branches each added a migration.
+    Conflicted { sides: Vec<String> },
+    /// It names another folder than the newest migration.
+    Stale {
+        names: String,
+        newest: Option<String>,
+    },
+}
+
+impl fmt::Display for HeadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conflicted { sides } => write!(
+                f,
+                "migrations/{HEAD_FILE} has merge conflict markers: two branches each added a migration ({})",
+                sides.join(" and ")
+            ),
+            Self::Stale { names, newest } => write!(
+                f,
+                "migrations/{HEAD_FILE} names {names}, but the newest migration is {}: a migration was added, \
+                 removed or renamed without refreshing it",
+                newest.as_deref().unwrap_or("(none)")
+            ),
+        }
+    }
+}
+
+/// The head file's text as `db create` writes it.
+pub fn head_text(newest: &str) -> String {
+    format!("{newest}\n")
+}
+
+/// Reads the head file of `dir`, `None` when there is none.
+pub fn read_head(dir: &Path) -> Result<Option<String>, SourceError> {
+    match std::fs::read_to_string(dir.join(HEAD_FILE)) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(SourceError::Unreadable {
+            path: dir.join(HEAD_FILE),
+            message: err.to_string(),
+        }),
+    }
+}
+
+/// Compares the head file's text with the migrations: it must name the newest one.
+pub fn head_problem(text: &str, migrations: &[Migration]) -> Option<HeadProblem> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.iter().any(|l| l.starts_with("<<<<<<<")) {
+        let sides = lines
+            .iter()
+            .filter(|l| {
+                !l.starts_with("<<<<<<<")
+                    && !l.starts_with("=======")
+                    && !l.starts_with(">>>>>>>")
+                    && !l.starts_with("|||||||")
+            })
+            .map(|l| l.to_string())
+            .collect();
+        return Some(HeadProblem::Conflicted { sides });
+    }
+    let names = lines.first().copied().unwrap_or_default();
+    let newest = migrations.last().map(Migration::folder);
+    (Some(names) != newest).then(|| HeadProblem::Stale {
+        names: names.to_string(),
+        newest: newest.map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_what_it_does_not_know() {
+        let lineage = Lineage::new(
+            Some("2024-01-01-000000_initial".into()),
+            "ab12".into(),
+            false,
+            vec!["tasks".into(), "users".into()],
+        );
+        assert_eq!(Lineage::parse("f", &lineage.to_toml()).unwrap(), lineage);
+        let first = Lineage::new(None, "00".into(), true, Vec::new());
+        let parsed = Lineage::parse("f", &first.to_toml()).unwrap();
+        assert_eq!(parsed, first);
+        assert_eq!(parsed.parent(), None);
+        assert!(parsed.tables().is_empty());
+        for (text, line, needle) in [
+            (
+                "parent = \"a\"\nschema = \"b\"\nkind = \"generated\"\n",
+                3,
+                "`tables` is missing",
+            ),
+            ("colour = \"x\"", 1, "unknown setting `colour`"),
+            ("kind = \"typed\"", 1, "hand-written"),
+            ("parent = a", 1, "double-quoted"),
+            ("parent = \"a\"\nparent = \"b\"", 2, "set twice"),
+        ] {
+            let err = Lineage::parse("f", text).unwrap_err();
+            assert!(
+                matches!(&err, SourceError::BadLineage { line: l, message, .. } if *l == line && message.contains(needle)),
+                "{text}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_head_file_names_the_newest_migration() {
+        let migrations = vec![Migration::new(
+            "2024-01-01-000000_a".into(),
+            "20240101000000".into(),
+            "a".into(),
+            true,
+            super::super::Scripts::new("SELECT 1;".into(), None),
+            None,
+        )];
+        assert_eq!(
+            head_problem(&head_text("2024-01-01-000000_a"), &migrations),
+            None
+        );
+        assert!(matches!(
+            head_problem("2023-01-01-000000_z\n", &migrations),
+            Some(HeadProblem::Stale { .. })
+        ));
+        let conflicted =
+            "<<<<<<< HEAD\n2024-01-02-000000_x\n=======\n2024-01-03-000000_y\n>>>>>>> b\n";
+        assert_eq!(
+            head_problem(conflicted, &migrations),
+            Some(HeadProblem::Conflicted {
+                sides: vec!["2024-01-02-000000_x".into(), "2024-01-03-000000_y".into()]
+            })
+        );
+    }
+}

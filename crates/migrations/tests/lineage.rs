@@ -1,0 +1,565 @@
+//! Team-safe history: two branches generate migrations from one parent and are merged. The merge is
+//! refused before any database is touched, the rebase re-creates the later branch on top of the
+//! other, and afterwards every row and column is kept on SQLite and PostgreSQL. A migration run
+//! without the rebase (lineage bypassed, or another runner) fails inside its own SQL with nothing
+//! changed.
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use workhub_migrations::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
+use workhub_migrations::schema::rebase::{migration_of, rebase, RebaseError};
+use workhub_migrations::schema::{assumed, diff, draft, render, scratch, Schema};
+use workhub_migrations::source::lineage;
+use workhub_migrations::{Dialect, MigrateError, Migration, Migrator, Target};
+
+mod parent {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+        }
+    }
+}
+mod color {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            color -> Nullable<Text>,
+        }
+    }
+}
+mod wide_title {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 300]
+            title -> Text,
+        }
+    }
+}
+mod color_and_wide_title {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 300]
+            title -> Text,
+            color -> Nullable<Text>,
+        }
+    }
+}
+mod wide_name {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 300] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+        }
+    }
+}
+mod color_and_wide_name {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 300] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+            color -> Nullable<Text>,
+        }
+    }
+}
+
+const INITIAL: &str = "2024-01-01-000000_initial";
+const ADD_COLOR: &str = "2024-01-02-000000_add_color";
+const WIDEN: &str = "2024-01-03-000000_widen";
+
+/// The migration `db create` would write after `history` for `models`.
+fn create(history: &[Migration], models: &Schema, folder: &str) -> Migration {
+    let current = scratch::built_by(history, &Target::Head).unwrap();
+    let parent = history.last().map(Migration::folder);
+    let draft = draft::generated(folder, parent, &current, models).expect("a change");
+    migration_of(&draft).unwrap()
+}
+
+/// The migration `db create --empty` would write, filled in with `sql` (portable).
+fn hand_written(history: &[Migration], folder: &str, up: &str, down: &str) -> Migration {
+    let current = scratch::built_by(history, &Target::Head).unwrap();
+    let parent = history.last().map(Migration::folder);
+    let draft = draft::hand_written(
+        folder,
+        parent,
+        &current,
+        vec![("up.sql", up.to_string()), ("down.sql", down.to_string())],
+    );
+    migration_of(&draft).unwrap()
+}
+
+/// A scenario: one parent, branch `a`'s migration (applied to a database with data), branch `b`'s
+/// generated from the same parent and merged after it.
+struct Branches {
+    initial: Migration,
+    a: Migration,
+    b: Migration,
+    merged_models: Schema,
+}
+
+impl Branches {
+    fn merged(&self) -> Vec<Migration> {
+        vec![self.initial.clone(), self.a.clone(), self.b.clone()]
+    }
+}
+
+fn color_then_wide_title() -> Branches {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
+    Branches {
+        initial,
+        a,
+        b,
+        merged_models: color_and_wide_title::schema(),
+    }
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, Clone)]
+struct TaskRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    color: Option<String>,
+}
+
+const SEED: &str = "INSERT INTO projects (id, name) VALUES (1, 'workhub');\n\
+    INSERT INTO tasks (id, project_id, title, color) VALUES (1, 1, 'paint', 'red'), (2, 1, 'sand', 'blue'), (3, 1, 'wait', NULL);";
+
+fn seeded_rows() -> Vec<TaskRow> {
+    [
+        (1, "paint", Some("red")),
+        (2, "sand", Some("blue")),
+        (3, "wait", None),
+    ]
+    .into_iter()
+    .map(|(id, title, color)| TaskRow {
+        id,
+        title: title.into(),
+        color: color.map(str::to_string),
+    })
+    .collect()
+}
+
+const TASKS: &str = "SELECT id, title, color FROM tasks ORDER BY id";
+
+/// Everything a migration could change on SQLite: the schema's SQL, the history, and the tasks.
+fn sqlite_state(path: &std::path::Path) -> (Vec<String>, i64, Vec<TaskRow>) {
+    sqlite_state_with(path, TASKS)
+}
+
+fn sqlite_state_with(path: &std::path::Path, rows: &str) -> (Vec<String>, i64, Vec<TaskRow>) {
+    #[derive(QueryableByName)]
+    struct Sql {
+        #[diesel(sql_type = Text)]
+        sql: String,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    let schema = diesel::sql_query(
+        "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS sql FROM sqlite_master ORDER BY type, name",
+    )
+    .load::<Sql>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|r| r.sql)
+    .collect();
+    let history = diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n;
+    let rows = diesel::sql_query(rows).load(&mut conn).unwrap();
+    (schema, history, rows)
+}
+
+fn assert_matches_models(schema: &Schema, models: &Schema, dialect: Dialect, what: &str) {
+    let changes = diff(
+        &render::for_dialect(schema, dialect),
+        &render::for_dialect(models, dialect),
+    );
+    assert!(
+        changes.is_empty(),
+        "{what}: differs from the models: {changes:#?}"
+    );
+}
+
+/// The merge is caught on SQLite before anything runs; the pre-merge migration, let through, fails
+/// in its own SQL naming the column it would lose; the rebase resolves it and keeps every value.
+fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let applied = vec![branches.initial.clone(), branches.a.clone()];
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&applied)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    drop(db);
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(SEED).unwrap();
+    drop(conn);
+    let before = sqlite_state(&path);
+
+    // Caught before anything runs: the divergence names both migrations and their parent.
+    let merged = branches.merged();
+    let mut db = Sqlite::open(&path).unwrap();
+    let err = Migrator::new(&merged)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err();
+    let MigrateError::Diverged { divergences } = &err else {
+        panic!("expected a divergence, got {err}");
+    };
+    assert_eq!(divergences.len(), 1);
+    let d = &divergences[0];
+    assert_eq!(
+        (d.migration.as_str(), d.parent.as_deref(), d.others.clone()),
+        (
+            branches.b.folder(),
+            Some(INITIAL),
+            vec![branches.a.folder().to_string()]
+        )
+    );
+    let message = err.to_string();
+    for needle in [branches.a.folder(), branches.b.folder(), INITIAL] {
+        assert!(message.contains(needle), "{message}");
+    }
+    assert_eq!(sqlite_state(&path), before, "a refusal changes nothing");
+
+    // Let through (the lineage check bypassed), its own SQL refuses to drop what it does not know.
+    let mut bypass = Migrator::new(&merged);
+    bypass.allow_diverged = true;
+    match bypass.upgrade(&mut db, &Target::Head, &mut Silent) {
+        Err(MigrateError::Statement { message, .. }) => {
+            let lost = lost.expect("only a rebuild that would lose a column fails");
+            assert!(
+                message.contains(&format!("would lose columns: {lost}"))
+                    && message.contains("workhub db rebase"),
+                "{message}"
+            );
+            assert_eq!(
+                sqlite_state(&path),
+                before,
+                "the guard fails before any change"
+            );
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => {
+            assert!(lost.is_none(), "the guard let a rebuild lose {lost:?}");
+            // Nothing lost: revert it so the rebased history applies on the same database.
+            bypass
+                .downgrade(&mut db, &Target::Back(1), &mut Silent)
+                .unwrap();
+            assert_eq!(sqlite_state(&path).2, before.2);
+        }
+    }
+
+    // The rebase re-creates the later migration on top of the other branch's.
+    let rebased = rebase(&merged, &branches.merged_models)
+        .unwrap()
+        .expect("something to rebase");
+    assert!(rebased.uncaptured.is_empty(), "{:#?}", rebased.uncaptured);
+    assert_eq!(rebased.onto.as_deref(), Some(branches.a.folder()));
+    let mut history = vec![branches.initial.clone(), branches.a.clone()];
+    history.extend(
+        rebased
+            .migrations
+            .iter()
+            .map(|r| migration_of(&r.draft).unwrap()),
+    );
+    assert_eq!(
+        history[2].folder(),
+        branches.b.folder(),
+        "the folder name is kept"
+    );
+    assert!(lineage::divergences(&history).is_empty());
+    Migrator::new(&history)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    let after = sqlite_state(&path);
+    assert_eq!(after.1, 3);
+    assert_eq!(after.2, seeded_rows(), "every row and value kept");
+    assert_matches_models(
+        &scratch::read(&mut db).unwrap(),
+        &branches.merged_models,
+        Dialect::Sqlite,
+        "the rebased database",
+    );
+    assert!(scratch::uncaptured(&history, &branches.merged_models)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn branches_changing_the_same_table_are_refused_then_rebased_on_sqlite() {
+    replay_on_sqlite(&color_then_wide_title(), Some("color"));
+}
+
+#[test]
+fn branches_changing_different_tables_are_refused_then_rebased_on_sqlite() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let branches = Branches {
+        a: create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR),
+        b: create(std::slice::from_ref(&initial), &wide_name::schema(), WIDEN),
+        initial,
+        merged_models: color_and_wide_name::schema(),
+    };
+    let d = &lineage::divergences(&branches.merged())[0];
+    assert!(d.shared_tables.is_empty(), "{d}");
+    replay_on_sqlite(&branches, None);
+}
+
+#[test]
+fn a_hand_written_migration_on_one_branch_is_refused_then_rebased_on_sqlite() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let branches = Branches {
+        a: hand_written(
+            std::slice::from_ref(&initial),
+            ADD_COLOR,
+            "ALTER TABLE tasks ADD COLUMN color TEXT;\n",
+            "ALTER TABLE tasks DROP COLUMN color;\n",
+        ),
+        b: create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN),
+        initial,
+        merged_models: color_and_wide_title::schema(),
+    };
+    let d = &lineage::divergences(&branches.merged())[0];
+    assert_eq!(d.shared_tables, vec!["tasks".to_string()], "{d}");
+    replay_on_sqlite(&branches, Some("color"));
+}
+
+#[test]
+fn a_hand_written_migration_on_the_later_branch_keeps_its_sql() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let b = hand_written(
+        std::slice::from_ref(&initial),
+        WIDEN,
+        "UPDATE tasks SET title = trim(title);\n",
+        "SELECT 1;\n",
+    );
+    let merged = vec![initial, a, b.clone()];
+    assert_eq!(
+        lineage::divergences(&merged)[0].shared_tables,
+        vec!["tasks".to_string()]
+    );
+    let rebased = rebase(&merged, &color::schema()).unwrap().unwrap();
+    let only = &rebased.migrations[0];
+    assert!(only.hand_written && !only.sql_changed);
+    let again = migration_of(&only.draft).unwrap();
+    assert_eq!(again.scripts(Dialect::Sqlite), b.scripts(Dialect::Sqlite));
+    assert_eq!(
+        again.lineage().unwrap().parent(),
+        Some(ADD_COLOR),
+        "its lineage now follows the other branch"
+    );
+}
+
+#[test]
+fn a_migration_whose_parent_changed_after_it_was_generated_is_stale() {
+    let branches = color_then_wide_title();
+    let fresh = vec![branches.initial.clone(), branches.a.clone()];
+    let on_top = create(&fresh, &color_and_wide_title::schema(), WIDEN);
+    let history = vec![branches.initial.clone(), branches.a.clone(), on_top.clone()];
+    assert_eq!(assumed::stale(&history).unwrap(), None);
+    // add_color edited after the rebuild was generated on top of it: the rebuild no longer fits.
+    let edited = hand_written(
+        std::slice::from_ref(&branches.initial),
+        ADD_COLOR,
+        "ALTER TABLE tasks ADD COLUMN colour TEXT;\n",
+        "ALTER TABLE tasks DROP COLUMN colour;\n",
+    );
+    let stale = assumed::stale(&[branches.initial, edited, on_top]).unwrap();
+    assert_eq!(
+        stale,
+        Some(assumed::Stale {
+            migration: WIDEN.into(),
+            parent: Some(ADD_COLOR.into())
+        })
+    );
+}
+
+#[test]
+fn a_rebase_that_cannot_decide_refuses() {
+    mod text_title {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) {
+                id -> BigInt,
+                #[references(projects.id, on_delete = cascade)]
+                project_id -> BigInt,
+                title -> Text,
+            }
+        }
+    }
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = create(
+        std::slice::from_ref(&initial),
+        &text_title::schema(),
+        ADD_COLOR,
+    );
+    let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
+    let err = rebase(&[initial, a, b], &wide_title::schema()).unwrap_err();
+    assert!(
+        matches!(&err, RebaseError::Conflicts { migration, conflicts }
+            if migration == WIDEN && conflicts == &["column tasks.title: changed on both branches, differently"]),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rebuild_run_with_foreign_keys_on_fails_before_it_deletes_children() {
+    // diesel_cli runs migrations on a connection with foreign keys on, in a transaction.
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let widen_name = create(std::slice::from_ref(&initial), &wide_name::schema(), WIDEN);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    drop(db);
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO projects (id, name) VALUES (1, 'p'); INSERT INTO tasks (id, project_id, title) VALUES (1, 1, 't');",
+    )
+    .unwrap();
+    const ROWS: &str = "SELECT id, title, NULL AS color FROM tasks ORDER BY id";
+    let before = sqlite_state_with(&path, ROWS);
+    assert_eq!(before.2.len(), 1);
+    conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+    let up = widen_name.scripts(Dialect::Sqlite).up().to_string();
+    let err = conn
+        .transaction(|conn| conn.batch_execute(&up))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("needs foreign keys off") && err.contains("workhub db upgrade"),
+        "{err}"
+    );
+    drop(conn);
+    assert_eq!(
+        sqlite_state_with(&path, ROWS),
+        before,
+        "no child row deleted, nothing changed"
+    );
+}
+
+fn postgres() -> Option<TemporaryDatabase> {
+    let server = workhub_migrations::testing::postgres_server("lineage on PostgreSQL")?;
+    Some(TemporaryDatabase::create(&server, "lineage").unwrap())
+}
+
+fn postgres_rows(db: &mut Postgres) -> Vec<TaskRow> {
+    diesel::sql_query(TASKS).load(db.connection()).unwrap()
+}
+
+#[test]
+fn the_merge_is_refused_then_rebased_on_postgres_to_the_same_schema() {
+    let Some(database) = postgres() else { return };
+    let branches = color_then_wide_title();
+    let mut db = Postgres::open(database.url()).unwrap();
+    let applied = vec![branches.initial.clone(), branches.a.clone()];
+    Migrator::new(&applied)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    db.connection().batch_execute(SEED).unwrap();
+    let schema_before = scratch::read_postgres(&mut db).unwrap();
+
+    let merged = branches.merged();
+    let err = Migrator::new(&merged)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::Diverged { .. }), "{err}");
+    assert_eq!(scratch::read_postgres(&mut db).unwrap(), schema_before);
+    assert_eq!(postgres_rows(&mut db), seeded_rows());
+
+    let rebased = rebase(&merged, &branches.merged_models).unwrap().unwrap();
+    let mut history = applied.clone();
+    history.extend(
+        rebased
+            .migrations
+            .iter()
+            .map(|r| migration_of(&r.draft).unwrap()),
+    );
+    Migrator::new(&history)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_eq!(postgres_rows(&mut db), seeded_rows());
+    let on_postgres = scratch::read_postgres(&mut db).unwrap();
+    assert_matches_models(
+        &on_postgres,
+        &branches.merged_models,
+        Dialect::Postgres,
+        "PostgreSQL",
+    );
+    // SQLite builds the same schema from the same rebased history.
+    let on_sqlite = scratch::built_by(&history, &Target::Head).unwrap();
+    assert_matches_models(
+        &on_sqlite,
+        &branches.merged_models,
+        Dialect::Sqlite,
+        "SQLite",
+    );
+}
+
+#[test]
+fn sqlite_sql_run_by_postgres_fails_at_its_first_statement() {
+    let Some(database) = postgres() else { return };
+    let branches = color_then_wide_title();
+    let mut db = Postgres::open(database.url()).unwrap();
+    Migrator::new(std::slice::from_ref(&branches.initial))
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    let before = scratch::read_postgres(&mut db).unwrap();
+    // What diesel_cli does on PostgreSQL: it knows nothing of up.postgres.sql and runs up.sql.
+    for (sql, file) in [
+        (branches.b.scripts(Dialect::Sqlite).up(), "up.postgres.sql"),
+        (branches.a.scripts(Dialect::Sqlite).up(), "up.postgres.sql"),
+        (
+            branches.initial.scripts(Dialect::Sqlite).down().unwrap(),
+            "down.postgres.sql",
+        ),
+    ] {
+        let err = db
+            .connection()
+            .transaction(|conn| conn.batch_execute(sql))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("run {file} instead")) && err.contains("workhub db upgrade"),
+            "{err}"
+        );
+        assert_eq!(scratch::read_postgres(&mut db).unwrap(), before);
+    }
+}
