@@ -135,6 +135,11 @@ impl Context {
                 waited.as_secs_f64(),
                 undone.map_or("nothing was changed", Undone::left)
             )),
+            MigrateError::Diverged { .. } => Failure::failed(format!(
+                "{}: {}",
+                self.url,
+                crate::db::diverged_refusal(&err)
+            )),
             // Named once: SQLite's own messages may already carry the path.
             other if other.to_string().contains(&self.url.to_string()) => other.into(),
             other => Failure::failed(format!("{}: {other}", self.url)),
