@@ -33,6 +33,10 @@ fn main() {
     for path in &scan.paths {
         println!("cargo:rerun-if-changed={}", path.display());
     }
+    // diesel accepts what these describe, so they warn and never fail the build.
+    for finding in &scan.findings {
+        println!("cargo:warning=migrations: {finding}");
+    }
     let mut code = String::from(
         "/// Every migration under `migrations/` when this binary was built, in version order.\n\
          pub static MIGRATIONS: &[::workhub_migrations::Migration] = &[\n",
@@ -41,6 +45,15 @@ fn main() {
         write_migration(&mut code, migration);
     }
     code.push_str("];\n");
+    let _ = writeln!(
+        code,
+        "/// The findings about `migrations/` when this binary was built (see `source::Finding`).\n\
+         pub static FINDINGS: &[&str] = &{:?};",
+        scan.findings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("embedded_migrations.rs");
     std::fs::write(&out, code)

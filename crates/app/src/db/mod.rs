@@ -122,6 +122,7 @@ fn stamp(ctx: &Context, target: &Target, purge: bool, force: bool) -> Result<(),
 
 fn repair(ctx: &Context) -> Result<(), Failure> {
     let mut db = ctx.open()?;
+    crate::drift::refuse_repair_over_drift(ctx, &mut db)?;
     let repaired = ctx.migrator().repair(db.backend(), &mut Report::new())?;
     for folder in &repaired {
         println!("recorded the current checksum of {folder}");
@@ -178,12 +179,14 @@ pub fn problems(status: &Status<'_>, misleads: bool) -> Vec<String> {
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
     let mut problems = problems(&status, ctx.fingerprint_misleads(&status)?);
-    problems.extend(crate::drift::model_changes(ctx)?);
+    let drift = crate::drift::for_check(ctx, &status)?;
+    problems.extend(drift.problems);
     if problems.is_empty() {
         println!(
-            "OK: {} is at head: {}; the models match the migrations.",
+            "OK: {} is at head: {}; {}.",
             ctx.url,
-            report::revision(&status)
+            report::revision(&status),
+            drift.compared
         );
         return Ok(());
     }

@@ -1,11 +1,13 @@
-//! Where migrations come from: folders in diesel's format (`YYYY-MM-DD-HHMMSS[-XXXX]_name/` holding
-//! `up.sql`, an optional `down.sql` and an optional `metadata.toml`), read from a directory or embedded
-//! in a binary by its build script. Both paths go through the same rules, in [`directory`].
+//! Where migrations come from: folders in diesel's format (`VERSION_name/` holding `up.sql`, an optional
+//! `down.sql` and an optional `metadata.toml`), read from a directory or embedded in a binary by its
+//! build script. Both paths go through the same rules, diesel's, in [`directory`]; what diesel accepts
+//! but workhub would not write is reported as a [`Finding`], never refused.
 
 mod checksum;
 mod directory;
 mod error;
 mod folder_name;
+mod lint;
 mod metadata;
 mod migration;
 pub mod statements;
@@ -13,7 +15,8 @@ pub mod statements;
 pub use checksum::checksum;
 pub use directory::{scan, Scan};
 pub use error::SourceError;
-pub use folder_name::{FolderName, MIGRATION_NAME_RULE};
+pub use folder_name::{is_valid_name, FolderName, MIGRATION_NAME_RULE};
+pub use lint::Finding;
 pub use metadata::Metadata;
 pub use migration::{Dialect, Migration, Scripts};
 
