@@ -417,3 +417,21 @@ fn a_missing_directory_is_refused_naming_it() {
     );
     assert!(matches!(err, SourceError::Unreadable { .. }), "{err:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_migration_folder_is_read_as_diesel_reads_it() {
+    let root = dir();
+    let elsewhere = dir();
+    good(elsewhere.path(), GOOD);
+    std::fs::create_dir(root.path().join("migrations")).unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.path().join(GOOD),
+        root.path().join("migrations").join(GOOD),
+    )
+    .unwrap();
+    let scanned = scan(&root.path().join("migrations")).expect("diesel follows the link");
+    assert_eq!(scanned.migrations.len(), 1);
+    assert_eq!(scanned.migrations[0].folder(), GOOD);
+    assert!(scanned.findings.is_empty(), "{:?}", scanned.findings);
+}

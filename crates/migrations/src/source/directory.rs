@@ -41,7 +41,9 @@ pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
     let mut folders: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
     let mut paths = vec![dir.to_path_buf()];
     let mut findings = Vec::new();
+    // diesel follows a symlinked migration folder; so does this.
     let walker = WalkDir::new(dir)
+        .follow_links(true)
         .min_depth(1)
         .max_depth(2)
         .sort_by_file_name()
