@@ -3,7 +3,7 @@
 //!
 //! The splitter knows what hides a `;` from the database: quoted strings and identifiers (PostgreSQL's
 //! `E'...'` with backslash escapes and `U&'...'` included), `--` and (nested) `/* */` comments,
-//! PostgreSQL's dollar quotes, and the `BEGIN ... END` body of a SQLite trigger or a PostgreSQL
+//! PostgreSQL's dollar quotes, parentheses, and the `BEGIN ... END` body of a SQLite trigger or a PostgreSQL
 //! `BEGIN ATOMIC` function.
 
 /// The statements of `sql`, trimmed, without their terminating `;`, skipping ones that hold only
@@ -14,13 +14,23 @@ pub fn split(sql: &str) -> Vec<&str> {
     let mut start = 0;
     let mut i = 0;
     let mut words = Words::default();
+    let mut parens = 0usize;
     while i < bytes.len() {
         match bytes[i] {
             b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i, opens_escape_string(bytes, i)),
             b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_line_comment(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
             b'$' => i = skip_dollar_quoted(bytes, i),
-            b';' if words.depth == 0 => {
+            // A `;` inside parentheses (a PostgreSQL rule's `DO ALSO (...; ...)`) ends nothing.
+            b'(' => {
+                parens += 1;
+                i += 1;
+            }
+            b')' => {
+                parens = parens.saturating_sub(1);
+                i += 1;
+            }
+            b';' if words.depth == 0 && parens == 0 => {
                 push(&mut statements, &sql[start..i]);
                 start = i + 1;
                 i += 1;
@@ -259,5 +269,14 @@ mod tests {
         let statements = split(sql);
         assert_eq!(statements.len(), 2, "{statements:#?}");
         assert_eq!(statements[0], "CREATE TABLE \"odd;name\" (\"a\"\"b;\" int)");
+    }
+
+    #[test]
+    fn semicolons_inside_parentheses_do_not_split() {
+        let sql = "CREATE RULE log_insert AS ON INSERT TO a DO ALSO (INSERT INTO l VALUES (1); NOTIFY a);\nSELECT (1);";
+        let statements = split(sql);
+        assert_eq!(statements.len(), 2, "{statements:#?}");
+        assert!(statements[0].ends_with("NOTIFY a)"));
+        assert_eq!(statements[1], "SELECT (1)");
     }
 }
