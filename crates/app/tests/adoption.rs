@@ -191,3 +191,26 @@ fn a_bad_metadata_toml_is_refused_before_anything_runs() {
     );
     assert!(!fixture.db().exists(), "no database was created");
 }
+
+#[test]
+fn targets_name_adopted_folders_by_diesels_version_their_folder_or_their_name() {
+    let fixture = diesel_project();
+    // The version of a plain 14-digit folder, a dashed version with seconds past 59, a name with a
+    // space: each names one migration.
+    fixture.ok(&["db", "upgrade", "20140924113530"]);
+    assert_eq!(
+        fixture.snapshot().versions(),
+        ["00000000000000", "20140924113530"]
+    );
+    fixture.ok(&["db", "upgrade", "Index Users"]);
+    assert_eq!(fixture.snapshot().versions().len(), 3);
+    fixture.ok(&["db", "downgrade", "2014-09-24-113530"]);
+    assert_eq!(
+        fixture.snapshot().versions(),
+        ["00000000000000", "20140924113530"]
+    );
+    fixture.ok(&["db", "downgrade", "00000000000000_diesel_initial_setup"]);
+    assert_eq!(fixture.snapshot().versions(), ["00000000000000"]);
+    fixture.ok(&["db", "upgrade", "2015-01-01-000061_Index Users"]);
+    assert_eq!(fixture.snapshot().versions().len(), 3);
+}
