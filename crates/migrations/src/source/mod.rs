@@ -6,8 +6,8 @@
 mod checksum;
 mod directory;
 mod error;
+mod finding;
 mod folder_name;
-mod lint;
 mod metadata;
 mod migration;
 pub mod statements;
@@ -15,8 +15,8 @@ pub mod statements;
 pub use checksum::checksum;
 pub use directory::{scan, Scan};
 pub use error::SourceError;
+pub use finding::Finding;
 pub use folder_name::{is_valid_name, FolderName, MIGRATION_NAME_RULE};
-pub use lint::Finding;
 pub use metadata::Metadata;
 pub use migration::{Dialect, Migration, Scripts};
 
