@@ -52,12 +52,13 @@ impl fmt::Display for SourceError {
                 f,
                 "migration folder `{folder}` has no up.sql\n  \
                  hint: every folder in the migrations directory is a migration and needs an up.sql \
-                 (diesel refuses the directory too); move the folder out if it is not one"
+                 (diesel refuses the directory too); move the folder out if it is not one; nothing was run"
             ),
             Self::EmptyUp { folder, file } => write!(
                 f,
                 "migration folder `{folder}`: {file} is empty (zero bytes), which diesel refuses to run\n  \
-                 hint: write the SQL the migration runs (a comment alone is a no-op), or delete the folder"
+                 hint: write the SQL the migration runs (a comment alone is a no-op), or delete the folder; \
+                 nothing was run"
             ),
             Self::NotUtf8 { folder, file } => write!(
                 f,
