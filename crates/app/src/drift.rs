@@ -1,6 +1,8 @@
 //! Whether the models, the migrations and a database agree: the checks behind `db check`, `db stamp`,
 //! `db repair` and the development server's warning.
 
+use std::path::Path;
+
 use workhub_migrations::schema::{diff, render, scratch, Schema};
 use workhub_migrations::{source, Database, DatabaseUrl, Dialect, MigrateError, Status, Target};
 
@@ -15,10 +17,25 @@ pub struct Checked {
     pub compared: &'static str,
 }
 
-/// `db check`'s comparison. The embedded migrations are workhub's, so they are compared with the
-/// models. A `--migrations-dir` history may be another project's, which workhub's models do not
-/// describe: the database is compared with what its applied migrations build in a scratch database
-/// of its own dialect instead. Either way the migration directory's findings are printed as warnings.
+/// The directory of this run's migrations when it is another project's history, which workhub's models
+/// do not describe; `None` for the embedded migrations, or for a directory that holds every embedded
+/// migration (workhub's own history, with perhaps new folders not built in yet).
+pub fn other_history(ctx: &Context) -> Option<&Path> {
+    let Source::Directory(dir) = &ctx.source else {
+        return None;
+    };
+    let own = crate::embedded::MIGRATIONS.iter().all(|embedded| {
+        ctx.migrations
+            .iter()
+            .any(|m| m.version() == embedded.version() && m.folder() == embedded.folder())
+    });
+    (!own).then_some(dir.as_path())
+}
+
+/// `db check`'s comparison. Where workhub's models describe the migrations (not [`other_history`])
+/// they are compared with the models. Another project's history (`--migrations-dir`) they do not
+/// describe: the database is compared with what its applied migrations build in a scratch database of
+/// its own dialect instead. Either way the migration directory's findings are printed as warnings.
 pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure> {
     let findings: Vec<String> = match &ctx.source {
         Source::Embedded => crate::embedded::FINDINGS
@@ -34,12 +51,12 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
     for finding in &findings {
         eprintln!("warning: migrations: {finding}");
     }
-    match &ctx.source {
-        Source::Embedded => Ok(Checked {
+    match other_history(ctx) {
+        None => Ok(Checked {
             problems: model_changes(ctx)?,
             compared: "the models match the migrations",
         }),
-        Source::Directory(dir) => {
+        Some(dir) => {
             println!(
                 "note: the models were not compared: the migrations come from {}, which workhub's \
                  models do not describe; the database was compared with what its applied migrations \
@@ -210,6 +227,10 @@ fn expected(ctx: &Context, target: &Target) -> Result<Schema, Failure> {
 
 /// In development, a warning (not a refusal) when the models have changes no migration captures.
 pub fn warn_if_models_differ(ctx: &Context) {
+    // Another project's history is not what the models describe (and may be PostgreSQL's alone).
+    if other_history(ctx).is_some() {
+        return;
+    }
     match model_changes(ctx) {
         Ok(lines) if lines.is_empty() => {}
         Ok(lines) => {
