@@ -115,6 +115,22 @@ fn the_binary_carries_migrations_added_or_edited_after_a_build() {
         marked(&history(scratch.path(), false), "[ ]"),
         vec![first, second, odd]
     );
+    // The binary carries the warning for `db check` (which fails here: nothing is applied).
+    let binary = target_dir()
+        .join("debug")
+        .join(format!("workhub{}", std::env::consts::EXE_SUFFIX));
+    let check = common::output(
+        assert_cmd::Command::from_std(std_command(&binary, scratch.path()))
+            .env("DATABASE_URL", scratch.path().join("history.db"))
+            .args(["db", "check"]),
+    );
+    assert!(
+        check
+            .stderr
+            .contains(&format!("warning: migrations: `{odd}`: not named as")),
+        "{}",
+        check.stderr
+    );
 
     // A folder diesel refuses (no up.sql) fails the build, naming it.
     let bad = "2031-01-04-000000_no_up";
