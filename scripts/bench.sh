@@ -24,6 +24,11 @@
 #       server answers at WORKHUB_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432).
 #   (f) autogenerate on 500 tables x 20 columns with one column changed (the example
 #       crates/migrations/examples/autogenerate_bench.rs, the library work `db create` does). <= 0.3 s.
+#   (g) a diesel project's history: the 30-migration PostgreSQL fixture of issue 12
+#       (crates/app/tests/fixtures/diesel_postgres/migrations) read with --migrations-dir, against
+#       diesel_cli on the same directory: a full upgrade into a new database, and the no-op with every
+#       migration applied. Target: <= 1.05x for both. Skipped with a note without a server or without
+#       a diesel_cli built with PostgreSQL support.
 #   (d) side by side, without targets: diesel_cli (`diesel migration run`) and Alembic (one revision
 #       file per migration, running the same SQL through op.execute) on the same workloads, when they
 #       are on the machine or can be installed from the package registries into target/bench-tools/
@@ -78,6 +83,7 @@ CASES=(
     case_sqlite_all
     case_sqlite_noop
     case_postgres_psql
+    case_diesel_fixture
     case_autogenerate
 )
 
@@ -126,7 +132,7 @@ find_diesel() {
         say "installing diesel_cli into $TOOLS/diesel (cached for later runs; at most ${INSTALL_TIMEOUT}s)"
         mkdir -p "$TOOLS"
         if timeout "$INSTALL_TIMEOUT" cargo install diesel_cli --locked --no-default-features \
-            --features sqlite-bundled --root "$TOOLS/diesel" --target-dir "$TOOLS/diesel-build" \
+            --features "postgres-bundled sqlite-bundled" --root "$TOOLS/diesel" --target-dir "$TOOLS/diesel-build" \
             >"$TOOLS/diesel-install.log" 2>&1; then
             DIESEL="$TOOLS/diesel/bin/diesel"
         else
@@ -473,6 +479,48 @@ check_applied_postgres() {
     local counts
     counts=$(psql "$1" -X -A -t -c "SELECT (SELECT COUNT(*) FROM __diesel_schema_migrations) || ' ' || (SELECT COUNT(*) FROM __workhub_migrations) || ' ' || (SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'bench_%')")
     [ "$counts" = "$COUNT $COUNT $COUNT" ] || die "$1: expected $COUNT migrations, both history rows and tables; found $counts"
+}
+
+# (g) The diesel fixture history on PostgreSQL, read at run time (--migrations-dir), vs diesel_cli on
+# the same directory. Both record diesel's version rows; workhub also its companion rows and lock.
+case_diesel_fixture() {
+    say "(g) a diesel project's PostgreSQL history (the fixture, --migrations-dir) vs diesel_cli"
+    local server=${WORKHUB_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+    local fixture="$SRC/crates/app/tests/fixtures/diesel_postgres/migrations"
+    [ -d "$fixture" ] || { note "no fixture at $fixture: the diesel fixture case is skipped"; return 0; }
+    [ -n "$DIESEL" ] || { note "diesel_cli is missing: the diesel fixture case is skipped"; return 0; }
+    if ! "$DIESEL" --version 2>/dev/null | grep -q postgres; then
+        note "diesel_cli at $DIESEL was built without PostgreSQL: the diesel fixture case is skipped"
+        return 0
+    fi
+    command -v psql >/dev/null || { note "psql is not installed: the diesel fixture case is skipped"; return 0; }
+    if ! psql "$server/postgres" -X -q -c 'SELECT 1' >/dev/null 2>&1; then
+        note "no PostgreSQL server answers at $server: the diesel fixture case is skipped"
+        return 0
+    fi
+    local db="workhub_bench_fixture_$$" expected
+    expected=$(find "$fixture" -mindepth 2 -maxdepth 2 -name up.sql | wc -l)
+    local url="$server/$db"
+    local recreate="psql $server/postgres -X -q -c \"DROP DATABASE IF EXISTS $db\" -c \"CREATE DATABASE $db\""
+    local workhub_run="$WORKHUB --database-url $url --migrations-dir $fixture --migrate-only"
+    local diesel_run="$DIESEL migration run --database-url $url --migration-dir $fixture"
+    local applied="SELECT COUNT(*) FROM __diesel_schema_migrations"
+
+    measure workhub-fixture-upgrade "$RUNS" 1 "$recreate" "$workhub_run"
+    local wh=$MEDIAN
+    [ "$(psql "$url" -X -A -t -c "$applied")" = "$expected" ] || die "workhub did not apply the $expected fixture migrations"
+    measure diesel-fixture-upgrade "$RUNS" 1 "$recreate" "$diesel_run"
+    [ "$(psql "$url" -X -A -t -c "$applied")" = "$expected" ] || die "diesel_cli did not apply the $expected fixture migrations"
+    add_row "diesel fixture ($expected, PostgreSQL), full upgrade: vs diesel_cli" "$wh" "$MEDIAN" 1.05
+
+    # The same database, every migration applied, for both no-op runs.
+    eval "$recreate"
+    $workhub_run >/dev/null
+    measure workhub-fixture-noop "$NOOP_RUNS" 3 "" "$workhub_run"
+    wh=$MEDIAN
+    measure diesel-fixture-noop "$NOOP_RUNS" 3 "" "$diesel_run"
+    add_row "diesel fixture ($expected, PostgreSQL), no-op: vs diesel_cli" "$wh" "$MEDIAN" 1.05
+    psql "$server/postgres" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
 }
 
 # (f) Autogenerate on a model of 500 tables x 20 columns (each with an index and a foreign key) whose

@@ -34,6 +34,10 @@ fn main() {
     for path in &scan.paths {
         println!("cargo:rerun-if-changed={}", path.display());
     }
+    // diesel accepts what these describe, so they warn and never fail the build.
+    for finding in &scan.findings {
+        println!("cargo:warning=migrations: {finding}");
+    }
     // Diverged branches are a warning here, not a failure: `workhub db rebase`, which resolves them,
     // runs from this same binary. Every command that would run them refuses.
     for divergence in lineage::divergences(&scan.migrations) {
@@ -71,6 +75,15 @@ fn main() {
     let _ = writeln!(
         code,
         "/// `migrations/lineage.head` when this binary was built.\npub static HEAD: Option<&str> = {head:?};"
+    );
+    let _ = writeln!(
+        code,
+        "/// The findings about `migrations/` when this binary was built (see `source::Finding`).\n\
+         pub static FINDINGS: &[&str] = &{:?};",
+        scan.findings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("embedded_migrations.rs");

@@ -1,11 +1,159 @@
-//! Whether the models, the migrations and a database agree: the checks behind `db check`, `db stamp`
-//! and the development server's warning.
+//! Whether the models, the migrations and a database agree: the checks behind `db check`, `db stamp`,
+//! `db repair` and the development server's warning.
+
+use std::path::Path;
 
 use workhub_migrations::schema::{diff, render, scratch, Schema};
-use workhub_migrations::{Database, DatabaseUrl, Dialect, MigrateError, Target};
+use workhub_migrations::{source, Database, DatabaseUrl, Dialect, MigrateError, Status, Target};
 
-use crate::context::Context;
+use crate::context::{Context, Source};
 use crate::failure::Failure;
+
+/// What `db check` found beyond the history: its problems, and what it compared the migrations with.
+#[derive(Debug)]
+pub struct Checked {
+    pub problems: Vec<String>,
+    /// Ends the OK line: what was compared.
+    pub compared: &'static str,
+}
+
+/// The directory of this run's migrations when it is another project's history, which workhub's models
+/// do not describe; `None` for the embedded migrations, or for a directory that holds every embedded
+/// migration (workhub's own history, with perhaps new folders not built in yet).
+pub fn other_history(ctx: &Context) -> Option<&Path> {
+    let Source::Directory(dir) = &ctx.source else {
+        return None;
+    };
+    let own = crate::embedded::MIGRATIONS.iter().all(|embedded| {
+        ctx.migrations
+            .iter()
+            .any(|m| m.version() == embedded.version() && m.folder() == embedded.folder())
+    });
+    (!own).then_some(dir.as_path())
+}
+
+/// `db check`'s comparison. Where workhub's models describe the migrations (not [`other_history`])
+/// they are compared with the models. Another project's history (`--migrations-dir`) they do not
+/// describe: the database is compared with what its applied migrations build in a scratch database of
+/// its own dialect instead. Either way the migration directory's findings are printed as warnings.
+pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure> {
+    let findings: Vec<String> = match &ctx.source {
+        Source::Embedded => crate::embedded::FINDINGS
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Source::Directory(dir) => source::scan(dir)?
+            .findings
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    };
+    for finding in &findings {
+        eprintln!("warning: migrations: {finding}");
+    }
+    match other_history(ctx) {
+        None => Ok(Checked {
+            problems: model_changes(ctx)?,
+            compared: "the models match the migrations",
+        }),
+        Some(dir) => {
+            println!(
+                "note: the models were not compared: the migrations come from {}, which workhub's \
+                 models do not describe; the database was compared with what its applied migrations \
+                 build on {}",
+                dir.display(),
+                ctx.url.dialect()
+            );
+            // `db check` has read the status, so the database exists.
+            let mut db = ctx.open()?;
+            let problems = live_drift(ctx, &mut db, status)?
+                .into_iter()
+                .map(|change| {
+                    format!(
+                        "the database differs from what its applied migrations build; to match, \
+                         it would need: {change}"
+                    )
+                })
+                .collect();
+            Ok(Checked {
+                problems,
+                compared: "its schema is what its applied migrations build",
+            })
+        }
+    }
+}
+
+/// How the live schema differs from what the migrations `status` counts as applied build when
+/// replayed, in order, into a scratch database of the same dialect (in-memory SQLite, or a temporary
+/// PostgreSQL database on the same server): one description per difference, none when they agree.
+/// PostgreSQL's SQL is never replayed into SQLite.
+pub fn live_drift(
+    ctx: &Context,
+    db: &mut Database,
+    status: &Status<'_>,
+) -> Result<Vec<String>, Failure> {
+    let applied: Vec<_> = status.applied().cloned().collect();
+    let (actual, dialect) = read_live(db)?;
+    let expected = match &ctx.url {
+        DatabaseUrl::Sqlite(_) => scratch::built_by(&applied, &Target::Head)?,
+        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &applied, &Target::Head)?,
+    };
+    Ok(diff(
+        &render::for_dialect(&actual, dialect),
+        &render::for_dialect(&expected, dialect),
+    )
+    .iter()
+    .map(|change| change.describe())
+    .collect())
+}
+
+/// Before `db repair` records checksums for applied migrations that have none (diesel_cli applied
+/// them), proves that the database is what those migrations build: it compares the live schema with a
+/// scratch replay of every applied migration on the same dialect and refuses on a difference, naming
+/// it. With every checksum already recorded there is nothing to prove.
+pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), Failure> {
+    let status = ctx.migrator().status(db.backend())?;
+    let unverified: Vec<&str> = status
+        .entries()
+        .iter()
+        .filter(|entry| {
+            entry
+                .applied
+                .as_ref()
+                .is_some_and(|row| row.checksum.is_none())
+        })
+        .map(|entry| entry.migration.folder())
+        .collect();
+    if unverified.is_empty() {
+        return Ok(());
+    }
+    let differences = live_drift(ctx, db, &status)?;
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::failed(format!(
+        "cannot record checksums for {} migration{} applied without one ({}): the database's schema \
+         differs from what its applied migrations build on {}:\n{}\n  \
+         hint: nothing was recorded; the history is unchanged. Bring the schema in line with the \
+         migrations (or write a migration that does), then run `workhub db repair` again",
+        unverified.len(),
+        crate::db::plural(unverified.len()),
+        unverified.join(", "),
+        ctx.url.dialect(),
+        differences
+            .iter()
+            .map(|change| format!("    to match, the database would need: {change}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )))
+}
+
+fn read_live(db: &mut Database) -> Result<(Schema, Dialect), Failure> {
+    Ok(match db {
+        Database::Sqlite(sqlite) => (scratch::read(sqlite)?, Dialect::Sqlite),
+        Database::Postgres(postgres) => (scratch::read_postgres(postgres)?, Dialect::Postgres),
+    })
+}
 
 /// One line per model change that no migration captures yet. On PostgreSQL the migrations'
 /// PostgreSQL SQL is also replayed into a scratch database, so a dialect that drifted is caught too.
@@ -46,10 +194,7 @@ pub fn refuse_stamp_over_other_schema(
     db: &mut Database,
     target: &Target,
 ) -> Result<(), Failure> {
-    let (actual, dialect) = match db {
-        Database::Sqlite(sqlite) => (scratch::read(sqlite)?, Dialect::Sqlite),
-        Database::Postgres(postgres) => (scratch::read_postgres(postgres)?, Dialect::Postgres),
-    };
+    let (actual, dialect) = read_live(db)?;
     // A relative target (+N, -N) means nothing to a scratch database; the user named no schema.
     if actual.tables.is_empty() || matches!(target, Target::Forward(_) | Target::Back(_)) {
         return Ok(());
@@ -81,6 +226,10 @@ fn expected(ctx: &Context, target: &Target) -> Result<Schema, Failure> {
 
 /// In development, a warning (not a refusal) when the models have changes no migration captures.
 pub fn warn_if_models_differ(ctx: &Context) {
+    // Another project's history is not what the models describe (and may be PostgreSQL's alone).
+    if other_history(ctx).is_some() {
+        return;
+    }
     match model_changes(ctx) {
         Ok(lines) if lines.is_empty() => {}
         Ok(lines) => {

@@ -99,8 +99,44 @@ fn the_binary_carries_migrations_added_or_edited_after_a_build() {
         "{lines:#?}"
     );
 
-    let bad = "2031-01-03-000000_Not-A-Name";
-    write_migration(&migrations, bad, "third_table");
+    // A name diesel accepts but `db create` would not write warns and is embedded.
+    let odd = "2031-01-03-000000_Not-A-Name";
+    write_migration(&migrations, odd, "third_table");
+    let warned = build(&migrations);
+    warned.expect_code(0);
+    assert!(
+        warned.stderr.contains("warning: workhub@")
+            && warned.stderr.contains(&format!(
+                "`{odd}`: not named as `workhub db create` names folders"
+            )),
+        "{}",
+        warned.stderr
+    );
+    assert_eq!(
+        marked(&history(scratch.path(), false), "[ ]"),
+        vec![first, second, odd]
+    );
+    // The binary carries the warning for `db check` (which fails here: nothing is applied).
+    let binary = target_dir()
+        .join("debug")
+        .join(format!("workhub{}", std::env::consts::EXE_SUFFIX));
+    let check = common::output(
+        assert_cmd::Command::from_std(std_command(&binary, scratch.path()))
+            .env("DATABASE_URL", scratch.path().join("history.db"))
+            .args(["db", "check"]),
+    );
+    assert!(
+        check
+            .stderr
+            .contains(&format!("warning: migrations: `{odd}`: not named as")),
+        "{}",
+        check.stderr
+    );
+
+    // A folder diesel refuses (no up.sql) fails the build, naming it.
+    let bad = "2031-01-04-000000_no_up";
+    std::fs::create_dir_all(migrations.join(bad)).unwrap();
+    std::fs::write(migrations.join(bad).join("down.sql"), "SELECT 1;\n").unwrap();
     let failed = build(&migrations);
     assert_ne!(
         failed.code,
@@ -109,7 +145,9 @@ fn the_binary_carries_migrations_added_or_edited_after_a_build() {
         failed.stderr
     );
     assert!(
-        failed.stderr.contains(&format!("migration folder `{bad}`")),
+        failed
+            .stderr
+            .contains(&format!("migration folder `{bad}` has no up.sql")),
         "{}",
         failed.stderr
     );

@@ -485,12 +485,15 @@ fn an_invalid_target_is_a_usage_error() {
 #[test]
 fn a_bad_migrations_folder_is_refused_naming_it() {
     let fixture = half_applied();
-    fixture.migration("2024-13-01-000000_bad_month", "SELECT 1;", None);
+    // diesel's rule: every folder is a migration and needs an up.sql.
+    let bad = fixture.migrations().join("2024-12-01-000000_no_up");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("down.sql"), "SELECT 1;").unwrap();
     refused(
         &fixture,
         &["db", "upgrade"],
         1,
-        &["2024-13-01-000000_bad_month", "not a real date", "hint:"],
+        &["2024-12-01-000000_no_up", "has no up.sql", "hint:"],
     );
     let missing = output(
         fixture

@@ -6,7 +6,9 @@
 //!   directory or embedded in a binary at build time;
 //! - [`plan`]: targets (`head`, `base`, a version, `+N`, `-N`) resolved against what a database has applied;
 //! - [`apply`]: the [`Migrator`] that runs a plan against a backend, under a lock;
-//! - [`history`]: what a database records of its applied migrations.
+//! - [`history`]: what a database records of its applied migrations;
+//! - [`diesel_source`]: the same migrations as diesel's own `MigrationSource`, for diesel_migrations'
+//!   harness in a downstream crate's tests.
 //!
 //! Without the `runtime` feature only [`source`] is built, so a build script can validate and embed
 //! migrations without compiling a database driver.
@@ -17,6 +19,8 @@ pub use source::{Dialect, Migration, Scripts, SourceError};
 
 #[cfg(feature = "runtime")]
 pub mod apply;
+#[cfg(feature = "runtime")]
+pub mod diesel_source;
 #[cfg(feature = "runtime")]
 mod error;
 #[cfg(feature = "runtime")]
@@ -34,6 +38,8 @@ pub use diesel as __diesel;
 
 #[cfg(feature = "runtime")]
 pub use apply::{Database, DatabaseUrl, Migrator, Progress};
+#[cfg(feature = "runtime")]
+pub use diesel_source::DieselSource;
 #[cfg(feature = "runtime")]
 pub use error::{MigrateError, Undone};
 #[cfg(feature = "runtime")]

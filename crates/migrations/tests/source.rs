@@ -1,10 +1,11 @@
 //! The migration folder rules, as `source::scan` applies them to a directory (and the build script to
-//! `migrations/`): every broken rule is refused with an error naming the folder or file at fault.
+//! `migrations/`): diesel's rules. What diesel refuses is refused with an error naming the folder or file
+//! at fault; what diesel accepts but workhub would not write is accepted with a finding naming it.
 
 use std::path::Path;
 
 use tempfile::TempDir;
-use workhub_migrations::source::{checksum, scan};
+use workhub_migrations::source::{checksum, scan, Scan};
 use workhub_migrations::{Dialect, SourceError};
 
 const GOOD: &str = "2024-05-01-093000_add_tasks";
@@ -38,6 +39,16 @@ fn refused(root: &Path, needles: &[&str]) -> SourceError {
     }
     assert!(message.contains("hint:"), "no hint in: {message}");
     err
+}
+
+/// Scans `root`, expecting success, and returns the findings that mention `path`.
+fn findings_about(scanned: &Scan, path: &str) -> Vec<String> {
+    scanned
+        .findings
+        .iter()
+        .filter(|f| f.path == path)
+        .map(|f| f.to_string())
+        .collect()
 }
 
 #[test]
@@ -103,20 +114,85 @@ fn a_valid_directory_scans_in_version_order() {
 }
 
 #[test]
-fn a_bad_folder_name_is_refused_naming_it() {
+fn every_folder_name_diesel_accepts_is_accepted_with_diesels_version() {
+    let root = dir();
     for folder in [
-        "add_tasks",
-        "2024-05-01_add_tasks",
-        "2024-05-01-093000_AddTasks",
-        "2024-02-30-256000_x",
+        "00000000000000_diesel_initial_setup",
+        "20140924113530_dumped_migration_1",
+        "20140929103761_seconds_past_sixty",
+        "2025-08-01-000061_late_second",
+        "2019-01-02-030405_Add email notifications",
+        "2019-01-02-030406_drop-person-ban",
+        GOOD,
     ] {
+        good(root.path(), folder);
+    }
+    write(
+        root.path(),
+        "data_oauth_github.sql",
+        "INSERT INTO x VALUES (1);",
+    );
+    write(root.path(), "README", "how we migrate");
+    write(root.path(), "readme.txt", "how we migrate");
+    let scanned = scan(root.path()).expect("diesel accepts this directory");
+    let versions: Vec<(&str, &str)> = scanned
+        .migrations
+        .iter()
+        .map(|m| (m.version(), m.name()))
+        .collect();
+    // diesel orders by version, compared as text.
+    assert_eq!(
+        versions,
+        [
+            ("00000000000000", "diesel_initial_setup"),
+            ("20140924113530", "dumped_migration_1"),
+            ("20140929103761", "seconds_past_sixty"),
+            ("20190102030405", "Add email notifications"),
+            ("20190102030406", "drop-person-ban"),
+            ("20240501093000", "add_tasks"),
+            ("20250801000061", "late_second"),
+        ]
+    );
+    // workhub's convention is only a warning, and diesel's own setup folder gets none.
+    assert!(findings_about(&scanned, "00000000000000_diesel_initial_setup").is_empty());
+    assert!(findings_about(&scanned, GOOD).is_empty());
+    for (folder, needle) in [
+        ("20140924113530_dumped_migration_1", "timestamp"),
+        ("20140929103761_seconds_past_sixty", "timestamp"),
+        ("2025-08-01-000061_late_second", "real date"),
+        (
+            "2019-01-02-030405_Add email notifications",
+            "name `Add email notifications`",
+        ),
+        (
+            "2019-01-02-030406_drop-person-ban",
+            "name `drop-person-ban`",
+        ),
+    ] {
+        let found = findings_about(&scanned, folder);
+        assert_eq!(found.len(), 1, "{folder}: {found:?}");
+        assert!(found[0].contains(needle), "{folder}: {found:?}");
+        assert!(
+            found[0].contains("not named as `workhub db create`"),
+            "{found:?}"
+        );
+    }
+    // A loose file is ignored, as diesel ignores it, and named; a README is expected there.
+    let loose = findings_about(&scanned, "data_oauth_github.sql");
+    assert_eq!(loose.len(), 1, "{:?}", scanned.findings);
+    assert!(loose[0].contains("ignored"), "{loose:?}");
+    assert!(findings_about(&scanned, "README").is_empty());
+    assert!(findings_about(&scanned, "readme.txt").is_empty());
+    assert_eq!(scanned.findings.len(), 6, "{:#?}", scanned.findings);
+}
+
+#[test]
+fn a_version_diesels_history_cannot_record_is_refused_naming_the_folder() {
+    for folder in ["_no_version", &format!("{}_too_long", "1".repeat(51))] {
         let root = dir();
         good(root.path(), GOOD);
         good(root.path(), folder);
-        let err = refused(
-            root.path(),
-            &[&format!("`{folder}`"), "YYYY-MM-DD-HHMMSS_name"],
-        );
+        let err = refused(root.path(), &[&format!("`{folder}`"), "version"]);
         assert!(matches!(err, SourceError::BadFolderName { .. }), "{err:?}");
     }
 }
@@ -157,33 +233,36 @@ fn a_folder_without_up_sql_is_refused() {
 }
 
 #[test]
-fn an_up_sql_with_only_comments_is_empty() {
-    for sql in [
-        "",
-        "  \n\n",
-        "-- write the SQL here\n/* nothing\n yet */\n;\n",
-    ] {
-        let root = dir();
-        write(root.path(), &format!("{GOOD}/up.sql"), sql);
-        let err = refused(root.path(), &[GOOD, "up.sql is empty"]);
-        assert!(
-            matches!(err, SourceError::EmptyUp { .. }),
-            "{sql:?}: {err:?}"
-        );
-    }
+fn an_up_sql_of_zero_bytes_is_refused_as_diesel_refuses_it() {
+    let root = dir();
+    write(root.path(), &format!("{GOOD}/up.sql"), "");
+    let err = refused(root.path(), &[GOOD, "up.sql is empty"]);
+    assert!(matches!(err, SourceError::EmptyUp { .. }), "{err:?}");
+
     let root = dir();
     good(root.path(), GOOD);
-    write(
-        root.path(),
-        &format!("{GOOD}/up.postgres.sql"),
-        "-- later\n",
-    );
+    write(root.path(), &format!("{GOOD}/up.postgres.sql"), "");
     write(
         root.path(),
         &format!("{GOOD}/down.postgres.sql"),
         "DROP TABLE tasks;",
     );
     refused(root.path(), &[GOOD, "up.postgres.sql is empty"]);
+}
+
+#[test]
+fn a_script_without_statements_is_accepted_with_a_finding() {
+    for sql in ["  \n\n", "-- Your SQL goes here\n/* nothing\n yet */\n;\n"] {
+        let root = dir();
+        write(root.path(), &format!("{GOOD}/up.sql"), sql);
+        write(root.path(), &format!("{GOOD}/down.sql"), "");
+        let scanned = scan(root.path()).expect("diesel runs it as a no-op");
+        assert_eq!(scanned.migrations[0].scripts(Dialect::Sqlite).up(), sql);
+        let found = findings_about(&scanned, GOOD);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("up.sql holds no statement"), "{found:?}");
+        assert!(found[1].contains("down.sql is empty"), "{found:?}");
+    }
 }
 
 #[test]
@@ -202,7 +281,7 @@ fn a_script_that_is_not_utf8_is_refused_naming_the_file() {
 }
 
 #[test]
-fn an_unexpected_file_is_refused_naming_it() {
+fn unknown_files_and_folders_inside_a_migration_are_ignored_with_a_finding() {
     let root = dir();
     good(root.path(), GOOD);
     write(
@@ -210,36 +289,76 @@ fn an_unexpected_file_is_refused_naming_it() {
         &format!("{GOOD}/notes.txt"),
         "remember to index",
     );
-    let err = refused(root.path(), &[GOOD, "unexpected file `notes.txt`"]);
-    assert!(matches!(err, SourceError::UnexpectedFile { .. }), "{err:?}");
-
-    let beside = dir();
-    good(beside.path(), GOOD);
-    write(beside.path(), "schema.rs", "// generated");
-    refused(beside.path(), &["unexpected file `schema.rs`"]);
+    write(
+        root.path(),
+        &format!("{GOOD}/old/up.sql"),
+        "DROP TABLE tasks;",
+    );
+    write(root.path(), &format!("{GOOD}/.hidden"), "");
+    let scanned = scan(root.path()).expect("diesel ignores them");
+    assert_eq!(scanned.migrations.len(), 1);
+    assert!(!scanned.migrations[0]
+        .scripts(Dialect::Sqlite)
+        .up()
+        .contains("DROP"));
+    let files = findings_about(&scanned, &format!("{GOOD}/notes.txt"));
+    assert!(
+        files[0].contains("a file migrations do not use: ignored"),
+        "{files:?}"
+    );
+    let folders = findings_about(&scanned, &format!("{GOOD}/old"));
+    assert!(
+        folders[0].contains("a folder migrations do not use: ignored"),
+        "{folders:?}"
+    );
+    assert_eq!(scanned.findings.len(), 2, "{:#?}", scanned.findings);
 }
 
 #[test]
-fn an_unexpected_subfolder_is_refused_naming_it() {
-    let root = dir();
-    good(root.path(), GOOD);
-    write(root.path(), &format!("{GOOD}/old/up.sql"), "SELECT 1;");
-    let err = refused(root.path(), &[GOOD, "unexpected file `old`"]);
-    assert!(matches!(err, SourceError::UnexpectedFile { .. }), "{err:?}");
+fn metadata_toml_is_read_as_diesel_reads_it() {
+    for (toml, in_transaction, finding) in [
+        ("run_in_transaction = false\n", false, None),
+        ("run_in_transaction = true # yes\n", true, None),
+        (
+            "# no key at all\n",
+            false,
+            Some("reads as `run_in_transaction = false`"),
+        ),
+        (
+            "run_in_transaction = true\nrun_in_transction = false\n",
+            true,
+            Some("unknown setting `run_in_transction` is ignored"),
+        ),
+    ] {
+        let root = dir();
+        good(root.path(), GOOD);
+        write(root.path(), &format!("{GOOD}/metadata.toml"), toml);
+        let scanned = scan(root.path()).expect("diesel accepts it");
+        assert_eq!(
+            scanned.migrations[0].run_in_transaction(),
+            in_transaction,
+            "{toml:?}"
+        );
+        let found = findings_about(&scanned, GOOD);
+        match finding {
+            None => assert!(found.is_empty(), "{toml:?}: {found:?}"),
+            Some(needle) => {
+                assert_eq!(found.len(), 1, "{toml:?}: {found:?}");
+                assert!(found[0].contains(needle), "{toml:?}: {found:?}");
+            }
+        }
+    }
 }
 
 #[test]
-fn a_bad_metadata_toml_is_refused_naming_the_line() {
+fn a_metadata_toml_diesel_cannot_read_is_refused_naming_the_folder() {
     for (toml, needle) in [
         (
-            "run_in_transaction = maybe\n",
-            "line 1: run_in_transaction must be true or false",
+            "run_in_transaction = \"false\"\n",
+            "run_in_transaction must be true or false, not a string",
         ),
-        (
-            "# comment\nrun_in_transction = false\n",
-            "line 2: unknown setting `run_in_transction`",
-        ),
-        ("[migration]\n", "line 1: expected `key = value`"),
+        ("run_in_transaction = maybe\n", "line 1: not TOML"),
+        ("# comment\nrun_in_transaction\n", "line 2: not TOML"),
     ] {
         let root = dir();
         good(root.path(), GOOD);
@@ -297,4 +416,22 @@ fn a_missing_directory_is_refused_naming_it() {
         &["cannot read the migrations directory", "migrations"],
     );
     assert!(matches!(err, SourceError::Unreadable { .. }), "{err:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_migration_folder_is_read_as_diesel_reads_it() {
+    let root = dir();
+    let elsewhere = dir();
+    good(elsewhere.path(), GOOD);
+    std::fs::create_dir(root.path().join("migrations")).unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.path().join(GOOD),
+        root.path().join("migrations").join(GOOD),
+    )
+    .unwrap();
+    let scanned = scan(&root.path().join("migrations")).expect("diesel follows the link");
+    assert_eq!(scanned.migrations.len(), 1);
+    assert_eq!(scanned.migrations[0].folder(), GOOD);
+    assert!(scanned.findings.is_empty(), "{:?}", scanned.findings);
 }

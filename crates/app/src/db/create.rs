@@ -23,7 +23,9 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     } else {
         Vec::new()
     };
-    let folder = folder_name(&name, existing.last().map(|m| m.version()));
+    let newest = existing.last().map(|m| m.version());
+    let folder = folder_name(&name, newest);
+    refuse_unsortable(&folder, newest, &dir)?;
     let parent = existing.last().map(|m| m.folder());
     let template = || {
         // A folder must hold SQL to be valid, so the template carries a no-op statement for the
@@ -171,13 +173,28 @@ fn normalise(name: &str) -> Result<String, Failure> {
         }
     }
     let out = out.trim_end_matches('_').to_string();
-    if source::FolderName::parse(&format!("2000-01-01-000000_{out}")).is_err() {
+    if !source::is_valid_name(&out) {
         return Err(Failure::Usage(format!(
             "`{}` cannot name a migration: it must become {MIGRATION_NAME_RULE}",
             name.trim()
         )));
     }
     Ok(out)
+}
+
+/// Refuses a new folder that would not sort after the newest existing version: an adopted history's
+/// versions need not be timestamps (`v42_...`, or a far-future one), and diesel orders by version text.
+fn refuse_unsortable(folder: &str, newest: Option<&str>, dir: &Path) -> Result<(), Failure> {
+    let version = source::FolderName::parse(folder)?.version;
+    match newest {
+        Some(newest) if version.as_str() <= newest => Err(Failure::failed(format!(
+            "cannot name the new migration: `{folder}` (version {version}) would sort before the newest \
+             version in {}, `{newest}`, which is not a timestamp workhub can follow; nothing was written\n  \
+             hint: create the folder by hand with a version that sorts after `{newest}`",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `YYYY-MM-DD-HHMMSS_name` for now, or one second after the newest existing version when the clock
@@ -256,5 +273,21 @@ mod tests {
         assert_eq!(version_seconds("20240229235959"), Some(1_709_251_199));
         let future = folder_name("x", Some("29990101000000"));
         assert_eq!(future, "2999-01-01-000001_x");
+        // diesel's histories hold seconds past 59: the next second still sorts after it.
+        let late = folder_name("x", Some("29990101103761"));
+        assert_eq!(late, "2999-01-01-103802_x");
+        assert!(late.replace('-', "").as_str() > "29990101103761");
+    }
+
+    #[test]
+    fn a_name_that_would_sort_before_the_newest_version_is_refused() {
+        let dir = Path::new("migrations");
+        assert!(refuse_unsortable("2024-01-01-000000_x", Some("20231231235959"), dir).is_ok());
+        assert!(refuse_unsortable("2024-01-01-000000_x", None, dir).is_ok());
+        for newest in ["v42", "20240101000000", "99999999999999"] {
+            let err = refuse_unsortable("2024-01-01-000000_x", Some(newest), dir).unwrap_err();
+            assert!(err.to_string().contains(newest), "{err}");
+            assert!(err.to_string().contains("nothing was written"), "{err}");
+        }
     }
 }

@@ -114,6 +114,7 @@ fn stamp(ctx: &Context, target: &Target, purge: bool, force: bool) -> Result<(),
 
 fn repair(ctx: &Context) -> Result<(), Failure> {
     let mut db = ctx.open()?;
+    crate::drift::refuse_repair_over_drift(ctx, &mut db)?;
     let repaired = ctx
         .migrator()
         .repair(db.backend(), &mut Report::new())
@@ -190,10 +191,14 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
     let lineage = rebase::problems(ctx)?;
     let diverged = !lineage.is_empty();
-    let changes = if diverged {
-        Vec::new()
+    let drift = if diverged {
+        None
     } else {
-        crate::drift::model_changes(ctx)?
+        Some(crate::drift::for_check(ctx, &status)?)
+    };
+    let (changes, compared) = match drift {
+        Some(drift) => (drift.problems, drift.compared),
+        None => (Vec::new(), "nothing else was compared"),
     };
     let counted =
         problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
@@ -205,9 +210,10 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     problems.extend(changes);
     if problems.is_empty() {
         println!(
-            "OK: {} is at head: {}; the models match the migrations.",
+            "OK: {} is at head: {}; {}.",
             ctx.url,
-            report::revision(&status)
+            report::revision(&status),
+            compared
         );
         return Ok(());
     }

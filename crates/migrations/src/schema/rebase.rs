@@ -260,5 +260,7 @@ pub fn migration_of(draft: &Draft) -> Result<Migration, RebaseError> {
         .iter()
         .map(|(name, text)| (name.to_string(), text.clone().into_bytes()))
         .collect();
-    source::migration_from_files(&draft.folder, files).map_err(RebaseError::Source)
+    source::migration_from_files(&draft.folder, files)
+        .map(|(migration, _)| migration)
+        .map_err(RebaseError::Source)
 }

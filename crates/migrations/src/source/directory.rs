@@ -3,7 +3,9 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use super::{lineage, ordered, statements, FolderName, Metadata, Migration, Scripts, SourceError};
+use super::{
+    lineage, ordered, statements, Finding, FolderName, Metadata, Migration, Scripts, SourceError,
+};
 
 /// The files a migration folder may hold.
 const KNOWN_FILES: [&str; 6] = [
@@ -15,16 +17,22 @@ const KNOWN_FILES: [&str; 6] = [
     lineage::LINEAGE_FILE,
 ];
 
-/// What [`scan`] found: the migrations in version order, and every path it read, so a build script can
-/// ask to be rerun when any of them changes.
+/// What [`scan`] found: the migrations in version order, every path it read (so a build script can ask
+/// to be rerun when any of them changes), and the warnings about what diesel accepts but workhub would
+/// not write.
 #[derive(Debug)]
 pub struct Scan {
     pub migrations: Vec<Migration>,
     pub paths: Vec<PathBuf>,
+    pub findings: Vec<Finding>,
 }
 
-/// Reads and validates every migration folder below `dir`. Hidden files (`.keep`, `.DS_Store`) and a
-/// `README.md` beside the folders are ignored; anything else unexpected is an error naming it.
+/// The folder `diesel setup` writes into every diesel project: its name is diesel's, not a mistake.
+const DIESEL_SETUP_FOLDER: &str = "00000000000000_diesel_initial_setup";
+
+/// Reads every migration folder below `dir` by diesel's rules: each folder is a migration and needs an
+/// `up.sql`; hidden entries are skipped; files beside the folders, and files inside a folder that the
+/// format does not know, are ignored, as diesel ignores them, with a finding for each.
 pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
     let unreadable = |message: String| SourceError::Unreadable {
         path: dir.to_path_buf(),
@@ -35,8 +43,12 @@ pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
     }
     let mut folders: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
     let mut paths = vec![dir.to_path_buf()];
+    let mut findings = Vec::new();
+    // diesel follows a symlinked migration folder; so does this.
     let walker = WalkDir::new(dir)
+        .follow_links(true)
         .min_depth(1)
+        .max_depth(2)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|entry| !entry.file_name().to_string_lossy().starts_with('.'));
@@ -44,63 +56,73 @@ pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
         let entry = entry.map_err(|err| unreadable(err.to_string()))?;
         let file = entry.file_name().to_string_lossy().into_owned();
         let is_dir = entry.file_type().is_dir();
-        match entry.depth() {
-            1 if is_dir => {
+        if entry.depth() == 1 {
+            if is_dir {
                 folders.entry(file).or_default();
-            }
-            1 if file == "README.md" || file == lineage::HEAD_FILE => {}
-            1 => {
-                return Err(SourceError::UnexpectedFile {
-                    folder: dir.display().to_string(),
+            } else if file != lineage::HEAD_FILE && !file.to_ascii_lowercase().starts_with("readme")
+            {
+                findings.push(Finding::new(
                     file,
-                })
+                    "not a folder, so not a migration: ignored (as diesel ignores it)",
+                ));
             }
-            _ => {
-                let folder = entry
-                    .path()
-                    .parent()
-                    .and_then(Path::file_name)
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if is_dir || entry.depth() > 2 || !KNOWN_FILES.contains(&file.as_str()) {
-                    let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-                    let top = relative
-                        .iter()
-                        .next()
-                        .map(|c| c.to_string_lossy().into_owned());
-                    return Err(SourceError::UnexpectedFile {
-                        folder: top.unwrap_or(folder),
-                        file: relative
-                            .iter()
-                            .skip(1)
-                            .collect::<PathBuf>()
-                            .display()
-                            .to_string(),
-                    });
-                }
-                let bytes = std::fs::read(entry.path())
-                    .map_err(|err| unreadable(format!("{}: {err}", entry.path().display())))?;
-                folders.entry(folder).or_default().insert(file, bytes);
-                paths.push(entry.path().to_path_buf());
-            }
+            continue;
         }
+        let folder = entry
+            .path()
+            .parent()
+            .and_then(Path::file_name)
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if is_dir || !KNOWN_FILES.contains(&file.as_str()) {
+            let what = if is_dir { "folder" } else { "file" };
+            findings.push(Finding::new(
+                format!("{folder}/{file}"),
+                format!(
+                    "a {what} migrations do not use: ignored (a migration folder holds up.sql, \
+                     down.sql, metadata.toml, up.postgres.sql, down.postgres.sql and lineage.toml)"
+                ),
+            ));
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())
+            .map_err(|err| unreadable(format!("{}: {err}", entry.path().display())))?;
+        folders.entry(folder).or_default().insert(file, bytes);
+        paths.push(entry.path().to_path_buf());
     }
-    let migrations = folders
-        .into_iter()
-        .map(|(folder, files)| migration_from_files(&folder, files))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut migrations = Vec::with_capacity(folders.len());
+    for (folder, files) in folders {
+        let (migration, folder_findings) = migration_from_files(&folder, files)?;
+        migrations.push(migration);
+        findings.extend(folder_findings);
+    }
+    findings.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan {
         migrations: ordered(migrations)?,
         paths,
+        findings,
     })
 }
 
-/// Builds one migration from its folder's files, applying the format's rules.
+/// Builds one migration from its folder's files, applying the format's rules; returns the warnings about
+/// it beside it.
 pub fn migration_from_files(
     folder: &str,
     mut files: BTreeMap<String, Vec<u8>>,
-) -> Result<Migration, SourceError> {
+) -> Result<(Migration, Vec<Finding>), SourceError> {
     let FolderName { version, name } = FolderName::parse(folder)?;
+    let mut findings = Vec::new();
+    if folder != DIESEL_SETUP_FOLDER {
+        if let Some(reason) = FolderName::convention_broken(folder) {
+            findings.push(Finding::new(
+                folder,
+                format!(
+                    "not named as `workhub db create` names folders: {reason}; \
+                     its version is diesel's, `{version}`"
+                ),
+            ));
+        }
+    }
     let mut text = |file: &str| -> Result<Option<String>, SourceError> {
         files
             .remove(file)
@@ -123,17 +145,47 @@ pub fn migration_from_files(
         Some(toml) => Metadata::parse(folder, &toml)?,
         None => Metadata::default(),
     };
-    let not_empty = |file: &str, sql: &str| {
-        if statements::split(sql).is_empty() {
-            Err(SourceError::EmptyUp {
+    findings.extend(
+        metadata
+            .findings
+            .iter()
+            .map(|message| Finding::new(folder, message.clone())),
+    );
+    // diesel refuses a script of zero bytes; one of comments alone it sends as it is, which SQLite
+    // runs as nothing and PostgreSQL refuses as an empty query.
+    let mut empty = |file: &str, sql: &str, up: bool| {
+        if sql.is_empty() && up {
+            return Err(SourceError::EmptyUp {
                 folder: folder.to_string(),
                 file: file.to_string(),
-            })
-        } else {
-            Ok(())
+            });
         }
+        if sql.is_empty() {
+            findings.push(Finding::new(
+                folder,
+                format!("{file} is empty (zero bytes): diesel_cli refuses to revert it"),
+            ));
+        } else if statements::split(sql).is_empty() {
+            findings.push(Finding::new(
+                folder,
+                format!(
+                    "{file} holds no statement, so it runs nothing (diesel_cli on PostgreSQL \
+                     fails on it: `Received an empty query`)"
+                ),
+            ));
+        }
+        Ok(())
     };
-    not_empty("up.sql", &up)?;
+    empty("up.sql", &up, true)?;
+    if let Some(down) = &down {
+        empty("down.sql", down, false)?;
+    }
+    if let Some(up_postgres) = &up_postgres {
+        empty("up.postgres.sql", up_postgres, true)?;
+    }
+    if let Some(down_postgres) = &down_postgres {
+        empty("down.postgres.sql", down_postgres, false)?;
+    }
     let incomplete = |missing: &str| SourceError::IncompleteDialect {
         folder: folder.to_string(),
         missing: missing.to_string(),
@@ -142,12 +194,9 @@ pub fn migration_from_files(
         (None, None) => None,
         (None, Some(_)) => return Err(incomplete("up.postgres.sql")),
         (Some(_), None) if down.is_some() => return Err(incomplete("down.postgres.sql")),
-        (Some(up_postgres), down_postgres) => {
-            not_empty("up.postgres.sql", &up_postgres)?;
-            Some(Scripts::new(up_postgres, down_postgres))
-        }
+        (Some(up_postgres), down_postgres) => Some(Scripts::new(up_postgres, down_postgres)),
     };
-    Ok(Migration::new(
+    let migration = Migration::new(
         folder.to_string(),
         version,
         name,
@@ -155,5 +204,6 @@ pub fn migration_from_files(
         Scripts::new(up, down),
         postgres,
     )
-    .with_lineage(lineage))
+    .with_lineage(lineage);
+    Ok((migration, findings))
 }

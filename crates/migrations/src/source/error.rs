@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub enum SourceError {
     /// The migrations directory itself cannot be read.
     Unreadable { path: PathBuf, message: String },
-    /// A folder whose name is not `YYYY-MM-DD-HHMMSS[-XXXX]_name`.
+    /// A folder whose version diesel's history table cannot record (empty, or over 50 characters).
     BadFolderName { folder: String, reason: String },
     /// Two folders with the same version.
     DuplicateVersion {
@@ -14,20 +14,14 @@ pub enum SourceError {
         first: String,
         second: String,
     },
-    /// A folder without `up.sql`.
+    /// A folder without `up.sql`: diesel refuses the whole directory.
     MissingUp { folder: String },
-    /// An `up.sql` with nothing but whitespace and comments.
+    /// An `up.sql` of zero bytes, which diesel refuses to run.
     EmptyUp { folder: String, file: String },
     /// A script that is not valid UTF-8.
     NotUtf8 { folder: String, file: String },
-    /// A file the format does not know, inside a migration folder or beside the folders.
-    UnexpectedFile { folder: String, file: String },
-    /// A `metadata.toml` that is not what diesel accepts.
-    BadMetadata {
-        folder: String,
-        line: usize,
-        message: String,
-    },
+    /// A `metadata.toml` that is not TOML, or whose `run_in_transaction` is not a boolean.
+    BadMetadata { folder: String, message: String },
     /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
     /// when the folder has a `down.sql`).
     IncompleteDialect { folder: String, missing: String },
@@ -51,8 +45,8 @@ impl fmt::Display for SourceError {
             Self::BadFolderName { folder, reason } => write!(
                 f,
                 "migration folder `{folder}`: {reason}\n  \
-                 hint: folders are named YYYY-MM-DD-HHMMSS_name (optionally YYYY-MM-DD-HHMMSS-XXXX_name); \
-                 create them with `workhub db create NAME`"
+                 hint: rename the folder so that the part before its first `_` is a version of 1 to 50 \
+                 characters, e.g. YYYY-MM-DD-HHMMSS_name; nothing was run"
             ),
             Self::DuplicateVersion { version, first, second } => write!(
                 f,
@@ -63,28 +57,26 @@ impl fmt::Display for SourceError {
             Self::MissingUp { folder } => write!(
                 f,
                 "migration folder `{folder}` has no up.sql\n  \
-                 hint: every migration needs an up.sql; delete the folder if it is not a migration"
+                 hint: every folder in the migrations directory is a migration and needs an up.sql \
+                 (diesel refuses the directory too); move the folder out if it is not one; nothing was run"
             ),
             Self::EmptyUp { folder, file } => write!(
                 f,
-                "migration folder `{folder}`: {file} is empty\n  \
-                 hint: write the SQL the migration runs, or delete the folder"
+                "migration folder `{folder}`: {file} is empty (zero bytes), which diesel refuses to run\n  \
+                 hint: write the SQL the migration runs (a comment alone is a no-op), or delete the folder; \
+                 nothing was run"
             ),
             Self::NotUtf8 { folder, file } => write!(
                 f,
                 "migration folder `{folder}`: {file} is not valid UTF-8\n  \
                  hint: save the file as UTF-8"
             ),
-            Self::UnexpectedFile { folder, file } => write!(
+            Self::BadMetadata { folder, message } => write!(
                 f,
-                "migration folder `{folder}`: unexpected file `{file}`\n  \
-                 hint: a migration folder holds up.sql, down.sql, metadata.toml and optionally \
-                 up.postgres.sql / down.postgres.sql and lineage.toml; move anything else out of migrations/"
-            ),
-            Self::BadMetadata { folder, line, message } => write!(
-                f,
-                "migration folder `{folder}`: metadata.toml line {line}: {message}\n  \
-                 hint: the only setting is `run_in_transaction = true|false`"
+                "migration folder `{folder}`: metadata.toml: {message}\n  \
+                 hint: write `run_in_transaction = true` or `run_in_transaction = false` (TOML booleans, \
+                 unquoted) to say which is meant: diesel_cli silently ignores a metadata.toml it cannot \
+                 read and runs the migration in a transaction; nothing was run"
             ),
             Self::IncompleteDialect { folder, missing } => write!(
                 f,

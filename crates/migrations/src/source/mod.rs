@@ -1,10 +1,12 @@
-//! Where migrations come from: folders in diesel's format (`YYYY-MM-DD-HHMMSS[-XXXX]_name/` holding
-//! `up.sql`, an optional `down.sql` and an optional `metadata.toml`), read from a directory or embedded
-//! in a binary by its build script. Both paths go through the same rules, in [`directory`].
+//! Where migrations come from: folders in diesel's format (`VERSION_name/` holding `up.sql`, an optional
+//! `down.sql` and an optional `metadata.toml`), read from a directory or embedded in a binary by its
+//! build script. Both paths go through the same rules, diesel's, in [`directory`]; what diesel accepts
+//! but workhub would not write is reported as a [`Finding`], never refused.
 
 mod checksum;
 mod directory;
 mod error;
+mod finding;
 mod folder_name;
 pub mod lineage;
 mod metadata;
@@ -14,7 +16,8 @@ pub mod statements;
 pub use checksum::checksum;
 pub use directory::{migration_from_files, scan, Scan};
 pub use error::SourceError;
-pub use folder_name::{FolderName, MIGRATION_NAME_RULE};
+pub use finding::Finding;
+pub use folder_name::{is_valid_name, FolderName, MIGRATION_NAME_RULE};
 pub use lineage::Lineage;
 pub use metadata::Metadata;
 pub use migration::{Dialect, Migration, Scripts};

@@ -1,9 +1,10 @@
 //! Splitting a script into statements, so that a failure can name the statement at fault and a
 //! migration outside a transaction can run one statement at a time.
 //!
-//! The splitter knows what hides a `;` from the database: quoted strings and identifiers, `--` and
-//! (nested) `/* */` comments, PostgreSQL's dollar quotes, and the `BEGIN ... END` body of a SQLite
-//! trigger or a PostgreSQL `BEGIN ATOMIC` function.
+//! The splitter knows what hides a `;` from the database: quoted strings and identifiers (PostgreSQL's
+//! `E'...'` with backslash escapes and `U&'...'` included), `--` and (nested) `/* */` comments,
+//! PostgreSQL's dollar quotes, parentheses, and the `BEGIN ... END` body of a SQLite trigger or a PostgreSQL
+//! `BEGIN ATOMIC` function.
 
 /// The statements of `sql`, trimmed, without their terminating `;`, skipping ones that hold only
 /// comments.
@@ -13,13 +14,23 @@ pub fn split(sql: &str) -> Vec<&str> {
     let mut start = 0;
     let mut i = 0;
     let mut words = Words::default();
+    let mut parens = 0usize;
     while i < bytes.len() {
         match bytes[i] {
-            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
+            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i, opens_escape_string(bytes, i)),
             b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_line_comment(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
             b'$' => i = skip_dollar_quoted(bytes, i),
-            b';' if words.depth == 0 => {
+            // A `;` inside parentheses (a PostgreSQL rule's `DO ALSO (...; ...)`) ends nothing.
+            b'(' => {
+                parens += 1;
+                i += 1;
+            }
+            b')' => {
+                parens = parens.saturating_sub(1);
+                i += 1;
+            }
+            b';' if words.depth == 0 && parens == 0 => {
                 push(&mut statements, &sql[start..i]);
                 start = i + 1;
                 i += 1;
@@ -92,10 +103,24 @@ impl Words {
     }
 }
 
-fn skip_quoted(bytes: &[u8], open: usize) -> usize {
+/// Whether the quote at `open` starts PostgreSQL's escape string `E'...'`: an `E` standing alone before
+/// it, not the end of a longer word (`name'` is no escape string).
+fn opens_escape_string(bytes: &[u8], open: usize) -> bool {
+    bytes[open] == b'\''
+        && open > 0
+        && matches!(bytes[open - 1], b'E' | b'e')
+        && (open < 2 || !is_word_byte(bytes[open - 2]))
+}
+
+/// Skips a quoted literal or identifier; in an escape string a backslash also escapes what follows it.
+fn skip_quoted(bytes: &[u8], open: usize, backslash_escapes: bool) -> usize {
     let quote = bytes[open];
     let mut i = open + 1;
     while i < bytes.len() {
+        if backslash_escapes && bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
         if bytes[i] == quote {
             // A doubled quote is an escaped quote inside the literal.
             if bytes.get(i + 1) == Some(&quote) {
@@ -193,5 +218,65 @@ mod tests {
         assert_eq!(statements.len(), 3, "{statements:#?}");
         assert!(statements[0].ends_with("END"));
         assert_eq!(statements[1], "BEGIN");
+    }
+
+    #[test]
+    fn escape_strings_hide_backslash_escaped_quotes() {
+        let sql = "INSERT INTO a VALUES (E'it\\'s; fine', e'\\\\', E'a''b;c');\nSELECT 2;";
+        let statements = split(sql);
+        assert_eq!(statements.len(), 2, "{statements:#?}");
+        assert_eq!(statements[1], "SELECT 2");
+        // Outside an escape string a backslash is an ordinary character (standard_conforming_strings).
+        let plain = split("SELECT 'C:\\'; SELECT 3;");
+        assert_eq!(plain, vec!["SELECT 'C:\\'", "SELECT 3"]);
+        // A word ending in e before a quote is no escape string.
+        let word = split("SELECT name'x\\'; SELECT 4;");
+        assert_eq!(word.len(), 2, "{word:#?}");
+    }
+
+    #[test]
+    fn unicode_strings_and_identifiers_hide_semicolons() {
+        let sql = "SELECT U&'d\\0061t;a' UESCAPE '!', U&\"col;umn\";\nSELECT u&'x''y;';\nSELECT 5";
+        let statements = split(sql);
+        assert_eq!(statements.len(), 3, "{statements:#?}");
+        assert!(statements[0].ends_with("U&\"col;umn\""));
+        assert_eq!(statements[2], "SELECT 5");
+    }
+
+    #[test]
+    fn nested_block_comments_hide_semicolons() {
+        let sql = "/* one /* two; /* three; */ */ still; */ SELECT 1;\nSELECT /* ; */ 2;";
+        assert_eq!(split(sql), vec!["SELECT 1", "SELECT /* ; */ 2"]);
+    }
+
+    #[test]
+    fn dollar_tags_are_not_confused_with_parameters() {
+        let sql = "CREATE FUNCTION f(int) RETURNS int AS $fn$\n  SELECT $1; -- $2$ is no tag\n  SELECT $$;$$;\n$fn$ LANGUAGE sql;\n\
+                   PREPARE p AS SELECT $1, $2;\n\
+                   SELECT $a$ $b$; $b$ $a$;\n\
+                   SELECT price$1 FROM t;";
+        let statements = split(sql);
+        assert_eq!(statements.len(), 4, "{statements:#?}");
+        assert!(statements[0].ends_with("$fn$ LANGUAGE sql"));
+        assert_eq!(statements[1], "PREPARE p AS SELECT $1, $2");
+        assert_eq!(statements[2], "SELECT $a$ $b$; $b$ $a$");
+        assert_eq!(statements[3], "SELECT price$1 FROM t");
+    }
+
+    #[test]
+    fn quoted_identifiers_hide_semicolons_and_doubled_quotes() {
+        let sql = "CREATE TABLE \"odd;name\" (\"a\"\"b;\" int);\nSELECT `x;y` FROM \"odd;name\";";
+        let statements = split(sql);
+        assert_eq!(statements.len(), 2, "{statements:#?}");
+        assert_eq!(statements[0], "CREATE TABLE \"odd;name\" (\"a\"\"b;\" int)");
+    }
+
+    #[test]
+    fn semicolons_inside_parentheses_do_not_split() {
+        let sql = "CREATE RULE log_insert AS ON INSERT TO a DO ALSO (INSERT INTO l VALUES (1); NOTIFY a);\nSELECT (1);";
+        let statements = split(sql);
+        assert_eq!(statements.len(), 2, "{statements:#?}");
+        assert!(statements[0].ends_with("NOTIFY a)"));
+        assert_eq!(statements[1], "SELECT (1)");
     }
 }

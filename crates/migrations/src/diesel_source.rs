@@ -1,0 +1,193 @@
+//! workhub's migrations as diesel's own [`MigrationSource`], so a crate that uses diesel_migrations'
+//! `MigrationHarness` can run them: `conn.run_pending_migrations(DieselSource::embedded(MIGRATIONS))`
+//! in its tests, on SQLite or PostgreSQL.
+//!
+//! diesel's harness runs each migration as diesel_cli does (in a transaction unless its
+//! `metadata.toml` says `run_in_transaction = false`) and records its version in
+//! `__diesel_schema_migrations`. It skips everything else the [`Migrator`](crate::Migrator) does: no
+//! migration lock (two processes may race), no checksums and no `__workhub_migrations` companion row
+//! (workhub later counts such versions as applied without a checksum, until `db repair` records one),
+//! no out-of-order refusal, and no head fingerprint. Use it for test databases, not for deployments.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::Path;
+
+use diesel::connection::BoxableConnection;
+use diesel::migration::{
+    self, MigrationMetadata, MigrationName, MigrationSource, MigrationVersion,
+};
+use diesel::pg::Pg;
+use diesel::sqlite::Sqlite;
+
+use crate::source::{self, statements, SourceError};
+use crate::{Dialect, Migration};
+
+/// A set of workhub migrations that diesel's `MigrationHarness` can run.
+#[derive(Debug, Clone)]
+pub struct DieselSource {
+    migrations: Cow<'static, [Migration]>,
+}
+
+impl DieselSource {
+    /// The set a build script embedded (`&'static [Migration]`); nothing is copied.
+    pub const fn embedded(migrations: &'static [Migration]) -> Self {
+        Self {
+            migrations: Cow::Borrowed(migrations),
+        }
+    }
+
+    /// The migrations of a directory, read under the same rules as `--migrations-dir`.
+    pub fn scan(dir: &Path) -> Result<Self, SourceError> {
+        Ok(Self::from(source::scan(dir)?.migrations))
+    }
+}
+
+impl From<Vec<Migration>> for DieselSource {
+    fn from(migrations: Vec<Migration>) -> Self {
+        Self {
+            migrations: Cow::Owned(migrations),
+        }
+    }
+}
+
+impl MigrationSource<Sqlite> for DieselSource {
+    fn migrations(&self) -> migration::Result<Vec<Box<dyn migration::Migration<Sqlite>>>> {
+        Ok(self.for_dialect(Dialect::Sqlite))
+    }
+}
+
+impl MigrationSource<Pg> for DieselSource {
+    fn migrations(&self) -> migration::Result<Vec<Box<dyn migration::Migration<Pg>>>> {
+        Ok(self.for_dialect(Dialect::Postgres))
+    }
+}
+
+impl DieselSource {
+    fn for_dialect<DB: diesel::backend::Backend>(
+        &self,
+        dialect: Dialect,
+    ) -> Vec<Box<dyn migration::Migration<DB>>>
+    where
+        DieselMigration: migration::Migration<DB>,
+    {
+        self.migrations
+            .iter()
+            .map(|m| {
+                Box::new(DieselMigration {
+                    migration: m.clone(),
+                    dialect,
+                }) as Box<dyn migration::Migration<DB>>
+            })
+            .collect()
+    }
+}
+
+/// One workhub migration as diesel sees it, with the SQL of one dialect.
+#[derive(Debug)]
+struct DieselMigration {
+    migration: Migration,
+    dialect: Dialect,
+}
+
+/// Why diesel's harness could not run a migration: the folder, and what went wrong.
+#[derive(Debug)]
+pub enum HarnessError {
+    /// A revert of a migration without `down.sql`.
+    NoDown { folder: String },
+    /// A statement the database refused.
+    Statement {
+        folder: String,
+        statement: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for HarnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoDown { folder } => {
+                write!(
+                    f,
+                    "migration `{folder}` has no down.sql and cannot be reverted"
+                )
+            }
+            Self::Statement {
+                folder,
+                statement,
+                message,
+            } => write!(f, "migration `{folder}` failed at `{statement}`: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for HarnessError {}
+
+impl DieselMigration {
+    /// Runs `sql` one statement at a time, as the Migrator does: outside a transaction PostgreSQL runs
+    /// a multi-statement batch as one implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
+    fn execute<DB: diesel::backend::Backend>(
+        &self,
+        conn: &mut dyn BoxableConnection<DB>,
+        sql: &str,
+    ) -> migration::Result<()> {
+        for statement in statements::split(sql) {
+            conn.batch_execute(statement)
+                .map_err(|err| HarnessError::Statement {
+                    folder: self.migration.folder().to_string(),
+                    statement: statement.to_string(),
+                    message: err.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+macro_rules! diesel_migration_for {
+    ($backend:ty) => {
+        impl migration::Migration<$backend> for DieselMigration {
+            fn run(&self, conn: &mut dyn BoxableConnection<$backend>) -> migration::Result<()> {
+                self.execute(conn, self.migration.scripts(self.dialect).up())
+            }
+
+            fn revert(&self, conn: &mut dyn BoxableConnection<$backend>) -> migration::Result<()> {
+                match self.migration.scripts(self.dialect).down() {
+                    Some(down) => self.execute(conn, down),
+                    None => Err(Box::new(HarnessError::NoDown {
+                        folder: self.migration.folder().to_string(),
+                    })),
+                }
+            }
+
+            fn metadata(&self) -> &dyn MigrationMetadata {
+                self
+            }
+
+            fn name(&self) -> &dyn MigrationName {
+                self
+            }
+        }
+    };
+}
+
+diesel_migration_for!(Sqlite);
+diesel_migration_for!(Pg);
+
+impl MigrationMetadata for DieselMigration {
+    fn run_in_transaction(&self) -> bool {
+        self.migration.run_in_transaction()
+    }
+}
+
+impl MigrationName for DieselMigration {
+    fn version(&self) -> MigrationVersion<'_> {
+        MigrationVersion::from(self.migration.version())
+    }
+}
+
+/// diesel names a migration by its folder, as diesel_cli prints it.
+impl fmt::Display for DieselMigration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.migration.folder())
+    }
+}
