@@ -211,7 +211,13 @@ fn rebase_check_and_upgrade(fixture: &Fixture, rerun: impl Fn(&[&str]) -> Run) {
     up.expect_code(0);
     let check = rerun(&["db", "check"]);
     check.expect_code(0);
-    assert!(check.stdout.starts_with("OK:"), "{}", check.stdout);
+    // A temporary --migrations-dir is not workhub's own history, so check compares the database with
+    // what its migrations build; rebase itself compared the result with the models before writing.
+    assert!(
+        check.stdout.lines().any(|line| line.starts_with("OK:")),
+        "{}",
+        check.stdout
+    );
 }
 
 #[test]
