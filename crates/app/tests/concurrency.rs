@@ -34,9 +34,16 @@ fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
         panic!("nobody else holds the lock yet, but {holder} does")
     })
     .expect("take the migration lock");
-    // The holder's note is part of the picture while the lock is held.
+    // The holder's note is part of the picture while the lock is held; the sidecar older builds lock
+    // is there since the first upgrade.
     let before = fixture.snapshot();
-    assert_eq!(before.sidecars, vec!["workhub.db-migrate-lock".to_string()]);
+    assert_eq!(
+        before.sidecars,
+        vec![
+            "workhub.db-migrate-holder".to_string(),
+            "workhub.db-migrate-lock".to_string()
+        ]
+    );
     let holder = format!("pid {}", std::process::id());
     for args in [
         &["db", "upgrade"][..],
@@ -69,9 +76,10 @@ fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
     // Read-only commands do not take the lock.
     fixture.ok(&["db", "history"]);
     drop(lock);
-    assert!(
-        fixture.snapshot().sidecars.is_empty(),
-        "the note goes with the lock"
+    assert_eq!(
+        fixture.snapshot().sidecars,
+        vec!["workhub.db-migrate-lock".to_string()],
+        "the note goes with the lock, the older builds' sidecar stays"
     );
 
     let run = fixture.ok(&["db", "upgrade"]);
@@ -164,7 +172,7 @@ fn eight_processes_through_different_paths_apply_each_migration_exactly_once() {
             fixture
                 .files()
                 .iter()
-                .all(|name| !name.ends_with("-migrate-lock")),
+                .all(|name| !name.ends_with("-migrate-holder")),
             "{:?}",
             fixture.files()
         );

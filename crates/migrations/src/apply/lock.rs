@@ -7,11 +7,15 @@
 //! keeps one per file identity (device, inode), and a release only unlocks it. The registry also keeps
 //! two migrators of one process apart, which one descriptor's flock cannot.
 //!
-//! Who holds the lock is written, for waiters only, to `<canonical path>-migrate-lock` beside the file
-//! once the lock is taken; it is removed before the lock is released.
+//! Builds before this one locked `<path as given>-migrate-lock` instead (flock on that sidecar, never
+//! deleted). A migrator also takes that lock, so an older binary and this one exclude each other during
+//! a rolling deploy; the sidecar is opened without truncating and never deleted, as they expect.
+//!
+//! Who holds the lock is written, for waiters only, to `<canonical path>-migrate-holder` beside the
+//! file once the lock is taken; it is removed before the lock is released.
 
 use std::collections::HashMap;
-use std::fs::{File, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -62,16 +66,40 @@ fn entry(path: &Path) -> std::io::Result<(Identity, Arc<Mutex<Entry>>)> {
 pub struct FileLock {
     entry: Arc<Mutex<Entry>>,
     identity: Identity,
-    holder_note: PathBuf,
+    /// This build's note naming the holder; `None` for a lock taken only to confirm a read.
+    holder_note: Option<PathBuf>,
+    /// The flocked `<path as given>-migrate-lock` of older builds, released when closed.
+    legacy: Option<File>,
 }
 
 impl FileLock {
-    /// Takes the lock of the existing database file `database`, waiting at most `timeout`; `waiting`
-    /// hears once who holds it.
+    /// Takes the lock of the existing database file `database` for a command that will change it,
+    /// waiting at most `timeout`; `waiting` hears once who holds it. Creates the legacy sidecar and
+    /// the holder note.
     pub fn acquire(
         database: &Path,
         timeout: Duration,
         waiting: &mut dyn FnMut(&str),
+    ) -> Result<Self, MigrateError> {
+        Self::take(database, timeout, waiting, true)
+    }
+
+    /// Takes the lock only to confirm what an unlocked read found, writing nothing: no holder note,
+    /// and the legacy sidecar only when it already exists (an older build that has never migrated
+    /// this path cannot be migrating it now).
+    pub fn acquire_to_read(
+        database: &Path,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<Self, MigrateError> {
+        Self::take(database, timeout, waiting, false)
+    }
+
+    fn take(
+        database: &Path,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+        writing: bool,
     ) -> Result<Self, MigrateError> {
         let failed = |err: std::io::Error| MigrateError::Stopped {
             doing: format!("taking the migration lock on {}", database.display()),
@@ -79,10 +107,9 @@ impl FileLock {
             undone: None,
         };
         let (identity, entry) = entry(database).map_err(failed)?;
-        let holder_note = note_path(database);
+        let note = note_path(database);
         let started = Instant::now();
-        let mut told = false;
-        let mut polls = 0u32;
+        let mut wait = Wait::new(started, timeout, waiting);
         loop {
             let taken = {
                 let mut locked = entry.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,34 +129,27 @@ impl FileLock {
             if taken.map_err(failed)? {
                 break;
             }
-            // The holder writes its note just after it takes the lock: a waiter that looks in
-            // between finds none, so it waits a little for the note before saying "another process".
-            let holder = read_holder(&holder_note);
-            polls += 1;
-            if started.elapsed() >= timeout {
-                return Err(MigrateError::LockTimeout {
-                    holder: holder.unwrap_or_else(|| UNNAMED_HOLDER.to_string()),
-                    waited: started.elapsed(),
-                });
-            }
-            if !told && (holder.is_some() || polls >= UNNAMED_HOLDER_POLLS) {
-                waiting(holder.as_deref().unwrap_or(UNNAMED_HOLDER));
-                told = true;
-            }
-            std::thread::sleep(Duration::from_millis(25));
+            wait.again(read_holder(&note))?;
         }
-        // Tell the next waiter who holds it; a failure here only loses that courtesy.
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let _ = File::create(&holder_note).and_then(|mut file| {
-            write!(file, "pid {} since unix time {since}", std::process::id())
-        });
-        Ok(Self {
+        let mut lock = Self {
             entry,
             identity,
-            holder_note,
-        })
+            holder_note: None,
+            legacy: None,
+        };
+        if writing {
+            // Tell the next waiter who holds it; a failure here only loses that courtesy.
+            let since = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let _ = File::create(&note).and_then(|mut file| {
+                write!(file, "pid {} since unix time {since}", std::process::id())
+            });
+            lock.holder_note = Some(note);
+        }
+        // On an error here `lock` is dropped, which releases the lock on the file.
+        lock.legacy = take_legacy(database, writing, &mut wait).map_err(failed)??;
+        Ok(lock)
     }
 
     /// Whether `path` still names the file this lock is on: not if it was deleted or replaced (by a
@@ -142,19 +162,104 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         // The note goes first: once unlocked, the next holder may already be writing its own.
-        let _ = std::fs::remove_file(&self.holder_note);
+        if let Some(note) = &self.holder_note {
+            let _ = std::fs::remove_file(note);
+        }
+        // Closing the sidecar releases its flock; the sidecar itself stays, as older builds leave it.
+        drop(self.legacy.take());
         let mut locked = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         let _ = locked.file.unlock();
         locked.held = false;
     }
 }
 
-/// `<canonical path>-migrate-lock`: one name for every path that reaches the file by symlinks.
+/// `<canonical path>-migrate-holder`: one name for every path that reaches the file by symlinks.
 fn note_path(database: &Path) -> PathBuf {
     let canonical = std::fs::canonicalize(database).unwrap_or_else(|_| database.to_path_buf());
     let mut name = canonical.into_os_string();
+    name.push("-migrate-holder");
+    PathBuf::from(name)
+}
+
+/// `<path as given>-migrate-lock`: the file older builds flock (and name their holder in).
+pub fn legacy_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
     name.push("-migrate-lock");
     PathBuf::from(name)
+}
+
+/// Flocks the legacy sidecar, creating it when `writing`; `Ok(Ok(None))` when it does not exist and
+/// is not to be created. The outer error is the sidecar's I/O, the inner one the timeout.
+fn take_legacy(
+    database: &Path,
+    writing: bool,
+    wait: &mut Wait<'_>,
+) -> std::io::Result<Result<Option<File>, MigrateError>> {
+    let path = legacy_path(database);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(writing)
+        .truncate(false)
+        .open(&path);
+    let file = match file {
+        Ok(file) => file,
+        Err(err) if !writing && err.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(None)),
+        Err(err) => return Err(err),
+    };
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Ok(Some(file))),
+            Err(TryLockError::WouldBlock) => {
+                // An older build names itself in the sidecar.
+                if let Err(err) = wait.again(read_holder(&path)) {
+                    return Ok(Err(err));
+                }
+            }
+            Err(TryLockError::Error(err)) => return Err(err),
+        }
+    }
+}
+
+/// One wait for the lock: its deadline, and whether the waiter has been told whom it waits for.
+struct Wait<'w> {
+    started: Instant,
+    timeout: Duration,
+    waiting: &'w mut dyn FnMut(&str),
+    told: bool,
+    polls: u32,
+}
+
+impl<'w> Wait<'w> {
+    fn new(started: Instant, timeout: Duration, waiting: &'w mut dyn FnMut(&str)) -> Self {
+        Self {
+            started,
+            timeout,
+            waiting,
+            told: false,
+            polls: 0,
+        }
+    }
+
+    /// One more poll that found the lock held by `holder` (if it has named itself): gives up at the
+    /// deadline, else tells the waiter once and sleeps.
+    fn again(&mut self, holder: Option<String>) -> Result<(), MigrateError> {
+        // The holder writes its note just after it takes the lock: a waiter that looks in between
+        // finds none, so it waits a little for the note before saying "another process".
+        self.polls += 1;
+        if self.started.elapsed() >= self.timeout {
+            return Err(MigrateError::LockTimeout {
+                holder: holder.unwrap_or_else(|| UNNAMED_HOLDER.to_string()),
+                waited: self.started.elapsed(),
+            });
+        }
+        if !self.told && (holder.is_some() || self.polls >= UNNAMED_HOLDER_POLLS) {
+            (self.waiting)(holder.as_deref().unwrap_or(UNNAMED_HOLDER));
+            self.told = true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+        Ok(())
+    }
 }
 
 /// How a lock holder that has not written its note is described.
@@ -200,6 +305,72 @@ mod tests {
         assert!(!note_path(&real).exists(), "the note goes with the lock");
         let again = FileLock::acquire(&hard, Duration::ZERO, &mut |_| {}).unwrap();
         drop(again);
-        assert!(!registry().lock().unwrap().is_empty());
+    }
+
+    /// What a build before this one does: flock `<path>-migrate-lock` and write its name in it.
+    fn older_build_lock(database: &Path) -> File {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(legacy_path(database))
+            .unwrap();
+        file.try_lock().unwrap();
+        std::fs::write(legacy_path(database), "pid 4242 since unix time 1").unwrap();
+        file
+    }
+
+    #[test]
+    fn an_older_build_and_this_one_exclude_each_other_through_the_legacy_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        std::fs::write(&db, b"").unwrap();
+
+        // An older build migrating: this build waits for it, naming it, and leaves no lock held.
+        let older = older_build_lock(&db);
+        let refused = FileLock::acquire(&db, Duration::from_millis(100), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(refused, MigrateError::LockTimeout { ref holder, .. } if holder == "pid 4242 since unix time 1"),
+            "{refused}"
+        );
+        let refused = FileLock::acquire_to_read(&db, Duration::ZERO, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(refused, MigrateError::LockTimeout { .. }),
+            "{refused}"
+        );
+        assert!(!note_path(&db).exists(), "a lock not taken leaves no note");
+        drop(older);
+
+        // This build migrating: an older build's flock on the sidecar fails.
+        std::fs::remove_file(legacy_path(&db)).unwrap();
+        let held = FileLock::acquire(&db, Duration::ZERO, &mut |_| {}).unwrap();
+        let sidecar = File::open(legacy_path(&db)).unwrap();
+        assert!(matches!(sidecar.try_lock(), Err(TryLockError::WouldBlock)));
+        assert!(note_path(&db).exists());
+        drop(held);
+        sidecar.try_lock().expect("released with the lock");
+        sidecar.unlock().unwrap();
+        assert!(legacy_path(&db).exists(), "the sidecar is never deleted");
+        assert!(!note_path(&db).exists(), "the note goes with the lock");
+    }
+
+    #[test]
+    fn a_lock_taken_to_confirm_a_read_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        std::fs::write(&db, b"").unwrap();
+        let lock = FileLock::acquire_to_read(&db, Duration::ZERO, &mut |_| {}).unwrap();
+        let refused = FileLock::acquire(&db, Duration::ZERO, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(refused, MigrateError::LockTimeout { .. }),
+            "{refused}"
+        );
+        drop(lock);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["x.db".to_string()]);
     }
 }
