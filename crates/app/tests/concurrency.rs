@@ -178,3 +178,53 @@ fn eight_processes_through_different_paths_apply_each_migration_exactly_once() {
         );
     }
 }
+
+/// A migrator reverting a migration outside a transaction drops its schema before it forgets its
+/// history row, under the lock. A no-op read in between says "head"; so nothing to do is confirmed
+/// under the lock: the upgrade waits for the revert to end, then applies the migration again.
+#[test]
+fn nothing_to_apply_is_confirmed_under_the_lock_before_it_is_answered() {
+    use std::io::{BufRead, BufReader};
+    for args in [&["--migrate-only"][..], &["db", "upgrade"]] {
+        let fixture = Fixture::with_steps(2);
+        fixture.ok(&["db", "upgrade"]);
+
+        // Halfway through the revert of step 2: its table is gone, its history row still there.
+        let revert = FileLock::acquire(&fixture.db(), Duration::ZERO, &mut |_| {})
+            .expect("take the migration lock");
+        fixture.execute("DROP TABLE t02;");
+        let mut child = common::std_command(
+            std::path::Path::new(env!("CARGO_BIN_EXE_workhub")),
+            fixture.dir.path(),
+        )
+        .env("DATABASE_URL", fixture.db())
+        .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+        .env("WORKHUB_LOCK_TIMEOUT", "20")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start workhub");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        assert!(
+            line.contains("waiting for the migration lock"),
+            "`{}` answered without waiting for the running revert: {line:?}",
+            args.join(" ")
+        );
+        fixture.execute(&format!(
+            "DELETE FROM __diesel_schema_migrations WHERE version = '{v}';
+             DELETE FROM __workhub_migrations WHERE version = '{v}';",
+            v = common::step_version(2)
+        ));
+        drop(revert);
+
+        let output = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(stdout.contains("Applied 1 migration"), "{stdout}");
+        assert_eq!(fixture.count("t02"), 0, "step 2's table is back");
+        fixture.assert_at_head();
+    }
+}

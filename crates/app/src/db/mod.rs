@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
 }
 
 /// `workhub --migrate-only` and the development start: an upgrade to head. With nothing to do it
-/// reads the history once, takes no lock and writes nothing.
+/// confirms that under the lock (waiting out a migrator still running) and writes nothing.
 pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
     upgrade(ctx, &Target::Head)
 }

@@ -43,10 +43,11 @@ pub struct Outcome<'m> {
 /// Runs plans over a set of known migrations.
 ///
 /// Every command that changes a database first reads the history without locking or creating
-/// anything and resolves what it would do, so a refusal, or a command with nothing to do, leaves the
-/// database as it found it (a SQLite file that does not exist stays absent). Only then does it take the
-/// backend's migration lock, create the history tables if they are missing, read the history again
-/// and resolve again under the lock, and run, holding the lock until it is done.
+/// anything and resolves what it would do, so a refusal leaves the database as it found it (a SQLite
+/// file that does not exist stays absent). Nothing to do is confirmed under the lock, writing nothing,
+/// before it is answered. Otherwise it takes the backend's migration lock, creates the history tables
+/// if they are missing, reads the history again and resolves again under the lock, and runs, holding
+/// the lock until it is done.
 #[derive(Debug, Clone)]
 pub struct Migrator<'m> {
     migrations: &'m [Migration],
@@ -252,7 +253,19 @@ impl<'m> Migrator<'m> {
     ) -> Result<(Status<'m>, Option<T>), MigrateError> {
         let status = self.status(db)?;
         if prepare(&status)?.is_none() {
-            return Ok((status, None));
+            // Nothing to do, as read without the lock; but a migrator outside a transaction changes
+            // the schema before its history, so that read may be half a run old. Confirm it under the
+            // lock, writing nothing; if it no longer holds, go on as a command with work to do.
+            db.lock_to_read(self.lock_timeout, &mut |holder| {
+                progress.waiting_for_lock(holder)
+            })?;
+            let confirmed = self
+                .status(db)
+                .and_then(|status| Ok((prepare(&status)?.is_none(), status)));
+            db.unlock();
+            if let (true, status) = confirmed? {
+                return Ok((status, None));
+            }
         }
         db.lock(self.lock_timeout, &mut |holder| {
             progress.waiting_for_lock(holder)

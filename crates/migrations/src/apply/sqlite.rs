@@ -105,6 +105,24 @@ impl Sqlite {
         )
     }
 
+    /// Keeps `lock` while this connection is on the file it locks: not if the path changed files
+    /// meanwhile (then the lock is released again).
+    fn keep(&mut self, lock: FileLock) -> Result<(), MigrateError> {
+        if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
+            return Err(MigrateError::Stopped {
+                doing: "taking the migration lock".into(),
+                message: format!(
+                    "{} was deleted or replaced while this command waited for the lock (a reset \
+                     or a restore?); rerun the command",
+                    self.path.display()
+                ),
+                undone: None,
+            });
+        }
+        self.lock = Some(lock);
+        Ok(())
+    }
+
     fn writable(&mut self) -> Result<&mut SqliteConnection, String> {
         self.create().map_err(|err| err.to_string())?;
         Ok(&mut self.conn)
@@ -166,19 +184,19 @@ impl Backend for Sqlite {
             // The lock is on the file itself, so the file must exist first.
             self.create()?;
             let lock = FileLock::acquire(&self.path, timeout, waiting)?;
-            // This connection is on the file the lock is on, unless the path changed files meanwhile.
-            if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
-                return Err(MigrateError::Stopped {
-                    doing: "taking the migration lock".into(),
-                    message: format!(
-                        "{} was deleted or replaced while this command waited for the lock (a reset \
-                         or a restore?); rerun the command",
-                        self.path.display()
-                    ),
-                    undone: None,
-                });
-            }
-            self.lock = Some(lock);
+            self.keep(lock)?;
+        }
+        Ok(())
+    }
+
+    fn lock_to_read(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), MigrateError> {
+        if self.path.as_os_str() != ":memory:" && self.on_file {
+            let lock = FileLock::acquire_to_read(&self.path, timeout, waiting)?;
+            self.keep(lock)?;
         }
         Ok(())
     }
