@@ -275,7 +275,7 @@ impl Backend for Sqlite {
 }
 
 /// SQLite's "file is not a database" names no file; this one does.
-fn not_a_database(path: &Path, message: String) -> String {
+pub(crate) fn not_a_database(path: &Path, message: String) -> String {
     if message.contains("file is not a database") {
         format!("{} is not a SQLite database ({message})", path.display())
     } else {
