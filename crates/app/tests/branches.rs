@@ -211,7 +211,12 @@ fn rebase_check_and_upgrade(fixture: &Fixture, rerun: impl Fn(&[&str]) -> Run) {
     up.expect_code(0);
     let check = rerun(&["db", "check"]);
     check.expect_code(0);
-    assert!(check.stdout.starts_with("OK:"), "{}", check.stdout);
+    // A --migrations-dir history is compared with itself, not the models, and a note says so first.
+    assert!(
+        check.stdout.lines().any(|line| line.starts_with("OK:")),
+        "{}",
+        check.stdout
+    );
 }
 
 #[test]
