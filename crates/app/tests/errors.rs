@@ -555,7 +555,11 @@ fn a_refusal_on_a_new_sqlite_path_creates_nothing() {
         );
     }
     // Nothing to do is not a refusal, and creates nothing either.
-    for args in [&["db", "stamp", "base"][..], &["db", "repair"]] {
+    for args in [
+        &["db", "stamp", "base"][..],
+        &["db", "stamp", "base", "--purge"],
+        &["db", "repair"],
+    ] {
         fixture.ok(args);
         assert_eq!(fixture.files(), Vec::<String>::new(), "{args:?}");
     }

@@ -136,7 +136,8 @@ impl<'m> Migrator<'m> {
     }
 
     /// Records `target` as the database's revision without running SQL: every migration up to it
-    /// applied, none after. `purge` first forgets the whole history, unknown versions included.
+    /// applied, none after. `purge` also forgets the versions this binary does not know. Rows that
+    /// already say what `target` needs are left as they are (when and how long they ran).
     pub fn stamp(
         &self,
         db: &mut dyn Backend,
@@ -152,28 +153,21 @@ impl<'m> Migrator<'m> {
             let mut report = StampReport::default();
             let mut sql = String::new();
             if purge {
-                sql.push_str(&format!(
-                    "DELETE FROM {DIESEL_TABLE};\nDELETE FROM {COMPANION_TABLE};\n"
-                ));
-                report.removed.extend(
-                    status
-                        .unknown
-                        .iter()
-                        .map(|row| row.folder.clone().unwrap_or_else(|| row.version.clone())),
-                );
+                for row in &status.unknown {
+                    sql.push_str(&forget(&row.version));
+                    report
+                        .removed
+                        .push(row.folder.clone().unwrap_or_else(|| row.version.clone()));
+                }
             }
             for (index, entry) in status.entries().iter().enumerate() {
                 let migration = entry.migration;
                 let applied = entry.state != State::Pending;
-                if index < count && (purge || !applied) {
+                if index < count && !applied {
                     sql.push_str(&record(migration, status.dialect(), Duration::ZERO, true));
-                    if !applied {
-                        report.recorded.push(migration.folder().to_string());
-                    }
+                    report.recorded.push(migration.folder().to_string());
                 } else if index >= count && applied {
-                    if !purge {
-                        sql.push_str(&forget(migration.version()));
-                    }
+                    sql.push_str(&forget(migration.version()));
                     report.removed.push(migration.folder().to_string());
                 }
             }
