@@ -855,35 +855,15 @@ fn create_refuses_a_name_that_cannot_name_a_migration() {
     assert_eq!(entries, 1, "nothing written");
 }
 
-/// An external tool this test needs, or `None` after a visible skip notice; under `CI=true` a
-/// missing tool fails the test instead.
-fn tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let candidates = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(std::path::PathBuf::from)
-        .chain([std::path::Path::new(&home).join(".cargo/bin")])
-        .map(|dir| dir.join(name))
-        .collect::<Vec<_>>();
-    if let Some(found) = candidates.into_iter().find(|path| path.is_file()) {
-        return Some(found);
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-        "{test}: `{name}` is not installed, and CI=true requires it"
-    );
-    eprintln!("SKIPPED {test}: `{name}` is not installed");
-    None
-}
-
 /// The outside report's case, with the real tools: a database at head (carrying an old build's
 /// fingerprint) is copied with `sqlite3 .backup`, and `diesel migration revert -n 2` reverts two
 /// data-only migrations on the copy; `--migrate-only` applies both again.
 #[test]
 fn a_restored_backup_reverted_by_diesel_cli_is_migrated_again() {
     let test = "a_restored_backup_reverted_by_diesel_cli_is_migrated_again";
-    let (Some(sqlite3), Some(diesel)) = (tool(test, "sqlite3"), tool(test, "diesel")) else {
+    let (Some(sqlite3), Some(diesel)) =
+        (common::tool(test, "sqlite3"), common::tool(test, "diesel"))
+    else {
         return;
     };
     let fixture = Fixture::with_steps(3);

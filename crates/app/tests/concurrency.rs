@@ -89,7 +89,8 @@ fn a_held_lock_makes_a_migrator_wait_then_give_up_naming_the_holder() {
 
 /// One lock per database however it is reached: 8 processes through a symlink, a hard link, relative
 /// and absolute paths, `./` and `sqlite://`, on migrations that run outside a transaction and insert a
-/// row, apply every migration exactly once and all exit 0.
+/// row, apply every migration exactly once and all exit 0. (A race by nature, so it may pass by luck;
+/// `another_process_holding_the_lock_keeps_out_every_path_to_the_file` cannot.)
 #[test]
 fn eight_processes_through_different_paths_apply_each_migration_exactly_once() {
     const INSERTS: usize = 9;
@@ -227,4 +228,133 @@ fn nothing_to_apply_is_confirmed_under_the_lock_before_it_is_answered() {
         assert_eq!(fixture.count("t02"), 0, "step 2's table is back");
         fixture.assert_at_head();
     }
+}
+
+/// Another process holding the OS lock on the database file (util-linux `flock`, which writes no
+/// holder note) keeps out a migrator reaching the file by any path: each gives up at the timeout,
+/// naming the lock, and changes nothing.
+#[test]
+fn another_process_holding_the_lock_keeps_out_every_path_to_the_file() {
+    let test = "another_process_holding_the_lock_keeps_out_every_path_to_the_file";
+    let Some(flock) = common::tool(test, "flock") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    let dir = fixture.dir.path();
+    let symlink = dir.join("link.db");
+    std::os::unix::fs::symlink(fixture.db(), &symlink).unwrap();
+    let hard = dir.join("hard.db");
+    std::fs::hard_link(fixture.db(), &hard).unwrap();
+    let urls = [
+        fixture.db().display().to_string(),
+        symlink.display().to_string(),
+        hard.display().to_string(),
+        "workhub.db".to_string(),
+        "./workhub.db".to_string(),
+        "sqlite://workhub.db".to_string(),
+        format!("sqlite://{}", symlink.display()),
+        format!(
+            "../{}/workhub.db",
+            dir.file_name().unwrap().to_string_lossy()
+        ),
+    ];
+
+    // --no-fork: the process holding the lock is the one killed at the end.
+    let mut holder = std::process::Command::new(flock)
+        .arg("--no-fork")
+        .arg(fixture.db())
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("start flock");
+    // Held once this process cannot take it either.
+    let started = std::time::Instant::now();
+    loop {
+        match FileLock::acquire_to_read(&fixture.db(), Duration::ZERO, &mut |_| {}) {
+            Err(_) => break,
+            Ok(lock) => drop(lock),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "flock never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before = fixture.snapshot();
+    let files = fixture.files();
+    for url in &urls {
+        for args in [&["--migrate-only"][..], &["db", "downgrade"]] {
+            let run = output(
+                common::workhub_command(dir)
+                    .env("DATABASE_URL", url)
+                    .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+                    .env("WORKHUB_LOCK_TIMEOUT", "0.3")
+                    .args(args),
+            );
+            run.expect_failure(
+                1,
+                &[
+                    "gave up after",
+                    "waiting for the migration lock, held by another process",
+                    "nothing was run",
+                ],
+            );
+            assert_eq!(fixture.snapshot(), before, "{url}: {args:?}");
+            assert_eq!(fixture.files(), files, "{url}: {args:?}");
+        }
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let run = output(
+        common::workhub_command(dir)
+            .env("DATABASE_URL", &symlink)
+            .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+            .args(["db", "upgrade"]),
+    );
+    run.expect_code(0);
+    fixture.assert_at_head();
+}
+
+/// flock and SQLite's POSIX locks are independent, and taking and releasing the migration lock never
+/// closes a descriptor of the file (which would drop every POSIX lock this process holds on it): a
+/// write transaction this process holds still keeps another process's writer out afterwards.
+#[test]
+fn this_process_s_sqlite_locks_survive_the_migration_lock() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    let symlink = fixture.dir.path().join("link.db");
+    std::os::unix::fs::symlink(fixture.db(), &symlink).unwrap();
+    let mut writer = diesel::SqliteConnection::establish(&fixture.db().to_string_lossy()).unwrap();
+    writer
+        .batch_execute("BEGIN IMMEDIATE; INSERT INTO t01 (id) VALUES (1);")
+        .unwrap();
+    for path in [fixture.db(), symlink] {
+        let lock = FileLock::acquire(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        drop(lock);
+        let lock = FileLock::acquire_to_read(&path, Duration::ZERO, &mut |_| {}).unwrap();
+        drop(lock);
+    }
+    let before = fixture.snapshot();
+    let run = output(
+        fixture
+            .workhub()
+            .env("WORKHUB_LOCK_TIMEOUT", "0.5")
+            .args(["db", "upgrade"]),
+    );
+    run.expect_failure(
+        1,
+        &[
+            "waiting for another connection to finish writing",
+            "nothing was changed",
+        ],
+    );
+    assert_eq!(fixture.snapshot(), before);
+
+    writer.batch_execute("ROLLBACK").unwrap();
+    fixture.ok(&["db", "upgrade"]);
+    fixture.assert_at_head();
 }

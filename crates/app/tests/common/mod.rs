@@ -531,3 +531,25 @@ pub fn assert_each_applied_once(runs: &[Run], expected: &[String], holder: &str)
         .count();
     assert_eq!((applied_all, nothing), (1, runs.len() - 1), "{runs:#?}");
 }
+
+/// An external tool this test needs, or `None` after a visible skip notice; under `CI=true` a
+/// missing tool fails the test instead.
+pub fn tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let candidates = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(std::path::PathBuf::from)
+        .chain([std::path::Path::new(&home).join(".cargo/bin")])
+        .map(|dir| dir.join(name))
+        .collect::<Vec<_>>();
+    if let Some(found) = candidates.into_iter().find(|path| path.is_file()) {
+        return Some(found);
+    }
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+        "{test}: `{name}` is not installed, and CI=true requires it"
+    );
+    eprintln!("SKIPPED {test}: `{name}` is not installed");
+    None
+}

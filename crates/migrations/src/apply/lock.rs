@@ -279,8 +279,10 @@ fn read_holder(note: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Within one process (the registry's flag; another process's flock is tested through the binary
+    /// in the app's concurrency tests).
     #[test]
-    fn two_paths_to_one_file_share_one_lock_and_a_release_keeps_the_descriptor() {
+    fn two_paths_to_one_file_share_one_lock_in_this_process() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.db");
         std::fs::write(&real, b"").unwrap();
