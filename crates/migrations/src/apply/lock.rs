@@ -52,11 +52,17 @@ fn entry(path: &Path) -> std::io::Result<(Identity, Arc<Mutex<Entry>>)> {
         let file = File::open(path)?;
         let opened = file.metadata()?;
         let opened_identity = (opened.dev(), opened.ino());
-        // Never closed, even when the path changed files in between: it is kept under its own file.
-        let entry = Arc::new(Mutex::new(Entry { file, held: false }));
-        registry.insert(opened_identity, entry.clone());
+        // Never closed, even when the path changed files in between: it is kept under its own file,
+        // or, when that file has a descriptor here already, forgotten (left open), since closing it
+        // would drop this process's POSIX locks on that file.
+        match registry.entry(opened_identity) {
+            std::collections::hash_map::Entry::Occupied(_) => std::mem::forget(file),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Arc::new(Mutex::new(Entry { file, held: false })));
+            }
+        }
         if opened_identity == identity {
-            return Ok((identity, entry));
+            return Ok((identity, registry[&identity].clone()));
         }
     }
 }
