@@ -274,11 +274,24 @@ const UNNAMED_HOLDER: &str = "another process";
 /// wait without one.
 const UNNAMED_HOLDER_POLLS: u32 = 40;
 
-/// The note the lock holder wrote, if it has written one yet.
+/// The note the lock holder wrote, if it has written one yet. A note naming a process that is not
+/// running (killed before it could remove its note) says so: whoever holds the lock now wrote none.
 fn read_holder(note: &Path) -> Option<String> {
     let text = std::fs::read_to_string(note).unwrap_or_default();
     let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
+    if text.is_empty() {
+        return None;
+    }
+    let pid = text
+        .strip_prefix("pid ")
+        .and_then(|rest| rest.split_whitespace().next());
+    let gone = cfg!(target_os = "linux")
+        && pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+    Some(if gone {
+        format!("{text} (not running)")
+    } else {
+        text.to_string()
+    })
 }
 
 #[cfg(test)]
@@ -315,6 +328,34 @@ mod tests {
         drop(again);
     }
 
+    #[test]
+    fn a_note_left_by_a_killed_holder_says_it_is_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        std::fs::write(&db, b"").unwrap();
+        let held = FileLock::acquire(&db, Duration::ZERO, &mut |_| {}).unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        std::fs::write(note_path(&db), format!("pid {dead} since unix time 1")).unwrap();
+        let refused = FileLock::acquire(&db, Duration::ZERO, &mut |_| {}).unwrap_err();
+        assert!(
+            refused.to_string().contains(&format!(
+                "held by pid {dead} since unix time 1 (not running)"
+            )),
+            "{refused}"
+        );
+        // A note naming a running process is shown as it is.
+        std::fs::write(
+            note_path(&db),
+            format!("pid {} since unix time 1", std::process::id()),
+        )
+        .unwrap();
+        let refused = FileLock::acquire(&db, Duration::ZERO, &mut |_| {}).unwrap_err();
+        assert!(!refused.to_string().contains("not running"), "{refused}");
+        drop(held);
+    }
+
     /// What a build before this one does: flock `<path>-migrate-lock` and write its name in it.
     fn older_build_lock(database: &Path) -> File {
         let file = OpenOptions::new()
@@ -325,7 +366,8 @@ mod tests {
             .open(legacy_path(database))
             .unwrap();
         file.try_lock().unwrap();
-        std::fs::write(legacy_path(database), "pid 4242 since unix time 1").unwrap();
+        let note = format!("pid {} since unix time 1", std::process::id());
+        std::fs::write(legacy_path(database), note).unwrap();
         file
     }
 
@@ -339,7 +381,8 @@ mod tests {
         let older = older_build_lock(&db);
         let refused = FileLock::acquire(&db, Duration::from_millis(100), &mut |_| {}).unwrap_err();
         assert!(
-            matches!(refused, MigrateError::LockTimeout { ref holder, .. } if holder == "pid 4242 since unix time 1"),
+            matches!(refused, MigrateError::LockTimeout { ref holder, .. }
+                if *holder == format!("pid {} since unix time 1", std::process::id())),
             "{refused}"
         );
         let refused = FileLock::acquire_to_read(&db, Duration::ZERO, &mut |_| {}).unwrap_err();
