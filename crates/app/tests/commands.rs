@@ -510,6 +510,37 @@ fn reset_deletes_the_sqlite_file_and_rebuilds_it() {
     );
 }
 
+/// Through a symlink, reset deletes and rebuilds the file the link names, and the link stays.
+#[test]
+fn reset_through_a_symlink_rebuilds_the_file_it_names() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    fixture.execute("INSERT INTO t01 (id) VALUES (7);");
+    let link = fixture.dir.path().join("link.db");
+    std::os::unix::fs::symlink(fixture.db(), &link).unwrap();
+
+    let run = output(
+        fixture
+            .workhub()
+            .env("DATABASE_URL", &link)
+            .args(["db", "reset"]),
+    );
+    run.expect_code(0);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert_eq!(
+        fixture.count("t01"),
+        0,
+        "the file the link names was rebuilt"
+    );
+    fixture.assert_at_head();
+}
+
 #[test]
 fn reset_is_refused_in_production() {
     let fixture = Fixture::with_steps(1);

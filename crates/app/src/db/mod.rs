@@ -248,6 +248,19 @@ fn reset(ctx: &Context) -> Result<(), Failure> {
             )))
         }
     };
+    // Through a symlink, the file it names is the database: deleting the link would leave the data.
+    let path = match std::fs::canonicalize(&path) {
+        Ok(real) => real,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => path,
+        Err(err) => {
+            return Err(Failure::failed(format!(
+                "cannot reach {}: {err}
+  nothing was deleted
+  hint: check --database-url /                  DATABASE_URL and the permissions of its directory",
+                path.display()
+            )))
+        }
+    };
     // Hold the migration lock while the file goes, so no other migrator is halfway through it.
     let lock = if path.exists() {
         let lock = FileLock::acquire(&path, ctx.lock_timeout, &mut |holder| {
