@@ -1,11 +1,17 @@
-//! The migration lock of a SQLite database: an exclusive OS lock (`flock`) on the database file itself,
-//! so every path that reaches the file (a symlink, a hard link, a relative path, `sqlite://`) shares it.
+//! The migration lock of a SQLite database: on unix an exclusive OS lock (`flock`) on the database
+//! file itself, so every path that reaches the file (a symlink, a hard link, a relative path,
+//! `sqlite://`) shares it.
 //!
 //! flock and SQLite's own locks (POSIX `fcntl` locks) are independent on Linux. But closing *any*
 //! descriptor of a file drops every POSIX lock the process holds on it, SQLite's included (those of
 //! the service's pool, say). So the descriptors locked here are never closed: a process-wide registry
 //! keeps one per file identity (device, inode), and a release only unlocks it. The registry also keeps
 //! two migrators of one process apart, which one descriptor's flock cannot.
+//!
+//! For databases on local filesystems: on NFS, Linux emulates flock with `fcntl` byte-range locks,
+//! which are not independent of SQLite's. Elsewhere than unix the lock is on a sidecar named after the
+//! canonical path, `<canonical path>-migrate-lock` (never the database file itself: Windows' locks are
+//! mandatory and would block SQLite), so a hard link there gets a lock of its own.
 //!
 //! Builds before this one locked `<path as given>-migrate-lock` instead (flock on that sidecar, never
 //! deleted). A migrator also takes that lock, so an older binary and this one exclude each other during
@@ -17,15 +23,96 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::MigrateError;
 
-/// A file's identity, whatever path reached it.
-type Identity = (u64, u64);
+/// A file's identity, whatever path reached it: its device and inode.
+#[cfg(unix)]
+pub(crate) type Identity = (u64, u64);
+/// A file's identity, whatever path reached it: its canonical path (a hard link is another file).
+#[cfg(not(unix))]
+pub(crate) type Identity = PathBuf;
+
+/// The identity of the file at `path`.
+pub(crate) fn identity(path: &Path) -> std::io::Result<Identity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::canonicalize(path)
+    }
+}
+
+/// The identity of the file `file`, opened through `path`, as [`identity`] gives it.
+fn identity_of_open(file: &File, path: &Path) -> std::io::Result<Identity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = path;
+        let meta = file.metadata()?;
+        Ok((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        std::fs::canonicalize(path)
+    }
+}
+
+/// Opens the file whose lock is the migration lock of `database`: the database itself on unix.
+/// `None` where that is a sidecar that does not exist and is not to be created (`writing` false).
+#[cfg(unix)]
+fn open_lock_file(database: &Path, _writing: bool) -> std::io::Result<Option<File>> {
+    File::open(database).map(Some)
+}
+
+/// Opens the file whose lock is the migration lock of `database`: a sidecar by canonical path here.
+/// `None` where that does not exist and is not to be created (`writing` false).
+#[cfg(not(unix))]
+fn open_lock_file(database: &Path, writing: bool) -> std::io::Result<Option<File>> {
+    let mut name = std::fs::canonicalize(database)?.into_os_string();
+    name.push("-migrate-lock");
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(writing)
+        .truncate(false)
+        .open(PathBuf::from(name));
+    match opened {
+        Ok(file) => Ok(Some(file)),
+        Err(err) if !writing && err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether the older builds' sidecar of `database` is the file [`open_lock_file`] locks (then it is
+/// locked once, by that descriptor: a second handle's lock would wait on the first).
+fn legacy_is_lock_file(database: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        let _ = database;
+        false
+    }
+    #[cfg(not(unix))]
+    {
+        let canonical = std::fs::canonicalize(database).map(|c| {
+            let mut name = c.into_os_string();
+            name.push("-migrate-lock");
+            PathBuf::from(name)
+        });
+        match (std::fs::canonicalize(legacy_path(database)), canonical) {
+            (Ok(legacy), Ok(own)) => legacy == own,
+            _ => false,
+        }
+    }
+}
 
 /// One database file's descriptor, kept open for the life of the process, and whether a migrator of
 /// this process holds its lock.
@@ -40,29 +127,32 @@ fn registry() -> &'static Mutex<HashMap<Identity, Arc<Mutex<Entry>>>> {
     REGISTRY.get_or_init(Default::default)
 }
 
-/// The registry's entry for the file at `path`, opening its descriptor the first time.
-fn entry(path: &Path) -> std::io::Result<(Identity, Arc<Mutex<Entry>>)> {
+/// The registry's entry for the database at `path`, opening its descriptor the first time; `None`
+/// when there is no lock file to open (see [`open_lock_file`]).
+fn entry(path: &Path, writing: bool) -> std::io::Result<Option<(Identity, Arc<Mutex<Entry>>)>> {
     let mut registry = registry().lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let meta = std::fs::metadata(path)?;
-        let identity = (meta.dev(), meta.ino());
+        let identity = identity(path)?;
         if let Some(entry) = registry.get(&identity) {
-            return Ok((identity, entry.clone()));
+            return Ok(Some((identity, entry.clone())));
         }
-        let file = File::open(path)?;
-        let opened = file.metadata()?;
-        let opened_identity = (opened.dev(), opened.ino());
+        let Some(file) = open_lock_file(path, writing)? else {
+            return Ok(None);
+        };
+        let opened_identity = identity_of_open(&file, path)?;
         // Never closed, even when the path changed files in between: it is kept under its own file,
         // or, when that file has a descriptor here already, forgotten (left open), since closing it
         // would drop this process's POSIX locks on that file.
+        let same = opened_identity == identity;
         match registry.entry(opened_identity) {
             std::collections::hash_map::Entry::Occupied(_) => std::mem::forget(file),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(Arc::new(Mutex::new(Entry { file, held: false })));
             }
         }
-        if opened_identity == identity {
-            return Ok((identity, registry[&identity].clone()));
+        if same {
+            let entry = registry[&identity].clone();
+            return Ok(Some((identity, entry)));
         }
     }
 }
@@ -70,7 +160,8 @@ fn entry(path: &Path) -> std::io::Result<(Identity, Arc<Mutex<Entry>>)> {
 /// The migration lock of one SQLite database file, held until dropped (or the process dies).
 #[derive(Debug)]
 pub struct FileLock {
-    entry: Arc<Mutex<Entry>>,
+    /// `None` for a confirming read of a database that no migrator ever locked (see [`entry`]).
+    entry: Option<Arc<Mutex<Entry>>>,
     identity: Identity,
     /// This build's note naming the holder; `None` for a lock taken only to confirm a read.
     holder_note: Option<PathBuf>,
@@ -112,7 +203,14 @@ impl FileLock {
             message: err.to_string(),
             undone: None,
         };
-        let (identity, entry) = entry(database).map_err(failed)?;
+        let Some((identity, entry)) = entry(database, writing).map_err(failed)? else {
+            return Ok(Self {
+                entry: None,
+                identity: identity(database).map_err(failed)?,
+                holder_note: None,
+                legacy: None,
+            });
+        };
         let note = note_path(database);
         let started = Instant::now();
         let mut wait = Wait::new(started, timeout, waiting);
@@ -138,7 +236,7 @@ impl FileLock {
             wait.again(read_holder(&note))?;
         }
         let mut lock = Self {
-            entry,
+            entry: Some(entry),
             identity,
             holder_note: None,
             legacy: None,
@@ -154,14 +252,16 @@ impl FileLock {
             lock.holder_note = Some(note);
         }
         // On an error here `lock` is dropped, which releases the lock on the file.
-        lock.legacy = take_legacy(database, writing, &mut wait).map_err(failed)??;
+        if !legacy_is_lock_file(database) {
+            lock.legacy = take_legacy(database, writing, &mut wait).map_err(failed)??;
+        }
         Ok(lock)
     }
 
     /// Whether `path` still names the file this lock is on: not if it was deleted or replaced (by a
     /// reset or a restore) while the lock was awaited.
     pub fn still_names(&self, path: &Path) -> bool {
-        std::fs::metadata(path).is_ok_and(|meta| (meta.dev(), meta.ino()) == self.identity)
+        identity(path).is_ok_and(|identity| identity == self.identity)
     }
 }
 
@@ -173,9 +273,11 @@ impl Drop for FileLock {
         }
         // Closing the sidecar releases its flock; the sidecar itself stays, as older builds leave it.
         drop(self.legacy.take());
-        let mut locked = self.entry.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = locked.file.unlock();
-        locked.held = false;
+        if let Some(entry) = &self.entry {
+            let mut locked = entry.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = locked.file.unlock();
+            locked.held = false;
+        }
     }
 }
 
@@ -294,7 +396,7 @@ fn read_holder(note: &Path) -> Option<String> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

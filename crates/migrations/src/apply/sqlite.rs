@@ -5,7 +5,7 @@ use diesel::sql_types::Integer;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend, BeginError};
-use super::lock::FileLock;
+use super::lock::{self, FileLock, Identity};
 use crate::history::AppliedMigration;
 use crate::{Dialect, MigrateError};
 
@@ -27,8 +27,8 @@ pub struct Sqlite {
     on_file: bool,
     busy_timeout: Duration,
     lock: Option<FileLock>,
-    /// The identity (device, inode) of the file `conn` opened, to notice a path that changed files.
-    opened: Option<(u64, u64)>,
+    /// The identity of the file `conn` opened, to notice a path that changed files.
+    opened: Option<Identity>,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -199,11 +199,8 @@ fn connect_to(path: &Path, target: &str) -> Result<SqliteConnection, MigrateErro
     Ok(conn)
 }
 
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|meta| (meta.dev(), meta.ino()))
+fn identity(path: &Path) -> Option<Identity> {
+    lock::identity(path).ok()
 }
 
 /// SQLite's messages for a database another connection holds.
