@@ -941,3 +941,18 @@ fn a_restored_backup_reverted_by_diesel_cli_is_migrated_again() {
     assert_eq!(snapshot.versions().len(), 5);
     assert_eq!(snapshot.user_version, 0);
 }
+
+/// "Unchanged" in these tests covers the data: a snapshot sees a row changed, added or removed.
+#[test]
+fn a_snapshot_sees_every_row_of_the_user_tables() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["db", "upgrade"]);
+    fixture.execute("INSERT INTO t01 (id) VALUES (1);");
+    let before = fixture.snapshot();
+    assert_eq!(
+        before.rows,
+        vec![("t01".to_string(), vec!["1".to_string()])]
+    );
+    fixture.execute("UPDATE t01 SET id = 2;");
+    assert_ne!(fixture.snapshot(), before);
+}
