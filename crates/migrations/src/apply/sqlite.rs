@@ -60,6 +60,7 @@ impl Sqlite {
             })
         };
         let mut on_file = memory || exists(path)?;
+        let before = (on_file && !memory).then(|| identity(path)).flatten();
         // An existing file is opened without SQLite's create flag: if it was deleted in between,
         // the open fails instead of creating an empty file.
         let conn = match on_file {
@@ -75,13 +76,24 @@ impl Sqlite {
             // Until the file exists, an empty in-memory database stands in for it.
             false => connect(Path::new(":memory:"))?,
         };
+        let opened = (on_file && !memory).then(|| identity(path)).flatten();
+        // The same file before and after the open, so the connection is on the file `opened` names.
+        if on_file && !memory && before != opened {
+            return Err(MigrateError::Connect {
+                url: path.display().to_string(),
+                message:
+                    "the file was replaced while it was being opened (a reset or a restore?); \
+                          nothing was read or changed; rerun the command"
+                        .into(),
+            });
+        }
         Ok(Self {
             conn,
             path: path.to_path_buf(),
             on_file,
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
-            opened: (on_file && !memory).then(|| identity(path)).flatten(),
+            opened,
         })
     }
 
