@@ -119,6 +119,10 @@ pub enum Undone {
     Run,
     /// Nothing: the migration runs outside a transaction.
     Nothing,
+    /// Nothing to take back: the migration had not started; those before it in the run stay applied.
+    NotStarted,
+    /// Nothing to take back of any migration, but the run had created the (empty) history tables.
+    TablesOnly,
 }
 
 impl Undone {
@@ -132,6 +136,12 @@ impl Undone {
             Self::Nothing => {
                 "it runs outside a transaction (run_in_transaction = false): statements before this \
                  one took effect and the migration is not recorded; make it safe to rerun, then rerun"
+            }
+            Self::NotStarted => {
+                "the migration did not start; migrations before it in this run stay applied"
+            }
+            Self::TablesOnly => {
+                "no migration was run or recorded; only the empty history tables were created"
             }
         }
     }
