@@ -599,3 +599,50 @@ fn a_migration_waits_for_another_postgres_session_at_most_the_lock_timeout() {
     other.batch_execute("ROLLBACK").unwrap();
     assert_eq!(snapshot(&database), before);
 }
+
+/// A CREATE INDEX CONCURRENTLY that times out waiting for another session's transaction leaves an
+/// INVALID index behind; the error says so and how to drop it.
+#[test]
+fn a_timed_out_concurrent_index_build_says_to_drop_the_invalid_index() {
+    let Some(database) =
+        database("a_timed_out_concurrent_index_build_says_to_drop_the_invalid_index")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    let folder = fixture.migration(
+        "2024-01-01-000002_index",
+        "CREATE INDEX CONCURRENTLY t01_id_idx ON t01 (id);\n",
+        Some("DROP INDEX CONCURRENTLY t01_id_idx;\n"),
+    );
+    std::fs::write(folder.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+    let mut other = PgConnection::establish(&url(&database)).unwrap();
+    use diesel::connection::SimpleConnection;
+    // An open transaction that wrote to the table: the build waits for it to end.
+    other
+        .batch_execute("BEGIN; INSERT INTO t01 (id) VALUES (1);")
+        .unwrap();
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "0.5")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_failure(
+        1,
+        &[
+            "2024-01-01-000002_index (up) failed",
+            "lock timeout",
+            "INVALID index",
+            "DROP INDEX CONCURRENTLY IF EXISTS",
+        ],
+    );
+    other.batch_execute("ROLLBACK").unwrap();
+    let invalid = scalar(
+        &database,
+        "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 't01_id_idx' AND NOT i.indisvalid",
+    );
+    assert_eq!(invalid, 1, "the failed build left its INVALID index");
+}

@@ -228,7 +228,18 @@ impl fmt::Display for MigrateError {
                     "migration {folder} ({direction}) failed: {message}\n  statement:\n{}\n  ",
                     indent(statement)
                 )?;
-                f.write_str(undone.left())
+                f.write_str(undone.left())?;
+                // PostgreSQL keeps the catalog entry of a concurrent index build that failed midway.
+                let upper = statement.to_ascii_uppercase();
+                if upper.contains("CREATE") && upper.contains("INDEX") && upper.contains("CONCURRENTLY")
+                {
+                    f.write_str(
+                        "\n  hint: a failed CREATE INDEX CONCURRENTLY may leave an INVALID index \
+                         behind (see \\d TABLE in psql); drop it with DROP INDEX CONCURRENTLY IF \
+                         EXISTS before rerunning",
+                    )?;
+                }
+                Ok(())
             }
             Self::LockTimeout { holder, waited } => write!(
                 f,
