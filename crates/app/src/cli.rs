@@ -110,7 +110,7 @@ pub enum DbCommand {
     Stamp {
         #[arg(value_parser = parse_target, allow_hyphen_values = true)]
         target: Target,
-        /// Forget the whole recorded history first, versions this binary does not know included.
+        /// Also forget the recorded versions this binary does not know.
         #[arg(long)]
         purge: bool,
         /// Stamp even when the database's schema differs from what TARGET builds.

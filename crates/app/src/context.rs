@@ -92,12 +92,23 @@ impl Context {
     /// The database's status, for a command that only reads: a SQLite file that does not exist is an
     /// error naming it, never an empty database.
     pub fn status(&self) -> Result<Status<'_>, Failure> {
+        // Opened first, then asked: whether the file exists is the open's own answer, not a look
+        // taken before it that a deletion could overtake.
+        let opened = Database::open(&self.url);
         if let DatabaseUrl::Sqlite(path) = &self.url {
-            if !self.url.is_memory() && !path.exists() {
+            let missing = match &opened {
+                Ok(db) => !db.exists(),
+                // The open's own error for a missing directory reads better as a missing database.
+                Err(MigrateError::Connect { .. }) => path
+                    .parent()
+                    .is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir()),
+                Err(_) => false,
+            };
+            if missing {
                 return Err(Failure::failed(missing_database(path)));
             }
         }
-        let mut db = self.open()?;
+        let mut db = opened.map_err(|err| self.failure(err))?;
         self.migrator()
             .status(db.backend())
             .map_err(|err| self.failure(err))

@@ -93,7 +93,7 @@ pub fn live_drift(
     status: &Status<'_>,
 ) -> Result<Vec<String>, Failure> {
     let applied: Vec<_> = status.applied().cloned().collect();
-    let (actual, dialect) = read_live(db)?;
+    let (actual, dialect) = read_live(ctx, db)?;
     let expected = match &ctx.url {
         DatabaseUrl::Sqlite(_) => scratch::built_by(&applied, &Target::Head)?,
         DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &applied, &Target::Head)?,
@@ -148,10 +148,23 @@ pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), 
     )))
 }
 
-fn read_live(db: &mut Database) -> Result<(Schema, Dialect), Failure> {
-    Ok(match db {
-        Database::Sqlite(sqlite) => (scratch::read(sqlite)?, Dialect::Sqlite),
-        Database::Postgres(postgres) => (scratch::read_postgres(postgres)?, Dialect::Postgres),
+/// The live schema; a failure names the database and says that nothing was changed (only read).
+fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Failure> {
+    let read = match db {
+        Database::Sqlite(sqlite) => scratch::read(sqlite).map(|s| (s, Dialect::Sqlite)),
+        Database::Postgres(postgres) => {
+            scratch::read_postgres(postgres).map(|s| (s, Dialect::Postgres))
+        }
+    };
+    read.map_err(|err| {
+        ctx.failure(match err {
+            MigrateError::Database { doing, message } => MigrateError::Stopped {
+                doing,
+                message,
+                undone: None,
+            },
+            other => other,
+        })
     })
 }
 
@@ -194,7 +207,7 @@ pub fn refuse_stamp_over_other_schema(
     db: &mut Database,
     target: &Target,
 ) -> Result<(), Failure> {
-    let (actual, dialect) = read_live(db)?;
+    let (actual, dialect) = read_live(ctx, db)?;
     // A relative target (+N, -N) means nothing to a scratch database; the user named no schema.
     if actual.tables.is_empty() || matches!(target, Target::Forward(_) | Target::Back(_)) {
         return Ok(());
@@ -210,11 +223,10 @@ pub fn refuse_stamp_over_other_schema(
     if differences.is_empty() {
         return Ok(());
     }
-    Err(MigrateError::SchemaMismatch {
+    Err(ctx.failure(MigrateError::SchemaMismatch {
         target: target.to_string(),
         differences,
-    }
-    .into())
+    }))
 }
 
 fn expected(ctx: &Context, target: &Target) -> Result<Schema, Failure> {

@@ -38,7 +38,7 @@ fn diesel_project() -> Fixture {
 #[test]
 fn a_diesel_history_loads_with_warnings_and_runs_as_diesel_runs_it() {
     let fixture = diesel_project();
-    // `db history` reads an existing database only; an empty file is an empty SQLite database.
+    // db history reads an existing database only: an empty file is an empty one.
     std::fs::write(fixture.db(), b"").unwrap();
     let history = fixture.ok(&["db", "history", "-v"]);
     for folder in [

@@ -211,8 +211,7 @@ fn rebase_check_and_upgrade(fixture: &Fixture, rerun: impl Fn(&[&str]) -> Run) {
     up.expect_code(0);
     let check = rerun(&["db", "check"]);
     check.expect_code(0);
-    // A temporary --migrations-dir is not workhub's own history, so check compares the database with
-    // what its migrations build; rebase itself compared the result with the models before writing.
+    // A --migrations-dir history is compared with itself, not the models, and a note says so first.
     assert!(
         check.stdout.lines().any(|line| line.starts_with("OK:")),
         "{}",

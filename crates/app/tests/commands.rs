@@ -347,17 +347,33 @@ fn stamp_purge_forgets_versions_this_binary_does_not_know() {
 
     // --force: the database still has t03, which the known migrations do not build.
     let run = fixture.ok(&["db", "stamp", "head", "--purge", "--force"]);
-    assert!(
-        run.all().contains(&step_version(3)) || run.all().contains(&step_folder(3)),
+    let changed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("recorded ") || line.starts_with("removed "))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![format!(
+            "removed {} from the history (no SQL run)",
+            step_folder(3)
+        )],
         "{}",
         run.all()
     );
-    assert_eq!(
-        fixture.snapshot().versions(),
-        vec![step_version(1), step_version(2)]
-    );
+    // The known applied rows are left as they were: when and how long they ran.
+    let after = fixture.snapshot();
+    assert_eq!(after.diesel_rows, before.diesel_rows[..2]);
+    assert_eq!(after.workhub_rows, before.workhub_rows[..2]);
+    assert_eq!(after.versions(), vec![step_version(1), step_version(2)]);
     assert!(marked(&fixture.history(), "[?]").is_empty());
     fixture.assert_at_head();
+
+    // With nothing unknown left and every row as head needs it, a purge writes nothing.
+    let before = fixture.snapshot();
+    let run = fixture.ok(&["db", "stamp", "head", "--purge", "--force"]);
+    assert!(run.stdout.starts_with("Nothing to stamp"), "{}", run.all());
+    assert_eq!(fixture.snapshot(), before);
 }
 
 #[test]
@@ -492,6 +508,37 @@ fn reset_deletes_the_sqlite_file_and_rebuilds_it() {
         0,
         "the row inserted before the reset went with the old file"
     );
+}
+
+/// Through a symlink, reset deletes and rebuilds the file the link names, and the link stays.
+#[test]
+fn reset_through_a_symlink_rebuilds_the_file_it_names() {
+    let fixture = Fixture::with_steps(2);
+    fixture.ok(&["db", "upgrade", "+1"]);
+    fixture.execute("INSERT INTO t01 (id) VALUES (7);");
+    let link = fixture.dir.path().join("link.db");
+    std::os::unix::fs::symlink(fixture.db(), &link).unwrap();
+
+    let run = output(
+        fixture
+            .workhub()
+            .env("DATABASE_URL", &link)
+            .args(["db", "reset"]),
+    );
+    run.expect_code(0);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert_eq!(
+        fixture.count("t01"),
+        0,
+        "the file the link names was rebuilt"
+    );
+    fixture.assert_at_head();
 }
 
 #[test]
@@ -839,35 +886,15 @@ fn create_refuses_a_name_that_cannot_name_a_migration() {
     assert_eq!(entries, 1, "nothing written");
 }
 
-/// An external tool this test needs, or `None` after a visible skip notice; under `CI=true` a
-/// missing tool fails the test instead.
-fn tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let candidates = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(std::path::PathBuf::from)
-        .chain([std::path::Path::new(&home).join(".cargo/bin")])
-        .map(|dir| dir.join(name))
-        .collect::<Vec<_>>();
-    if let Some(found) = candidates.into_iter().find(|path| path.is_file()) {
-        return Some(found);
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-        "{test}: `{name}` is not installed, and CI=true requires it"
-    );
-    eprintln!("SKIPPED {test}: `{name}` is not installed");
-    None
-}
-
 /// The outside report's case, with the real tools: a database at head (carrying an old build's
 /// fingerprint) is copied with `sqlite3 .backup`, and `diesel migration revert -n 2` reverts two
 /// data-only migrations on the copy; `--migrate-only` applies both again.
 #[test]
 fn a_restored_backup_reverted_by_diesel_cli_is_migrated_again() {
     let test = "a_restored_backup_reverted_by_diesel_cli_is_migrated_again";
-    let (Some(sqlite3), Some(diesel)) = (tool(test, "sqlite3"), tool(test, "diesel")) else {
+    let (Some(sqlite3), Some(diesel)) =
+        (common::tool(test, "sqlite3"), common::tool(test, "diesel"))
+    else {
         return;
     };
     let fixture = Fixture::with_steps(3);
@@ -913,4 +940,19 @@ fn a_restored_backup_reverted_by_diesel_cli_is_migrated_again() {
     let snapshot = common::Snapshot::of(&copy);
     assert_eq!(snapshot.versions().len(), 5);
     assert_eq!(snapshot.user_version, 0);
+}
+
+/// "Unchanged" in these tests covers the data: a snapshot sees a row changed, added or removed.
+#[test]
+fn a_snapshot_sees_every_row_of_the_user_tables() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["db", "upgrade"]);
+    fixture.execute("INSERT INTO t01 (id) VALUES (1);");
+    let before = fixture.snapshot();
+    assert_eq!(
+        before.rows,
+        vec![("t01".to_string(), vec!["1".to_string()])]
+    );
+    fixture.execute("UPDATE t01 SET id = 2;");
+    assert_ne!(fixture.snapshot(), before);
 }

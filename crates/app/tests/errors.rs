@@ -555,7 +555,11 @@ fn a_refusal_on_a_new_sqlite_path_creates_nothing() {
         );
     }
     // Nothing to do is not a refusal, and creates nothing either.
-    for args in [&["db", "stamp", "base"][..], &["db", "repair"]] {
+    for args in [
+        &["db", "stamp", "base"][..],
+        &["db", "stamp", "base", "--purge"],
+        &["db", "repair"],
+    ] {
         fixture.ok(args);
         assert_eq!(fixture.files(), Vec::<String>::new(), "{args:?}");
     }
@@ -623,6 +627,12 @@ fn a_file_that_is_not_a_database_is_named_and_left_alone() {
         &["db", "current"],
         &["db", "check"],
         &["db", "stamp", "head", "--force"],
+        // Without --force, stamp first compares the schema; that read names the file too.
+        &["db", "stamp", "head"],
+        &["db", "stamp", "head", "--purge"],
+        &["db", "repair"],
+        &["db", "history"],
+        &["db", "downgrade"],
     ] {
         let run = fixture.run(args);
         run.expect_failure(
@@ -814,4 +824,26 @@ fn an_out_of_order_migration_is_counted_once_with_a_hint_that_works() {
     let current = fixture.ok(&["db", "current"]);
     assert!(current.stdout.contains(", head)"), "{}", current.stdout);
     assert!(!current.stdout.contains("pending"), "{}", current.stdout);
+}
+
+/// `db stamp` over a schema the target does not build refuses, naming the database, and records
+/// nothing.
+#[test]
+fn stamp_over_another_schema_names_the_database_and_records_nothing() {
+    let fixture = Fixture::with_steps(2);
+    fixture.execute("CREATE TABLE unrelated (id INTEGER PRIMARY KEY);");
+    let before = fixture.snapshot();
+    let run = fixture.run(&["db", "stamp", "head"]);
+    run.expect_failure(
+        1,
+        &[
+            &format!(
+                "{}: the database's schema differs from what head builds",
+                fixture.db().display()
+            ),
+            "nothing was recorded",
+            "--force",
+        ],
+    );
+    assert_eq!(fixture.snapshot(), before);
 }

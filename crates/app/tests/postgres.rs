@@ -454,12 +454,76 @@ fn a_waiter_says_when_the_lock_holder_s_client_is_gone() {
                 "waiting for the migration lock, held by server pid {}",
                 backend.pid
             ),
-            &format!("its workhub process {dead_pid} on this host is gone"),
+            &format!("its workhub process {dead_pid} on this host appears gone"),
             &format!("SELECT pg_terminate_backend({})", backend.pid),
             "gave up after",
             "nothing was run",
         ],
     );
+    assert_eq!(snapshot(&database), (Vec::new(), -1, -1));
+}
+
+/// Advisory locks are per database: migrators of other databases on the server hold the same key in
+/// their own, and a waiter names the holder in its database, never theirs.
+#[test]
+fn a_waiter_names_the_holder_in_its_own_database_only() {
+    let test = "a_waiter_names_the_holder_in_its_own_database_only";
+    let Some(database) = database(test) else {
+        return;
+    };
+    let server = postgres_server(test).expect("the server answered a moment ago");
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let hold = |url: &str, name: &str| {
+        let mut conn = PgConnection::establish(url).unwrap();
+        diesel::sql_query(format!(
+            "SELECT set_config('application_name', '{name}', false)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query("SELECT pg_advisory_lock(8606223218567897709)")
+            .execute(&mut conn)
+            .unwrap();
+        let pid: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result(&mut conn)
+            .unwrap();
+        (conn, pid.pid)
+    };
+    // Three other databases' migrators, taking the key before this database's holder does.
+    let others: Vec<_> = (0..3)
+        .map(|_| TemporaryDatabase::create(&server, "test").expect("create a test database"))
+        .collect();
+    let other_holders: Vec<_> = others
+        .iter()
+        .map(|other| hold(&url(other), "other database"))
+        .collect();
+    let (_conn, pid) = hold(&url(&database), "this database");
+
+    let fixture = Fixture::with_steps(1);
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "0.3")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_failure(
+        1,
+        &[
+            &format!("held by server pid {pid} (this database;"),
+            "gave up after",
+            "nothing was run",
+        ],
+    );
+    for (_, other) in &other_holders {
+        assert!(
+            !run.all().contains(&format!("server pid {other} ")),
+            "{}",
+            run.all()
+        );
+    }
     assert_eq!(snapshot(&database), (Vec::new(), -1, -1));
 }
 
@@ -534,4 +598,51 @@ fn a_migration_waits_for_another_postgres_session_at_most_the_lock_timeout() {
     );
     other.batch_execute("ROLLBACK").unwrap();
     assert_eq!(snapshot(&database), before);
+}
+
+/// A CREATE INDEX CONCURRENTLY that times out waiting for another session's transaction leaves an
+/// INVALID index behind; the error says so and how to drop it.
+#[test]
+fn a_timed_out_concurrent_index_build_says_to_drop_the_invalid_index() {
+    let Some(database) =
+        database("a_timed_out_concurrent_index_build_says_to_drop_the_invalid_index")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    let folder = fixture.migration(
+        "2024-01-01-000002_index",
+        "CREATE INDEX CONCURRENTLY t01_id_idx ON t01 (id);\n",
+        Some("DROP INDEX CONCURRENTLY t01_id_idx;\n"),
+    );
+    std::fs::write(folder.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+    let mut other = PgConnection::establish(&url(&database)).unwrap();
+    use diesel::connection::SimpleConnection;
+    // An open transaction that wrote to the table: the build waits for it to end.
+    other
+        .batch_execute("BEGIN; INSERT INTO t01 (id) VALUES (1);")
+        .unwrap();
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "0.5")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_failure(
+        1,
+        &[
+            "2024-01-01-000002_index (up) failed",
+            "lock timeout",
+            "INVALID index",
+            "DROP INDEX CONCURRENTLY IF EXISTS",
+        ],
+    );
+    other.batch_execute("ROLLBACK").unwrap();
+    let invalid = scalar(
+        &database,
+        "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 't01_id_idx' AND NOT i.indisvalid",
+    );
+    assert_eq!(invalid, 1, "the failed build left its INVALID index");
 }

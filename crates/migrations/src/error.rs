@@ -119,6 +119,10 @@ pub enum Undone {
     Run,
     /// Nothing: the migration runs outside a transaction.
     Nothing,
+    /// Nothing to take back: the migration had not started; those before it in the run stay applied.
+    NotStarted,
+    /// Nothing to take back of any migration, but the run had created the (empty) history tables.
+    TablesOnly,
 }
 
 impl Undone {
@@ -132,6 +136,12 @@ impl Undone {
             Self::Nothing => {
                 "it runs outside a transaction (run_in_transaction = false): statements before this \
                  one took effect and the migration is not recorded; make it safe to rerun, then rerun"
+            }
+            Self::NotStarted => {
+                "the migration did not start; migrations before it in this run stay applied"
+            }
+            Self::TablesOnly => {
+                "no migration was run or recorded; only the empty history tables were created"
             }
         }
     }
@@ -218,7 +228,18 @@ impl fmt::Display for MigrateError {
                     "migration {folder} ({direction}) failed: {message}\n  statement:\n{}\n  ",
                     indent(statement)
                 )?;
-                f.write_str(undone.left())
+                f.write_str(undone.left())?;
+                // PostgreSQL keeps the catalog entry of a concurrent index build that failed midway.
+                let upper = statement.to_ascii_uppercase();
+                if upper.contains("CREATE") && upper.contains("INDEX") && upper.contains("CONCURRENTLY")
+                {
+                    f.write_str(
+                        "\n  hint: a failed CREATE INDEX CONCURRENTLY may leave an INVALID index \
+                         behind (see \\d TABLE in psql); drop it with DROP INDEX CONCURRENTLY IF \
+                         EXISTS before rerunning",
+                    )?;
+                }
+                Ok(())
             }
             Self::LockTimeout { holder, waited } => write!(
                 f,

@@ -488,7 +488,7 @@ struct Number {
 fn scalar(db: &mut Sqlite, sql: &str) -> i64 {
     let wrapped = format!("SELECT CAST(({sql}) AS BIGINT) AS n");
     let rows: Vec<Number> = diesel::sql_query(&wrapped)
-        .load(db.connection())
+        .load(db.connection().unwrap())
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows[0].n
 }

@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
 }
 
 /// `workhub --migrate-only` and the development start: an upgrade to head. With nothing to do it
-/// reads the history once, takes no lock and writes nothing.
+/// confirms that under the lock (waiting out a migrator still running) and writes nothing.
 pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
     upgrade(ctx, &Target::Head)
 }
@@ -245,6 +245,19 @@ fn reset(ctx: &Context) -> Result<(), Failure> {
                 "db reset only deletes a SQLite file, and {} is not one\n  \
                  hint: use `workhub db downgrade base` then `workhub db upgrade`",
                 ctx.url
+            )))
+        }
+    };
+    // Through a symlink, the file it names is the database: deleting the link would leave the data.
+    let path = match std::fs::canonicalize(&path) {
+        Ok(real) => real,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => path,
+        Err(err) => {
+            return Err(Failure::failed(format!(
+                "cannot reach {}: {err}
+  nothing was deleted
+  hint: check --database-url /                  DATABASE_URL and the permissions of its directory",
+                path.display()
             )))
         }
     };

@@ -306,6 +306,8 @@ pub struct Snapshot {
     pub schema: Vec<(String, String)>,
     pub diesel_rows: Vec<Vec<Option<String>>>,
     pub workhub_rows: Vec<Vec<Option<String>>>,
+    /// Every row of every other table, as SQL literals, per table: "unchanged" covers the data too.
+    pub rows: Vec<(String, Vec<String>)>,
     /// `PRAGMA user_version`: a refusal leaves it too.
     pub user_version: i32,
     /// The files named after the database beside it (`-journal`, `-wal`, a lock note): a refusal
@@ -368,6 +370,38 @@ struct WorkhubRow {
     stamped: Option<String>,
 }
 
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+/// Every row of `table`, each as its columns' SQL literals (`quote()`), sorted.
+fn table_rows(conn: &mut SqliteConnection, table: &str) -> Vec<String> {
+    let ident = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let columns: Vec<Line> = diesel::sql_query(format!(
+        "SELECT name AS line FROM pragma_table_info('{}') ORDER BY cid",
+        table.replace('\'', "''")
+    ))
+    .load(conn)
+    .unwrap_or_else(|e| panic!("read the columns of {table}: {e}"));
+    if columns.is_empty() {
+        return Vec::new();
+    }
+    let row = columns
+        .iter()
+        .map(|c| format!("quote({})", ident(&c.line)))
+        .collect::<Vec<_>>()
+        .join(" || ', ' || ");
+    let rows: Vec<Line> = diesel::sql_query(format!(
+        "SELECT {row} AS line FROM {} ORDER BY 1",
+        ident(table)
+    ))
+    .load(conn)
+    .unwrap_or_else(|e| panic!("read the rows of {table}: {e}"));
+    rows.into_iter().map(|r| r.line).collect()
+}
+
 impl Snapshot {
     pub fn of(path: &Path) -> Self {
         if !path.exists() {
@@ -376,6 +410,7 @@ impl Snapshot {
                 schema: Vec::new(),
                 diesel_rows: Vec::new(),
                 workhub_rows: Vec::new(),
+                rows: Vec::new(),
                 user_version: 0,
                 sidecars: sidecars(path),
             };
@@ -431,11 +466,18 @@ impl Snapshot {
         } else {
             Vec::new()
         };
+        let rows = schema
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("table "))
+            .filter(|name| !name.starts_with("__") && !name.starts_with("sqlite_"))
+            .map(|table| (table.to_string(), table_rows(&mut conn, table)))
+            .collect();
         Self {
             exists: true,
             schema,
             diesel_rows,
             workhub_rows,
+            rows,
             user_version: user_version(&mut conn),
             sidecars: sidecars(path),
         }
@@ -530,4 +572,26 @@ pub fn assert_each_applied_once(runs: &[Run], expected: &[String], holder: &str)
         .filter(|run| run.stdout.contains("Nothing to apply"))
         .count();
     assert_eq!((applied_all, nothing), (1, runs.len() - 1), "{runs:#?}");
+}
+
+/// An external tool this test needs, or `None` after a visible skip notice; under `CI=true` a
+/// missing tool fails the test instead.
+pub fn tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let candidates = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(std::path::PathBuf::from)
+        .chain([std::path::Path::new(&home).join(".cargo/bin")])
+        .map(|dir| dir.join(name))
+        .collect::<Vec<_>>();
+    if let Some(found) = candidates.into_iter().find(|path| path.is_file()) {
+        return Some(found);
+    }
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+        "{test}: `{name}` is not installed, and CI=true requires it"
+    );
+    eprintln!("SKIPPED {test}: `{name}` is not installed");
+    None
 }

@@ -27,6 +27,17 @@ pub trait Backend {
         waiting: &mut dyn FnMut(&str),
     ) -> Result<(), MigrateError>;
 
+    /// Takes the migration lock only to confirm what a read without it found, writing nothing (no
+    /// file, no note); released with [`unlock`](Backend::unlock). A database that does not exist yet
+    /// has nothing to confirm.
+    fn lock_to_read(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), MigrateError> {
+        self.lock(timeout, waiting)
+    }
+
     /// Releases the lock. Also released when the process or its connection dies.
     fn unlock(&mut self);
 

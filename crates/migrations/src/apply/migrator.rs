@@ -43,10 +43,11 @@ pub struct Outcome<'m> {
 /// Runs plans over a set of known migrations.
 ///
 /// Every command that changes a database first reads the history without locking or creating
-/// anything and resolves what it would do, so a refusal, or a command with nothing to do, leaves the
-/// database as it found it (a SQLite file that does not exist stays absent). Only then does it take the
-/// backend's migration lock, create the history tables if they are missing, read the history again
-/// and resolve again under the lock, and run, holding the lock until it is done.
+/// anything and resolves what it would do, so a refusal leaves the database as it found it (a SQLite
+/// file that does not exist stays absent). Nothing to do is confirmed under the lock, writing nothing,
+/// before it is answered. Otherwise it takes the backend's migration lock, creates the history tables
+/// if they are missing, reads the history again and resolves again under the lock, and runs, holding
+/// the lock until it is done.
 #[derive(Debug, Clone)]
 pub struct Migrator<'m> {
     migrations: &'m [Migration],
@@ -135,7 +136,8 @@ impl<'m> Migrator<'m> {
     }
 
     /// Records `target` as the database's revision without running SQL: every migration up to it
-    /// applied, none after. `purge` first forgets the whole history, unknown versions included.
+    /// applied, none after. `purge` also forgets the versions this binary does not know. Rows that
+    /// already say what `target` needs are left as they are (when and how long they ran).
     pub fn stamp(
         &self,
         db: &mut dyn Backend,
@@ -151,28 +153,21 @@ impl<'m> Migrator<'m> {
             let mut report = StampReport::default();
             let mut sql = String::new();
             if purge {
-                sql.push_str(&format!(
-                    "DELETE FROM {DIESEL_TABLE};\nDELETE FROM {COMPANION_TABLE};\n"
-                ));
-                report.removed.extend(
-                    status
-                        .unknown
-                        .iter()
-                        .map(|row| row.folder.clone().unwrap_or_else(|| row.version.clone())),
-                );
+                for row in &status.unknown {
+                    sql.push_str(&forget(&row.version));
+                    report
+                        .removed
+                        .push(row.folder.clone().unwrap_or_else(|| row.version.clone()));
+                }
             }
             for (index, entry) in status.entries().iter().enumerate() {
                 let migration = entry.migration;
                 let applied = entry.state != State::Pending;
-                if index < count && (purge || !applied) {
+                if index < count && !applied {
                     sql.push_str(&record(migration, status.dialect(), Duration::ZERO, true));
-                    if !applied {
-                        report.recorded.push(migration.folder().to_string());
-                    }
+                    report.recorded.push(migration.folder().to_string());
                 } else if index >= count && applied {
-                    if !purge {
-                        sql.push_str(&forget(migration.version()));
-                    }
+                    sql.push_str(&forget(migration.version()));
                     report.removed.push(migration.folder().to_string());
                 }
             }
@@ -252,14 +247,27 @@ impl<'m> Migrator<'m> {
     ) -> Result<(Status<'m>, Option<T>), MigrateError> {
         let status = self.status(db)?;
         if prepare(&status)?.is_none() {
-            return Ok((status, None));
+            // Nothing to do, as read without the lock; but a migrator outside a transaction changes
+            // the schema before its history, so that read may be half a run old. Confirm it under the
+            // lock, writing nothing; if it no longer holds, go on as a command with work to do.
+            db.lock_to_read(self.lock_timeout, &mut |holder| {
+                progress.waiting_for_lock(holder)
+            })?;
+            let confirmed = self
+                .status(db)
+                .and_then(|status| Ok((prepare(&status)?.is_none(), status)));
+            db.unlock();
+            if let (true, status) = confirmed? {
+                return Ok((status, None));
+            }
         }
         db.lock(self.lock_timeout, &mut |holder| {
             progress.waiting_for_lock(holder)
         })?;
+        let mut created = false;
         let result = (|| {
             let mut clear = self.user_version_reset(db)?;
-            self.create_tables(db, progress, &mut clear)?;
+            created = self.create_tables(db, progress, &mut clear)?;
             let status = self.status(db)?;
             let Some(prepared) = prepare(&status)? else {
                 return Ok((status, None));
@@ -268,7 +276,17 @@ impl<'m> Migrator<'m> {
             Ok((status, Some(done)))
         })();
         db.unlock();
-        result
+        // A failure that changed nothing itself still leaves the history tables this run created.
+        result.map_err(|mut err| {
+            if created {
+                if let MigrateError::Stopped { undone, .. }
+                | MigrateError::WriterTimeout { undone, .. } = &mut err
+                {
+                    undone.get_or_insert(Undone::TablesOnly);
+                }
+            }
+            err
+        })
     }
 
     /// The statement (with its `;` and newline) that clears `user_version`, or "" when there is
@@ -287,13 +305,14 @@ impl<'m> Migrator<'m> {
         Ok(sql.map(|sql| format!("{sql};\n")).unwrap_or_default())
     }
 
-    /// Creates the history tables when either is missing, in one transaction with `clear`.
+    /// Creates the history tables when either is missing, in one transaction with `clear`; whether
+    /// it created them.
     fn create_tables(
         &self,
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
         clear: &mut String,
-    ) -> Result<(), MigrateError> {
+    ) -> Result<bool, MigrateError> {
         let failed = |doing: &str, message: String| MigrateError::Stopped {
             doing: doing.into(),
             message,
@@ -305,8 +324,9 @@ impl<'m> Migrator<'m> {
             let sql = format!("{clear}{CREATE_TABLES}");
             self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
             clear.clear();
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Begins a transaction for `doing`, waiting at most the lock timeout for another connection that
@@ -404,7 +424,7 @@ impl<'m> Migrator<'m> {
             };
             if own_transaction {
                 // Nothing of this migration ran; those before it are committed.
-                let earlier = (index > 0).then_some(Undone::Migration);
+                let earlier = (index > 0).then_some(Undone::NotStarted);
                 self.begin(
                     db,
                     progress,
@@ -577,4 +597,105 @@ fn forget(version: &str) -> String {
 
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{Silent, Sqlite};
+    use crate::Scripts;
+
+    /// A SQLite database whose transactions fail to begin from the `fail_at`-th on (0-based).
+    struct FailingBegin {
+        inner: Sqlite,
+        begins: usize,
+        fail_at: usize,
+    }
+
+    impl Backend for FailingBegin {
+        fn dialect(&self) -> Dialect {
+            self.inner.dialect()
+        }
+        fn name(&self) -> String {
+            self.inner.name()
+        }
+        fn lock(&mut self, t: Duration, w: &mut dyn FnMut(&str)) -> Result<(), MigrateError> {
+            self.inner.lock(t, w)
+        }
+        fn unlock(&mut self) {
+            self.inner.unlock()
+        }
+        fn execute(&mut self, sql: &str) -> Result<(), String> {
+            self.inner.execute(sql)
+        }
+        fn begin(&mut self, t: Duration, w: &mut dyn FnMut(&str)) -> Result<(), BeginError> {
+            self.begins += 1;
+            if self.begins > self.fail_at {
+                return Err(BeginError::Failed("disk I/O error".into()));
+            }
+            self.inner.begin(t, w)
+        }
+        fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+            self.inner.table_exists(table)
+        }
+        fn load_history(&mut self, companion: bool) -> Result<Vec<AppliedMigration>, MigrateError> {
+            self.inner.load_history(companion)
+        }
+    }
+
+    fn migrations() -> Vec<Migration> {
+        (1..=2)
+            .map(|n| {
+                Migration::new(
+                    format!("2024-01-01-00000{n}_m{n}"),
+                    format!("2024010100000{n}"),
+                    format!("m{n}"),
+                    true,
+                    Scripts::new(format!("CREATE TABLE t{n} (id INTEGER);"), None),
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    fn failing(fail_at: usize) -> (tempfile::TempDir, FailingBegin) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Sqlite::open(&dir.path().join("x.db")).unwrap();
+        let db = FailingBegin {
+            inner,
+            begins: 0,
+            fail_at,
+        };
+        (dir, db)
+    }
+
+    #[test]
+    fn a_migration_that_never_began_is_not_said_to_be_rolled_back() {
+        let migrations = migrations();
+        // Begins: the history tables, the first migration, then the second fails.
+        let (_dir, mut db) = failing(2);
+        let err = Migrator::new(&migrations)
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("starting 2024-01-01-000002_m2"), "{text}");
+        assert!(text.contains("the migration did not start"), "{text}");
+        assert!(!text.contains("rolled back"), "{text}");
+    }
+
+    #[test]
+    fn a_failure_after_the_history_tables_were_created_says_so() {
+        let migrations = migrations();
+        // Begins: the history tables, then the first migration fails.
+        let (_dir, mut db) = failing(1);
+        let err = Migrator::new(&migrations)
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("only the empty history tables were created"),
+            "{text}"
+        );
+        assert!(!text.contains("nothing was changed"), "{text}");
+    }
 }

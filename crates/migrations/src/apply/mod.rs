@@ -6,7 +6,7 @@ mod lock;
 mod migrator;
 mod postgres;
 mod progress;
-mod sqlite;
+pub(crate) mod sqlite;
 mod url;
 
 pub use backend::{Backend, BeginError};

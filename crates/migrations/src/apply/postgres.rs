@@ -90,12 +90,14 @@ impl Postgres {
             #[diesel(sql_type = Nullable<Text>)]
             since: Option<String>,
         }
+        // Advisory locks are per database: another database's migrator holds its own.
         let sql = format!(
             "SELECT a.pid, a.application_name AS name, a.state, \
              CAST(date_trunc('second', COALESCE(a.state_change, a.backend_start)) AS TEXT) AS since \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted \
-             AND l.classid = {} AND l.objid = {} AND l.objsubid = 1",
+             AND l.classid = {} AND l.objid = {} AND l.objsubid = 1 \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             (LOCK_KEY >> 32) as u32,
             LOCK_KEY as u32
         );
@@ -117,14 +119,18 @@ impl Postgres {
             row.state.as_deref().unwrap_or("state unknown"),
             row.since.as_deref().unwrap_or("unknown")
         );
+        // Only a guess: another pid namespace (a container) or a reused pid can mislead it.
         if let Some(client) = ClientName::parse(name) {
             if client.host == this_host() {
                 if std::path::Path::new(&format!("/proc/{}", client.pid)).exists() {
-                    text.push_str(&format!("; its workhub process {} is running", client.pid));
+                    text.push_str(&format!(
+                        "; its workhub process {} appears to be running",
+                        client.pid
+                    ));
                 } else {
                     text.push_str(&format!(
-                        "; its workhub process {} on this host is gone, but the server backend still \
-                         holds the lock{}",
+                        "; its workhub process {} on this host appears gone (no such pid here), but \
+                         the server backend still holds the lock{}",
                         client.pid,
                         if row.state.as_deref() == Some("active") {
                             " and runs a statement"

@@ -5,7 +5,7 @@ use diesel::sql_types::Integer;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend, BeginError};
-use super::lock::FileLock;
+use super::lock::{self, FileLock, Identity};
 use crate::history::AppliedMigration;
 use crate::{Dialect, MigrateError};
 
@@ -27,8 +27,8 @@ pub struct Sqlite {
     on_file: bool,
     busy_timeout: Duration,
     lock: Option<FileLock>,
-    /// The identity (device, inode) of the file `conn` opened, to notice a path that changed files.
-    opened: Option<(u64, u64)>,
+    /// The identity of the file `conn` opened, to notice a path that changed files.
+    opened: Option<Identity>,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -53,16 +53,47 @@ impl Sqlite {
                 }
             }
         }
-        let on_file = memory || path.exists();
-        // Until the file exists, an empty in-memory database stands in for it.
-        let conn = connect(if on_file { path } else { Path::new(":memory:") })?;
+        let exists = |path: &Path| {
+            path.try_exists().map_err(|err| MigrateError::Connect {
+                url: path.display().to_string(),
+                message: format!("cannot tell whether the file exists: {err}"),
+            })
+        };
+        let mut on_file = memory || exists(path)?;
+        let before = (on_file && !memory).then(|| identity(path)).flatten();
+        // An existing file is opened without SQLite's create flag: if it was deleted in between,
+        // the open fails instead of creating an empty file.
+        let conn = match on_file {
+            true if memory => connect(path)?,
+            true => match connect_existing(path) {
+                Ok(conn) => conn,
+                Err(_) if !exists(path)? => {
+                    on_file = false;
+                    connect(Path::new(":memory:"))?
+                }
+                Err(err) => return Err(err),
+            },
+            // Until the file exists, an empty in-memory database stands in for it.
+            false => connect(Path::new(":memory:"))?,
+        };
+        let opened = (on_file && !memory).then(|| identity(path)).flatten();
+        // The same file before and after the open, so the connection is on the file `opened` names.
+        if on_file && !memory && before != opened {
+            return Err(MigrateError::Connect {
+                url: path.display().to_string(),
+                message:
+                    "the file was replaced while it was being opened (a reset or a restore?); \
+                          nothing was read or changed; rerun the command"
+                        .into(),
+            });
+        }
         Ok(Self {
             conn,
             path: path.to_path_buf(),
             on_file,
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
-            opened: (on_file && !memory).then(|| identity(path)).flatten(),
+            opened,
         })
     }
 
@@ -75,9 +106,16 @@ impl Sqlite {
         &self.path
     }
 
-    /// The connection, for reading: an empty database while the file does not exist yet.
-    pub fn connection(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+    /// The connection to the file, creating the file when it does not exist yet.
+    pub fn connection(&mut self) -> Result<&mut SqliteConnection, MigrateError> {
+        self.create()?;
+        Ok(&mut self.conn)
+    }
+
+    /// The connection to read the file through; `None` while the file does not exist (there is
+    /// nothing to read, and nothing written through a stand-in would last).
+    pub fn reading(&mut self) -> Option<&mut SqliteConnection> {
+        self.on_file.then_some(&mut self.conn)
     }
 
     /// Opens the file itself, creating it when it does not exist yet.
@@ -105,6 +143,24 @@ impl Sqlite {
         )
     }
 
+    /// Keeps `lock` while this connection is on the file it locks: not if the path changed files
+    /// meanwhile (then the lock is released again).
+    fn keep(&mut self, lock: FileLock) -> Result<(), MigrateError> {
+        if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
+            return Err(MigrateError::Stopped {
+                doing: "taking the migration lock".into(),
+                message: format!(
+                    "{} was deleted or replaced while this command waited for the lock (a reset \
+                     or a restore?); rerun the command",
+                    self.path.display()
+                ),
+                undone: None,
+            });
+        }
+        self.lock = Some(lock);
+        Ok(())
+    }
+
     fn writable(&mut self) -> Result<&mut SqliteConnection, String> {
         self.create().map_err(|err| err.to_string())?;
         Ok(&mut self.conn)
@@ -112,12 +168,36 @@ impl Sqlite {
 }
 
 fn connect(path: &Path) -> Result<SqliteConnection, MigrateError> {
+    connect_to(path, &path.to_string_lossy())
+}
+
+/// Opens the existing file at `path`, never creating it: a `file:` URI with `mode=rw`.
+fn connect_existing(path: &Path) -> Result<SqliteConnection, MigrateError> {
+    let text = path.to_string_lossy();
+    // An empty authority before an absolute path, so a path starting `//` is not read as a host.
+    let mut uri = String::from(if text.starts_with('/') {
+        "file://"
+    } else {
+        "file:"
+    });
+    for c in text.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=rw");
+    connect_to(path, &uri)
+}
+
+fn connect_to(path: &Path, target: &str) -> Result<SqliteConnection, MigrateError> {
     let failed = |message: String| MigrateError::Connect {
         url: path.display().to_string(),
         message,
     };
-    let mut conn =
-        SqliteConnection::establish(&path.to_string_lossy()).map_err(|e| failed(e.to_string()))?;
+    let mut conn = SqliteConnection::establish(target).map_err(|e| failed(e.to_string()))?;
     // diesel turns foreign keys on; migrations run with them off, as SQLite's table rebuild
     // requires (a generated rebuild checks them itself before it commits).
     batch(
@@ -131,11 +211,8 @@ fn connect(path: &Path) -> Result<SqliteConnection, MigrateError> {
     Ok(conn)
 }
 
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|meta| (meta.dev(), meta.ino()))
+fn identity(path: &Path) -> Option<Identity> {
+    lock::identity(path).ok()
 }
 
 /// SQLite's messages for a database another connection holds.
@@ -166,19 +243,19 @@ impl Backend for Sqlite {
             // The lock is on the file itself, so the file must exist first.
             self.create()?;
             let lock = FileLock::acquire(&self.path, timeout, waiting)?;
-            // This connection is on the file the lock is on, unless the path changed files meanwhile.
-            if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
-                return Err(MigrateError::Stopped {
-                    doing: "taking the migration lock".into(),
-                    message: format!(
-                        "{} was deleted or replaced while this command waited for the lock (a reset \
-                         or a restore?); rerun the command",
-                        self.path.display()
-                    ),
-                    undone: None,
-                });
-            }
-            self.lock = Some(lock);
+            self.keep(lock)?;
+        }
+        Ok(())
+    }
+
+    fn lock_to_read(
+        &mut self,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), MigrateError> {
+        if self.path.as_os_str() != ":memory:" && self.on_file {
+            let lock = FileLock::acquire_to_read(&self.path, timeout, waiting)?;
+            self.keep(lock)?;
         }
         Ok(())
     }
@@ -257,7 +334,7 @@ impl Backend for Sqlite {
 }
 
 /// SQLite's "file is not a database" names no file; this one does.
-fn not_a_database(path: &Path, message: String) -> String {
+pub(crate) fn not_a_database(path: &Path, message: String) -> String {
     if message.contains("file is not a database") {
         format!("{} is not a SQLite database ({message})", path.display())
     } else {
@@ -279,6 +356,46 @@ mod tests {
         assert!(!path.exists(), "reading creates nothing");
         db.execute("CREATE TABLE a (id INTEGER)").unwrap();
         assert!(path.exists() && db.exists());
+    }
+
+    #[test]
+    fn a_connection_for_writing_is_the_file_itself() {
+        use diesel::connection::SimpleConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let mut db = Sqlite::open(&path).unwrap();
+        assert!(db.reading().is_none(), "no file, nothing to read");
+        db.connection()
+            .unwrap()
+            .batch_execute("CREATE TABLE kept (id INTEGER)")
+            .unwrap();
+        let mut again = Sqlite::open(&path).unwrap();
+        assert!(
+            again.table_exists("kept").unwrap(),
+            "the write reached the file"
+        );
+        assert!(again.reading().is_some());
+    }
+
+    #[test]
+    fn an_existing_file_is_opened_without_creating_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone.db");
+        assert!(connect_existing(&gone).is_err());
+        assert!(!gone.exists(), "a vanished file is not re-created");
+        // The URI form keeps names SQLite's URIs give a meaning to.
+        let odd = dir.path().join("a%20b?c#d.db");
+        Sqlite::open(&odd)
+            .unwrap()
+            .execute("CREATE TABLE a (id INTEGER)")
+            .unwrap();
+        let mut db = Sqlite::open(&odd).unwrap();
+        assert!(db.exists() && db.table_exists("a").unwrap());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["a%20b?c#d.db".to_string()]);
     }
 
     #[test]

@@ -59,9 +59,14 @@ pub fn read_postgres(db: &mut Postgres) -> Result<Schema, MigrateError> {
 
 /// Reads the schema of an open SQLite database.
 pub fn read(db: &mut Sqlite) -> Result<Schema, MigrateError> {
-    introspect::sqlite(db.connection()).map_err(|message| MigrateError::Database {
+    let path = db.path().to_path_buf();
+    // A file not created yet has no schema.
+    let Some(conn) = db.reading() else {
+        return Ok(Schema::default());
+    };
+    introspect::sqlite(conn).map_err(|message| MigrateError::Database {
         doing: "reading the schema".into(),
-        message,
+        message: crate::apply::sqlite::not_a_database(&path, message),
     })
 }
 
