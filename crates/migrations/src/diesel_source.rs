@@ -131,7 +131,7 @@ impl DieselMigration {
         conn: &mut dyn BoxableConnection<DB>,
         sql: &str,
     ) -> migration::Result<()> {
-        for statement in statements::split(sql) {
+        for statement in statements::split(sql, self.dialect) {
             conn.batch_execute(statement)
                 .map_err(|err| HarnessError::Statement {
                     folder: self.migration.folder().to_string(),

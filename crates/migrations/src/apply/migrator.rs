@@ -519,7 +519,7 @@ fn run_statements(
     direction: Direction,
     sql: &str,
 ) -> Result<(), MigrateError> {
-    for statement in statements::split(sql) {
+    for statement in statements::split(sql, db.dialect()) {
         db.execute(statement)
             .map_err(|message| MigrateError::Statement {
                 folder: migration.folder().to_string(),

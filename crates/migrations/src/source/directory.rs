@@ -165,7 +165,7 @@ pub fn migration_from_files(
                 folder,
                 format!("{file} is empty (zero bytes): diesel_cli refuses to revert it"),
             ));
-        } else if statements::split(sql).is_empty() {
+        } else if statements::split(sql, dialect_of(file)).is_empty() {
             findings.push(Finding::new(
                 folder,
                 format!(
@@ -206,4 +206,14 @@ pub fn migration_from_files(
     )
     .with_lineage(lineage);
     Ok((migration, findings))
+}
+
+/// The dialect a script file is read in: `*.postgres.sql` is PostgreSQL's; `up.sql` / `down.sql` are
+/// read as SQLite reads them (the reading with fewer comment forms, so it finds the most code).
+fn dialect_of(file: &str) -> super::Dialect {
+    if file.ends_with(".postgres.sql") {
+        super::Dialect::Postgres
+    } else {
+        super::Dialect::Sqlite
+    }
 }
