@@ -351,20 +351,28 @@ fn metadata_toml_is_read_as_diesel_reads_it() {
 }
 
 #[test]
-fn a_metadata_toml_diesel_cannot_read_is_refused_naming_the_folder() {
+fn a_metadata_toml_diesel_cannot_read_means_a_transaction_with_a_finding() {
     for (toml, needle) in [
         (
-            "run_in_transaction = \"false\"\n",
-            "run_in_transaction must be true or false, not a string",
+            &b"run_in_transaction = \"false\"\n"[..],
+            "of TOML type string",
         ),
-        ("run_in_transaction = maybe\n", "line 1: not TOML"),
-        ("# comment\nrun_in_transaction\n", "line 2: not TOML"),
+        (b"run_in_transaction = maybe\n", "line 1: not TOML"),
+        (b"# comment\nrun_in_transaction\n", "line 2: not TOML"),
+        (b"run_in_transaction = false # \xff\n", "not valid UTF-8"),
     ] {
         let root = dir();
         good(root.path(), GOOD);
         write(root.path(), &format!("{GOOD}/metadata.toml"), toml);
-        let err = refused(root.path(), &[GOOD, "metadata.toml", needle]);
-        assert!(matches!(err, SourceError::BadMetadata { .. }), "{err:?}");
+        let scanned = scan(root.path()).expect("diesel reads it, so workhub does");
+        assert!(scanned.migrations[0].run_in_transaction(), "{needle}");
+        let findings = findings_about(&scanned, GOOD);
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.contains(needle) && f.contains("runs IN a transaction")),
+            "{needle}: {findings:?}"
+        );
     }
 }
 

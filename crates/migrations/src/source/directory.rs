@@ -141,10 +141,9 @@ pub fn migration_from_files(
     let up_postgres = text("up.postgres.sql")?;
     let down_postgres = text("down.postgres.sql")?;
     let lineage = lineage::read(folder, text(lineage::LINEAGE_FILE)?)?;
-    let metadata = match text("metadata.toml")? {
-        Some(toml) => Metadata::parse(folder, &toml)?,
-        None => Metadata::default(),
-    };
+    let metadata = files
+        .remove("metadata.toml")
+        .map_or_else(Metadata::default, |bytes| Metadata::read(&bytes));
     findings.extend(
         metadata
             .findings

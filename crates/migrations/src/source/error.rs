@@ -20,8 +20,6 @@ pub enum SourceError {
     EmptyUp { folder: String, file: String },
     /// A script that is not valid UTF-8.
     NotUtf8 { folder: String, file: String },
-    /// A `metadata.toml` that is not TOML, or whose `run_in_transaction` is not a boolean.
-    BadMetadata { folder: String, message: String },
     /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
     /// when the folder has a `down.sql`).
     IncompleteDialect { folder: String, missing: String },
@@ -70,13 +68,6 @@ impl fmt::Display for SourceError {
                 f,
                 "migration folder `{folder}`: {file} is not valid UTF-8\n  \
                  hint: save the file as UTF-8"
-            ),
-            Self::BadMetadata { folder, message } => write!(
-                f,
-                "migration folder `{folder}`: metadata.toml: {message}\n  \
-                 hint: write `run_in_transaction = true` or `run_in_transaction = false` (TOML booleans, \
-                 unquoted) to say which is meant: diesel_cli silently ignores a metadata.toml it cannot \
-                 read and runs the migration in a transaction; nothing was run"
             ),
             Self::IncompleteDialect { folder, missing } => write!(
                 f,
