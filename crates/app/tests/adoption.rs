@@ -257,3 +257,41 @@ fn a_directory_holding_workhubs_own_history_is_still_compared_with_the_models() 
     );
     assert!(!check.stdout.contains("not compared"), "{}", check.stdout);
 }
+
+#[test]
+fn versions_older_than_every_migration_are_ignored_with_a_warning_as_diesel_ignores_them() {
+    let fixture = diesel_project();
+    fixture.ok(&["db", "upgrade"]);
+    // Squashing a history deletes its oldest folders; their version rows stay in the database.
+    std::fs::remove_dir_all(
+        fixture
+            .migrations()
+            .join("00000000000000_diesel_initial_setup"),
+    )
+    .unwrap();
+    let before = fixture.snapshot();
+    for args in [&["db", "upgrade"][..], &["db", "check"]] {
+        let run = fixture.ok(args);
+        assert!(
+            run.stderr.contains("older than the oldest migration")
+                && run.stderr.contains("00000000000000_diesel_initial_setup"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(fixture.snapshot(), before, "{args:?} changed nothing");
+    }
+    let history = fixture.ok(&["db", "history"]);
+    assert!(
+        history
+            .stdout
+            .contains("[-] 00000000000000_diesel_initial_setup (applied, older than every migration: ignored)"),
+        "{}",
+        history.stdout
+    );
+    // A version that is not older than every migration is still unknown, and refused.
+    fixture.execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('20150000000000')");
+    let before = fixture.snapshot();
+    let run = fixture.run(&["db", "upgrade"]);
+    run.expect_failure(1, &["20150000000000", "does not know", "nothing was run"]);
+    assert_eq!(fixture.snapshot(), before);
+}

@@ -158,6 +158,7 @@ impl<'m> Migrator<'m> {
                     status
                         .unknown
                         .iter()
+                        .chain(&status.squashed)
                         .map(|row| row.folder.clone().unwrap_or_else(|| row.version.clone())),
                 );
             }
@@ -495,7 +496,7 @@ fn after<'m>(status: &Status<'m>, plan: &Plan<'m>) -> Status<'m> {
         .entries()
         .iter()
         .filter_map(|entry| entry.applied.clone())
-        .chain(status.unknown.iter().cloned())
+        .chain(status.unknown.iter().chain(&status.squashed).cloned())
         .collect();
     for migration in &plan.steps {
         rows.retain(|row| row.version != migration.version());
