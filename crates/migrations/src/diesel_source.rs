@@ -108,6 +108,8 @@ struct DieselMigration {
 pub enum HarnessError {
     /// A revert of a migration without `down.sql`.
     NoDown { folder: String },
+    /// A script of zero bytes, which diesel refuses to run too.
+    EmptyScript { folder: String },
     /// A statement the database refused.
     Statement {
         folder: String,
@@ -125,6 +127,10 @@ impl fmt::Display for HarnessError {
                     "migration `{folder}` has no down.sql and cannot be reverted"
                 )
             }
+            Self::EmptyScript { folder } => write!(
+                f,
+                "migration `{folder}`: its script is empty (zero bytes); nothing was run"
+            ),
             Self::Statement {
                 folder,
                 statement,
@@ -214,6 +220,11 @@ impl DieselMigration {
         conn: &mut dyn BoxableConnection<DB>,
         sql: &str,
     ) -> migration::Result<()> {
+        if sql.is_empty() {
+            return Err(Box::new(HarnessError::EmptyScript {
+                folder: self.migration.folder().to_string(),
+            }));
+        }
         for statement in statements::split(sql, self.dialect) {
             conn.batch_execute(statement)
                 .map_err(|err| HarnessError::Statement {

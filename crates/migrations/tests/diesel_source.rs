@@ -309,3 +309,25 @@ fn write_folder(root: &Path, migration: &Migration) {
         std::fs::write(folder.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
     }
 }
+
+#[test]
+fn diesels_harness_refuses_an_up_sql_of_zero_bytes_as_diesel_does() {
+    let empty = Migration::new(
+        "2024-01-01-000000_empty".into(),
+        "20240101000000".into(),
+        "empty".into(),
+        true,
+        Scripts::new(String::new(), None),
+        None,
+    );
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    let err = conn
+        .run_pending_migrations(DieselSource::from(vec![empty]))
+        .expect_err("nothing to run is refused, not recorded")
+        .to_string();
+    assert!(
+        err.contains("2024-01-01-000000_empty") && err.contains("empty (zero bytes)"),
+        "{err}"
+    );
+    assert!(versions(&mut conn).is_empty());
+}

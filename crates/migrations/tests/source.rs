@@ -233,11 +233,17 @@ fn a_folder_without_up_sql_is_refused() {
 }
 
 #[test]
-fn an_up_sql_of_zero_bytes_is_refused_as_diesel_refuses_it() {
+fn an_up_sql_of_zero_bytes_loads_with_a_finding_as_diesel_loads_it() {
     let root = dir();
     write(root.path(), &format!("{GOOD}/up.sql"), "");
-    let err = refused(root.path(), &[GOOD, "up.sql is empty"]);
-    assert!(matches!(err, SourceError::EmptyUp { .. }), "{err:?}");
+    let scanned = scan(root.path()).expect("diesel loads it");
+    let findings = findings_about(&scanned, GOOD);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("up.sql is empty (zero bytes)")),
+        "{findings:?}"
+    );
 
     let root = dir();
     good(root.path(), GOOD);
@@ -247,7 +253,14 @@ fn an_up_sql_of_zero_bytes_is_refused_as_diesel_refuses_it() {
         &format!("{GOOD}/down.postgres.sql"),
         "DROP TABLE tasks;",
     );
-    refused(root.path(), &[GOOD, "up.postgres.sql is empty"]);
+    let scanned = scan(root.path()).expect("diesel loads it");
+    let findings = findings_about(&scanned, GOOD);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("up.postgres.sql is empty (zero bytes)")),
+        "{findings:?}"
+    );
 }
 
 #[test]

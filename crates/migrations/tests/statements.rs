@@ -63,3 +63,32 @@ fn a_column_named_begin_leaves_the_next_statement_its_own_on_postgres() {
         .unwrap();
     assert!(db.table_exists("shifts").unwrap());
 }
+
+#[test]
+fn a_pending_up_sql_of_zero_bytes_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    let migrations = [
+        migration("2024-01-01-000000_first", true, "CREATE TABLE a(x);"),
+        migration("2024-01-02-000000_empty", true, ""),
+    ];
+    let migrator = Migrator::new(&migrations);
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2024-01-02-000000_empty")
+            && err.contains("up.sql is empty (zero bytes)")
+            && err.contains("nothing was run"),
+        "{err}"
+    );
+    assert!(!db.table_exists("a").unwrap(), "nothing ran");
+    assert!(!db.table_exists("__diesel_schema_migrations").unwrap());
+    // The migrations before it still run on their own.
+    migrator
+        .upgrade(&mut db, &Target::Forward(1), &mut Silent)
+        .unwrap();
+    assert!(db.table_exists("a").unwrap());
+}

@@ -150,16 +150,19 @@ pub fn migration_from_files(
             .iter()
             .map(|message| Finding::new(folder, message.clone())),
     );
-    // diesel refuses a script of zero bytes; one of comments alone it sends as it is, which SQLite
-    // runs as nothing and PostgreSQL refuses as an empty query.
-    let mut empty = |file: &str, sql: &str, up: bool| {
+    // diesel loads a script of zero bytes and refuses it when it would run it (the plan refuses
+    // it then too); one of comments alone it sends as it is, which SQLite runs as nothing and
+    // PostgreSQL refuses as an empty query.
+    let mut empty = |file: &str, sql: &str, up: bool| -> Result<(), SourceError> {
         if sql.is_empty() && up {
-            return Err(SourceError::EmptyUp {
-                folder: folder.to_string(),
-                file: file.to_string(),
-            });
-        }
-        if sql.is_empty() {
+            findings.push(Finding::new(
+                folder,
+                format!(
+                    "{file} is empty (zero bytes): diesel_cli refuses to run it, and so does \
+                     workhub while it is pending"
+                ),
+            ));
+        } else if sql.is_empty() {
             findings.push(Finding::new(
                 folder,
                 format!("{file} is empty (zero bytes): diesel_cli refuses to revert it"),

@@ -16,8 +16,6 @@ pub enum SourceError {
     },
     /// A folder without `up.sql`: diesel refuses the whole directory.
     MissingUp { folder: String },
-    /// An `up.sql` of zero bytes, which diesel refuses to run.
-    EmptyUp { folder: String, file: String },
     /// A script that is not valid UTF-8.
     NotUtf8 { folder: String, file: String },
     /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
@@ -57,12 +55,6 @@ impl fmt::Display for SourceError {
                 "migration folder `{folder}` has no up.sql\n  \
                  hint: every folder in the migrations directory is a migration and needs an up.sql \
                  (diesel refuses the directory too); move the folder out if it is not one; nothing was run"
-            ),
-            Self::EmptyUp { folder, file } => write!(
-                f,
-                "migration folder `{folder}`: {file} is empty (zero bytes), which diesel refuses to run\n  \
-                 hint: write the SQL the migration runs (a comment alone is a no-op), or delete the folder; \
-                 nothing was run"
             ),
             Self::NotUtf8 { folder, file } => write!(
                 f,
