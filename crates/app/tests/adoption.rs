@@ -170,11 +170,14 @@ fn repair_records_checksums_for_rows_diesel_applied_only_once_the_schema_is_prov
 }
 
 #[test]
-fn a_bad_metadata_toml_is_refused_before_anything_runs() {
+fn a_metadata_toml_diesel_cannot_read_runs_in_a_transaction_as_diesel_runs_it() {
     let fixture = diesel_project();
+    fixture.ok(&["db", "upgrade"]);
+    let before = fixture.snapshot();
+    // diesel_cli ignores a metadata.toml it cannot read and runs the migration in a transaction.
     let folder = fixture.migration(
         "2016-01-01-000000_quoted",
-        "CREATE TABLE quoted (id INTEGER);\n",
+        "CREATE TABLE quoted (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n",
         Some("DROP TABLE quoted;\n"),
     );
     std::fs::write(
@@ -182,16 +185,28 @@ fn a_bad_metadata_toml_is_refused_before_anything_runs() {
         "run_in_transaction = \"false\"\n",
     )
     .unwrap();
-    let run = fixture.run(&["db", "upgrade"]);
-    run.expect_failure(
-        1,
-        &[
-            "2016-01-01-000000_quoted",
-            "run_in_transaction must be true or false, not a string",
-            "nothing was run",
-        ],
+    // `db check` fails on the pending migration, and warns about the file.
+    let check = fixture.run(&["db", "check"]);
+    check.expect_code(1);
+    assert!(
+        check.stderr.contains("2016-01-01-000000_quoted")
+            && check.stderr.contains("metadata.toml is ignored")
+            && check.stderr.contains("runs IN a transaction"),
+        "{}",
+        check.stderr
     );
-    assert!(!fixture.db().exists(), "no database was created");
+    assert_eq!(fixture.snapshot(), before, "check changed nothing");
+    // The second statement fails: in a transaction, the first one is rolled back with it.
+    let run = fixture.run(&["db", "upgrade"]);
+    run.expect_failure(1, &["2016-01-01-000000_quoted", "no_such_table"]);
+    assert_eq!(
+        fixture.snapshot(),
+        before,
+        "the failed migration left nothing"
+    );
+    std::fs::write(folder.join("up.sql"), "CREATE TABLE quoted (id INTEGER);\n").unwrap();
+    fixture.ok(&["db", "upgrade"]);
+    assert!(fixture.snapshot().tables().contains(&"quoted".to_string()));
 }
 
 #[test]
@@ -241,4 +256,42 @@ fn a_directory_holding_workhubs_own_history_is_still_compared_with_the_models() 
         check.stdout
     );
     assert!(!check.stdout.contains("not compared"), "{}", check.stdout);
+}
+
+#[test]
+fn versions_older_than_every_migration_are_ignored_with_a_warning_as_diesel_ignores_them() {
+    let fixture = diesel_project();
+    fixture.ok(&["db", "upgrade"]);
+    // Squashing a history deletes its oldest folders; their version rows stay in the database.
+    std::fs::remove_dir_all(
+        fixture
+            .migrations()
+            .join("00000000000000_diesel_initial_setup"),
+    )
+    .unwrap();
+    let before = fixture.snapshot();
+    for args in [&["db", "upgrade"][..], &["db", "check"]] {
+        let run = fixture.ok(args);
+        assert!(
+            run.stderr.contains("older than the oldest migration")
+                && run.stderr.contains("00000000000000_diesel_initial_setup"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(fixture.snapshot(), before, "{args:?} changed nothing");
+    }
+    let history = fixture.ok(&["db", "history"]);
+    assert!(
+        history
+            .stdout
+            .contains("[-] 00000000000000_diesel_initial_setup (applied, older than every migration: ignored)"),
+        "{}",
+        history.stdout
+    );
+    // A version that is not older than every migration is still unknown, and refused.
+    fixture.execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('20150000000000')");
+    let before = fixture.snapshot();
+    let run = fixture.run(&["db", "upgrade"]);
+    run.expect_failure(1, &["20150000000000", "does not know", "nothing was run"]);
+    assert_eq!(fixture.snapshot(), before);
 }

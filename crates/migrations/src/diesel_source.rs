@@ -7,7 +7,20 @@
 //! `__diesel_schema_migrations`. It skips everything else the [`Migrator`](crate::Migrator) does: no
 //! migration lock (two processes may race), no checksums and no `__workhub_migrations` companion row
 //! (workhub later counts such versions as applied without a checksum, until `db repair` records one),
-//! no out-of-order refusal, and no head fingerprint. Use it for test databases, not for deployments.
+//! no out-of-order refusal, no divergence refusal (two branches' migrations merged without `db
+//! rebase` run in version order, unchecked), and no head fingerprint. Use it for test databases, not
+//! for deployments.
+//!
+//! On SQLite it runs every migration with foreign keys off, as the Migrator does: libsqlite3-sys's
+//! bundled SQLite turns them on by default, and a generated table rebuild refuses to run with them on
+//! (dropping the old table would delete the rows that reference it). SQLite ignores the setting
+//! inside a transaction, so each migration tells diesel it runs outside one, and runs its own: the
+//! previous setting is read, foreign keys turned off, the statements run in a transaction (rolled back
+//! whole on failure; none for `run_in_transaction = false`), and the setting restored. diesel then records the version just after that
+//! transaction commits rather than inside it. On a connection that is not a plain
+//! `SqliteConnection`, or one already inside a transaction (where SQLite cannot change the setting),
+//! the migration runs in a savepoint with foreign keys as they are, and a rebuild's guard fails it
+//! before it changes anything.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -95,6 +108,8 @@ struct DieselMigration {
 pub enum HarnessError {
     /// A revert of a migration without `down.sql`.
     NoDown { folder: String },
+    /// A script of zero bytes, which diesel refuses to run too.
+    EmptyScript { folder: String },
     /// A statement the database refused.
     Statement {
         folder: String,
@@ -112,6 +127,10 @@ impl fmt::Display for HarnessError {
                     "migration `{folder}` has no down.sql and cannot be reverted"
                 )
             }
+            Self::EmptyScript { folder } => write!(
+                f,
+                "migration `{folder}`: its script is empty (zero bytes); nothing was run"
+            ),
             Self::Statement {
                 folder,
                 statement,
@@ -123,7 +142,77 @@ impl fmt::Display for HarnessError {
 
 impl std::error::Error for HarnessError {}
 
+#[derive(diesel::QueryableByName)]
+struct ForeignKeys {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    foreign_keys: i32,
+}
+
 impl DieselMigration {
+    /// Whether this migration runs with foreign keys off, in its own transaction if it has one (see
+    /// the module).
+    fn foreign_keys_off(&self) -> bool {
+        self.dialect == Dialect::Sqlite
+    }
+
+    /// Runs `sql` on SQLite with foreign keys off (in a transaction unless its metadata says
+    /// otherwise), restoring the previous setting.
+    fn execute_sqlite(
+        &self,
+        conn: &mut dyn BoxableConnection<Sqlite>,
+        sql: &str,
+    ) -> migration::Result<()> {
+        use diesel::connection::{Connection, SimpleConnection, TransactionManager};
+        use diesel::RunQueryDsl;
+        let Some(sqlite) = conn.as_any_mut().downcast_mut::<diesel::SqliteConnection>() else {
+            return self.execute_in_savepoint(conn, sql);
+        };
+        let outer = <diesel::SqliteConnection as Connection>::TransactionManager::transaction_manager_status_mut(sqlite)
+            .transaction_depth()
+            .map_or(true, |depth| depth.is_some());
+        if outer {
+            return self.execute_in_savepoint(sqlite, sql);
+        }
+        let was_on = diesel::sql_query("SELECT foreign_keys FROM pragma_foreign_keys")
+            .load::<ForeignKeys>(sqlite)?
+            .first()
+            .is_some_and(|row| row.foreign_keys == 1);
+        sqlite.batch_execute("PRAGMA foreign_keys = OFF")?;
+        let ran = if self.migration.run_in_transaction() {
+            sqlite.transaction(|sqlite| self.execute(sqlite, sql))
+        } else {
+            self.execute(sqlite, sql)
+        };
+        let restored = if was_on {
+            sqlite.batch_execute("PRAGMA foreign_keys = ON")
+        } else {
+            Ok(())
+        };
+        ran?;
+        restored?;
+        Ok(())
+    }
+
+    /// Runs `sql` as diesel would (foreign keys as they are), in a savepoint unless its metadata says
+    /// otherwise: diesel was told the migration brings its own transaction.
+    fn execute_in_savepoint(
+        &self,
+        conn: &mut dyn BoxableConnection<Sqlite>,
+        sql: &str,
+    ) -> migration::Result<()> {
+        if !self.migration.run_in_transaction() {
+            return self.execute(conn, sql);
+        }
+        conn.batch_execute("SAVEPOINT workhub_migration")?;
+        match self.execute(conn, sql) {
+            Ok(()) => Ok(conn.batch_execute("RELEASE workhub_migration")?),
+            Err(err) => {
+                conn.batch_execute("ROLLBACK TO workhub_migration; RELEASE workhub_migration")?;
+                Err(err)
+            }
+        }
+    }
+
     /// Runs `sql` one statement at a time, as the Migrator does: outside a transaction PostgreSQL runs
     /// a multi-statement batch as one implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
     fn execute<DB: diesel::backend::Backend>(
@@ -131,7 +220,12 @@ impl DieselMigration {
         conn: &mut dyn BoxableConnection<DB>,
         sql: &str,
     ) -> migration::Result<()> {
-        for statement in statements::split(sql) {
+        if sql.is_empty() {
+            return Err(Box::new(HarnessError::EmptyScript {
+                folder: self.migration.folder().to_string(),
+            }));
+        }
+        for statement in statements::split(sql, self.dialect) {
             conn.batch_execute(statement)
                 .map_err(|err| HarnessError::Statement {
                     folder: self.migration.folder().to_string(),
@@ -147,12 +241,12 @@ macro_rules! diesel_migration_for {
     ($backend:ty) => {
         impl migration::Migration<$backend> for DieselMigration {
             fn run(&self, conn: &mut dyn BoxableConnection<$backend>) -> migration::Result<()> {
-                self.execute(conn, self.migration.scripts(self.dialect).up())
+                self.run_sql(conn, self.migration.scripts(self.dialect).up())
             }
 
             fn revert(&self, conn: &mut dyn BoxableConnection<$backend>) -> migration::Result<()> {
                 match self.migration.scripts(self.dialect).down() {
-                    Some(down) => self.execute(conn, down),
+                    Some(down) => self.run_sql(conn, down),
                     None => Err(Box::new(HarnessError::NoDown {
                         folder: self.migration.folder().to_string(),
                     })),
@@ -173,9 +267,35 @@ macro_rules! diesel_migration_for {
 diesel_migration_for!(Sqlite);
 diesel_migration_for!(Pg);
 
+/// How each backend runs a migration's SQL.
+trait RunSql<DB: diesel::backend::Backend> {
+    fn run_sql(&self, conn: &mut dyn BoxableConnection<DB>, sql: &str) -> migration::Result<()>;
+}
+
+impl RunSql<Sqlite> for DieselMigration {
+    fn run_sql(
+        &self,
+        conn: &mut dyn BoxableConnection<Sqlite>,
+        sql: &str,
+    ) -> migration::Result<()> {
+        if self.foreign_keys_off() {
+            self.execute_sqlite(conn, sql)
+        } else {
+            self.execute(conn, sql)
+        }
+    }
+}
+
+impl RunSql<Pg> for DieselMigration {
+    fn run_sql(&self, conn: &mut dyn BoxableConnection<Pg>, sql: &str) -> migration::Result<()> {
+        self.execute(conn, sql)
+    }
+}
+
 impl MigrationMetadata for DieselMigration {
+    /// On SQLite a migration runs its own transaction (see the module), so diesel must not.
     fn run_in_transaction(&self) -> bool {
-        self.migration.run_in_transaction()
+        self.migration.run_in_transaction() && !self.foreign_keys_off()
     }
 }
 

@@ -51,6 +51,11 @@ pub enum MigrateError {
         /// they are a renamed or removed folder, or a migration of another branch.
         newer: bool,
     },
+    /// A pending migration whose `up` script is empty (zero bytes), which diesel refuses to run.
+    EmptyUp {
+        folder: String,
+        file: &'static str,
+    },
     /// Pending migrations older than the newest applied one, typically merged from another branch.
     OutOfOrder {
         pending: Vec<String>,
@@ -208,6 +213,12 @@ impl fmt::Display for MigrateError {
                     )
                 }
             }
+            Self::EmptyUp { folder, file } => write!(
+                f,
+                "migration `{folder}`: {file} is empty (zero bytes), which diesel refuses to run too; \
+                 nothing was run\n  hint: write the SQL it runs (a comment alone is a no-op), or \
+                 delete the folder"
+            ),
             Self::OutOfOrder { pending, newest_applied } => write!(
                 f,
                 "pending migrations are older than the newest applied one ({newest_applied}):{}\n  \

@@ -10,7 +10,9 @@ use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConne
 use diesel_migrations::MigrationHarness;
 use workhub_migrations::apply::TemporaryDatabase;
 use workhub_migrations::plan::State;
+use workhub_migrations::schema::{generate, scratch, Schema};
 use workhub_migrations::testing::postgres_server;
+use workhub_migrations::Target;
 use workhub_migrations::{
     Database, DatabaseUrl, Dialect, DieselSource, Migration, Migrator, Scripts,
 };
@@ -185,6 +187,109 @@ fn diesels_harness_runs_an_embedded_set_on_postgres() {
     assert_eq!(identity[0].n, 1);
 }
 
+mod parent {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+        }
+    }
+}
+mod wide_name {
+    workhub_migrations::tables! {
+        projects (id) { id -> BigInt, #[max_length = 300] name -> Text, }
+        tasks (id) {
+            id -> BigInt,
+            #[references(projects.id, on_delete = cascade)]
+            project_id -> BigInt,
+            #[max_length = 200]
+            title -> Text,
+        }
+    }
+}
+
+fn generated(folder: &str, history: &[Migration], models: &Schema) -> Migration {
+    let current = scratch::built_by(history, &Target::Head).unwrap();
+    let generated = generate(&current, models, Dialect::Sqlite, folder).expect("a change");
+    let (version, name) = folder.split_once('_').unwrap();
+    Migration::new(
+        folder.into(),
+        version.replace('-', ""),
+        name.into(),
+        true,
+        Scripts::new(generated.up, Some(generated.down)),
+        None,
+    )
+}
+
+#[test]
+fn diesels_harness_runs_a_generated_rebuild_on_sqlite_without_losing_a_child_row() {
+    let initial = generated("2024-01-01-000000_initial", &[], &parent::schema());
+    let widen = generated(
+        "2024-01-02-000000_widen_name",
+        std::slice::from_ref(&initial),
+        &wide_name::schema(),
+    );
+    assert!(
+        widen
+            .scripts(Dialect::Sqlite)
+            .up()
+            .contains("needs foreign keys off"),
+        "the change is a rebuild with its guard"
+    );
+    let source = DieselSource::from(vec![initial.clone(), widen]);
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    let foreign_keys = |conn: &mut SqliteConnection| -> i64 {
+        diesel::sql_query("SELECT CAST(foreign_keys AS BIGINT) AS n FROM pragma_foreign_keys")
+            .load::<Count>(conn)
+            .unwrap()[0]
+            .n
+    };
+    // libsqlite3-sys's bundled SQLite turns foreign keys on, as diesel_cli's does.
+    assert_eq!(foreign_keys(&mut conn), 1);
+    conn.run_next_migration(source.clone()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO projects (id, name) VALUES (1, 'p'); INSERT INTO tasks (id, project_id, title) VALUES (1, 1, 't');",
+    )
+    .unwrap();
+    conn.run_pending_migrations(source.clone())
+        .expect("the rebuild runs with foreign keys off");
+    let children: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM tasks")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        children[0].n, 1,
+        "the child row survived the parent's rebuild"
+    );
+    assert_eq!(foreign_keys(&mut conn), 1, "the setting was restored");
+    assert_eq!(versions(&mut conn), ["20240101000000", "20240102000000"]);
+    // The revert is a rebuild too.
+    conn.revert_last_migration(source.clone()).unwrap();
+    let children: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM tasks")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(children[0].n, 1);
+    assert_eq!(foreign_keys(&mut conn), 1);
+
+    // Inside a transaction SQLite cannot turn foreign keys off: the rebuild's guard refuses it
+    // before it changes anything.
+    conn.begin_test_transaction().unwrap();
+    let err = conn
+        .run_pending_migrations(source.clone())
+        .expect_err("the guard refuses")
+        .to_string();
+    assert!(err.contains("needs foreign keys off"), "{err}");
+    let children: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM tasks")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(children[0].n, 1);
+    assert_eq!(versions(&mut conn), ["20240101000000"]);
+}
+
 fn write_folder(root: &Path, migration: &Migration) {
     let folder = root.join(migration.folder());
     std::fs::create_dir_all(&folder).unwrap();
@@ -203,4 +308,26 @@ fn write_folder(root: &Path, migration: &Migration) {
     if !migration.run_in_transaction() {
         std::fs::write(folder.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
     }
+}
+
+#[test]
+fn diesels_harness_refuses_an_up_sql_of_zero_bytes_as_diesel_does() {
+    let empty = Migration::new(
+        "2024-01-01-000000_empty".into(),
+        "20240101000000".into(),
+        "empty".into(),
+        true,
+        Scripts::new(String::new(), None),
+        None,
+    );
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    let err = conn
+        .run_pending_migrations(DieselSource::from(vec![empty]))
+        .expect_err("nothing to run is refused, not recorded")
+        .to_string();
+    assert!(
+        err.contains("2024-01-01-000000_empty") && err.contains("empty (zero bytes)"),
+        "{err}"
+    );
+    assert!(versions(&mut conn).is_empty());
 }

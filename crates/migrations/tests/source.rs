@@ -233,11 +233,17 @@ fn a_folder_without_up_sql_is_refused() {
 }
 
 #[test]
-fn an_up_sql_of_zero_bytes_is_refused_as_diesel_refuses_it() {
+fn an_up_sql_of_zero_bytes_loads_with_a_finding_as_diesel_loads_it() {
     let root = dir();
     write(root.path(), &format!("{GOOD}/up.sql"), "");
-    let err = refused(root.path(), &[GOOD, "up.sql is empty"]);
-    assert!(matches!(err, SourceError::EmptyUp { .. }), "{err:?}");
+    let scanned = scan(root.path()).expect("diesel loads it");
+    let findings = findings_about(&scanned, GOOD);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("up.sql is empty (zero bytes)")),
+        "{findings:?}"
+    );
 
     let root = dir();
     good(root.path(), GOOD);
@@ -247,7 +253,14 @@ fn an_up_sql_of_zero_bytes_is_refused_as_diesel_refuses_it() {
         &format!("{GOOD}/down.postgres.sql"),
         "DROP TABLE tasks;",
     );
-    refused(root.path(), &[GOOD, "up.postgres.sql is empty"]);
+    let scanned = scan(root.path()).expect("diesel loads it");
+    let findings = findings_about(&scanned, GOOD);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("up.postgres.sql is empty (zero bytes)")),
+        "{findings:?}"
+    );
 }
 
 #[test]
@@ -351,20 +364,28 @@ fn metadata_toml_is_read_as_diesel_reads_it() {
 }
 
 #[test]
-fn a_metadata_toml_diesel_cannot_read_is_refused_naming_the_folder() {
+fn a_metadata_toml_diesel_cannot_read_means_a_transaction_with_a_finding() {
     for (toml, needle) in [
         (
-            "run_in_transaction = \"false\"\n",
-            "run_in_transaction must be true or false, not a string",
+            &b"run_in_transaction = \"false\"\n"[..],
+            "of TOML type string",
         ),
-        ("run_in_transaction = maybe\n", "line 1: not TOML"),
-        ("# comment\nrun_in_transaction\n", "line 2: not TOML"),
+        (b"run_in_transaction = maybe\n", "line 1: not TOML"),
+        (b"# comment\nrun_in_transaction\n", "line 2: not TOML"),
+        (b"run_in_transaction = false # \xff\n", "not valid UTF-8"),
     ] {
         let root = dir();
         good(root.path(), GOOD);
         write(root.path(), &format!("{GOOD}/metadata.toml"), toml);
-        let err = refused(root.path(), &[GOOD, "metadata.toml", needle]);
-        assert!(matches!(err, SourceError::BadMetadata { .. }), "{err:?}");
+        let scanned = scan(root.path()).expect("diesel reads it, so workhub does");
+        assert!(scanned.migrations[0].run_in_transaction(), "{needle}");
+        let findings = findings_about(&scanned, GOOD);
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.contains(needle) && f.contains("runs IN a transaction")),
+            "{needle}: {findings:?}"
+        );
     }
 }
 

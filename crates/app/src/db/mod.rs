@@ -49,6 +49,7 @@ pub fn upgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
         .migrator()
         .upgrade(db.backend(), target, &mut Report::new())
         .map_err(|err| ctx.failure(err))?;
+    report::warn_squashed(&outcome.status);
     let at = report::revision(&outcome.status);
     if outcome.ran.is_empty() {
         println!("Nothing to apply: {} is at {at}.", ctx.url);
@@ -187,6 +188,7 @@ fn remedies(status: &Status<'_>, model_changes: bool) -> Vec<&'static str> {
 
 fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
+    report::warn_squashed(&status);
     let mut problems = problems(ctx, &status);
     // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
     let lineage = rebase::problems(ctx)?;

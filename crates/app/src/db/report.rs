@@ -143,7 +143,35 @@ pub fn history(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
             row.folder.as_deref().unwrap_or(&row.version)
         );
     }
+    for row in &status.squashed {
+        println!(
+            "[-] {} (applied, older than every migration: ignored)",
+            row.folder.as_deref().unwrap_or(&row.version)
+        );
+    }
     Ok(())
+}
+
+/// Warns, on stderr, about applied versions older than every migration: a squashed history's rows,
+/// which diesel ignores and so does workhub.
+pub fn warn_squashed(status: &Status<'_>) {
+    if status.squashed.is_empty() {
+        return;
+    }
+    let versions: Vec<&str> = status
+        .squashed
+        .iter()
+        .map(|row| row.folder.as_deref().unwrap_or(&row.version))
+        .collect();
+    let oldest = status.migrations().iter().map(|m| m.folder()).min();
+    eprintln!(
+        "warning: {} applied version{} older than the oldest migration ({}) and ignored, as diesel \
+         ignores them (their folders were deleted, as squashing a history does): {}",
+        versions.len(),
+        super::plural(versions.len()),
+        oldest.unwrap_or("none"),
+        versions.join(", ")
+    );
 }
 
 fn source_name(ctx: &Context) -> String {

@@ -153,7 +153,7 @@ impl<'m> Migrator<'m> {
             let mut report = StampReport::default();
             let mut sql = String::new();
             if purge {
-                for row in &status.unknown {
+                for row in status.unknown.iter().chain(&status.squashed) {
                     sql.push_str(&forget(&row.version));
                     report
                         .removed
@@ -515,7 +515,7 @@ fn after<'m>(status: &Status<'m>, plan: &Plan<'m>) -> Status<'m> {
         .entries()
         .iter()
         .filter_map(|entry| entry.applied.clone())
-        .chain(status.unknown.iter().cloned())
+        .chain(status.unknown.iter().chain(&status.squashed).cloned())
         .collect();
     for migration in &plan.steps {
         rows.retain(|row| row.version != migration.version());
@@ -539,7 +539,7 @@ fn run_statements(
     direction: Direction,
     sql: &str,
 ) -> Result<(), MigrateError> {
-    for statement in statements::split(sql) {
+    for statement in statements::split(sql, db.dialect()) {
         db.execute(statement)
             .map_err(|message| MigrateError::Statement {
                 folder: migration.folder().to_string(),

@@ -8,7 +8,7 @@ pub use status::{Entry, State, Status};
 pub use target::{resolve, Target};
 
 use crate::source::lineage;
-use crate::{MigrateError, Migration};
+use crate::{Dialect, MigrateError, Migration};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -114,6 +114,20 @@ impl<'m> Status<'m> {
             if !divergences.is_empty() {
                 return Err(MigrateError::Diverged { divergences });
             }
+        }
+        if let Some(empty) = steps
+            .iter()
+            .find(|m| m.scripts(self.dialect()).up().is_empty())
+        {
+            let postgres = self.dialect() == Dialect::Postgres && empty.has_postgres_override();
+            return Err(MigrateError::EmptyUp {
+                folder: empty.folder().to_string(),
+                file: if postgres {
+                    "up.postgres.sql"
+                } else {
+                    "up.sql"
+                },
+            });
         }
         Ok(Plan {
             direction: Direction::Up,

@@ -26,8 +26,13 @@ pub struct Status<'m> {
     dialect: Dialect,
     migrations: &'m [Migration],
     entries: Vec<Entry<'m>>,
-    /// Applied versions no known migration has, in version order.
+    /// Applied versions no known migration has, in version order, none older than the oldest known
+    /// migration.
     pub unknown: Vec<AppliedMigration>,
+    /// Applied versions older than the oldest known migration, in version order: what a squashed
+    /// history (old folders deleted) leaves in a database. diesel ignores them, and so does every
+    /// plan; commands report them as a warning.
+    pub squashed: Vec<AppliedMigration>,
 }
 
 impl<'m> Status<'m> {
@@ -60,13 +65,19 @@ impl<'m> Status<'m> {
                 }
             })
             .collect();
-        let mut unknown: Vec<AppliedMigration> = by_version.into_values().collect();
+        let oldest = migrations.iter().map(Migration::version).min();
+        let (mut squashed, mut unknown): (Vec<AppliedMigration>, Vec<AppliedMigration>) =
+            by_version
+                .into_values()
+                .partition(|row| oldest.is_some_and(|oldest| row.version.as_str() < oldest));
         unknown.sort_by(|a, b| a.version.cmp(&b.version));
+        squashed.sort_by(|a, b| a.version.cmp(&b.version));
         Self {
             dialect,
             migrations,
             entries,
             unknown,
+            squashed,
         }
     }
 

@@ -141,31 +141,33 @@ pub fn migration_from_files(
     let up_postgres = text("up.postgres.sql")?;
     let down_postgres = text("down.postgres.sql")?;
     let lineage = lineage::read(folder, text(lineage::LINEAGE_FILE)?)?;
-    let metadata = match text("metadata.toml")? {
-        Some(toml) => Metadata::parse(folder, &toml)?,
-        None => Metadata::default(),
-    };
+    let metadata = files
+        .remove("metadata.toml")
+        .map_or_else(Metadata::default, |bytes| Metadata::read(&bytes));
     findings.extend(
         metadata
             .findings
             .iter()
             .map(|message| Finding::new(folder, message.clone())),
     );
-    // diesel refuses a script of zero bytes; one of comments alone it sends as it is, which SQLite
-    // runs as nothing and PostgreSQL refuses as an empty query.
-    let mut empty = |file: &str, sql: &str, up: bool| {
+    // diesel loads a script of zero bytes and refuses it when it would run it (the plan refuses
+    // it then too); one of comments alone it sends as it is, which SQLite runs as nothing and
+    // PostgreSQL refuses as an empty query.
+    let mut empty = |file: &str, sql: &str, up: bool| -> Result<(), SourceError> {
         if sql.is_empty() && up {
-            return Err(SourceError::EmptyUp {
-                folder: folder.to_string(),
-                file: file.to_string(),
-            });
-        }
-        if sql.is_empty() {
+            findings.push(Finding::new(
+                folder,
+                format!(
+                    "{file} is empty (zero bytes): diesel_cli refuses to run it, and so does \
+                     workhub while it is pending"
+                ),
+            ));
+        } else if sql.is_empty() {
             findings.push(Finding::new(
                 folder,
                 format!("{file} is empty (zero bytes): diesel_cli refuses to revert it"),
             ));
-        } else if statements::split(sql).is_empty() {
+        } else if statements::split(sql, dialect_of(file)).is_empty() {
             findings.push(Finding::new(
                 folder,
                 format!(
@@ -206,4 +208,14 @@ pub fn migration_from_files(
     )
     .with_lineage(lineage);
     Ok((migration, findings))
+}
+
+/// The dialect a script file is read in: `*.postgres.sql` is PostgreSQL's; `up.sql` / `down.sql` are
+/// read as SQLite reads them (the reading with fewer comment forms, so it finds the most code).
+fn dialect_of(file: &str) -> super::Dialect {
+    if file.ends_with(".postgres.sql") {
+        super::Dialect::Postgres
+    } else {
+        super::Dialect::Sqlite
+    }
 }

@@ -16,12 +16,8 @@ pub enum SourceError {
     },
     /// A folder without `up.sql`: diesel refuses the whole directory.
     MissingUp { folder: String },
-    /// An `up.sql` of zero bytes, which diesel refuses to run.
-    EmptyUp { folder: String, file: String },
     /// A script that is not valid UTF-8.
     NotUtf8 { folder: String, file: String },
-    /// A `metadata.toml` that is not TOML, or whose `run_in_transaction` is not a boolean.
-    BadMetadata { folder: String, message: String },
     /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
     /// when the folder has a `down.sql`).
     IncompleteDialect { folder: String, missing: String },
@@ -60,23 +56,10 @@ impl fmt::Display for SourceError {
                  hint: every folder in the migrations directory is a migration and needs an up.sql \
                  (diesel refuses the directory too); move the folder out if it is not one; nothing was run"
             ),
-            Self::EmptyUp { folder, file } => write!(
-                f,
-                "migration folder `{folder}`: {file} is empty (zero bytes), which diesel refuses to run\n  \
-                 hint: write the SQL the migration runs (a comment alone is a no-op), or delete the folder; \
-                 nothing was run"
-            ),
             Self::NotUtf8 { folder, file } => write!(
                 f,
                 "migration folder `{folder}`: {file} is not valid UTF-8\n  \
                  hint: save the file as UTF-8"
-            ),
-            Self::BadMetadata { folder, message } => write!(
-                f,
-                "migration folder `{folder}`: metadata.toml: {message}\n  \
-                 hint: write `run_in_transaction = true` or `run_in_transaction = false` (TOML booleans, \
-                 unquoted) to say which is meant: diesel_cli silently ignores a metadata.toml it cannot \
-                 read and runs the migration in a transaction; nothing was run"
             ),
             Self::IncompleteDialect { folder, missing } => write!(
                 f,

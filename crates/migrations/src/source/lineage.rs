@@ -303,51 +303,18 @@ fn touched(migration: &Migration, peers: &[Migration]) -> Vec<String> {
     tables
 }
 
-/// The words and quoted identifiers of `sql`, comments and string literals left out.
+/// The words and quoted identifiers of `sql` (an SQLite script), comments and string literals left out.
 fn identifiers(sql: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    for statement in super::statements::split(sql) {
-        let mut chars = statement.chars().peekable();
-        let mut word = String::new();
-        while let Some(c) = chars.next() {
-            let in_word = c.is_alphanumeric() || c == '_';
-            if !in_word && !word.is_empty() {
-                words.push(std::mem::take(&mut word));
-            }
-            match c {
-                '\'' => {
-                    for c in chars.by_ref() {
-                        if c == '\'' {
-                            break;
-                        }
-                    }
-                }
-                '"' | '`' => {
-                    let mut quoted = String::new();
-                    for q in chars.by_ref() {
-                        if q == c {
-                            break;
-                        }
-                        quoted.push(q);
-                    }
-                    words.push(quoted);
-                }
-                '-' if chars.peek() == Some(&'-') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                }
-                c if c.is_alphanumeric() || c == '_' => word.push(c),
-                _ => {}
-            }
-        }
-        if !word.is_empty() {
-            words.push(word);
-        }
-    }
-    words
+    super::statements::identifiers(sql, super::Dialect::Sqlite)
+        .map(std::borrow::Cow::into_owned)
+        .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn identifiers_skip_comments_and_strings_but_keep_quoted_names() {
+    let sql = "/* tasks */ UPDATE \"users\" SET note = 'projects' -- teams\n;";
+    assert_eq!(identifiers(sql), ["UPDATE", "users", "SET", "note"]);
 }
 
 /// What is wrong with the head file, if anything.

@@ -1,9 +1,8 @@
-use super::SourceError;
-
 /// A migration's `metadata.toml`, read exactly as diesel reads it: TOML whose one setting is
 /// `run_in_transaction`. diesel deserialises it with `#[serde(default)]`, so a file WITHOUT the key means
-/// `false` (no file at all means `true`), and it ignores unknown keys. Both surprises are kept, so a
-/// migration runs as diesel_cli runs it, and reported in [`Metadata::findings`].
+/// `false` (no file at all means `true`), it ignores unknown keys, and it ignores a file it cannot
+/// read at all (`unwrap_or_default()`: in a transaction). Every surprise is kept, so a migration runs
+/// as diesel_cli runs it, and reported in [`Metadata::findings`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
     pub run_in_transaction: bool,
@@ -21,22 +20,29 @@ impl Default for Metadata {
 }
 
 impl Metadata {
-    pub fn parse(folder: &str, text: &str) -> Result<Self, SourceError> {
-        let bad = |message: String| SourceError::BadMetadata {
-            folder: folder.to_string(),
-            message,
+    /// Reads a `metadata.toml` from its bytes, as diesel does: a file diesel cannot read (not UTF-8,
+    /// not TOML, or a `run_in_transaction` that is not a boolean) is ignored, so the migration runs in
+    /// a transaction; that is kept and reported as a finding, never refused.
+    pub fn read(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse(text),
+            Err(_) => Self::unreadable("it is not valid UTF-8".to_string()),
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        let table: toml::Table = match text.parse() {
+            Ok(table) => table,
+            Err(err) => return Self::unreadable(not_toml(text, &err)),
         };
-        let table: toml::Table = text
-            .parse()
-            .map_err(|err: toml::de::Error| bad(not_toml(text, &err)))?;
         let mut findings = Vec::new();
         let run_in_transaction = match table.get("run_in_transaction") {
             Some(toml::Value::Boolean(value)) => *value,
             Some(other) => {
-                return Err(bad(format!(
-                    "run_in_transaction must be true or false, not a {}",
+                return Self::unreadable(format!(
+                    "`run_in_transaction` is of TOML type {}, not a boolean",
                     other.type_str()
-                )))
+                ))
             }
             None => {
                 findings.push(
@@ -54,10 +60,22 @@ impl Metadata {
                  `run_in_transaction`)"
             ));
         }
-        Ok(Self {
+        Self {
             run_in_transaction,
             findings,
-        })
+        }
+    }
+
+    /// A file diesel ignores, as if it were absent: the migration runs in a transaction.
+    fn unreadable(why: String) -> Self {
+        Self {
+            run_in_transaction: true,
+            findings: vec![format!(
+                "metadata.toml is ignored, as diesel ignores it, because {why}: the migration runs \
+                 IN a transaction; write `run_in_transaction = true` or `run_in_transaction = false` \
+                 (an unquoted TOML boolean) to say which is meant"
+            )],
+        }
     }
 }
 
@@ -80,10 +98,10 @@ mod tests {
     #[test]
     fn reads_run_in_transaction() {
         let text = "# indexes built concurrently\nrun_in_transaction = false # no tx\n";
-        let metadata = Metadata::parse("f", text).unwrap();
+        let metadata = Metadata::parse(text);
         assert!(!metadata.run_in_transaction);
         assert!(metadata.findings.is_empty());
-        let metadata = Metadata::parse("f", "run_in_transaction = true").unwrap();
+        let metadata = Metadata::parse("run_in_transaction = true");
         assert!(metadata.run_in_transaction);
         assert!(metadata.findings.is_empty());
     }
@@ -91,7 +109,7 @@ mod tests {
     #[test]
     fn a_file_without_the_key_means_false_as_for_diesel_and_says_so() {
         for text in ["", "# nothing\n", "[section]\nrun_in_transaction = true\n"] {
-            let metadata = Metadata::parse("f", text).unwrap();
+            let metadata = Metadata::parse(text);
             assert!(!metadata.run_in_transaction, "{text:?}");
             assert!(
                 metadata.findings[0].contains("reads as `run_in_transaction = false`"),
@@ -103,28 +121,30 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_ignored_with_a_finding() {
-        let metadata =
-            Metadata::parse("f", "run_in_transction = true\nrun_in_transaction = true\n").unwrap();
+        let metadata = Metadata::parse("run_in_transction = true\nrun_in_transaction = true\n");
         assert!(metadata.run_in_transaction);
         assert_eq!(metadata.findings.len(), 1);
         assert!(metadata.findings[0].contains("`run_in_transction`"));
     }
 
     #[test]
-    fn refuses_values_that_are_not_booleans_and_text_that_is_not_toml() {
-        for (text, needle) in [
-            ("run_in_transaction = \"false\"", "must be true or false"),
-            ("run_in_transaction = 0", "must be true or false"),
-            ("run_in_transaction = no", "line 1: not TOML"),
-            ("# a comment\nrun_in_transaction", "line 2: not TOML"),
+    fn a_file_diesel_cannot_read_means_a_transaction_with_a_finding() {
+        for (bytes, needle) in [
+            (
+                &b"run_in_transaction = \"false\""[..],
+                "of TOML type string, not a boolean",
+            ),
+            (b"run_in_transaction = 0", "of TOML type integer"),
+            (b"run_in_transaction = no", "line 1: not TOML"),
+            (b"# a comment\nrun_in_transaction", "line 2: not TOML"),
+            (b"run_in_transaction = false # \xff", "not valid UTF-8"),
         ] {
-            let err = Metadata::parse("f", text).unwrap_err();
-            match err {
-                SourceError::BadMetadata { ref message, .. } => {
-                    assert!(message.contains(needle), "{text}: {message}")
-                }
-                other => panic!("{text}: {other:?}"),
-            }
+            let metadata = Metadata::read(bytes);
+            assert!(metadata.run_in_transaction, "{needle}");
+            assert_eq!(metadata.findings.len(), 1, "{needle}");
+            let finding = &metadata.findings[0];
+            assert!(finding.contains(needle), "{finding}");
+            assert!(finding.contains("runs IN a transaction"), "{finding}");
         }
     }
 }
