@@ -410,6 +410,40 @@ fn a_migration_whose_parent_changed_after_it_was_generated_is_stale() {
 }
 
 #[test]
+fn a_merged_in_migration_that_sorts_before_the_applied_one_is_refused() {
+    // Main deployed add_color (the newer timestamp); the branch merged in is older, so the
+    // divergence is reported at add_color and the pending widen sorts before it.
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let older = "2024-01-01-120000_widen";
+    let b = create(std::slice::from_ref(&initial), &wide_title::schema(), older);
+    let a = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial.clone(), a.clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    drop(db);
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(SEED).unwrap();
+    drop(conn);
+    let before = sqlite_state(&path);
+    let merged = vec![initial, b, a];
+    let mut db = Sqlite::open(&path).unwrap();
+    let mut migrator = Migrator::new(&merged);
+    migrator.allow_out_of_order = true;
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err();
+    let MigrateError::Diverged { divergences } = &err else {
+        panic!("expected a divergence, got {err}");
+    };
+    assert_eq!(divergences[0].migration, ADD_COLOR);
+    assert_eq!(divergences[0].others, vec![older.to_string()]);
+    assert_eq!(sqlite_state(&path), before, "a refusal changes nothing");
+}
+
+#[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
         workhub_migrations::tables! {
