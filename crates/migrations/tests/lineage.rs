@@ -444,6 +444,103 @@ fn a_merged_in_migration_that_sorts_before_the_applied_one_is_refused() {
 }
 
 #[test]
+fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
+    mod with_note {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) { id -> BigInt, project_id -> BigInt, title -> Text, note -> Nullable<Text>, }
+        }
+    }
+    mod note_and_color {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) {
+                id -> BigInt, project_id -> BigInt, title -> Text, note -> Nullable<Text>,
+                color -> Nullable<Text>,
+            }
+        }
+    }
+    mod memo {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) { id -> BigInt, project_id -> BigInt, title -> Text, memo -> Nullable<Text>, }
+        }
+    }
+    mod memo_and_color {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) {
+                id -> BigInt, project_id -> BigInt, title -> Text, memo -> Nullable<Text>,
+                color -> Nullable<Text>,
+            }
+        }
+    }
+    let initial = create(&[], &with_note::schema(), INITIAL);
+    let a = create(
+        std::slice::from_ref(&initial),
+        &note_and_color::schema(),
+        ADD_COLOR,
+    );
+    // Branch b renamed note to memo; the generated DROP + ADD was replaced by the RENAME, as the
+    // README tells users to.
+    let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
+    let mut generated = draft::generated(WIDEN, Some(INITIAL), &current, &memo::schema()).unwrap();
+    for (name, text) in &mut generated.files {
+        match *name {
+            "up.sql" | "up.postgres.sql" => {
+                *text = "ALTER TABLE tasks RENAME COLUMN note TO memo;\n".into()
+            }
+            "down.sql" | "down.postgres.sql" => {
+                *text = "ALTER TABLE tasks RENAME COLUMN memo TO note;\n".into()
+            }
+            _ => {}
+        }
+    }
+    let b = migration_of(&generated).unwrap();
+    let merged = vec![initial.clone(), a.clone(), b.clone()];
+    let rebased = rebase(&merged, &memo_and_color::schema()).unwrap().unwrap();
+    let only = &rebased.migrations[0];
+    assert!(
+        only.edited && only.hand_written && !only.sql_changed,
+        "{only:?}"
+    );
+    let again = migration_of(&only.draft).unwrap();
+    assert_eq!(again.scripts(Dialect::Sqlite), b.scripts(Dialect::Sqlite));
+    assert_eq!(
+        again.scripts(Dialect::Postgres),
+        b.scripts(Dialect::Postgres)
+    );
+    assert!(!again.scripts(Dialect::Sqlite).up().contains("DROP COLUMN"));
+    assert_eq!(again.lineage().unwrap().parent(), Some(ADD_COLOR));
+
+    // Values survive on a database that ran the other branch.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial.clone(), a.clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO projects (id, name) VALUES (1, 'p');\n\
+         INSERT INTO tasks (id, project_id, title, note) VALUES (1, 1, 't', 'keep me');",
+    )
+    .unwrap();
+    Migrator::new(&[initial, a, again])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Memo {
+        #[diesel(sql_type = Nullable<Text>)]
+        memo: Option<String>,
+    }
+    let memos: Vec<Memo> = diesel::sql_query("SELECT memo FROM tasks")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(memos[0].memo.as_deref(), Some("keep me"));
+}
+
+#[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
         workhub_migrations::tables! {

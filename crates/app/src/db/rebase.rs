@@ -123,7 +123,16 @@ fn report(rebase: &Rebase) {
     let mut parent = rebase.onto.clone().unwrap_or_else(|| "base".into());
     for rebased in &rebase.migrations {
         let folder = &rebased.draft.folder;
-        if rebased.hand_written {
+        if rebased.edited {
+            println!(
+                "kept {folder} (generated, then edited by hand) as it is, now after {parent}: \
+                 generating it again would undo the edit"
+            );
+            println!(
+                "  RE-CHECK its SQL against the migrations before it: it was written without them; \
+                 its lineage was refreshed and now records it as hand-written"
+            );
+        } else if rebased.hand_written {
             println!("kept {folder} (hand-written) as it is, now after {parent}");
             println!(
                 "  RE-CHECK its SQL against the migrations before it: it was written without them (the \

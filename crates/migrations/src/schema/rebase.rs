@@ -24,6 +24,9 @@ pub struct Rebased {
     pub draft: Draft,
     /// Kept its SQL as written; the user must re-check it against the migrations it now follows.
     pub hand_written: bool,
+    /// Generated, but its SQL was edited by hand since (a RENAME for a DROP + ADD, a backfill), so it
+    /// was kept as hand-written SQL rather than generated again, which would undo the edit.
+    pub edited: bool,
     /// Whether its `up` SQL changed (a database that ran the old one sees it as modified).
     pub sql_changed: bool,
 }
@@ -139,7 +142,10 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
                 }
             })?;
         let parent = history.last().map(|m| m.folder().to_string());
-        let hand_written = migration.lineage().is_none_or(Lineage::is_hand_written);
+        let edited = migration
+            .lineage()
+            .is_some_and(|l| !l.is_hand_written() && edited_by_hand(migration, l, &before, &after));
+        let hand_written = edited || migration.lineage().is_none_or(Lineage::is_hand_written);
         let draft = if hand_written {
             draft::hand_written(folder, parent.as_deref(), &schema, files_of(migration))
         } else {
@@ -169,6 +175,7 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
         rebased.push(Rebased {
             draft,
             hand_written,
+            edited,
             sql_changed,
         });
     }
@@ -220,6 +227,23 @@ fn ancestors(
         if current.lineage().is_some() {
             chain.push(current.clone());
         }
+    }
+}
+
+/// Whether a generated migration's SQL files differ from what was generated: from the digest its
+/// lineage records, or, for lineage written before digests were, from generating it again on the
+/// schema it was written against.
+fn edited_by_hand(
+    migration: &Migration,
+    lineage: &Lineage,
+    before: &Schema,
+    after: &Schema,
+) -> bool {
+    let now = draft::files_digest(&files_of(migration));
+    match lineage.sql() {
+        Some(written) => written != now,
+        None => draft::generated(migration.folder(), lineage.parent(), before, after)
+            .is_none_or(|again| draft::files_digest(&again.files) != now),
     }
 }
 

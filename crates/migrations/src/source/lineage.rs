@@ -28,6 +28,9 @@ pub struct Lineage {
     hand_written: bool,
     /// The tables it touches, comma-separated (a plain string so a binary can embed it as a constant).
     tables: Cow<'static, str>,
+    /// A generated migration's SQL files as written (see `schema::draft::files_digest`): files that
+    /// no longer match were edited by hand, and a rebase keeps them. Not embedded in binaries.
+    sql: Option<Cow<'static, str>>,
 }
 
 impl Lineage {
@@ -42,7 +45,19 @@ impl Lineage {
             schema: Cow::Owned(schema),
             hand_written,
             tables: Cow::Owned(tables.join(",")),
+            sql: None,
         }
+    }
+
+    /// The same lineage, recording the digest of the SQL files as written.
+    pub fn with_sql(mut self, digest: String) -> Self {
+        self.sql = Some(Cow::Owned(digest));
+        self
+    }
+
+    /// The digest of the SQL files as `db create` wrote them, when recorded.
+    pub fn sql(&self) -> Option<&str> {
+        self.sql.as_deref()
     }
 
     /// A lineage compiled into a binary by its build script; `tables` is comma-separated.
@@ -61,6 +76,7 @@ impl Lineage {
             schema: Cow::Borrowed(schema),
             hand_written,
             tables: Cow::Borrowed(tables),
+            sql: None,
         }
     }
 
@@ -90,12 +106,13 @@ impl Lineage {
         &self.tables
     }
 
-    /// Reads `lineage.toml`: `parent`, `schema`, `kind` and `tables`, each once.
+    /// Reads `lineage.toml`: `parent`, `schema`, `kind` and `tables`, each once, and `sql` if set.
     pub fn parse(folder: &str, text: &str) -> Result<Self, SourceError> {
         let mut parent: Option<Option<String>> = None;
         let mut schema = None;
         let mut kind = None;
         let mut tables = None;
+        let mut sql = None;
         for (index, raw) in text.lines().enumerate() {
             let bad = |message: String| SourceError::BadLineage {
                 folder: folder.to_string(),
@@ -128,6 +145,7 @@ impl Lineage {
                     })
                     .map(|_| None),
                 "tables" => tables.replace(list(value).map_err(&bad)?).map(|_| None),
+                "sql" => sql.replace(string(value).map_err(&bad)?).map(|_| None),
                 other => return Err(bad(format!("unknown setting `{other}`"))),
             };
             if seen.is_some() {
@@ -139,12 +157,16 @@ impl Lineage {
             line: text.lines().count().max(1),
             message: format!("`{key}` is missing"),
         };
-        Ok(Self::new(
+        let lineage = Self::new(
             parent.ok_or_else(|| missing("parent"))?,
             schema.ok_or_else(|| missing("schema"))?,
             kind.ok_or_else(|| missing("kind"))?,
             tables.ok_or_else(|| missing("tables"))?,
-        ))
+        );
+        Ok(match sql {
+            Some(sql) => lineage.with_sql(sql),
+            None => lineage,
+        })
     }
 
     /// The file's text, as `db create` writes it.
@@ -155,11 +177,14 @@ impl Lineage {
              parent = \"{}\"\n\
              schema = \"{}\"\n\
              kind = \"{}\"\n\
-             tables = [{}]\n",
+             tables = [{}]\n{}",
             self.parent().unwrap_or_default(),
             self.schema,
             if self.hand_written { "hand-written" } else { "generated" },
-            tables.join(", ")
+            tables.join(", "),
+            self.sql()
+                .map(|sql| format!("sql = \"{sql}\"\n"))
+                .unwrap_or_default()
         )
     }
 }
@@ -438,6 +463,9 @@ mod tests {
             vec!["tasks".into(), "users".into()],
         );
         assert_eq!(Lineage::parse("f", &lineage.to_toml()).unwrap(), lineage);
+        let with_sql = lineage.clone().with_sql("sha256:00ff".into());
+        let parsed = Lineage::parse("f", &with_sql.to_toml()).unwrap();
+        assert_eq!(parsed.sql(), Some("sha256:00ff"));
         let first = Lineage::new(None, "00".into(), true, Vec::new());
         let parsed = Lineage::parse("f", &first.to_toml()).unwrap();
         assert_eq!(parsed, first);
