@@ -109,6 +109,15 @@ fn write(dir: &Path, draft: &Draft) {
     std::fs::write(dir.join(lineage::HEAD_FILE), format!("{}\n", draft.folder)).unwrap();
 }
 
+/// The head file as git leaves it when `theirs` is merged into a branch whose head is `ours`.
+fn merge_head(dir: &Path, ours: &str, theirs: &str) {
+    std::fs::write(
+        dir.join(lineage::HEAD_FILE),
+        format!("<<<<<<< HEAD\n{ours}\n=======\n{theirs}\n>>>>>>> theirs\n"),
+    )
+    .unwrap();
+}
+
 const SEED: &str = "INSERT INTO users (id, email, display_name, password_hash) VALUES (1, 'ada@example.com', 'Ada', 'x');\n\
     INSERT INTO projects (id, owner_id, name) VALUES (1, 1, 'workhub');\n\
     INSERT INTO tasks (id, project_id, title, due_on) VALUES (1, 1, 'paint', '2025-01-02'), (2, 1, 'sand', NULL), (3, 1, 'ship', '2025-03-04');";
@@ -150,6 +159,7 @@ fn merged_on_sqlite(scenario: &Scenario) -> Fixture {
     fixture.ok(&["db", "upgrade"]);
     fixture.execute(SEED);
     write(&fixture.migrations(), &scenario.b);
+    merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN);
     fixture
 }
 
@@ -197,16 +207,27 @@ fn run_sqlite(fixture: &Fixture, args: &[&str]) -> Run {
 fn rebase_check_and_upgrade(fixture: &Fixture, rerun: impl Fn(&[&str]) -> Run) {
     let rebased = fixture.ok(&["db", "rebase"]);
     assert!(
-        rebased
-            .stdout
-            .contains(&format!("re-created {WIDEN} on top of {ADD_DUE_ON}")),
+        rebased.stdout.contains(&format!("re-created {WIDEN} as ")),
         "{}",
         rebased.stdout
     );
-    let head = std::fs::read_to_string(fixture.migrations().join(lineage::HEAD_FILE)).unwrap();
-    assert_eq!(head, format!("{WIDEN}\n"));
+    assert!(
+        rebased
+            .stdout
+            .contains(&format!("_widen on top of {ADD_DUE_ON}")),
+        "{}",
+        rebased.stdout
+    );
     let scan = source::scan(&fixture.migrations()).unwrap();
     assert!(lineage::divergences(&scan.migrations).is_empty());
+    let newest = scan.migrations.last().unwrap().folder().to_string();
+    assert!(newest.ends_with("_widen") && newest != WIDEN, "{newest}");
+    assert!(
+        !fixture.migrations().join(WIDEN).exists(),
+        "the old folder is gone"
+    );
+    let head = std::fs::read_to_string(fixture.migrations().join(lineage::HEAD_FILE)).unwrap();
+    assert_eq!(head, format!("{newest}\n"));
     let up = rerun(&["db", "upgrade"]);
     up.expect_code(0);
     let check = rerun(&["db", "check"]);
@@ -285,15 +306,23 @@ fn a_later_hand_written_migration_keeps_its_sql_and_is_flagged_for_review() {
     fixture.execute(SEED);
     write(&fixture.migrations(), &backfill);
     write(&fixture.migrations(), &widen);
+    merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN_AFTER);
     let up_before = std::fs::read(fixture.migrations().join(BACKFILL).join("up.sql")).unwrap();
     fixture
         .run(&["db", "upgrade"])
         .expect_failure(1, &[BACKFILL, ADD_DUE_ON, "workhub db rebase"]);
     let rebased = fixture.ok(&["db", "rebase"]);
+    let scan = source::scan(&fixture.migrations()).unwrap();
+    let folders: Vec<&str> = scan.migrations.iter().map(|m| m.folder()).collect();
+    let (new_backfill, new_widen) = (folders[2], folders[3]);
+    assert!(
+        new_backfill.ends_with("_backfill") && new_widen.ends_with("_widen"),
+        "{folders:?}"
+    );
     for needle in [
-        format!("kept {BACKFILL} (hand-written) as it is, now after {ADD_DUE_ON}"),
+        format!("kept {BACKFILL} (hand-written) as it is, now {new_backfill} after {ADD_DUE_ON}"),
         "RE-CHECK".to_string(),
-        format!("re-created {WIDEN_AFTER} on top of {BACKFILL}"),
+        format!("re-created {WIDEN_AFTER} as {new_widen} on top of {new_backfill}"),
     ] {
         assert!(
             rebased.stdout.contains(&needle),
@@ -301,7 +330,7 @@ fn a_later_hand_written_migration_keeps_its_sql_and_is_flagged_for_review() {
             rebased.stdout
         );
     }
-    let up_after = std::fs::read(fixture.migrations().join(BACKFILL).join("up.sql")).unwrap();
+    let up_after = std::fs::read(fixture.migrations().join(new_backfill).join("up.sql")).unwrap();
     assert_eq!(
         up_after, up_before,
         "hand-written SQL is kept byte for byte"
@@ -545,6 +574,7 @@ fn merges_are_refused_then_rebased_on_postgres_to_the_same_schema_as_sqlite() {
         conn.batch_execute(SEED).unwrap();
         drop(conn);
         write(&fixture.migrations(), &scenario.b);
+        merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN);
         let before = pg.state();
         assert_every_door_refuses(&fixture, shared, |args| pg.run(&fixture, args));
         assert_eq!(pg.state(), before, "no door changed the database");
@@ -649,6 +679,7 @@ fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
     for draft in [&parent, &a, &b] {
         write(&fixture.migrations(), draft);
     }
+    merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN);
     let before = files(&fixture.migrations());
     let run = fixture.run(&["db", "rebase"]);
     run.expect_failure(
@@ -661,4 +692,48 @@ fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
     );
     assert_eq!(files(&fixture.migrations()), before, "no file changed");
     assert!(!fixture.db().exists(), "rebase never opens a database");
+}
+
+#[test]
+fn a_rebase_re_creates_the_merged_in_branch_even_when_it_sorts_first() {
+    // Main shipped widen; the branch merged into it has the older add_due_on.
+    let scenario = scenario(BranchA::Generated, "tasks", "title");
+    let fixture = Fixture::new();
+    write(&fixture.migrations(), &scenario.parent);
+    write(&fixture.migrations(), &scenario.b);
+    fixture.ok(&["db", "upgrade"]);
+    fixture.execute(
+        "INSERT INTO users (id, email, display_name, password_hash) VALUES (1, 'ada@example.com', 'Ada', 'x');\n\
+         INSERT INTO projects (id, owner_id, name) VALUES (1, 1, 'workhub');\n\
+         INSERT INTO tasks (id, project_id, title) VALUES (1, 1, 'paint');",
+    );
+    write(&fixture.migrations(), &scenario.a);
+    let widen_files = files(&fixture.migrations().join(WIDEN));
+
+    // Without a head file that says which branch is ours, rebase cannot tell, and says how to choose.
+    std::fs::remove_file(fixture.migrations().join(lineage::HEAD_FILE)).unwrap();
+    let before = files(&fixture.migrations());
+    fixture.run(&["db", "rebase"]).expect_failure(
+        1,
+        &["--onto FOLDER", ADD_DUE_ON, WIDEN, "nothing was written"],
+    );
+    assert_eq!(files(&fixture.migrations()), before, "no file changed");
+
+    merge_head(&fixture.migrations(), WIDEN, ADD_DUE_ON);
+    let rebased = fixture.ok(&["db", "rebase"]);
+    assert!(
+        rebased
+            .stdout
+            .contains(&format!("re-created {ADD_DUE_ON} as ")),
+        "{}",
+        rebased.stdout
+    );
+    assert!(rebased.stdout.contains("just reset"), "{}", rebased.stdout);
+    assert_eq!(
+        files(&fixture.migrations().join(WIDEN)),
+        widen_files,
+        "the deployed migration is kept byte for byte"
+    );
+    fixture.ok(&["db", "upgrade"]);
+    fixture.ok(&["db", "check"]);
 }

@@ -93,6 +93,11 @@ const INITIAL: &str = "2024-01-01-000000_initial";
 const ADD_COLOR: &str = "2024-01-02-000000_add_color";
 const WIDEN: &str = "2024-01-03-000000_widen";
 
+/// The folder a rebase re-creates `migration` in (after every migration of these tests).
+fn later(migration: &Migration, _newest: &str) -> String {
+    format!("2024-02-01-000000_{}", migration.name())
+}
+
 /// The migration `db create` would write after `history` for `models`.
 fn create(history: &[Migration], models: &Schema, folder: &str) -> Migration {
     let current = scratch::built_by(history, &Target::Head).unwrap();
@@ -285,7 +290,7 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
     }
 
     // The rebase re-creates the later migration on top of the other branch's.
-    let rebased = rebase(&merged, &branches.merged_models)
+    let rebased = rebase(&merged, &branches.merged_models, branches.a.folder(), later)
         .unwrap()
         .expect("something to rebase");
     assert!(rebased.uncaptured.is_empty(), "{:#?}", rebased.uncaptured);
@@ -298,9 +303,12 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
             .map(|r| migration_of(&r.draft).unwrap()),
     );
     assert_eq!(
-        history[2].folder(),
-        branches.b.folder(),
-        "the folder name is kept"
+        (history[2].folder(), rebased.migrations[0].from.as_str()),
+        (
+            format!("2024-02-01-000000_{}", branches.b.name()).as_str(),
+            branches.b.folder()
+        ),
+        "re-created in a new folder after the kept ones"
     );
     assert!(lineage::divergences(&history).is_empty());
     Migrator::new(&history)
@@ -373,7 +381,9 @@ fn a_hand_written_migration_on_the_later_branch_keeps_its_sql() {
         lineage::divergences(&merged)[0].shared_tables,
         vec!["tasks".to_string()]
     );
-    let rebased = rebase(&merged, &color::schema()).unwrap().unwrap();
+    let rebased = rebase(&merged, &color::schema(), ADD_COLOR, later)
+        .unwrap()
+        .unwrap();
     let only = &rebased.migrations[0];
     assert!(only.hand_written && !only.sql_changed);
     let again = migration_of(&only.draft).unwrap();
@@ -498,7 +508,9 @@ fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
     }
     let b = migration_of(&generated).unwrap();
     let merged = vec![initial.clone(), a.clone(), b.clone()];
-    let rebased = rebase(&merged, &memo_and_color::schema()).unwrap().unwrap();
+    let rebased = rebase(&merged, &memo_and_color::schema(), ADD_COLOR, later)
+        .unwrap()
+        .unwrap();
     let only = &rebased.migrations[0];
     assert!(
         only.edited && only.hand_written && !only.sql_changed,
@@ -541,6 +553,57 @@ fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
 }
 
 #[test]
+fn a_rebase_re_creates_the_merged_in_branch_even_when_it_is_older() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let older = "2024-01-01-120000_widen";
+    let theirs = create(std::slice::from_ref(&initial), &wide_title::schema(), older);
+    let ours = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let merged = vec![initial.clone(), theirs.clone(), ours.clone()];
+    let rebased = rebase(&merged, &color_and_wide_title::schema(), ADD_COLOR, later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rebased.onto.as_deref(), Some(ADD_COLOR));
+    let froms: Vec<&str> = rebased.migrations.iter().map(|r| r.from.as_str()).collect();
+    assert_eq!(
+        froms,
+        vec![older],
+        "only the merged-in branch is re-created"
+    );
+    let recreated = migration_of(&rebased.migrations[0].draft).unwrap();
+    assert!(
+        recreated.version() > ours.version(),
+        "it sorts after the kept one"
+    );
+    let history = vec![initial.clone(), ours.clone(), recreated];
+    assert!(lineage::divergences(&history).is_empty());
+
+    // The deployed database (initial and add_color, with data) applies it without loss.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial, ours])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(SEED).unwrap();
+    drop(conn);
+    Migrator::new(&history)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_eq!(
+        sqlite_state(&path).2,
+        seeded_rows(),
+        "every row and value kept"
+    );
+
+    // Naming a migration that is not in the history refuses.
+    assert!(matches!(
+        rebase(&merged, &color_and_wide_title::schema(), "nope", later),
+        Err(RebaseError::UnknownOnto { .. })
+    ));
+}
+
+#[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
         workhub_migrations::tables! {
@@ -560,7 +623,7 @@ fn a_rebase_that_cannot_decide_refuses() {
         ADD_COLOR,
     );
     let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
-    let err = rebase(&[initial, a, b], &wide_title::schema()).unwrap_err();
+    let err = rebase(&[initial, a, b], &wide_title::schema(), ADD_COLOR, later).unwrap_err();
     assert!(
         matches!(&err, RebaseError::Conflicts { migration, conflicts }
             if migration == WIDEN && conflicts == &["column tasks.title: changed on both branches, differently"]),
@@ -635,7 +698,9 @@ fn the_merge_is_refused_then_rebased_on_postgres_to_the_same_schema() {
     assert_eq!(scratch::read_postgres(&mut db).unwrap(), schema_before);
     assert_eq!(postgres_rows(&mut db), seeded_rows());
 
-    let rebased = rebase(&merged, &branches.merged_models).unwrap().unwrap();
+    let rebased = rebase(&merged, &branches.merged_models, branches.a.folder(), later)
+        .unwrap()
+        .unwrap();
     let mut history = applied.clone();
     history.extend(
         rebased

@@ -199,7 +199,7 @@ fn refuse_unsortable(folder: &str, newest: Option<&str>, dir: &Path) -> Result<(
 
 /// `YYYY-MM-DD-HHMMSS_name` for now, or one second after the newest existing version when the clock
 /// would sort the new folder before it.
-fn folder_name(name: &str, newest: Option<&str>) -> String {
+pub fn folder_name(name: &str, newest: Option<&str>) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Repair => repair(ctx),
         DbCommand::Create { name, empty } => create::run(ctx, name, empty),
         DbCommand::Reset => reset(ctx),
-        DbCommand::Rebase => rebase::run(ctx),
+        DbCommand::Rebase { onto } => rebase::run(ctx, onto.as_deref()),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use workhub_migrations::schema::assumed;
-use workhub_migrations::schema::rebase::{self, Rebase};
+use workhub_migrations::schema::rebase::{self, Rebase, Rebased};
 use workhub_migrations::source::{self, lineage};
 
 use crate::context::{Context, Source};
@@ -47,7 +47,7 @@ pub fn problems(ctx: &Context) -> Result<Vec<String>, Failure> {
     Ok(lines)
 }
 
-pub fn run(ctx: &Context) -> Result<(), Failure> {
+pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
     let dir = super::create::migrations_dir(ctx);
     let migrations = source::scan(&dir)?.migrations;
     let models = workhub_models::schema();
@@ -59,8 +59,40 @@ pub fn run(ctx: &Context) -> Result<(), Failure> {
         ))
     };
     let head = lineage::read_head(&dir)?;
-    let Some(rebase) =
-        rebase::rebase(&migrations, &models).map_err(|err| refused(err.to_string()))?
+    let tips = || {
+        let mut tips: Vec<String> = lineage::divergences(&migrations)
+            .iter()
+            .flat_map(|d| {
+                let mut sides = d.others.clone();
+                sides.push(d.migration.clone());
+                sides
+            })
+            .collect();
+        tips.dedup();
+        tips.join(", ")
+    };
+    let ours = match onto {
+        Some(onto) => onto.to_string(),
+        None => match head.as_deref().and_then(lineage::head_ours) {
+            Some(ours) if migrations.iter().any(|m| m.folder() == ours) => ours,
+            _ if lineage::divergences(&migrations).is_empty() => String::new(),
+            _ => {
+                return Err(refused(format!(
+                    "cannot tell which branch was merged into which: migrations/{} names no one \
+                     migration of the history (the `<<<<<<<` side of a conflict counts as the branch \
+                     merged into)\n  hint: name the migration the other branch was merged into (it \
+                     and what it was written after stay as they are): `workhub db rebase --onto \
+                     FOLDER`; the diverged migrations are {}",
+                    lineage::HEAD_FILE,
+                    tips()
+                )))
+            }
+        },
+    };
+    let Some(rebase) = rebase::rebase(&migrations, &models, &ours, |m, newest| {
+        super::create::folder_name(m.name(), Some(newest))
+    })
+    .map_err(|err| refused(err.to_string()))?
     else {
         let newest = migrations.last().map(|m| m.folder().to_string());
         let problem = head
@@ -77,41 +109,70 @@ pub fn run(ctx: &Context) -> Result<(), Failure> {
         return Ok(());
     };
     write(&dir, &rebase)?;
-    if let Some(newest) = migrations.last() {
-        super::create::write_head(&dir, newest.folder())?;
+    if let Some(newest) = rebase.migrations.last() {
+        super::create::write_head(&dir, &newest.draft.folder)?;
     }
     report(&rebase);
     Ok(())
 }
 
-/// Writes every re-created file beside its original first, then moves them all into place, so a
-/// write that fails leaves the folders as they were.
+/// Stages every re-created folder whole first (a hidden folder beside the others, which no scan
+/// reads), then moves them into place and removes the folders they replace, so a write that fails
+/// leaves the folders as they were. Hand-written SQL is copied byte for byte: only its lineage is new.
 fn write(dir: &Path, rebase: &Rebase) -> Result<(), Failure> {
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let failed = |path: &Path, err: std::io::Error| {
-        Failure::failed(format!("cannot write {}: {err}", path.display()))
+        Failure::failed(format!(
+            "cannot write {}: {err}; nothing was changed",
+            path.display()
+        ))
+    };
+    let mut staged: Vec<(PathBuf, &Rebased)> = Vec::new();
+    let unstage = |staged: &[(PathBuf, &Rebased)]| {
+        for (temp, _) in staged {
+            let _ = std::fs::remove_dir_all(temp);
+        }
     };
     for rebased in &rebase.migrations {
-        let folder = dir.join(&rebased.draft.folder);
-        for (name, text) in &rebased.draft.files {
-            // Hand-written SQL is kept byte for byte: only its lineage is refreshed.
-            if rebased.hand_written && *name != lineage::LINEAGE_FILE {
-                continue;
-            }
-            let path = folder.join(name);
-            let temp = folder.join(format!(".{name}.rebase"));
-            if let Err(err) = std::fs::write(&temp, text) {
-                for (temp, _) in &staged {
-                    let _ = std::fs::remove_file(temp);
-                }
-                let _ = std::fs::remove_file(&temp);
-                return Err(failed(&path, err));
-            }
-            staged.push((temp, path));
+        let temp = dir.join(format!(".{}.rebase", rebased.draft.folder));
+        let result = stage(&temp, &dir.join(&rebased.from), rebased);
+        staged.push((temp.clone(), rebased));
+        if let Err(err) = result {
+            unstage(&staged);
+            return Err(failed(&temp, err));
         }
     }
-    for (temp, path) in &staged {
-        std::fs::rename(temp, path).map_err(|err| failed(path, err))?;
+    for (temp, rebased) in &staged {
+        let path = dir.join(&rebased.draft.folder);
+        std::fs::rename(temp, &path).map_err(|err| {
+            Failure::failed(format!("cannot move {} into place: {err}", path.display()))
+        })?;
+        let old = dir.join(&rebased.from);
+        std::fs::remove_dir_all(&old).map_err(|err| {
+            Failure::failed(format!(
+                "cannot remove {} (re-created as {}): {err}; remove it by hand",
+                old.display(),
+                path.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn stage(temp: &Path, old: &Path, rebased: &Rebased) -> std::io::Result<()> {
+    std::fs::create_dir(temp)?;
+    if rebased.hand_written {
+        for entry in std::fs::read_dir(old)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::copy(entry.path(), temp.join(entry.file_name()))?;
+            }
+        }
+    }
+    for (name, text) in &rebased.draft.files {
+        if rebased.hand_written && *name != lineage::LINEAGE_FILE {
+            continue;
+        }
+        std::fs::write(temp.join(name), text)?;
     }
     Ok(())
 }
@@ -123,9 +184,10 @@ fn report(rebase: &Rebase) {
     let mut parent = rebase.onto.clone().unwrap_or_else(|| "base".into());
     for rebased in &rebase.migrations {
         let folder = &rebased.draft.folder;
+        let from = &rebased.from;
         if rebased.edited {
             println!(
-                "kept {folder} (generated, then edited by hand) as it is, now after {parent}: \
+                "kept {from} (generated, then edited by hand) as it is, now {folder} after {parent}: \
                  generating it again would undo the edit"
             );
             println!(
@@ -133,13 +195,13 @@ fn report(rebase: &Rebase) {
                  its lineage was refreshed and now records it as hand-written"
             );
         } else if rebased.hand_written {
-            println!("kept {folder} (hand-written) as it is, now after {parent}");
+            println!("kept {from} (hand-written) as it is, now {folder} after {parent}");
             println!(
                 "  RE-CHECK its SQL against the migrations before it: it was written without them (the \
                  tables it names are in its up.sql); its lineage was refreshed"
             );
         } else {
-            println!("re-created {folder} on top of {parent}:");
+            println!("re-created {from} as {folder} on top of {parent}:");
             for change in &rebased.draft.changes {
                 println!("  {}", change.describe());
             }
@@ -152,22 +214,15 @@ fn report(rebase: &Rebase) {
             change.describe()
         );
     }
-    let changed: Vec<&str> = rebase
-        .migrations
-        .iter()
-        .filter(|r| r.sql_changed)
-        .map(|r| r.draft.folder.as_str())
-        .collect();
-    if !changed.is_empty() {
-        println!(
-            "note: a database that already ran the old {} now sees {} as modified and refuses to \
-             migrate: on it, revert {} with the old files (check them out again, `workhub db downgrade`), \
-             then upgrade with the new ones; on a development database `just reset` is quicker",
-            changed.join(", "),
-            if changed.len() == 1 { "it" } else { "them" },
-            if changed.len() == 1 { "it" } else { "them" },
-        );
-    }
+    let old: Vec<&str> = rebase.migrations.iter().map(|r| r.from.as_str()).collect();
+    println!(
+        "note: a database that already ran {} (a development database on the merged-in branch) now \
+         holds a version this history no longer has, and is refused: revert it there first, with the \
+         old folders checked out (`workhub db downgrade`), then upgrade; or `just reset` a development \
+         database. A database that ran only {} (production) just applies the re-created ones.",
+        old.join(", "),
+        rebase.onto.as_deref().unwrap_or("base"),
+    );
     println!(
         "Rebased {} migration{}; review the SQL, then `workhub db check` and commit.",
         rebase.migrations.len(),

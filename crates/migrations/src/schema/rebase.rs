@@ -1,6 +1,6 @@
-//! Re-creating a branch's migrations on top of the history they were merged into. Everything from
-//! the first migration whose lineage does not follow the one before it is re-created, in order, on
-//! the schema the migrations before it build: a generated migration is generated again (its own
+//! Re-creating a branch's migrations on top of the history they were merged into. The migration
+//! merged into and what it was written after are kept; every other migration is re-created, in
+//! order and in a new folder that sorts after them, on the schema the kept ones build: a generated migration is generated again (its own
 //! changes, read by replaying the history it was written against, laid on the new schema by a
 //! three-way [`merge`]); a hand-written one keeps its SQL and gets a fresh lineage. The result is
 //! replayed and compared with the models before anything is written, and nothing is ever decided by
@@ -17,17 +17,19 @@ use crate::source::lineage::{self, LINEAGE_FILE};
 use crate::source::{self, Lineage};
 use crate::{Dialect, MigrateError, Migration};
 
-/// One migration as the rebase re-creates it. Its folder name is kept: it still sorts after its new
-/// parent, which is the migration before it.
+/// One migration as the rebase re-creates it, in a new folder (`draft.folder`) that sorts after
+/// every kept migration.
 #[derive(Debug, Clone)]
 pub struct Rebased {
+    /// The folder it was in before.
+    pub from: String,
     pub draft: Draft,
     /// Kept its SQL as written; the user must re-check it against the migrations it now follows.
     pub hand_written: bool,
     /// Generated, but its SQL was edited by hand since (a RENAME for a DROP + ADD, a backfill), so it
     /// was kept as hand-written SQL rather than generated again, which would undo the edit.
     pub edited: bool,
-    /// Whether its `up` SQL changed (a database that ran the old one sees it as modified).
+    /// Whether its SQL changed, beyond its new folder.
     pub sql_changed: bool,
 }
 
@@ -66,6 +68,10 @@ pub enum RebaseError {
         migration: String,
         differences: Vec<String>,
     },
+    /// The migration named as the one merged into is not in the history.
+    UnknownOnto { onto: String },
+    /// Every migration leads to the one merged into, so there is no other branch to re-create.
+    NothingMergedIn { onto: String },
     /// The re-created files do not form a valid migration folder.
     Source(source::SourceError),
 }
@@ -98,6 +104,11 @@ impl fmt::Display for RebaseError {
                  still need:{}",
                 list(differences)
             ),
+            Self::UnknownOnto { onto } => write!(f, "{onto} is not one of the migrations"),
+            Self::NothingMergedIn { onto } => write!(
+                f,
+                "every migration is {onto} or one it was written after, so no branch was merged into it"
+            ),
             Self::Source(err) => err.fmt(f),
         }
     }
@@ -105,10 +116,17 @@ impl fmt::Display for RebaseError {
 
 impl std::error::Error for RebaseError {}
 
-/// What re-creating the diverged part of `migrations` on top of the rest gives, `None` when nothing
-/// has diverged. `models` is only compared with the result: what the branches do not capture is
-/// reported, never invented.
-pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase>, RebaseError> {
+/// What re-creating the merged-in branch of `migrations` on top of `ours` (the migration it was
+/// merged into) gives, `None` when nothing has diverged. `ours` and what it was written after are
+/// kept as they are; every other migration is re-created on top of them, oldest first, in the
+/// folder `folder_after(migration, newest version so far)` names. `models` is only compared with the
+/// result: what the branches do not capture is reported, never invented.
+pub fn rebase(
+    migrations: &[Migration],
+    models: &Schema,
+    ours: &str,
+    mut folder_after: impl FnMut(&Migration, &str) -> String,
+) -> Result<Option<Rebase>, RebaseError> {
     let divergences = lineage::divergences(migrations);
     let Some(first) = divergences.first() else {
         return Ok(None);
@@ -119,25 +137,35 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
             parent: missing.parent.clone().unwrap_or_else(|| "base".into()),
         });
     }
-    let start = migrations
+    let Some(tip) = migrations.iter().find(|m| m.folder() == ours) else {
+        return Err(RebaseError::UnknownOnto { onto: ours.into() });
+    };
+    let mut history = ancestors(migrations, tip)?;
+    history.push(tip.clone());
+    let theirs: Vec<&Migration> = migrations
         .iter()
-        .position(|m| m.folder() == first.migration)
-        .expect("a divergence names one of the migrations");
-    let mut history: Vec<Migration> = migrations[..start].to_vec();
+        .filter(|m| !history.iter().any(|k| k.folder() == m.folder()))
+        .collect();
+    if theirs.is_empty() {
+        return Err(RebaseError::NothingMergedIn { onto: ours.into() });
+    }
+    let onto = tip.folder().to_string();
     let mut schema = built(&history, &first.migration)?;
     let mut rebased = Vec::new();
-    for migration in &migrations[start..] {
-        let folder = migration.folder();
+    for migration in theirs {
+        let newest = history.last().map_or("", |m| m.version());
+        let new_folder = folder_after(migration, newest);
+        let folder = new_folder.as_str();
         let ancestors = ancestors(migrations, migration)?;
-        let before = built(&ancestors, folder)?;
+        let before = built(&ancestors, migration.folder())?;
         let mut with = ancestors;
         with.push(migration.clone());
-        let after = built(&with, folder)?;
+        let after = built(&with, migration.folder())?;
         let normal = |s: &Schema| render::for_dialect(s, Dialect::Sqlite);
         let target =
             merge(&normal(&before), &normal(&after), &normal(&schema)).map_err(|conflicts| {
                 RebaseError::Conflicts {
-                    migration: folder.to_string(),
+                    migration: migration.folder().to_string(),
                     conflicts,
                 }
             })?;
@@ -151,7 +179,7 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
         } else {
             draft::generated(folder, parent.as_deref(), &schema, &target).ok_or_else(|| {
                 RebaseError::NothingLeft {
-                    migration: folder.to_string(),
+                    migration: migration.folder().to_string(),
                 }
             })?
         };
@@ -168,11 +196,12 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
             .collect();
         if !differences.is_empty() {
             return Err(RebaseError::Mismatch {
-                migration: folder.to_string(),
+                migration: migration.folder().to_string(),
                 differences,
             });
         }
         rebased.push(Rebased {
+            from: migration.folder().to_string(),
             draft,
             hand_written,
             edited,
@@ -184,7 +213,7 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
         &render::for_dialect(models, Dialect::Sqlite),
     );
     Ok(Some(Rebase {
-        onto: migrations[..start].last().map(|m| m.folder().to_string()),
+        onto: Some(onto),
         divergences,
         migrations: rebased,
         uncaptured,

@@ -422,6 +422,29 @@ pub fn read_head(dir: &Path) -> Result<Option<String>, SourceError> {
     }
 }
 
+/// The migration the head file says the history was merged into ("ours"): the one folder it
+/// names, or, with git's conflict markers, the side between `<<<<<<<` and `=======` (or `|||||||`).
+/// `None` when the text does not say.
+pub fn head_ours(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let ours: Vec<&str> = match lines.iter().position(|l| l.starts_with("<<<<<<<")) {
+        Some(start) => lines[start + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("=======") && !l.starts_with("|||||||"))
+            .copied()
+            .collect(),
+        None => lines,
+    };
+    match ours.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    }
+}
+
 /// Compares the head file's text with the migrations: it must name the newest one.
 pub fn head_problem(text: &str, migrations: &[Migration]) -> Option<HeadProblem> {
     let lines: Vec<&str> = text
@@ -466,6 +489,16 @@ mod tests {
         let with_sql = lineage.clone().with_sql("sha256:00ff".into());
         let parsed = Lineage::parse("f", &with_sql.to_toml()).unwrap();
         assert_eq!(parsed.sql(), Some("sha256:00ff"));
+        assert_eq!(head_ours("a\n").as_deref(), Some("a"));
+        assert_eq!(
+            head_ours("<<<<<<< HEAD\na\n||||||| base\no\n=======\nb\n>>>>>>> topic\n").as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            head_ours("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> topic\n").as_deref(),
+            Some("a")
+        );
+        assert_eq!(head_ours(""), None);
         let first = Lineage::new(None, "00".into(), true, Vec::new());
         let parsed = Lineage::parse("f", &first.to_toml()).unwrap();
         assert_eq!(parsed, first);
