@@ -604,6 +604,74 @@ fn a_rebase_re_creates_the_merged_in_branch_even_when_it_is_older() {
 }
 
 #[test]
+fn a_rebuild_fails_before_it_drops_an_index_or_trigger_another_branch_added() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = hand_written(
+        std::slice::from_ref(&initial),
+        ADD_COLOR,
+        "CREATE UNIQUE INDEX tasks_title_key ON tasks (title);\n\
+         CREATE TRIGGER \"tasks_touch\" AFTER UPDATE ON tasks BEGIN SELECT 1; END;\n",
+        "DROP TRIGGER tasks_touch;\nDROP INDEX tasks_title_key;\n",
+    );
+    let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
+    assert!(
+        b.scripts(Dialect::Sqlite).up().contains("DROP TABLE"),
+        "a rebuild"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial.clone(), a.clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    drop(db);
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute("INSERT INTO projects (id, name) VALUES (1, 'p'); INSERT INTO tasks (id, project_id, title) VALUES (1, 1, 't');")
+        .unwrap();
+    drop(conn);
+    let objects = |path: &std::path::Path| -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        diesel::sql_query("SELECT type || ' ' || name AS name FROM sqlite_master ORDER BY name")
+            .load::<Name>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+    };
+    let before = objects(&path);
+    let mut db = Sqlite::open(&path).unwrap();
+    let merged = vec![initial.clone(), a, b];
+    let mut bypass = Migrator::new(&merged);
+    bypass.allow_diverged = true;
+    let err = bypass
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err();
+    let MigrateError::Statement { message, .. } = &err else {
+        panic!("expected the guard, got {err}");
+    };
+    assert!(
+        message.contains("rebuilding tasks would lose ")
+            && message.contains("index tasks_title_key")
+            && message.contains("trigger tasks_touch"),
+        "{message}"
+    );
+    drop(db);
+    assert_eq!(objects(&path), before, "nothing changed");
+
+    // Without the other branch, the same rebuild passes its guards.
+    let plain = dir.path().join("plain.db");
+    let mut db = Sqlite::open(&plain).unwrap();
+    Migrator::new(&[initial.clone(), merged[2].clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+}
+
+#[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
         workhub_migrations::tables! {
