@@ -621,7 +621,7 @@ fn diesel_cli_on_postgres_refuses_workhubs_sqlite_sql_at_its_first_statement() {
 }
 
 #[test]
-fn an_empty_template_on_a_history_sqlite_cannot_replay_is_written_without_lineage() {
+fn an_empty_template_on_a_history_sqlite_cannot_replay_records_its_parent() {
     let fixture = Fixture::new();
     fixture.migration(
         "2024-01-01-000000_extension",
@@ -630,14 +630,42 @@ fn an_empty_template_on_a_history_sqlite_cannot_replay_is_written_without_lineag
     );
     let run = fixture.ok(&["db", "create", "backfill", "--empty"]);
     assert!(
-        run.stdout.contains("note: no lineage recorded"),
+        run.stdout
+            .contains("the schema this migration follows is not recorded"),
         "{}",
         run.stdout
     );
     let scan = source::scan(&fixture.migrations()).unwrap();
     assert_eq!(scan.migrations.len(), 2);
     assert!(scan.migrations[1].folder().ends_with("_backfill"));
-    assert!(scan.migrations[1].lineage().is_none());
+    let recorded = scan.migrations[1].lineage().expect("a lineage");
+    assert_eq!(recorded.parent(), Some("2024-01-01-000000_extension"));
+    assert_eq!(recorded.schema(), lineage::UNKNOWN_SCHEMA);
+}
+
+#[test]
+fn create_refuses_a_diverged_history_before_anything_is_written() {
+    let scenario = scenario(BranchA::Generated, "tasks", "title");
+    let fixture = merged_on_sqlite(&scenario);
+    let before = files(&fixture.migrations());
+    for args in [
+        &["db", "create", "more"][..],
+        &["db", "create", "more", "--empty"][..],
+    ] {
+        let run = fixture.run(args);
+        run.expect_failure(
+            1,
+            &[
+                "history has diverged",
+                ADD_DUE_ON,
+                WIDEN,
+                "nothing was written",
+                "workhub db rebase",
+            ],
+        );
+        assert!(!run.all().contains("replay"), "{args:?}: {}", run.all());
+        assert_eq!(files(&fixture.migrations()), before, "{args:?}");
+    }
 }
 
 /// Every file under `dir`, with its bytes.

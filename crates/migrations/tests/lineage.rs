@@ -672,6 +672,29 @@ fn a_rebuild_fails_before_it_drops_an_index_or_trigger_another_branch_added() {
 }
 
 #[test]
+fn an_unknown_schema_digest_is_never_called_stale() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let with = |schema: &str| {
+        let lineage = lineage::Lineage::new(Some(INITIAL.into()), schema.into(), true, Vec::new());
+        let draft = draft::Draft {
+            folder: ADD_COLOR.into(),
+            changes: Vec::new(),
+            files: vec![
+                ("up.sql", "SELECT 1;\n".into()),
+                (lineage::LINEAGE_FILE, lineage.to_toml()),
+            ],
+            lineage,
+        };
+        vec![initial.clone(), migration_of(&draft).unwrap()]
+    };
+    assert!(assumed::stale(&with("0000")).unwrap().is_some());
+    assert_eq!(
+        assumed::stale(&with(lineage::UNKNOWN_SCHEMA)).unwrap(),
+        None
+    );
+}
+
+#[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
         workhub_migrations::tables! {

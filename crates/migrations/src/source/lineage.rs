@@ -15,6 +15,10 @@ use super::{Migration, SourceError};
 /// The file in a migration folder that holds its lineage.
 pub const LINEAGE_FILE: &str = "lineage.toml";
 
+/// The schema digest recorded when the history does not replay on SQLite (SQL for PostgreSQL
+/// alone): the parent is still known, the schema is not, and no check compares it.
+pub const UNKNOWN_SCHEMA: &str = "unknown";
+
 /// The file beside the folders naming the newest migration.
 pub const HEAD_FILE: &str = "lineage.head";
 
