@@ -765,3 +765,75 @@ fn a_rebase_re_creates_the_merged_in_branch_even_when_it_sorts_first() {
     fixture.ok(&["db", "upgrade"]);
     fixture.ok(&["db", "check"]);
 }
+
+/// The parent and add_due_on, generated and applied, with `lineage.head` naming add_due_on.
+fn applied_with_lineage() -> Fixture {
+    let parent = draft::generated(
+        PARENT,
+        None,
+        &Schema::default(),
+        &models_with(without_due_on),
+    )
+    .unwrap();
+    let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
+    let add =
+        draft::generated(ADD_DUE_ON, Some(PARENT), &built, &workhub_models::schema()).unwrap();
+    let fixture = Fixture::new();
+    write(&fixture.migrations(), &parent);
+    write(&fixture.migrations(), &add);
+    fixture.ok(&["db", "upgrade"]);
+    fixture
+}
+
+#[test]
+fn a_stale_head_file_is_its_own_problem_and_the_schema_is_still_compared() {
+    let fixture = applied_with_lineage();
+    std::fs::write(
+        fixture.migrations().join(lineage::HEAD_FILE),
+        format!("{PARENT}\n"),
+    )
+    .unwrap();
+    fixture.execute("CREATE TABLE stray (id INTEGER PRIMARY KEY);");
+    let run = fixture.run(&["db", "check"]);
+    run.expect_failure(1, &["rewrites migrations/lineage.head"]);
+    // The comparison still ran (a lineage problem skipped it before), and the rebase hint for a
+    // divergence is not given.
+    assert!(run.all().contains("stray"), "{}", run.all());
+    assert!(!run.all().contains("re-creates"), "{}", run.all());
+}
+
+#[test]
+fn a_newest_folder_without_lineage_is_a_warning_not_a_failure() {
+    // An adopted diesel project: `workhub db create` ran once, then `diesel migration generate`.
+    let fixture = applied_with_lineage();
+    fixture.migration(
+        "2024-01-05-000000_by_diesel",
+        "CREATE TABLE extra (id INTEGER PRIMARY KEY);\n",
+        Some("DROP TABLE extra;\n"),
+    );
+    fixture.ok(&["db", "upgrade"]);
+    let run = fixture.ok(&["db", "check"]);
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("has no lineage.toml"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn check_on_an_adopted_postgres_history_with_lineage_is_not_replayed_into_sqlite() {
+    let test = "check_on_an_adopted_postgres_history_with_lineage_is_not_replayed_into_sqlite";
+    let Some(pg) = postgres(test) else { return };
+    let fixture = Fixture::new();
+    let folder = fixture.migration(
+        "2024-01-01-000000_function",
+        "CREATE OR REPLACE FUNCTION answer() RETURNS integer AS $$ SELECT 42 $$ LANGUAGE sql;\n",
+        Some("DROP FUNCTION answer();\n"),
+    );
+    let lineage = lineage::Lineage::new(None, "0000".into(), true, Vec::new());
+    std::fs::write(folder.join(lineage::LINEAGE_FILE), lineage.to_toml()).unwrap();
+    pg.run(&fixture, &["db", "upgrade"]).expect_code(0);
+    let run = pg.run(&fixture, &["db", "check"]);
+    run.expect_code(0);
+    assert!(!run.all().contains("near"), "{}", run.all());
+}

@@ -189,8 +189,11 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     let status = ctx.status()?;
     let mut problems = problems(ctx, &status);
     // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
-    let lineage = rebase::problems(ctx)?;
-    let diverged = !lineage.is_empty();
+    let rebase::Problems {
+        lines: lineage,
+        hints,
+        diverged,
+    } = rebase::problems(ctx)?;
     let drift = if diverged {
         None
     } else {
@@ -203,9 +206,7 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     let counted =
         problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
     let mut remedies = remedies(&status, !changes.is_empty());
-    if diverged {
-        remedies.push(rebase::HINT);
-    }
+    remedies.extend(hints);
     problems.extend(lineage);
     problems.extend(changes);
     if problems.is_empty() {

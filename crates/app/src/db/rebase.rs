@@ -19,32 +19,95 @@ pub fn refusal(err: &workhub_migrations::MigrateError) -> String {
     format!("{err}\n  hint: {HINT}")
 }
 
-/// One line per lineage problem: diverged migrations, and a head file that does not name the newest.
-pub fn problems(ctx: &Context) -> Result<Vec<String>, Failure> {
-    let mut lines: Vec<String> = lineage::divergences(&ctx.migrations)
-        .iter()
-        .map(|d| format!("diverged: {d} (fix: `workhub db rebase`)"))
-        .collect();
-    // A diverged history is not replayed (its rebuild guards fail); rebase first.
-    if lines.is_empty() {
-        lines.extend(assumed::stale(&ctx.migrations)?.map(|stale| {
-            format!(
-                "{stale} (fix: restore the earlier migration, or delete this one's folder and \
-                 `workhub db create` it again)"
-            )
-        }));
+/// What the lineage checks of `db check` found: one line per problem, the fix of each kind once,
+/// and whether the history has diverged (then it is not replayed to compare with the models: its
+/// rebuild guards would fail).
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub lines: Vec<String>,
+    pub hints: Vec<&'static str>,
+    pub diverged: bool,
+}
+
+const STALE_HINT: &str = "a migration was written against a schema the migrations before it no \
+     longer build: restore the earlier migration from version control, or delete the later one's \
+     folder and `workhub db create` it again on the current history";
+const CONFLICTED_HEAD_HINT: &str = "nothing has diverged, so only the head file is left: `workhub db \
+     rebase` rewrites migrations/lineage.head to name the newest migration (or write its folder name \
+     there yourself)";
+const STALE_HEAD_HINT: &str =
+    "`workhub db rebase` rewrites migrations/lineage.head to name the newest migration";
+
+/// The lineage checks: diverged migrations, migrations whose recorded schema no longer matches what
+/// precedes them, and a head file that does not name the newest migration.
+pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
+    let mut found = Problems::default();
+    let divergences = lineage::divergences(&ctx.migrations);
+    found.lines.extend(
+        divergences
+            .iter()
+            .map(|d| format!("diverged: {d} (fix: `workhub db rebase`)")),
+    );
+    if !divergences.is_empty() {
+        found.diverged = true;
+        found.hints.push(HINT);
+    } else if crate::drift::other_history(ctx).is_none() {
+        // Another project's history is never replayed into SQLite (its SQL may be PostgreSQL's).
+        match assumed::stale(&ctx.migrations) {
+            Ok(Some(stale)) => {
+                found.lines.push(format!(
+                    "{stale} (fix: restore the earlier migration, or delete this one's folder and \
+                     `workhub db create` it again)"
+                ));
+                found.hints.push(STALE_HINT);
+            }
+            Ok(None) => {}
+            Err(err) => eprintln!(
+                "note: the schema digests in lineage.toml were not compared: the migrations do not \
+                 replay on SQLite ({err})"
+            ),
+        }
     }
     let head = match &ctx.source {
         Source::Directory(dir) => lineage::read_head(dir)?,
         Source::Embedded => crate::embedded::HEAD.map(str::to_string),
     };
-    if let Some(problem) = head
+    let Some(problem) = head
         .as_deref()
         .and_then(|text| lineage::head_problem(text, &ctx.migrations))
-    {
-        lines.push(format!("{problem} (fix: `workhub db rebase`)"));
+    else {
+        return Ok(found);
+    };
+    match problem {
+        lineage::HeadProblem::Conflicted { .. } if found.diverged => {
+            found
+                .lines
+                .push(format!("{problem} (fix: `workhub db rebase`)"));
+        }
+        lineage::HeadProblem::Conflicted { .. } => {
+            found
+                .lines
+                .push(format!("{problem} (fix: `workhub db rebase`)"));
+            found.hints.push(CONFLICTED_HEAD_HINT);
+        }
+        lineage::HeadProblem::Stale { .. }
+            if ctx.migrations.last().is_some_and(|m| m.lineage().is_none()) =>
+        {
+            // A folder another tool wrote (`diesel migration generate`) carries no lineage and never
+            // refreshes the head file: nothing to refuse, only the file to refresh.
+            eprintln!(
+                "warning: {problem}; the newest migration has no lineage.toml (written by another \
+                 tool?), so nothing is refused; `workhub db rebase` refreshes the file"
+            );
+        }
+        lineage::HeadProblem::Stale { .. } => {
+            found
+                .lines
+                .push(format!("{problem} (fix: `workhub db rebase`)"));
+            found.hints.push(STALE_HEAD_HINT);
+        }
     }
-    Ok(lines)
+    Ok(found)
 }
 
 pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
