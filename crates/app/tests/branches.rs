@@ -412,7 +412,15 @@ fn the_pre_merge_migration_without_lineage_fails_inside_its_sql_with_nothing_cha
         let run = run_sqlite(&fixture, door);
         run.expect_failure(
             1,
-            &[WIDEN, "would lose columns: due_on", "workhub db rebase"],
+            &[
+                WIDEN,
+                "would lose columns: due_on",
+                "delete this migration folder and `workhub db create` it again",
+            ],
+        );
+        assert!(
+            !run.all().contains("db rebase"),
+            "without lineage rebase does nothing"
         );
         assert_eq!(fixture.snapshot(), before, "{door:?}");
     }
@@ -836,4 +844,43 @@ fn check_on_an_adopted_postgres_history_with_lineage_is_not_replayed_into_sqlite
     let run = pg.run(&fixture, &["db", "check"]);
     run.expect_code(0);
     assert!(!run.all().contains("near"), "{}", run.all());
+}
+
+#[test]
+fn a_cherry_picked_hotfix_whose_parent_is_missing_is_accepted_by_rebase() {
+    let parent = draft::generated(
+        PARENT,
+        None,
+        &Schema::default(),
+        &models_with(without_due_on),
+    )
+    .unwrap();
+    let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
+    // Written on main after a migration the release branch does not have, which changed nothing.
+    let hotfix = draft::hand_written(
+        "2024-01-04-000000_hotfix",
+        Some("2024-01-03-000000_main_only"),
+        &built,
+        vec![("up.sql", "UPDATE tasks SET title = trim(title);\n".into())],
+    );
+    let fixture = Fixture::new();
+    write(&fixture.migrations(), &parent);
+    fixture.ok(&["db", "upgrade"]);
+    write(&fixture.migrations(), &hotfix);
+    let up = fixture.migrations().join(&hotfix.folder).join("up.sql");
+    let up_before = std::fs::read(&up).unwrap();
+    fixture
+        .run(&["db", "check"])
+        .expect_failure(1, &["workhub db rebase"]);
+    let rebased = fixture.ok(&["db", "rebase"]);
+    assert!(
+        rebased.stdout.contains("its lineage now follows them"),
+        "{}",
+        rebased.stdout
+    );
+    assert_eq!(std::fs::read(&up).unwrap(), up_before, "its SQL is kept");
+    let scan = source::scan(&fixture.migrations()).unwrap();
+    assert_eq!(scan.migrations[1].lineage().unwrap().parent(), Some(PARENT));
+    fixture.ok(&["db", "upgrade"]);
+    fixture.ok(&["db", "check"]);
 }

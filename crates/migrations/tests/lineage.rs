@@ -269,7 +269,8 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
             let lost = lost.expect("only a rebuild that would lose a column fails");
             assert!(
                 message.contains(&format!("would lose columns: {lost}"))
-                    && message.contains("workhub db rebase"),
+                    && message
+                        .contains("delete this migration folder and `workhub db create` it again"),
                 "{message}"
             );
             assert_eq!(
@@ -691,6 +692,55 @@ fn an_unknown_schema_digest_is_never_called_stale() {
     assert_eq!(
         assumed::stale(&with(lineage::UNKNOWN_SCHEMA)).unwrap(),
         None
+    );
+}
+
+#[test]
+fn a_cherry_picked_migration_whose_parent_is_missing_follows_the_history_it_fits() {
+    // On main: initial, then y, then the hotfix x written after y. The release branch has initial
+    // and x alone (cherry-picked).
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let hotfix = |y: Migration| {
+        let main = vec![initial.clone(), y];
+        let x = create(&main, &color::schema(), WIDEN);
+        let release = vec![initial.clone(), x.clone()];
+        assert!(lineage::divergences(&release)[0].parent_missing);
+        (x, release)
+    };
+    // y changed nothing x relies on: x's recorded schema is what initial builds, so it is accepted.
+    let no_op = hand_written(
+        std::slice::from_ref(&initial),
+        ADD_COLOR,
+        "SELECT 1;\n",
+        "SELECT 1;\n",
+    );
+    let (x, release) = hotfix(no_op);
+    let rebased = rebase(&release, &color::schema(), "", later)
+        .unwrap()
+        .unwrap();
+    let only = &rebased.migrations[0];
+    assert_eq!(
+        (only.from.as_str(), only.draft.folder.as_str()),
+        (WIDEN, WIDEN)
+    );
+    let again = migration_of(&only.draft).unwrap();
+    assert_eq!(again.scripts(Dialect::Sqlite), x.scripts(Dialect::Sqlite));
+    assert_eq!(again.lineage().unwrap().parent(), Some(INITIAL));
+    assert!(lineage::divergences(&[initial.clone(), again]).is_empty());
+
+    // y changed the schema: refused, saying which parent to write if it fits after all.
+    let widened = create(
+        std::slice::from_ref(&initial),
+        &wide_title::schema(),
+        ADD_COLOR,
+    );
+    let (_, release) = hotfix(widened);
+    let err = rebase(&release, &color::schema(), "", later).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "write `parent = \"{INITIAL}\"` in its lineage.toml"
+        )),
+        "{err}"
     );
 }
 

@@ -11,8 +11,10 @@ use crate::context::{Context, Source};
 use crate::failure::Failure;
 
 /// The way out of a diverged history, said by every refusal.
-pub const HINT: &str = "run `workhub db rebase` (`just migrate-rebase`): it re-creates the later \
-     branch's migrations on top of the newest one, from the models; review and commit them";
+pub const HINT: &str =
+    "run `workhub db rebase` (`just migrate-rebase`): it re-creates the merged-in \
+     branch's migrations on top of the branch they were merged into (the `<<<<<<<` side of \
+     migrations/lineage.head, or `--onto FOLDER`), from the models; review and commit them";
 
 /// A refusal to run a diverged history, worded for the user.
 pub fn refusal(err: &workhub_migrations::MigrateError) -> String {
@@ -138,7 +140,13 @@ pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
         Some(onto) => onto.to_string(),
         None => match head.as_deref().and_then(lineage::head_ours) {
             Some(ours) if migrations.iter().any(|m| m.folder() == ours) => ours,
-            _ if lineage::divergences(&migrations).is_empty() => String::new(),
+            // Nothing diverged, or only parents missing: no branch to choose.
+            _ if lineage::divergences(&migrations)
+                .iter()
+                .all(|d| d.parent_missing) =>
+            {
+                String::new()
+            }
             _ => {
                 return Err(refused(format!(
                     "cannot tell which branch was merged into which: migrations/{} names no one \
@@ -172,8 +180,8 @@ pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
         return Ok(());
     };
     write(&dir, &rebase)?;
-    if let Some(newest) = rebase.migrations.last() {
-        super::create::write_head(&dir, &newest.draft.folder)?;
+    if let Some(newest) = source::scan(&dir)?.migrations.last() {
+        super::create::write_head(&dir, newest.folder())?;
     }
     report(&rebase);
     Ok(())
@@ -206,10 +214,19 @@ fn write(dir: &Path, rebase: &Rebase) -> Result<(), Failure> {
     }
     for (temp, rebased) in &staged {
         let path = dir.join(&rebased.draft.folder);
+        let old = dir.join(&rebased.from);
+        if old == path {
+            // Same folder, lineage refreshed: the staged copy replaces it whole.
+            std::fs::remove_dir_all(&old).map_err(|err| {
+                Failure::failed(format!("cannot replace {}: {err}", old.display()))
+            })?;
+        }
         std::fs::rename(temp, &path).map_err(|err| {
             Failure::failed(format!("cannot move {} into place: {err}", path.display()))
         })?;
-        let old = dir.join(&rebased.from);
+        if old == path {
+            continue;
+        }
         std::fs::remove_dir_all(&old).map_err(|err| {
             Failure::failed(format!(
                 "cannot remove {} (re-created as {}): {err}; remove it by hand",
@@ -248,7 +265,14 @@ fn report(rebase: &Rebase) {
     for rebased in &rebase.migrations {
         let folder = &rebased.draft.folder;
         let from = &rebased.from;
-        if rebased.edited {
+        if from == folder {
+            println!(
+                "kept {folder} as it is: the parent its lineage names is not in this history (a \
+                 cherry-picked migration?), but the schema it was written against is what the \
+                 migrations before it build; its lineage now follows them"
+            );
+            continue;
+        } else if rebased.edited {
             println!(
                 "kept {from} (generated, then edited by hand) as it is, now {folder} after {parent}: \
                  generating it again would undo the edit"
@@ -277,8 +301,14 @@ fn report(rebase: &Rebase) {
             change.describe()
         );
     }
-    let old: Vec<&str> = rebase.migrations.iter().map(|r| r.from.as_str()).collect();
-    println!(
+    let old: Vec<&str> = rebase
+        .migrations
+        .iter()
+        .filter(|r| r.from != r.draft.folder)
+        .map(|r| r.from.as_str())
+        .collect();
+    if !old.is_empty() {
+        println!(
         "note: a database that already ran {} (a development database on the merged-in branch) now \
          holds a version this history no longer has, and is refused: revert it there first, with the \
          old folders checked out (`workhub db downgrade`), then upgrade; or `just reset` a development \
@@ -286,6 +316,7 @@ fn report(rebase: &Rebase) {
         old.join(", "),
         rebase.onto.as_deref().unwrap_or("base"),
     );
+    }
     println!(
         "Rebased {} migration{}; review the SQL, then `workhub db check` and commit.",
         rebase.migrations.len(),

@@ -48,8 +48,14 @@ pub struct Rebase {
 /// Why a rebase refused; nothing was written.
 #[derive(Debug)]
 pub enum RebaseError {
-    /// A migration names a parent that is not among the migrations before it.
-    ParentMissing { migration: String, parent: String },
+    /// A migration names a parent that is not among the migrations before it. With `expected`, the
+    /// schema it records is not what the migrations before it build either (`expected` is the one
+    /// before it, which its lineage would name if it was written for this history after all).
+    ParentMissing {
+        migration: String,
+        parent: String,
+        expected: Option<String>,
+    },
     /// Both branches changed the same things differently.
     Conflicts {
         migration: String,
@@ -81,11 +87,26 @@ impl fmt::Display for RebaseError {
         let list =
             |items: &[String]| -> String { items.iter().map(|i| format!("\n    {i}")).collect() };
         match self {
-            Self::ParentMissing { migration, parent } => write!(
-                f,
-                "{migration} was written after {parent}, which is not among the migrations before it \
-                 (renamed or removed?), so the schema it was written against cannot be rebuilt"
-            ),
+            Self::ParentMissing {
+                migration,
+                parent,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "{migration} was written after {parent}, which is not among the migrations before \
+                     it (renamed or removed?), so the schema it was written against cannot be rebuilt"
+                )?;
+                if let Some(expected) = expected {
+                    write!(
+                        f,
+                        "; nor is it what the migrations up to {expected} build. If it was written for \
+                         this history after all (a cherry-picked hotfix, say), write \
+                         `parent = \"{expected}\"` in its {LINEAGE_FILE} and check its SQL against them"
+                    )?;
+                }
+                Ok(())
+            }
             Self::Conflicts { migration, conflicts } => write!(
                 f,
                 "{migration} changes what the other branch also changed, differently:{}",
@@ -131,11 +152,8 @@ pub fn rebase(
     let Some(first) = divergences.first() else {
         return Ok(None);
     };
-    if let Some(missing) = divergences.iter().find(|d| d.parent_missing) {
-        return Err(RebaseError::ParentMissing {
-            migration: missing.migration.clone(),
-            parent: missing.parent.clone().unwrap_or_else(|| "base".into()),
-        });
+    if divergences.iter().any(|d| d.parent_missing) {
+        return restore_parents(migrations, divergences).map(Some);
     }
     let Some(tip) = migrations.iter().find(|m| m.folder() == ours) else {
         return Err(RebaseError::UnknownOnto { onto: ours.into() });
@@ -220,6 +238,63 @@ pub fn rebase(
     }))
 }
 
+/// Migrations whose recorded parent is not in the history (a hotfix cherry-picked onto a release
+/// branch, its parent left on main) follow the migration before them when the schema they record is
+/// what the migrations before them build: their lineage is refreshed, their SQL kept. Any other
+/// divergence waits for the next rebase, once these follow.
+fn restore_parents(
+    migrations: &[Migration],
+    divergences: Vec<lineage::Divergence>,
+) -> Result<Rebase, RebaseError> {
+    let mut restored = Vec::new();
+    for divergence in divergences.iter().filter(|d| d.parent_missing) {
+        let index = migrations
+            .iter()
+            .position(|m| m.folder() == divergence.migration)
+            .expect("a divergence names one of the migrations");
+        let migration = &migrations[index];
+        let recorded = migration.lineage().expect("a divergence has lineage");
+        let expected = index.checked_sub(1).map(|i| migrations[i].folder());
+        let before = built(&migrations[..index], migration.folder())?;
+        if draft::digest(&before) != recorded.schema() {
+            return Err(RebaseError::ParentMissing {
+                migration: migration.folder().to_string(),
+                parent: divergence.parent.clone().unwrap_or_else(|| "base".into()),
+                expected: Some(expected.unwrap_or("").to_string()),
+            });
+        }
+        let mut lineage = Lineage::new(
+            expected.map(str::to_string),
+            recorded.schema().to_string(),
+            recorded.is_hand_written(),
+            recorded.tables().into_iter().map(str::to_string).collect(),
+        );
+        if let Some(sql) = recorded.sql() {
+            lineage = lineage.with_sql(sql.to_string());
+        }
+        let mut files = files_of(migration);
+        files.push((LINEAGE_FILE, lineage.to_toml()));
+        restored.push(Rebased {
+            from: migration.folder().to_string(),
+            draft: Draft {
+                folder: migration.folder().to_string(),
+                changes: Vec::new(),
+                lineage,
+                files,
+            },
+            hand_written: true,
+            edited: false,
+            sql_changed: false,
+        });
+    }
+    Ok(Rebase {
+        divergences,
+        onto: None,
+        migrations: restored,
+        uncaptured: Vec::new(),
+    })
+}
+
 /// The migrations `migration` was written after, oldest first, following the lineage back: up to a
 /// migration without lineage, everything before it in order.
 fn ancestors(
@@ -250,6 +325,7 @@ fn ancestors(
             return Err(RebaseError::ParentMissing {
                 migration: current.folder().to_string(),
                 parent: parent.to_string(),
+                expected: None,
             });
         };
         current = &migrations[index];

@@ -104,7 +104,7 @@ fn columns_guard(old: &Table) -> String {
         .map(|c| format!("\"{}\"", c.name.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     let table = literal(&old.name);
-    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: re-create this migration with `workhub db rebase`";
+    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `workhub db create` it again on the current history";
     let mut out = String::from(
         "-- The live table must have exactly the columns this rebuild was generated from, or data would be lost.\n",
     );
@@ -154,7 +154,7 @@ fn objects_guard(old: &Table) -> String {
         "sqlite_master WHERE tbl_name = {table} AND type IN ('index', 'trigger') \
          AND substr(name, 1, 17) <> 'sqlite_autoindex_'"
     );
-    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed";
+    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `workhub db create` it again on the current history";
     let mut out = String::from(
         "-- The live table must have exactly the indexes and triggers this rebuild was generated from, or they would be lost.\n",
     );
