@@ -51,9 +51,10 @@ stamp rev:
 check:
     {{workhub}} db check
 
-# After merging branches that each added migrations: re-create the later branch's on top of the newest.
-migrate-rebase:
-    {{workhub}} db rebase
+# After merging branches that each added migrations: re-create the merged-in branch's on top of ours
+# (`just migrate-rebase --onto FOLDER` names ours when migrations/lineage.head does not).
+migrate-rebase *args:
+    {{workhub}} db rebase {{args}}
 
 # Development only: delete the SQLite database and rebuild it from the migrations.
 reset:

@@ -131,8 +131,13 @@ pub enum DbCommand {
     },
     /// Development only: delete the SQLite database and rebuild it from the migrations.
     Reset,
-    /// Re-create migrations merged from another branch on top of the newest one (after a merge).
-    Rebase,
+    /// Re-create migrations merged from another branch on top of the branch merged into (after a merge).
+    Rebase {
+        /// The migration the other branch was merged into (kept as it is); default: the one
+        /// migrations/lineage.head names, or its `<<<<<<<` side when it has conflict markers.
+        #[arg(long, value_name = "FOLDER")]
+        onto: Option<String>,
+    },
 }
 
 fn parse_target(text: &str) -> Result<Target, String> {

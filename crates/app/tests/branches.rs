@@ -109,6 +109,15 @@ fn write(dir: &Path, draft: &Draft) {
     std::fs::write(dir.join(lineage::HEAD_FILE), format!("{}\n", draft.folder)).unwrap();
 }
 
+/// The head file as git leaves it when `theirs` is merged into a branch whose head is `ours`.
+fn merge_head(dir: &Path, ours: &str, theirs: &str) {
+    std::fs::write(
+        dir.join(lineage::HEAD_FILE),
+        format!("<<<<<<< HEAD\n{ours}\n=======\n{theirs}\n>>>>>>> theirs\n"),
+    )
+    .unwrap();
+}
+
 const SEED: &str = "INSERT INTO users (id, email, display_name, password_hash) VALUES (1, 'ada@example.com', 'Ada', 'x');\n\
     INSERT INTO projects (id, owner_id, name) VALUES (1, 1, 'workhub');\n\
     INSERT INTO tasks (id, project_id, title, due_on) VALUES (1, 1, 'paint', '2025-01-02'), (2, 1, 'sand', NULL), (3, 1, 'ship', '2025-03-04');";
@@ -150,6 +159,7 @@ fn merged_on_sqlite(scenario: &Scenario) -> Fixture {
     fixture.ok(&["db", "upgrade"]);
     fixture.execute(SEED);
     write(&fixture.migrations(), &scenario.b);
+    merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN);
     fixture
 }
 
@@ -197,16 +207,27 @@ fn run_sqlite(fixture: &Fixture, args: &[&str]) -> Run {
 fn rebase_check_and_upgrade(fixture: &Fixture, rerun: impl Fn(&[&str]) -> Run) {
     let rebased = fixture.ok(&["db", "rebase"]);
     assert!(
-        rebased
-            .stdout
-            .contains(&format!("re-created {WIDEN} on top of {ADD_DUE_ON}")),
+        rebased.stdout.contains(&format!("re-created {WIDEN} as ")),
         "{}",
         rebased.stdout
     );
-    let head = std::fs::read_to_string(fixture.migrations().join(lineage::HEAD_FILE)).unwrap();
-    assert_eq!(head, format!("{WIDEN}\n"));
+    assert!(
+        rebased
+            .stdout
+            .contains(&format!("_widen on top of {ADD_DUE_ON}")),
+        "{}",
+        rebased.stdout
+    );
     let scan = source::scan(&fixture.migrations()).unwrap();
     assert!(lineage::divergences(&scan.migrations).is_empty());
+    let newest = scan.migrations.last().unwrap().folder().to_string();
+    assert!(newest.ends_with("_widen") && newest != WIDEN, "{newest}");
+    assert!(
+        !fixture.migrations().join(WIDEN).exists(),
+        "the old folder is gone"
+    );
+    let head = std::fs::read_to_string(fixture.migrations().join(lineage::HEAD_FILE)).unwrap();
+    assert_eq!(head, format!("{newest}\n"));
     let up = rerun(&["db", "upgrade"]);
     up.expect_code(0);
     let check = rerun(&["db", "check"]);
@@ -284,15 +305,23 @@ fn a_later_hand_written_migration_keeps_its_sql_and_is_flagged_for_review() {
     fixture.execute(SEED);
     write(&fixture.migrations(), &backfill);
     write(&fixture.migrations(), &widen);
+    merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN_AFTER);
     let up_before = std::fs::read(fixture.migrations().join(BACKFILL).join("up.sql")).unwrap();
     fixture
         .run(&["db", "upgrade"])
         .expect_failure(1, &[BACKFILL, ADD_DUE_ON, "workhub db rebase"]);
     let rebased = fixture.ok(&["db", "rebase"]);
+    let scan = source::scan(&fixture.migrations()).unwrap();
+    let folders: Vec<&str> = scan.migrations.iter().map(|m| m.folder()).collect();
+    let (new_backfill, new_widen) = (folders[2], folders[3]);
+    assert!(
+        new_backfill.ends_with("_backfill") && new_widen.ends_with("_widen"),
+        "{folders:?}"
+    );
     for needle in [
-        format!("kept {BACKFILL} (hand-written) as it is, now after {ADD_DUE_ON}"),
+        format!("kept {BACKFILL} (hand-written) as it is, now {new_backfill} after {ADD_DUE_ON}"),
         "RE-CHECK".to_string(),
-        format!("re-created {WIDEN_AFTER} on top of {BACKFILL}"),
+        format!("re-created {WIDEN_AFTER} as {new_widen} on top of {new_backfill}"),
     ] {
         assert!(
             rebased.stdout.contains(&needle),
@@ -300,7 +329,7 @@ fn a_later_hand_written_migration_keeps_its_sql_and_is_flagged_for_review() {
             rebased.stdout
         );
     }
-    let up_after = std::fs::read(fixture.migrations().join(BACKFILL).join("up.sql")).unwrap();
+    let up_after = std::fs::read(fixture.migrations().join(new_backfill).join("up.sql")).unwrap();
     assert_eq!(
         up_after, up_before,
         "hand-written SQL is kept byte for byte"
@@ -382,7 +411,15 @@ fn the_pre_merge_migration_without_lineage_fails_inside_its_sql_with_nothing_cha
         let run = run_sqlite(&fixture, door);
         run.expect_failure(
             1,
-            &[WIDEN, "would lose columns: due_on", "workhub db rebase"],
+            &[
+                WIDEN,
+                "would lose columns: due_on",
+                "delete this migration folder and `workhub db create` it again",
+            ],
+        );
+        assert!(
+            !run.all().contains("db rebase"),
+            "without lineage rebase does nothing"
         );
         assert_eq!(fixture.snapshot(), before, "{door:?}");
     }
@@ -544,6 +581,7 @@ fn merges_are_refused_then_rebased_on_postgres_to_the_same_schema_as_sqlite() {
         conn.batch_execute(SEED).unwrap();
         drop(conn);
         write(&fixture.migrations(), &scenario.b);
+        merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN);
         let before = pg.state();
         assert_every_door_refuses(&fixture, shared, |args| pg.run(&fixture, args));
         assert_eq!(pg.state(), before, "no door changed the database");
@@ -590,7 +628,7 @@ fn diesel_cli_on_postgres_refuses_workhubs_sqlite_sql_at_its_first_statement() {
 }
 
 #[test]
-fn an_empty_template_on_a_history_sqlite_cannot_replay_is_written_without_lineage() {
+fn an_empty_template_on_a_history_sqlite_cannot_replay_records_its_parent() {
     let fixture = Fixture::new();
     fixture.migration(
         "2024-01-01-000000_extension",
@@ -599,14 +637,42 @@ fn an_empty_template_on_a_history_sqlite_cannot_replay_is_written_without_lineag
     );
     let run = fixture.ok(&["db", "create", "backfill", "--empty"]);
     assert!(
-        run.stdout.contains("note: no lineage recorded"),
+        run.stdout
+            .contains("the schema this migration follows is not recorded"),
         "{}",
         run.stdout
     );
     let scan = source::scan(&fixture.migrations()).unwrap();
     assert_eq!(scan.migrations.len(), 2);
     assert!(scan.migrations[1].folder().ends_with("_backfill"));
-    assert!(scan.migrations[1].lineage().is_none());
+    let recorded = scan.migrations[1].lineage().expect("a lineage");
+    assert_eq!(recorded.parent(), Some("2024-01-01-000000_extension"));
+    assert_eq!(recorded.schema(), lineage::UNKNOWN_SCHEMA);
+}
+
+#[test]
+fn create_refuses_a_diverged_history_before_anything_is_written() {
+    let scenario = scenario(BranchA::Generated, "tasks", "title");
+    let fixture = merged_on_sqlite(&scenario);
+    let before = files(&fixture.migrations());
+    for args in [
+        &["db", "create", "more"][..],
+        &["db", "create", "more", "--empty"][..],
+    ] {
+        let run = fixture.run(args);
+        run.expect_failure(
+            1,
+            &[
+                "history has diverged",
+                ADD_DUE_ON,
+                WIDEN,
+                "nothing was written",
+                "workhub db rebase",
+            ],
+        );
+        assert!(!run.all().contains("replay"), "{args:?}: {}", run.all());
+        assert_eq!(files(&fixture.migrations()), before, "{args:?}");
+    }
 }
 
 /// Every file under `dir`, with its bytes.
@@ -648,6 +714,7 @@ fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
     for draft in [&parent, &a, &b] {
         write(&fixture.migrations(), draft);
     }
+    merge_head(&fixture.migrations(), ADD_DUE_ON, WIDEN);
     let before = files(&fixture.migrations());
     let run = fixture.run(&["db", "rebase"]);
     run.expect_failure(
@@ -660,4 +727,159 @@ fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
     );
     assert_eq!(files(&fixture.migrations()), before, "no file changed");
     assert!(!fixture.db().exists(), "rebase never opens a database");
+}
+
+#[test]
+fn a_rebase_re_creates_the_merged_in_branch_even_when_it_sorts_first() {
+    // Main shipped widen; the branch merged into it has the older add_due_on.
+    let scenario = scenario(BranchA::Generated, "tasks", "title");
+    let fixture = Fixture::new();
+    write(&fixture.migrations(), &scenario.parent);
+    write(&fixture.migrations(), &scenario.b);
+    fixture.ok(&["db", "upgrade"]);
+    fixture.execute(
+        "INSERT INTO users (id, email, display_name, password_hash) VALUES (1, 'ada@example.com', 'Ada', 'x');\n\
+         INSERT INTO projects (id, owner_id, name) VALUES (1, 1, 'workhub');\n\
+         INSERT INTO tasks (id, project_id, title) VALUES (1, 1, 'paint');",
+    );
+    write(&fixture.migrations(), &scenario.a);
+    let widen_files = files(&fixture.migrations().join(WIDEN));
+
+    // Without a head file that says which branch is ours, rebase cannot tell, and says how to choose.
+    std::fs::remove_file(fixture.migrations().join(lineage::HEAD_FILE)).unwrap();
+    let before = files(&fixture.migrations());
+    fixture.run(&["db", "rebase"]).expect_failure(
+        1,
+        &["--onto FOLDER", ADD_DUE_ON, WIDEN, "nothing was written"],
+    );
+    assert_eq!(files(&fixture.migrations()), before, "no file changed");
+
+    merge_head(&fixture.migrations(), WIDEN, ADD_DUE_ON);
+    let rebased = fixture.ok(&["db", "rebase"]);
+    assert!(
+        rebased
+            .stdout
+            .contains(&format!("re-created {ADD_DUE_ON} as ")),
+        "{}",
+        rebased.stdout
+    );
+    assert!(rebased.stdout.contains("just reset"), "{}", rebased.stdout);
+    assert_eq!(
+        files(&fixture.migrations().join(WIDEN)),
+        widen_files,
+        "the deployed migration is kept byte for byte"
+    );
+    fixture.ok(&["db", "upgrade"]);
+    fixture.ok(&["db", "check"]);
+}
+
+/// The parent and add_due_on, generated and applied, with `lineage.head` naming add_due_on.
+fn applied_with_lineage() -> Fixture {
+    let parent = draft::generated(
+        PARENT,
+        None,
+        &Schema::default(),
+        &models_with(without_due_on),
+    )
+    .unwrap();
+    let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
+    let add =
+        draft::generated(ADD_DUE_ON, Some(PARENT), &built, &workhub_models::schema()).unwrap();
+    let fixture = Fixture::new();
+    write(&fixture.migrations(), &parent);
+    write(&fixture.migrations(), &add);
+    fixture.ok(&["db", "upgrade"]);
+    fixture
+}
+
+#[test]
+fn a_stale_head_file_is_its_own_problem_and_the_schema_is_still_compared() {
+    let fixture = applied_with_lineage();
+    std::fs::write(
+        fixture.migrations().join(lineage::HEAD_FILE),
+        format!("{PARENT}\n"),
+    )
+    .unwrap();
+    fixture.execute("CREATE TABLE stray (id INTEGER PRIMARY KEY);");
+    let run = fixture.run(&["db", "check"]);
+    run.expect_failure(1, &["rewrites migrations/lineage.head"]);
+    // The comparison still ran (a lineage problem skipped it before), and the rebase hint for a
+    // divergence is not given.
+    assert!(run.all().contains("stray"), "{}", run.all());
+    assert!(!run.all().contains("re-creates"), "{}", run.all());
+}
+
+#[test]
+fn a_newest_folder_without_lineage_is_a_warning_not_a_failure() {
+    // An adopted diesel project: `workhub db create` ran once, then `diesel migration generate`.
+    let fixture = applied_with_lineage();
+    fixture.migration(
+        "2024-01-05-000000_by_diesel",
+        "CREATE TABLE extra (id INTEGER PRIMARY KEY);\n",
+        Some("DROP TABLE extra;\n"),
+    );
+    fixture.ok(&["db", "upgrade"]);
+    let run = fixture.ok(&["db", "check"]);
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("has no lineage.toml"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn check_on_an_adopted_postgres_history_with_lineage_is_not_replayed_into_sqlite() {
+    let test = "check_on_an_adopted_postgres_history_with_lineage_is_not_replayed_into_sqlite";
+    let Some(pg) = postgres(test) else { return };
+    let fixture = Fixture::new();
+    let folder = fixture.migration(
+        "2024-01-01-000000_function",
+        "CREATE OR REPLACE FUNCTION answer() RETURNS integer AS $$ SELECT 42 $$ LANGUAGE sql;\n",
+        Some("DROP FUNCTION answer();\n"),
+    );
+    let lineage = lineage::Lineage::new(None, "0000".into(), true, Vec::new());
+    std::fs::write(folder.join(lineage::LINEAGE_FILE), lineage.to_toml()).unwrap();
+    pg.run(&fixture, &["db", "upgrade"]).expect_code(0);
+    let run = pg.run(&fixture, &["db", "check"]);
+    run.expect_code(0);
+    assert!(!run.all().contains("near"), "{}", run.all());
+}
+
+#[test]
+fn a_cherry_picked_hotfix_whose_parent_is_missing_is_accepted_by_rebase() {
+    let parent = draft::generated(
+        PARENT,
+        None,
+        &Schema::default(),
+        &models_with(without_due_on),
+    )
+    .unwrap();
+    let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
+    // Written on main after a migration the release branch does not have, which changed nothing.
+    let hotfix = draft::hand_written(
+        "2024-01-04-000000_hotfix",
+        Some("2024-01-03-000000_main_only"),
+        &built,
+        vec![("up.sql", "UPDATE tasks SET title = trim(title);\n".into())],
+    );
+    let fixture = Fixture::new();
+    write(&fixture.migrations(), &parent);
+    fixture.ok(&["db", "upgrade"]);
+    write(&fixture.migrations(), &hotfix);
+    let up = fixture.migrations().join(&hotfix.folder).join("up.sql");
+    let up_before = std::fs::read(&up).unwrap();
+    fixture
+        .run(&["db", "check"])
+        .expect_failure(1, &["workhub db rebase"]);
+    let rebased = fixture.ok(&["db", "rebase"]);
+    assert!(
+        rebased.stdout.contains("its lineage now follows them"),
+        "{}",
+        rebased.stdout
+    );
+    assert_eq!(std::fs::read(&up).unwrap(), up_before, "its SQL is kept");
+    let scan = source::scan(&fixture.migrations()).unwrap();
+    assert_eq!(scan.migrations[1].lineage().unwrap().parent(), Some(PARENT));
+    fixture.ok(&["db", "upgrade"]);
+    fixture.ok(&["db", "check"]);
 }

@@ -286,8 +286,8 @@ impl fmt::Display for MigrateError {
             Self::Diverged { divergences } => write!(
                 f,
                 "the history has diverged: migrations were merged from branches that did not know of \
-                 each other:{}\n  nothing was run; the later branch's migrations must be re-created on top \
-                 of the newest one",
+                 each other:{}\n  nothing was run; the merged-in branch's migrations must be re-created on top \
+                 of the branch they were merged into",
                 list(&divergences.iter().map(ToString::to_string).collect::<Vec<_>>())
             ),
             Self::Database { doing, message } => write!(f, "{doing}: {message}"),

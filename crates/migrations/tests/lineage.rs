@@ -93,6 +93,11 @@ const INITIAL: &str = "2024-01-01-000000_initial";
 const ADD_COLOR: &str = "2024-01-02-000000_add_color";
 const WIDEN: &str = "2024-01-03-000000_widen";
 
+/// The folder a rebase re-creates `migration` in (after every migration of these tests).
+fn later(migration: &Migration, _newest: &str) -> String {
+    format!("2024-02-01-000000_{}", migration.name())
+}
+
 /// The migration `db create` would write after `history` for `models`.
 fn create(history: &[Migration], models: &Schema, folder: &str) -> Migration {
     let current = scratch::built_by(history, &Target::Head).unwrap();
@@ -264,7 +269,8 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
             let lost = lost.expect("only a rebuild that would lose a column fails");
             assert!(
                 message.contains(&format!("would lose columns: {lost}"))
-                    && message.contains("workhub db rebase"),
+                    && message
+                        .contains("delete this migration folder and `workhub db create` it again"),
                 "{message}"
             );
             assert_eq!(
@@ -285,7 +291,7 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
     }
 
     // The rebase re-creates the later migration on top of the other branch's.
-    let rebased = rebase(&merged, &branches.merged_models)
+    let rebased = rebase(&merged, &branches.merged_models, branches.a.folder(), later)
         .unwrap()
         .expect("something to rebase");
     assert!(rebased.uncaptured.is_empty(), "{:#?}", rebased.uncaptured);
@@ -298,9 +304,12 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
             .map(|r| migration_of(&r.draft).unwrap()),
     );
     assert_eq!(
-        history[2].folder(),
-        branches.b.folder(),
-        "the folder name is kept"
+        (history[2].folder(), rebased.migrations[0].from.as_str()),
+        (
+            format!("2024-02-01-000000_{}", branches.b.name()).as_str(),
+            branches.b.folder()
+        ),
+        "re-created in a new folder after the kept ones"
     );
     assert!(lineage::divergences(&history).is_empty());
     Migrator::new(&history)
@@ -373,7 +382,9 @@ fn a_hand_written_migration_on_the_later_branch_keeps_its_sql() {
         lineage::divergences(&merged)[0].shared_tables,
         vec!["tasks".to_string()]
     );
-    let rebased = rebase(&merged, &color::schema()).unwrap().unwrap();
+    let rebased = rebase(&merged, &color::schema(), ADD_COLOR, later)
+        .unwrap()
+        .unwrap();
     let only = &rebased.migrations[0];
     assert!(only.hand_written && !only.sql_changed);
     let again = migration_of(&only.draft).unwrap();
@@ -410,6 +421,330 @@ fn a_migration_whose_parent_changed_after_it_was_generated_is_stale() {
 }
 
 #[test]
+fn a_merged_in_migration_that_sorts_before_the_applied_one_is_refused() {
+    // Main deployed add_color (the newer timestamp); the branch merged in is older, so the
+    // divergence is reported at add_color and the pending widen sorts before it.
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let older = "2024-01-01-120000_widen";
+    let b = create(std::slice::from_ref(&initial), &wide_title::schema(), older);
+    let a = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial.clone(), a.clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    drop(db);
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(SEED).unwrap();
+    drop(conn);
+    let before = sqlite_state(&path);
+    let merged = vec![initial, b, a];
+    let mut db = Sqlite::open(&path).unwrap();
+    let mut migrator = Migrator::new(&merged);
+    migrator.allow_out_of_order = true;
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err();
+    let MigrateError::Diverged { divergences } = &err else {
+        panic!("expected a divergence, got {err}");
+    };
+    assert_eq!(divergences[0].migration, ADD_COLOR);
+    assert_eq!(divergences[0].others, vec![older.to_string()]);
+    assert_eq!(sqlite_state(&path), before, "a refusal changes nothing");
+}
+
+#[test]
+fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
+    mod with_note {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) { id -> BigInt, project_id -> BigInt, title -> Text, note -> Nullable<Text>, }
+        }
+    }
+    mod note_and_color {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) {
+                id -> BigInt, project_id -> BigInt, title -> Text, note -> Nullable<Text>,
+                color -> Nullable<Text>,
+            }
+        }
+    }
+    mod memo {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) { id -> BigInt, project_id -> BigInt, title -> Text, memo -> Nullable<Text>, }
+        }
+    }
+    mod memo_and_color {
+        workhub_migrations::tables! {
+            projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
+            tasks (id) {
+                id -> BigInt, project_id -> BigInt, title -> Text, memo -> Nullable<Text>,
+                color -> Nullable<Text>,
+            }
+        }
+    }
+    let initial = create(&[], &with_note::schema(), INITIAL);
+    let a = create(
+        std::slice::from_ref(&initial),
+        &note_and_color::schema(),
+        ADD_COLOR,
+    );
+    // Branch b renamed note to memo; the generated DROP + ADD was replaced by the RENAME, as the
+    // README tells users to.
+    let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
+    let mut generated = draft::generated(WIDEN, Some(INITIAL), &current, &memo::schema()).unwrap();
+    for (name, text) in &mut generated.files {
+        match *name {
+            "up.sql" | "up.postgres.sql" => {
+                *text = "ALTER TABLE tasks RENAME COLUMN note TO memo;\n".into()
+            }
+            "down.sql" | "down.postgres.sql" => {
+                *text = "ALTER TABLE tasks RENAME COLUMN memo TO note;\n".into()
+            }
+            _ => {}
+        }
+    }
+    let b = migration_of(&generated).unwrap();
+    let merged = vec![initial.clone(), a.clone(), b.clone()];
+    let rebased = rebase(&merged, &memo_and_color::schema(), ADD_COLOR, later)
+        .unwrap()
+        .unwrap();
+    let only = &rebased.migrations[0];
+    assert!(
+        only.edited && only.hand_written && !only.sql_changed,
+        "{only:?}"
+    );
+    let again = migration_of(&only.draft).unwrap();
+    assert_eq!(again.scripts(Dialect::Sqlite), b.scripts(Dialect::Sqlite));
+    assert_eq!(
+        again.scripts(Dialect::Postgres),
+        b.scripts(Dialect::Postgres)
+    );
+    assert!(!again.scripts(Dialect::Sqlite).up().contains("DROP COLUMN"));
+    assert_eq!(again.lineage().unwrap().parent(), Some(ADD_COLOR));
+
+    // Values survive on a database that ran the other branch.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial.clone(), a.clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO projects (id, name) VALUES (1, 'p');\n\
+         INSERT INTO tasks (id, project_id, title, note) VALUES (1, 1, 't', 'keep me');",
+    )
+    .unwrap();
+    Migrator::new(&[initial, a, again])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Memo {
+        #[diesel(sql_type = Nullable<Text>)]
+        memo: Option<String>,
+    }
+    let memos: Vec<Memo> = diesel::sql_query("SELECT memo FROM tasks")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(memos[0].memo.as_deref(), Some("keep me"));
+}
+
+#[test]
+fn a_rebase_re_creates_the_merged_in_branch_even_when_it_is_older() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let older = "2024-01-01-120000_widen";
+    let theirs = create(std::slice::from_ref(&initial), &wide_title::schema(), older);
+    let ours = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let merged = vec![initial.clone(), theirs.clone(), ours.clone()];
+    let rebased = rebase(&merged, &color_and_wide_title::schema(), ADD_COLOR, later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rebased.onto.as_deref(), Some(ADD_COLOR));
+    let froms: Vec<&str> = rebased.migrations.iter().map(|r| r.from.as_str()).collect();
+    assert_eq!(
+        froms,
+        vec![older],
+        "only the merged-in branch is re-created"
+    );
+    let recreated = migration_of(&rebased.migrations[0].draft).unwrap();
+    assert!(
+        recreated.version() > ours.version(),
+        "it sorts after the kept one"
+    );
+    let history = vec![initial.clone(), ours.clone(), recreated];
+    assert!(lineage::divergences(&history).is_empty());
+
+    // The deployed database (initial and add_color, with data) applies it without loss.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial, ours])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute(SEED).unwrap();
+    drop(conn);
+    Migrator::new(&history)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_eq!(
+        sqlite_state(&path).2,
+        seeded_rows(),
+        "every row and value kept"
+    );
+
+    // Naming a migration that is not in the history refuses.
+    assert!(matches!(
+        rebase(&merged, &color_and_wide_title::schema(), "nope", later),
+        Err(RebaseError::UnknownOnto { .. })
+    ));
+}
+
+#[test]
+fn a_rebuild_fails_before_it_drops_an_index_or_trigger_another_branch_added() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = hand_written(
+        std::slice::from_ref(&initial),
+        ADD_COLOR,
+        "CREATE UNIQUE INDEX tasks_title_key ON tasks (title);\n\
+         CREATE TRIGGER \"tasks_touch\" AFTER UPDATE ON tasks BEGIN SELECT 1; END;\n",
+        "DROP TRIGGER tasks_touch;\nDROP INDEX tasks_title_key;\n",
+    );
+    let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
+    assert!(
+        b.scripts(Dialect::Sqlite).up().contains("DROP TABLE"),
+        "a rebuild"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut db = Sqlite::open(&path).unwrap();
+    Migrator::new(&[initial.clone(), a.clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    drop(db);
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute("INSERT INTO projects (id, name) VALUES (1, 'p'); INSERT INTO tasks (id, project_id, title) VALUES (1, 1, 't');")
+        .unwrap();
+    drop(conn);
+    let objects = |path: &std::path::Path| -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        diesel::sql_query("SELECT type || ' ' || name AS name FROM sqlite_master ORDER BY name")
+            .load::<Name>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+    };
+    let before = objects(&path);
+    let mut db = Sqlite::open(&path).unwrap();
+    let merged = vec![initial.clone(), a, b];
+    let mut bypass = Migrator::new(&merged);
+    bypass.allow_diverged = true;
+    let err = bypass
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_err();
+    let MigrateError::Statement { message, .. } = &err else {
+        panic!("expected the guard, got {err}");
+    };
+    assert!(
+        message.contains("rebuilding tasks would lose ")
+            && message.contains("index tasks_title_key")
+            && message.contains("trigger tasks_touch"),
+        "{message}"
+    );
+    drop(db);
+    assert_eq!(objects(&path), before, "nothing changed");
+
+    // Without the other branch, the same rebuild passes its guards.
+    let plain = dir.path().join("plain.db");
+    let mut db = Sqlite::open(&plain).unwrap();
+    Migrator::new(&[initial.clone(), merged[2].clone()])
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+}
+
+#[test]
+fn an_unknown_schema_digest_is_never_called_stale() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let with = |schema: &str| {
+        let lineage = lineage::Lineage::new(Some(INITIAL.into()), schema.into(), true, Vec::new());
+        let draft = draft::Draft {
+            folder: ADD_COLOR.into(),
+            changes: Vec::new(),
+            files: vec![
+                ("up.sql", "SELECT 1;\n".into()),
+                (lineage::LINEAGE_FILE, lineage.to_toml()),
+            ],
+            lineage,
+        };
+        vec![initial.clone(), migration_of(&draft).unwrap()]
+    };
+    assert!(assumed::stale(&with("0000")).unwrap().is_some());
+    assert_eq!(
+        assumed::stale(&with(lineage::UNKNOWN_SCHEMA)).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_cherry_picked_migration_whose_parent_is_missing_follows_the_history_it_fits() {
+    // On main: initial, then y, then the hotfix x written after y. The release branch has initial
+    // and x alone (cherry-picked).
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let hotfix = |y: Migration| {
+        let main = vec![initial.clone(), y];
+        let x = create(&main, &color::schema(), WIDEN);
+        let release = vec![initial.clone(), x.clone()];
+        assert!(lineage::divergences(&release)[0].parent_missing);
+        (x, release)
+    };
+    // y changed nothing x relies on: x's recorded schema is what initial builds, so it is accepted.
+    let no_op = hand_written(
+        std::slice::from_ref(&initial),
+        ADD_COLOR,
+        "SELECT 1;\n",
+        "SELECT 1;\n",
+    );
+    let (x, release) = hotfix(no_op);
+    let rebased = rebase(&release, &color::schema(), "", later)
+        .unwrap()
+        .unwrap();
+    let only = &rebased.migrations[0];
+    assert_eq!(
+        (only.from.as_str(), only.draft.folder.as_str()),
+        (WIDEN, WIDEN)
+    );
+    let again = migration_of(&only.draft).unwrap();
+    assert_eq!(again.scripts(Dialect::Sqlite), x.scripts(Dialect::Sqlite));
+    assert_eq!(again.lineage().unwrap().parent(), Some(INITIAL));
+    assert!(lineage::divergences(&[initial.clone(), again]).is_empty());
+
+    // y changed the schema: refused, saying which parent to write if it fits after all.
+    let widened = create(
+        std::slice::from_ref(&initial),
+        &wide_title::schema(),
+        ADD_COLOR,
+    );
+    let (_, release) = hotfix(widened);
+    let err = rebase(&release, &color::schema(), "", later).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "write `parent = \"{INITIAL}\"` in its lineage.toml"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
         workhub_migrations::tables! {
@@ -429,7 +764,7 @@ fn a_rebase_that_cannot_decide_refuses() {
         ADD_COLOR,
     );
     let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
-    let err = rebase(&[initial, a, b], &wide_title::schema()).unwrap_err();
+    let err = rebase(&[initial, a, b], &wide_title::schema(), ADD_COLOR, later).unwrap_err();
     assert!(
         matches!(&err, RebaseError::Conflicts { migration, conflicts }
             if migration == WIDEN && conflicts == &["column tasks.title: changed on both branches, differently"]),
@@ -504,7 +839,9 @@ fn the_merge_is_refused_then_rebased_on_postgres_to_the_same_schema() {
     assert_eq!(scratch::read_postgres(&mut db).unwrap(), schema_before);
     assert_eq!(postgres_rows(&mut db), seeded_rows());
 
-    let rebased = rebase(&merged, &branches.merged_models).unwrap().unwrap();
+    let rebased = rebase(&merged, &branches.merged_models, branches.a.folder(), later)
+        .unwrap()
+        .unwrap();
     let mut history = applied.clone();
     history.extend(
         rebased

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use workhub_migrations::schema::{diff, draft, scratch};
-use workhub_migrations::source::{self, lineage, MIGRATION_NAME_RULE};
+use workhub_migrations::source::{self, lineage, Lineage, MIGRATION_NAME_RULE};
 use workhub_migrations::Target;
 
 use crate::context::{Context, Source};
@@ -23,6 +23,20 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     } else {
         Vec::new()
     };
+    // A new migration on a diverged history would be written after one branch only; rebase first.
+    let divergences = lineage::divergences(&existing);
+    if !divergences.is_empty() {
+        return Err(Failure::failed(format!(
+            "cannot create a migration in {}: the history has diverged (migrations merged from \
+             branches that did not know of each other):{}\n  nothing was written\n  hint: {}",
+            dir.display(),
+            divergences
+                .iter()
+                .map(|d| format!("\n    {d}"))
+                .collect::<String>(),
+            super::rebase::HINT
+        )));
+    }
     let newest = existing.last().map(|m| m.version());
     let folder = folder_name(&name, newest);
     refuse_unsortable(&folder, newest, &dir)?;
@@ -48,11 +62,19 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
             Ok(current) => draft::hand_written(&folder, parent, &current, template()),
             Err(err) => {
                 // A history SQLite cannot replay (SQL for PostgreSQL alone in up.sql) still gets its
-                // template; only the branch checks skip it.
+                // template, and its parent: only the schema digest is unknown, and never compared.
                 println!(
-                    "note: no lineage recorded (the migrations do not replay on SQLite: {err})"
+                    "note: the schema this migration follows is not recorded (the migrations do not \
+                     replay on SQLite: {err}); its parent is"
                 );
-                let files = template();
+                let lineage = Lineage::new(
+                    parent.map(str::to_string),
+                    lineage::UNKNOWN_SCHEMA.to_string(),
+                    true,
+                    Vec::new(),
+                );
+                let mut files = template();
+                files.push((lineage::LINEAGE_FILE, lineage.to_toml()));
                 let path = write_folder(&dir, &folder, &files)?;
                 write_head(&dir, &folder)?;
                 println!("Created {}", path.display());
@@ -199,7 +221,7 @@ fn refuse_unsortable(folder: &str, newest: Option<&str>, dir: &Path) -> Result<(
 
 /// `YYYY-MM-DD-HHMMSS_name` for now, or one second after the newest existing version when the clock
 /// would sort the new folder before it.
-fn folder_name(name: &str, newest: Option<&str>) -> String {
+pub fn folder_name(name: &str, newest: Option<&str>) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

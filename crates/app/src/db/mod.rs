@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Repair => repair(ctx),
         DbCommand::Create { name, empty } => create::run(ctx, name, empty),
         DbCommand::Reset => reset(ctx),
-        DbCommand::Rebase => rebase::run(ctx),
+        DbCommand::Rebase { onto } => rebase::run(ctx, onto.as_deref()),
     }
 }
 
@@ -191,8 +191,11 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     report::warn_squashed(&status);
     let mut problems = problems(ctx, &status);
     // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
-    let lineage = rebase::problems(ctx)?;
-    let diverged = !lineage.is_empty();
+    let rebase::Problems {
+        lines: lineage,
+        hints,
+        diverged,
+    } = rebase::problems(ctx)?;
     let drift = if diverged {
         None
     } else {
@@ -205,9 +208,7 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     let counted =
         problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
     let mut remedies = remedies(&status, !changes.is_empty());
-    if diverged {
-        remedies.push(rebase::HINT);
-    }
+    remedies.extend(hints);
     problems.extend(lineage);
     problems.extend(changes);
     if problems.is_empty() {

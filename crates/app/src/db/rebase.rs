@@ -4,50 +4,115 @@
 use std::path::{Path, PathBuf};
 
 use workhub_migrations::schema::assumed;
-use workhub_migrations::schema::rebase::{self, Rebase};
+use workhub_migrations::schema::rebase::{self, Rebase, Rebased};
 use workhub_migrations::source::{self, lineage};
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
 
 /// The way out of a diverged history, said by every refusal.
-pub const HINT: &str = "run `workhub db rebase` (`just migrate-rebase`): it re-creates the later \
-     branch's migrations on top of the newest one, from the models; review and commit them";
+pub const HINT: &str =
+    "run `workhub db rebase` (`just migrate-rebase`): it re-creates the merged-in \
+     branch's migrations on top of the branch they were merged into (the `<<<<<<<` side of \
+     migrations/lineage.head, or `--onto FOLDER`), from the models; review and commit them";
 
 /// A refusal to run a diverged history, worded for the user.
 pub fn refusal(err: &workhub_migrations::MigrateError) -> String {
     format!("{err}\n  hint: {HINT}")
 }
 
-/// One line per lineage problem: diverged migrations, and a head file that does not name the newest.
-pub fn problems(ctx: &Context) -> Result<Vec<String>, Failure> {
-    let mut lines: Vec<String> = lineage::divergences(&ctx.migrations)
-        .iter()
-        .map(|d| format!("diverged: {d} (fix: `workhub db rebase`)"))
-        .collect();
-    // A diverged history is not replayed (its rebuild guards fail); rebase first.
-    if lines.is_empty() {
-        lines.extend(assumed::stale(&ctx.migrations)?.map(|stale| {
-            format!(
-                "{stale} (fix: restore the earlier migration, or delete this one's folder and \
-                 `workhub db create` it again)"
-            )
-        }));
+/// What the lineage checks of `db check` found: one line per problem, the fix of each kind once,
+/// and whether the history has diverged (then it is not replayed to compare with the models: its
+/// rebuild guards would fail).
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub lines: Vec<String>,
+    pub hints: Vec<&'static str>,
+    pub diverged: bool,
+}
+
+const STALE_HINT: &str = "a migration was written against a schema the migrations before it no \
+     longer build: restore the earlier migration from version control, or delete the later one's \
+     folder and `workhub db create` it again on the current history";
+const CONFLICTED_HEAD_HINT: &str = "nothing has diverged, so only the head file is left: `workhub db \
+     rebase` rewrites migrations/lineage.head to name the newest migration (or write its folder name \
+     there yourself)";
+const STALE_HEAD_HINT: &str =
+    "`workhub db rebase` rewrites migrations/lineage.head to name the newest migration";
+
+/// The lineage checks: diverged migrations, migrations whose recorded schema no longer matches what
+/// precedes them, and a head file that does not name the newest migration.
+pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
+    let mut found = Problems::default();
+    let divergences = lineage::divergences(&ctx.migrations);
+    found.lines.extend(
+        divergences
+            .iter()
+            .map(|d| format!("diverged: {d} (fix: `workhub db rebase`)")),
+    );
+    if !divergences.is_empty() {
+        found.diverged = true;
+        found.hints.push(HINT);
+    } else if crate::drift::other_history(ctx).is_none() {
+        // Another project's history is never replayed into SQLite (its SQL may be PostgreSQL's).
+        match assumed::stale(&ctx.migrations) {
+            Ok(Some(stale)) => {
+                found.lines.push(format!(
+                    "{stale} (fix: restore the earlier migration, or delete this one's folder and \
+                     `workhub db create` it again)"
+                ));
+                found.hints.push(STALE_HINT);
+            }
+            Ok(None) => {}
+            Err(err) => eprintln!(
+                "note: the schema digests in lineage.toml were not compared: the migrations do not \
+                 replay on SQLite ({err})"
+            ),
+        }
     }
     let head = match &ctx.source {
         Source::Directory(dir) => lineage::read_head(dir)?,
         Source::Embedded => crate::embedded::HEAD.map(str::to_string),
     };
-    if let Some(problem) = head
+    let Some(problem) = head
         .as_deref()
         .and_then(|text| lineage::head_problem(text, &ctx.migrations))
-    {
-        lines.push(format!("{problem} (fix: `workhub db rebase`)"));
+    else {
+        return Ok(found);
+    };
+    match problem {
+        lineage::HeadProblem::Conflicted { .. } if found.diverged => {
+            found
+                .lines
+                .push(format!("{problem} (fix: `workhub db rebase`)"));
+        }
+        lineage::HeadProblem::Conflicted { .. } => {
+            found
+                .lines
+                .push(format!("{problem} (fix: `workhub db rebase`)"));
+            found.hints.push(CONFLICTED_HEAD_HINT);
+        }
+        lineage::HeadProblem::Stale { .. }
+            if ctx.migrations.last().is_some_and(|m| m.lineage().is_none()) =>
+        {
+            // A folder another tool wrote (`diesel migration generate`) carries no lineage and never
+            // refreshes the head file: nothing to refuse, only the file to refresh.
+            eprintln!(
+                "warning: {problem}; the newest migration has no lineage.toml (written by another \
+                 tool?), so nothing is refused; `workhub db rebase` refreshes the file"
+            );
+        }
+        lineage::HeadProblem::Stale { .. } => {
+            found
+                .lines
+                .push(format!("{problem} (fix: `workhub db rebase`)"));
+            found.hints.push(STALE_HEAD_HINT);
+        }
     }
-    Ok(lines)
+    Ok(found)
 }
 
-pub fn run(ctx: &Context) -> Result<(), Failure> {
+pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
     let dir = super::create::migrations_dir(ctx);
     let migrations = source::scan(&dir)?.migrations;
     let models = workhub_models::schema();
@@ -59,8 +124,46 @@ pub fn run(ctx: &Context) -> Result<(), Failure> {
         ))
     };
     let head = lineage::read_head(&dir)?;
-    let Some(rebase) =
-        rebase::rebase(&migrations, &models).map_err(|err| refused(err.to_string()))?
+    let tips = || {
+        let mut tips: Vec<String> = lineage::divergences(&migrations)
+            .iter()
+            .flat_map(|d| {
+                let mut sides = d.others.clone();
+                sides.push(d.migration.clone());
+                sides
+            })
+            .collect();
+        tips.dedup();
+        tips.join(", ")
+    };
+    let ours = match onto {
+        Some(onto) => onto.to_string(),
+        None => match head.as_deref().and_then(lineage::head_ours) {
+            Some(ours) if migrations.iter().any(|m| m.folder() == ours) => ours,
+            // Nothing diverged, or only parents missing: no branch to choose.
+            _ if lineage::divergences(&migrations)
+                .iter()
+                .all(|d| d.parent_missing) =>
+            {
+                String::new()
+            }
+            _ => {
+                return Err(refused(format!(
+                    "cannot tell which branch was merged into which: migrations/{} names no one \
+                     migration of the history (the `<<<<<<<` side of a conflict counts as the branch \
+                     merged into)\n  hint: name the migration the other branch was merged into (it \
+                     and what it was written after stay as they are): `workhub db rebase --onto \
+                     FOLDER`; the diverged migrations are {}",
+                    lineage::HEAD_FILE,
+                    tips()
+                )))
+            }
+        },
+    };
+    let Some(rebase) = rebase::rebase(&migrations, &models, &ours, |m, newest| {
+        super::create::folder_name(m.name(), Some(newest))
+    })
+    .map_err(|err| refused(err.to_string()))?
     else {
         let newest = migrations.last().map(|m| m.folder().to_string());
         let problem = head
@@ -77,41 +180,79 @@ pub fn run(ctx: &Context) -> Result<(), Failure> {
         return Ok(());
     };
     write(&dir, &rebase)?;
-    if let Some(newest) = migrations.last() {
+    if let Some(newest) = source::scan(&dir)?.migrations.last() {
         super::create::write_head(&dir, newest.folder())?;
     }
     report(&rebase);
     Ok(())
 }
 
-/// Writes every re-created file beside its original first, then moves them all into place, so a
-/// write that fails leaves the folders as they were.
+/// Stages every re-created folder whole first (a hidden folder beside the others, which no scan
+/// reads), then moves them into place and removes the folders they replace, so a write that fails
+/// leaves the folders as they were. Hand-written SQL is copied byte for byte: only its lineage is new.
 fn write(dir: &Path, rebase: &Rebase) -> Result<(), Failure> {
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let failed = |path: &Path, err: std::io::Error| {
-        Failure::failed(format!("cannot write {}: {err}", path.display()))
+        Failure::failed(format!(
+            "cannot write {}: {err}; nothing was changed",
+            path.display()
+        ))
+    };
+    let mut staged: Vec<(PathBuf, &Rebased)> = Vec::new();
+    let unstage = |staged: &[(PathBuf, &Rebased)]| {
+        for (temp, _) in staged {
+            let _ = std::fs::remove_dir_all(temp);
+        }
     };
     for rebased in &rebase.migrations {
-        let folder = dir.join(&rebased.draft.folder);
-        for (name, text) in &rebased.draft.files {
-            // Hand-written SQL is kept byte for byte: only its lineage is refreshed.
-            if rebased.hand_written && *name != lineage::LINEAGE_FILE {
-                continue;
-            }
-            let path = folder.join(name);
-            let temp = folder.join(format!(".{name}.rebase"));
-            if let Err(err) = std::fs::write(&temp, text) {
-                for (temp, _) in &staged {
-                    let _ = std::fs::remove_file(temp);
-                }
-                let _ = std::fs::remove_file(&temp);
-                return Err(failed(&path, err));
-            }
-            staged.push((temp, path));
+        let temp = dir.join(format!(".{}.rebase", rebased.draft.folder));
+        let result = stage(&temp, &dir.join(&rebased.from), rebased);
+        staged.push((temp.clone(), rebased));
+        if let Err(err) = result {
+            unstage(&staged);
+            return Err(failed(&temp, err));
         }
     }
-    for (temp, path) in &staged {
-        std::fs::rename(temp, path).map_err(|err| failed(path, err))?;
+    for (temp, rebased) in &staged {
+        let path = dir.join(&rebased.draft.folder);
+        let old = dir.join(&rebased.from);
+        if old == path {
+            // Same folder, lineage refreshed: the staged copy replaces it whole.
+            std::fs::remove_dir_all(&old).map_err(|err| {
+                Failure::failed(format!("cannot replace {}: {err}", old.display()))
+            })?;
+        }
+        std::fs::rename(temp, &path).map_err(|err| {
+            Failure::failed(format!("cannot move {} into place: {err}", path.display()))
+        })?;
+        if old == path {
+            continue;
+        }
+        std::fs::remove_dir_all(&old).map_err(|err| {
+            Failure::failed(format!(
+                "cannot remove {} (re-created as {}): {err}; remove it by hand",
+                old.display(),
+                path.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn stage(temp: &Path, old: &Path, rebased: &Rebased) -> std::io::Result<()> {
+    std::fs::create_dir(temp)?;
+    if rebased.hand_written {
+        for entry in std::fs::read_dir(old)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::copy(entry.path(), temp.join(entry.file_name()))?;
+            }
+        }
+    }
+    for (name, text) in &rebased.draft.files {
+        if rebased.hand_written && *name != lineage::LINEAGE_FILE {
+            continue;
+        }
+        std::fs::write(temp.join(name), text)?;
     }
     Ok(())
 }
@@ -123,14 +264,31 @@ fn report(rebase: &Rebase) {
     let mut parent = rebase.onto.clone().unwrap_or_else(|| "base".into());
     for rebased in &rebase.migrations {
         let folder = &rebased.draft.folder;
-        if rebased.hand_written {
-            println!("kept {folder} (hand-written) as it is, now after {parent}");
+        let from = &rebased.from;
+        if from == folder {
+            println!(
+                "kept {folder} as it is: the parent its lineage names is not in this history (a \
+                 cherry-picked migration?), but the schema it was written against is what the \
+                 migrations before it build; its lineage now follows them"
+            );
+            continue;
+        } else if rebased.edited {
+            println!(
+                "kept {from} (generated, then edited by hand) as it is, now {folder} after {parent}: \
+                 generating it again would undo the edit"
+            );
+            println!(
+                "  RE-CHECK its SQL against the migrations before it: it was written without them; \
+                 its lineage was refreshed and now records it as hand-written"
+            );
+        } else if rebased.hand_written {
+            println!("kept {from} (hand-written) as it is, now {folder} after {parent}");
             println!(
                 "  RE-CHECK its SQL against the migrations before it: it was written without them (the \
                  tables it names are in its up.sql); its lineage was refreshed"
             );
         } else {
-            println!("re-created {folder} on top of {parent}:");
+            println!("re-created {from} as {folder} on top of {parent}:");
             for change in &rebased.draft.changes {
                 println!("  {}", change.describe());
             }
@@ -143,21 +301,21 @@ fn report(rebase: &Rebase) {
             change.describe()
         );
     }
-    let changed: Vec<&str> = rebase
+    let old: Vec<&str> = rebase
         .migrations
         .iter()
-        .filter(|r| r.sql_changed)
-        .map(|r| r.draft.folder.as_str())
+        .filter(|r| r.from != r.draft.folder)
+        .map(|r| r.from.as_str())
         .collect();
-    if !changed.is_empty() {
+    if !old.is_empty() {
         println!(
-            "note: a database that already ran the old {} now sees {} as modified and refuses to \
-             migrate: on it, revert {} with the old files (check them out again, `workhub db downgrade`), \
-             then upgrade with the new ones; on a development database `just reset` is quicker",
-            changed.join(", "),
-            if changed.len() == 1 { "it" } else { "them" },
-            if changed.len() == 1 { "it" } else { "them" },
-        );
+        "note: a database that already ran {} (a development database on the merged-in branch) now \
+         holds a version this history no longer has, and is refused: revert it there first, with the \
+         old folders checked out (`workhub db downgrade`), then upgrade; or `just reset` a development \
+         database. A database that ran only {} (production) just applies the re-created ones.",
+        old.join(", "),
+        rebase.onto.as_deref().unwrap_or("base"),
+    );
     }
     println!(
         "Rebased {} migration{}; review the SQL, then `workhub db check` and commit.",

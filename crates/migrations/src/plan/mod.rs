@@ -33,8 +33,8 @@ pub struct Plan<'m> {
 }
 
 impl<'m> Status<'m> {
-    /// The pending migrations `target` brings in, oldest first. A pending migration whose lineage
-    /// does not follow the migration before it is refused unless `allow_diverged` (a scratch replay).
+    /// The pending migrations `target` brings in, oldest first. A pending migration on either side
+    /// of a divergence is refused unless `allow_diverged` (a scratch replay).
     pub fn plan_upgrade(
         &self,
         target: &Target,
@@ -103,13 +103,12 @@ impl<'m> Status<'m> {
             }
         }
         if !allow_diverged {
-            let divergences: Vec<_> = self
-                .migrations()
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.lineage().is_some())
-                .filter(|(_, m)| steps.iter().any(|s| s.folder() == m.folder()))
-                .filter_map(|(index, _)| lineage::divergence_at(self.migrations(), index))
+            // Either side counts: a merged-in migration that sorts before the applied one it
+            // diverges from is as unsafe to run as the later one.
+            let pending = |folder: &str| steps.iter().any(|s| s.folder() == folder);
+            let divergences: Vec<_> = lineage::divergences(self.migrations())
+                .into_iter()
+                .filter(|d| pending(&d.migration) || d.others.iter().any(|o| pending(o)))
                 .collect();
             if !divergences.is_empty() {
                 return Err(MigrateError::Diverged { divergences });

@@ -44,6 +44,7 @@ pub fn stale(migrations: &[Migration]) -> Result<Option<Stale>, MigrateError> {
     for (index, migration) in migrations.iter().enumerate() {
         if let Some(lineage) = migration.lineage() {
             if lineage::divergence_at(migrations, index).is_none()
+                && lineage.schema() != lineage::UNKNOWN_SCHEMA
                 && digest(&scratch::read(&mut scratch)?) != lineage.schema()
             {
                 // Its SQL may not run on what it now follows; what comes after is moot until it is fixed.

@@ -36,17 +36,19 @@ pub fn generated(
         .collect();
     tables.sort();
     tables.dedup();
-    let lineage = Lineage::new(parent.map(str::to_string), digest(current), false, tables);
+    let mut files = vec![
+        ("up.sql", sqlite.up),
+        ("down.sql", sqlite.down),
+        ("up.postgres.sql", postgres.up),
+        ("down.postgres.sql", postgres.down),
+    ];
+    let lineage = Lineage::new(parent.map(str::to_string), digest(current), false, tables)
+        .with_sql(files_digest(&files));
+    files.push((LINEAGE_FILE, lineage.to_toml()));
     Some(Draft {
         folder: folder.to_string(),
         changes: sqlite.changes,
-        files: vec![
-            ("up.sql", sqlite.up),
-            ("down.sql", sqlite.down),
-            ("up.postgres.sql", postgres.up),
-            ("down.postgres.sql", postgres.down),
-            (LINEAGE_FILE, lineage.to_toml()),
-        ],
+        files,
         lineage,
     })
 }
@@ -84,4 +86,23 @@ pub fn digest(schema: &Schema) -> String {
     }
     let hash = Sha256::digest(format!("{schema:?}").as_bytes());
     hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SQL files of a migration folder, as one digest (`sha256:` and hex): each file's name and text,
+/// line endings normalised so a checkout that converts them does not count as an edit.
+pub fn files_digest(files: &[(&str, String)]) -> String {
+    let mut sql: Vec<&(&str, String)> = files
+        .iter()
+        .filter(|(name, _)| name.ends_with(".sql"))
+        .collect();
+    sql.sort_by_key(|(name, _)| *name);
+    let mut hash = Sha256::new();
+    for (name, text) in sql {
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(text.replace("\r\n", "\n").as_bytes());
+        hash.update([0]);
+    }
+    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }

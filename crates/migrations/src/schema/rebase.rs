@@ -1,6 +1,6 @@
-//! Re-creating a branch's migrations on top of the history they were merged into. Everything from
-//! the first migration whose lineage does not follow the one before it is re-created, in order, on
-//! the schema the migrations before it build: a generated migration is generated again (its own
+//! Re-creating a branch's migrations on top of the history they were merged into. The migration
+//! merged into and what it was written after are kept; every other migration is re-created, in
+//! order and in a new folder that sorts after them, on the schema the kept ones build: a generated migration is generated again (its own
 //! changes, read by replaying the history it was written against, laid on the new schema by a
 //! three-way [`merge`]); a hand-written one keeps its SQL and gets a fresh lineage. The result is
 //! replayed and compared with the models before anything is written, and nothing is ever decided by
@@ -17,14 +17,19 @@ use crate::source::lineage::{self, LINEAGE_FILE};
 use crate::source::{self, Lineage};
 use crate::{Dialect, MigrateError, Migration};
 
-/// One migration as the rebase re-creates it. Its folder name is kept: it still sorts after its new
-/// parent, which is the migration before it.
+/// One migration as the rebase re-creates it, in a new folder (`draft.folder`) that sorts after
+/// every kept migration.
 #[derive(Debug, Clone)]
 pub struct Rebased {
+    /// The folder it was in before.
+    pub from: String,
     pub draft: Draft,
     /// Kept its SQL as written; the user must re-check it against the migrations it now follows.
     pub hand_written: bool,
-    /// Whether its `up` SQL changed (a database that ran the old one sees it as modified).
+    /// Generated, but its SQL was edited by hand since (a RENAME for a DROP + ADD, a backfill), so it
+    /// was kept as hand-written SQL rather than generated again, which would undo the edit.
+    pub edited: bool,
+    /// Whether its SQL changed, beyond its new folder.
     pub sql_changed: bool,
 }
 
@@ -43,8 +48,14 @@ pub struct Rebase {
 /// Why a rebase refused; nothing was written.
 #[derive(Debug)]
 pub enum RebaseError {
-    /// A migration names a parent that is not among the migrations before it.
-    ParentMissing { migration: String, parent: String },
+    /// A migration names a parent that is not among the migrations before it. With `expected`, the
+    /// schema it records is not what the migrations before it build either (`expected` is the one
+    /// before it, which its lineage would name if it was written for this history after all).
+    ParentMissing {
+        migration: String,
+        parent: String,
+        expected: Option<String>,
+    },
     /// Both branches changed the same things differently.
     Conflicts {
         migration: String,
@@ -63,6 +74,10 @@ pub enum RebaseError {
         migration: String,
         differences: Vec<String>,
     },
+    /// The migration named as the one merged into is not in the history.
+    UnknownOnto { onto: String },
+    /// Every migration leads to the one merged into, so there is no other branch to re-create.
+    NothingMergedIn { onto: String },
     /// The re-created files do not form a valid migration folder.
     Source(source::SourceError),
 }
@@ -72,11 +87,26 @@ impl fmt::Display for RebaseError {
         let list =
             |items: &[String]| -> String { items.iter().map(|i| format!("\n    {i}")).collect() };
         match self {
-            Self::ParentMissing { migration, parent } => write!(
-                f,
-                "{migration} was written after {parent}, which is not among the migrations before it \
-                 (renamed or removed?), so the schema it was written against cannot be rebuilt"
-            ),
+            Self::ParentMissing {
+                migration,
+                parent,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "{migration} was written after {parent}, which is not among the migrations before \
+                     it (renamed or removed?), so the schema it was written against cannot be rebuilt"
+                )?;
+                if let Some(expected) = expected {
+                    write!(
+                        f,
+                        "; nor is it what the migrations up to {expected} build. If it was written for \
+                         this history after all (a cherry-picked hotfix, say), write \
+                         `parent = \"{expected}\"` in its {LINEAGE_FILE} and check its SQL against them"
+                    )?;
+                }
+                Ok(())
+            }
             Self::Conflicts { migration, conflicts } => write!(
                 f,
                 "{migration} changes what the other branch also changed, differently:{}",
@@ -95,6 +125,11 @@ impl fmt::Display for RebaseError {
                  still need:{}",
                 list(differences)
             ),
+            Self::UnknownOnto { onto } => write!(f, "{onto} is not one of the migrations"),
+            Self::NothingMergedIn { onto } => write!(
+                f,
+                "every migration is {onto} or one it was written after, so no branch was merged into it"
+            ),
             Self::Source(err) => err.fmt(f),
         }
     }
@@ -102,50 +137,67 @@ impl fmt::Display for RebaseError {
 
 impl std::error::Error for RebaseError {}
 
-/// What re-creating the diverged part of `migrations` on top of the rest gives, `None` when nothing
-/// has diverged. `models` is only compared with the result: what the branches do not capture is
-/// reported, never invented.
-pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase>, RebaseError> {
+/// What re-creating the merged-in branch of `migrations` on top of `ours` (the migration it was
+/// merged into) gives, `None` when nothing has diverged. `ours` and what it was written after are
+/// kept as they are; every other migration is re-created on top of them, oldest first, in the
+/// folder `folder_after(migration, newest version so far)` names. `models` is only compared with the
+/// result: what the branches do not capture is reported, never invented.
+pub fn rebase(
+    migrations: &[Migration],
+    models: &Schema,
+    ours: &str,
+    mut folder_after: impl FnMut(&Migration, &str) -> String,
+) -> Result<Option<Rebase>, RebaseError> {
     let divergences = lineage::divergences(migrations);
     let Some(first) = divergences.first() else {
         return Ok(None);
     };
-    if let Some(missing) = divergences.iter().find(|d| d.parent_missing) {
-        return Err(RebaseError::ParentMissing {
-            migration: missing.migration.clone(),
-            parent: missing.parent.clone().unwrap_or_else(|| "base".into()),
-        });
+    if divergences.iter().any(|d| d.parent_missing) {
+        return restore_parents(migrations, divergences).map(Some);
     }
-    let start = migrations
+    let Some(tip) = migrations.iter().find(|m| m.folder() == ours) else {
+        return Err(RebaseError::UnknownOnto { onto: ours.into() });
+    };
+    let mut history = ancestors(migrations, tip)?;
+    history.push(tip.clone());
+    let theirs: Vec<&Migration> = migrations
         .iter()
-        .position(|m| m.folder() == first.migration)
-        .expect("a divergence names one of the migrations");
-    let mut history: Vec<Migration> = migrations[..start].to_vec();
+        .filter(|m| !history.iter().any(|k| k.folder() == m.folder()))
+        .collect();
+    if theirs.is_empty() {
+        return Err(RebaseError::NothingMergedIn { onto: ours.into() });
+    }
+    let onto = tip.folder().to_string();
     let mut schema = built(&history, &first.migration)?;
     let mut rebased = Vec::new();
-    for migration in &migrations[start..] {
-        let folder = migration.folder();
+    for migration in theirs {
+        let newest = history.last().map_or("", |m| m.version());
+        let new_folder = folder_after(migration, newest);
+        let folder = new_folder.as_str();
         let ancestors = ancestors(migrations, migration)?;
-        let before = built(&ancestors, folder)?;
+        let before = built(&ancestors, migration.folder())?;
         let mut with = ancestors;
         with.push(migration.clone());
-        let after = built(&with, folder)?;
+        let after = built(&with, migration.folder())?;
         let normal = |s: &Schema| render::for_dialect(s, Dialect::Sqlite);
         let target =
             merge(&normal(&before), &normal(&after), &normal(&schema)).map_err(|conflicts| {
                 RebaseError::Conflicts {
-                    migration: folder.to_string(),
+                    migration: migration.folder().to_string(),
                     conflicts,
                 }
             })?;
         let parent = history.last().map(|m| m.folder().to_string());
-        let hand_written = migration.lineage().is_none_or(Lineage::is_hand_written);
+        let edited = migration
+            .lineage()
+            .is_some_and(|l| !l.is_hand_written() && edited_by_hand(migration, l, &before, &after));
+        let hand_written = edited || migration.lineage().is_none_or(Lineage::is_hand_written);
         let draft = if hand_written {
             draft::hand_written(folder, parent.as_deref(), &schema, files_of(migration))
         } else {
             draft::generated(folder, parent.as_deref(), &schema, &target).ok_or_else(|| {
                 RebaseError::NothingLeft {
-                    migration: folder.to_string(),
+                    migration: migration.folder().to_string(),
                 }
             })?
         };
@@ -162,13 +214,15 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
             .collect();
         if !differences.is_empty() {
             return Err(RebaseError::Mismatch {
-                migration: folder.to_string(),
+                migration: migration.folder().to_string(),
                 differences,
             });
         }
         rebased.push(Rebased {
+            from: migration.folder().to_string(),
             draft,
             hand_written,
+            edited,
             sql_changed,
         });
     }
@@ -177,11 +231,68 @@ pub fn rebase(migrations: &[Migration], models: &Schema) -> Result<Option<Rebase
         &render::for_dialect(models, Dialect::Sqlite),
     );
     Ok(Some(Rebase {
-        onto: migrations[..start].last().map(|m| m.folder().to_string()),
+        onto: Some(onto),
         divergences,
         migrations: rebased,
         uncaptured,
     }))
+}
+
+/// Migrations whose recorded parent is not in the history (a hotfix cherry-picked onto a release
+/// branch, its parent left on main) follow the migration before them when the schema they record is
+/// what the migrations before them build: their lineage is refreshed, their SQL kept. Any other
+/// divergence waits for the next rebase, once these follow.
+fn restore_parents(
+    migrations: &[Migration],
+    divergences: Vec<lineage::Divergence>,
+) -> Result<Rebase, RebaseError> {
+    let mut restored = Vec::new();
+    for divergence in divergences.iter().filter(|d| d.parent_missing) {
+        let index = migrations
+            .iter()
+            .position(|m| m.folder() == divergence.migration)
+            .expect("a divergence names one of the migrations");
+        let migration = &migrations[index];
+        let recorded = migration.lineage().expect("a divergence has lineage");
+        let expected = index.checked_sub(1).map(|i| migrations[i].folder());
+        let before = built(&migrations[..index], migration.folder())?;
+        if draft::digest(&before) != recorded.schema() {
+            return Err(RebaseError::ParentMissing {
+                migration: migration.folder().to_string(),
+                parent: divergence.parent.clone().unwrap_or_else(|| "base".into()),
+                expected: Some(expected.unwrap_or("").to_string()),
+            });
+        }
+        let mut lineage = Lineage::new(
+            expected.map(str::to_string),
+            recorded.schema().to_string(),
+            recorded.is_hand_written(),
+            recorded.tables().into_iter().map(str::to_string).collect(),
+        );
+        if let Some(sql) = recorded.sql() {
+            lineage = lineage.with_sql(sql.to_string());
+        }
+        let mut files = files_of(migration);
+        files.push((LINEAGE_FILE, lineage.to_toml()));
+        restored.push(Rebased {
+            from: migration.folder().to_string(),
+            draft: Draft {
+                folder: migration.folder().to_string(),
+                changes: Vec::new(),
+                lineage,
+                files,
+            },
+            hand_written: true,
+            edited: false,
+            sql_changed: false,
+        });
+    }
+    Ok(Rebase {
+        divergences,
+        onto: None,
+        migrations: restored,
+        uncaptured: Vec::new(),
+    })
 }
 
 /// The migrations `migration` was written after, oldest first, following the lineage back: up to a
@@ -214,12 +325,30 @@ fn ancestors(
             return Err(RebaseError::ParentMissing {
                 migration: current.folder().to_string(),
                 parent: parent.to_string(),
+                expected: None,
             });
         };
         current = &migrations[index];
         if current.lineage().is_some() {
             chain.push(current.clone());
         }
+    }
+}
+
+/// Whether a generated migration's SQL files differ from what was generated: from the digest its
+/// lineage records, or, for lineage written before digests were, from generating it again on the
+/// schema it was written against.
+fn edited_by_hand(
+    migration: &Migration,
+    lineage: &Lineage,
+    before: &Schema,
+    after: &Schema,
+) -> bool {
+    let now = draft::files_digest(&files_of(migration));
+    match lineage.sql() {
+        Some(written) => written != now,
+        None => draft::generated(migration.folder(), lineage.parent(), before, after)
+            .is_none_or(|again| draft::files_digest(&again.files) != now),
     }
 }
 

@@ -15,6 +15,10 @@ use super::{Migration, SourceError};
 /// The file in a migration folder that holds its lineage.
 pub const LINEAGE_FILE: &str = "lineage.toml";
 
+/// The schema digest recorded when the history does not replay on SQLite (SQL for PostgreSQL
+/// alone): the parent is still known, the schema is not, and no check compares it.
+pub const UNKNOWN_SCHEMA: &str = "unknown";
+
 /// The file beside the folders naming the newest migration.
 pub const HEAD_FILE: &str = "lineage.head";
 
@@ -28,6 +32,9 @@ pub struct Lineage {
     hand_written: bool,
     /// The tables it touches, comma-separated (a plain string so a binary can embed it as a constant).
     tables: Cow<'static, str>,
+    /// A generated migration's SQL files as written (see `schema::draft::files_digest`): files that
+    /// no longer match were edited by hand, and a rebase keeps them. Not embedded in binaries.
+    sql: Option<Cow<'static, str>>,
 }
 
 impl Lineage {
@@ -42,7 +49,19 @@ impl Lineage {
             schema: Cow::Owned(schema),
             hand_written,
             tables: Cow::Owned(tables.join(",")),
+            sql: None,
         }
+    }
+
+    /// The same lineage, recording the digest of the SQL files as written.
+    pub fn with_sql(mut self, digest: String) -> Self {
+        self.sql = Some(Cow::Owned(digest));
+        self
+    }
+
+    /// The digest of the SQL files as `db create` wrote them, when recorded.
+    pub fn sql(&self) -> Option<&str> {
+        self.sql.as_deref()
     }
 
     /// A lineage compiled into a binary by its build script; `tables` is comma-separated.
@@ -61,6 +80,7 @@ impl Lineage {
             schema: Cow::Borrowed(schema),
             hand_written,
             tables: Cow::Borrowed(tables),
+            sql: None,
         }
     }
 
@@ -90,61 +110,103 @@ impl Lineage {
         &self.tables
     }
 
-    /// Reads `lineage.toml`: `parent`, `schema`, `kind` and `tables`, each once.
+    /// Reads `lineage.toml` as TOML (comments, either quote style): `parent`, `schema`, `kind` and
+    /// `tables`, and `sql` if set.
     pub fn parse(folder: &str, text: &str) -> Result<Self, SourceError> {
-        let mut parent: Option<Option<String>> = None;
-        let mut schema = None;
-        let mut kind = None;
-        let mut tables = None;
-        for (index, raw) in text.lines().enumerate() {
-            let bad = |message: String| SourceError::BadLineage {
-                folder: folder.to_string(),
-                line: index + 1,
-                message,
-            };
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (key, value) = line
-                .split_once('=')
-                .ok_or_else(|| bad(format!("expected `key = value`, found `{line}`")))?;
-            let (key, value) = (key.trim(), value.trim());
-            let seen = match key {
-                "parent" => parent.replace(match value {
-                    "\"\"" => None,
-                    _ => Some(string(value).map_err(&bad)?),
-                }),
-                "schema" => schema.replace(string(value).map_err(&bad)?).map(|_| None),
-                "kind" => kind
-                    .replace(match string(value).map_err(&bad)?.as_str() {
-                        "generated" => false,
-                        "hand-written" => true,
-                        other => {
-                            return Err(bad(format!(
-                                "kind must be \"generated\" or \"hand-written\", not \"{other}\""
-                            )))
-                        }
-                    })
-                    .map(|_| None),
-                "tables" => tables.replace(list(value).map_err(&bad)?).map(|_| None),
-                other => return Err(bad(format!("unknown setting `{other}`"))),
-            };
-            if seen.is_some() {
-                return Err(bad(format!("`{key}` is set twice")));
-            }
-        }
-        let missing = |key: &str| SourceError::BadLineage {
+        let bad = |line: usize, message: String| SourceError::BadLineage {
             folder: folder.to_string(),
-            line: text.lines().count().max(1),
-            message: format!("`{key}` is missing"),
+            line,
+            message,
         };
-        Ok(Self::new(
-            parent.ok_or_else(|| missing("parent"))?,
-            schema.ok_or_else(|| missing("schema"))?,
-            kind.ok_or_else(|| missing("kind"))?,
-            tables.ok_or_else(|| missing("tables"))?,
-        ))
+        let table: toml::Table = text.parse().map_err(|err: toml::de::Error| {
+            let line = err
+                .span()
+                .map_or(1, |span| text[..span.start].matches('\n').count() + 1);
+            bad(line, err.message().trim().to_string())
+        })?;
+        // The line a key is on, for the message (the last line when it is missing).
+        let line_of = |key: &str| {
+            text.lines()
+                .position(|l| {
+                    l.trim_start()
+                        .strip_prefix(key)
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+                })
+                .map_or(text.lines().count().max(1), |i| i + 1)
+        };
+        if let Some(unknown) = table
+            .keys()
+            .find(|k| !["parent", "schema", "kind", "tables", "sql"].contains(&k.as_str()))
+        {
+            return Err(bad(
+                line_of(unknown),
+                format!("unknown setting `{unknown}`"),
+            ));
+        }
+        let string = |key: &str| -> Result<Option<String>, SourceError> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(value)) => Ok(Some(value.clone())),
+                Some(other) => Err(bad(
+                    line_of(key),
+                    format!("`{key}` must be a string, not {}", other.type_str()),
+                )),
+            }
+        };
+        let required = |key: &str| -> Result<String, SourceError> {
+            string(key)?.ok_or_else(|| bad(line_of(key), format!("`{key}` is missing")))
+        };
+        let parent = required("parent")?;
+        let schema = required("schema")?;
+        let hand_written = match required("kind")?.as_str() {
+            "generated" => false,
+            "hand-written" => true,
+            other => {
+                return Err(bad(
+                    line_of("kind"),
+                    format!("kind must be \"generated\" or \"hand-written\", not \"{other}\""),
+                ))
+            }
+        };
+        let tables = match table.get("tables") {
+            None => return Err(bad(line_of("tables"), "`tables` is missing".into())),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .filter(|t| !t.contains(','))
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            bad(
+                                line_of("tables"),
+                                format!(
+                                    "`tables` must list table names, found a {}",
+                                    item.type_str()
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(other) => {
+                return Err(bad(
+                    line_of("tables"),
+                    format!(
+                        "`tables` must be a list like [\"tasks\"], not {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        let lineage = Self::new(
+            (!parent.is_empty()).then_some(parent),
+            schema,
+            hand_written,
+            tables,
+        );
+        Ok(match string("sql")? {
+            Some(sql) => lineage.with_sql(sql),
+            None => lineage,
+        })
     }
 
     /// The file's text, as `db create` writes it.
@@ -155,37 +217,16 @@ impl Lineage {
              parent = \"{}\"\n\
              schema = \"{}\"\n\
              kind = \"{}\"\n\
-             tables = [{}]\n",
+             tables = [{}]\n{}",
             self.parent().unwrap_or_default(),
             self.schema,
             if self.hand_written { "hand-written" } else { "generated" },
-            tables.join(", ")
+            tables.join(", "),
+            self.sql()
+                .map(|sql| format!("sql = \"{sql}\"\n"))
+                .unwrap_or_default()
         )
     }
-}
-
-/// A double-quoted string without escapes: folder and table names need none.
-fn string(value: &str) -> Result<String, String> {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .filter(|v| !v.contains(['"', '\\']))
-        .map(str::to_string)
-        .ok_or_else(|| format!("expected a double-quoted string, found `{value}`"))
-}
-
-/// `["a", "b"]`.
-fn list(value: &str) -> Result<Vec<String>, String> {
-    let inner = value
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .ok_or_else(|| format!("expected a list like [\"tasks\"], found `{value}`"))?;
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(string)
-        .collect()
 }
 
 /// Reads a folder's `lineage.toml`, when it has one.
@@ -364,6 +405,29 @@ pub fn read_head(dir: &Path) -> Result<Option<String>, SourceError> {
     }
 }
 
+/// The migration the head file says the history was merged into ("ours"): the one folder it
+/// names, or, with git's conflict markers, the side between `<<<<<<<` and `=======` (or `|||||||`).
+/// `None` when the text does not say.
+pub fn head_ours(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let ours: Vec<&str> = match lines.iter().position(|l| l.starts_with("<<<<<<<")) {
+        Some(start) => lines[start + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("=======") && !l.starts_with("|||||||"))
+            .copied()
+            .collect(),
+        None => lines,
+    };
+    match ours.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    }
+}
+
 /// Compares the head file's text with the migrations: it must name the newest one.
 pub fn head_problem(text: &str, migrations: &[Migration]) -> Option<HeadProblem> {
     let lines: Vec<&str> = text
@@ -405,6 +469,26 @@ mod tests {
             vec!["tasks".into(), "users".into()],
         );
         assert_eq!(Lineage::parse("f", &lineage.to_toml()).unwrap(), lineage);
+        let with_sql = lineage.clone().with_sql("sha256:00ff".into());
+        let parsed = Lineage::parse("f", &with_sql.to_toml()).unwrap();
+        assert_eq!(parsed.sql(), Some("sha256:00ff"));
+        assert_eq!(head_ours("a\n").as_deref(), Some("a"));
+        assert_eq!(
+            head_ours("<<<<<<< HEAD\na\n||||||| base\no\n=======\nb\n>>>>>>> topic\n").as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            head_ours("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> topic\n").as_deref(),
+            Some("a")
+        );
+        assert_eq!(head_ours(""), None);
+        // Hand-edited TOML: comments after values, single quotes.
+        let edited = "parent = 'p' # the one before\nschema = \"s\"\nkind = 'generated'\ntables = ['tasks'] # touched\n";
+        let parsed = Lineage::parse("f", edited).unwrap();
+        assert_eq!(
+            (parsed.parent(), parsed.schema(), parsed.tables()),
+            (Some("p"), "s", vec!["tasks"])
+        );
         let first = Lineage::new(None, "00".into(), true, Vec::new());
         let parsed = Lineage::parse("f", &first.to_toml()).unwrap();
         assert_eq!(parsed, first);
@@ -417,9 +501,14 @@ mod tests {
                 "`tables` is missing",
             ),
             ("colour = \"x\"", 1, "unknown setting `colour`"),
-            ("kind = \"typed\"", 1, "hand-written"),
-            ("parent = a", 1, "double-quoted"),
-            ("parent = \"a\"\nparent = \"b\"", 2, "set twice"),
+            (
+                "parent = \"a\"\nschema = \"b\"\ntables = []\nkind = \"typed\"",
+                4,
+                "hand-written",
+            ),
+            ("parent = a", 1, "string"),
+            ("parent = \"a\"\nparent = \"b\"", 2, "duplicate"),
+            ("parent = \"a\"\nschema = 3", 2, "must be a string"),
         ] {
             let err = Lineage::parse("f", text).unwrap_err();
             assert!(

@@ -93,7 +93,8 @@ fn literal(text: &str) -> String {
 }
 
 /// Fails the migration, before the rebuild of `old` changes anything, unless the live table has
-/// exactly the columns it was generated from: a column added since (by another branch's migration,
+/// exactly the columns it was generated from (`pragma_table_xinfo`, so generated and hidden columns
+/// count too): a column added since (by another branch's migration,
 /// say) would otherwise be dropped with its data.
 fn columns_guard(old: &Table) -> String {
     let names: Vec<String> = old.columns.iter().map(|c| literal(&c.name)).collect();
@@ -103,7 +104,7 @@ fn columns_guard(old: &Table) -> String {
         .map(|c| format!("\"{}\"", c.name.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     let table = literal(&old.name);
-    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: re-create this migration with `workhub db rebase`";
+    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `workhub db create` it again on the current history";
     let mut out = String::from(
         "-- The live table must have exactly the columns this rebuild was generated from, or data would be lost.\n",
     );
@@ -117,7 +118,7 @@ fn columns_guard(old: &Table) -> String {
             literal(&format!("; {changed}"))
         ),
         &format!(
-            "pragma_table_info({table}) WHERE name NOT IN ({}) HAVING count(*) > 0",
+            "pragma_table_xinfo({table}) WHERE name NOT IN ({}) HAVING count(*) > 0",
             names.join(", ")
         ),
     ));
@@ -128,11 +129,103 @@ fn columns_guard(old: &Table) -> String {
             literal(&format!("; {changed}"))
         ),
         &format!(
-            "json_each({}) WHERE value NOT IN (SELECT name FROM pragma_table_info({table})) HAVING count(*) > 0",
+            "json_each({}) WHERE value NOT IN (SELECT name FROM pragma_table_xinfo({table})) HAVING count(*) > 0",
             literal(&format!("[{}]", json.join(",")))
         ),
     ));
     out
+}
+
+/// Fails the migration, before the rebuild of `old` changes anything, unless the live table has
+/// exactly the indexes and triggers it was generated from: dropping the table drops them all, and
+/// the rebuild re-creates only those it knows (a UNIQUE index another branch added would vanish).
+/// SQLite's own indexes for UNIQUE and PRIMARY KEY constraints (`sqlite_autoindex_*`) are the
+/// table's definition, which the column guard and the rebuild cover.
+fn objects_guard(old: &Table) -> String {
+    let mut names: Vec<String> = old.indexes.iter().map(|i| i.name.clone()).collect();
+    names.extend(old.triggers.iter().filter_map(|t| trigger_name(t)));
+    let list: Vec<String> = names.iter().map(|n| literal(n)).collect();
+    let json: Vec<String> = names
+        .iter()
+        .map(|n| format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    let table = literal(&old.name);
+    let live = format!(
+        "sqlite_master WHERE tbl_name = {table} AND type IN ('index', 'trigger') \
+         AND substr(name, 1, 17) <> 'sqlite_autoindex_'"
+    );
+    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `workhub db create` it again on the current history";
+    let mut out = String::from(
+        "-- The live table must have exactly the indexes and triggers this rebuild was generated from, or they would be lost.\n",
+    );
+    out.push_str(&fail_with(
+        &format!(
+            "{} || group_concat(type || ' ' || name, ', ') || {}",
+            literal(&format!("workhub: rebuilding {} would lose ", old.name)),
+            literal(&format!("; {changed}"))
+        ),
+        &if list.is_empty() {
+            // An empty `IN ()` is SQLite's alone; PostgreSQL, which parses the whole file when
+            // diesel_cli feeds it up.sql, must reach the first statement's refusal.
+            format!("{live} HAVING count(*) > 0")
+        } else {
+            format!(
+                "{live} AND name NOT IN ({}) HAVING count(*) > 0",
+                list.join(", ")
+            )
+        },
+    ));
+    out.push_str(&fail_with(
+        &format!(
+            "{} || group_concat(value, ', ') || {}",
+            literal(&format!(
+                "workhub: rebuilding {} expects indexes or triggers it lacks: ",
+                old.name
+            )),
+            literal(&format!("; {changed}"))
+        ),
+        &format!(
+            "json_each({}) WHERE value NOT IN (SELECT name FROM {live}) HAVING count(*) > 0",
+            literal(&format!("[{}]", json.join(",")))
+        ),
+    ));
+    out
+}
+
+/// The name a `CREATE TRIGGER` statement gives, unquoted.
+fn trigger_name(sql: &str) -> Option<String> {
+    let mut rest = sql.trim_start();
+    let word = |rest: &mut &str| -> Option<String> {
+        let text = rest.trim_start();
+        let (name, tail) = match text.chars().next()? {
+            q @ ('"' | '`' | '[') => {
+                let close = if q == '[' { ']' } else { q };
+                let end = text[1..].find(close)? + 1;
+                (text[1..end].to_string(), &text[end + 1..])
+            }
+            _ => {
+                let end = text
+                    .find(|c: char| c.is_whitespace() || c == '(')
+                    .unwrap_or(text.len());
+                (text[..end].to_string(), &text[end..])
+            }
+        };
+        *rest = tail;
+        Some(name)
+    };
+    let mut name = String::new();
+    for _ in 0..8 {
+        name = word(&mut rest)?;
+        match name.to_ascii_uppercase().as_str() {
+            "CREATE" | "TEMP" | "TEMPORARY" | "TRIGGER" | "IF" | "NOT" | "EXISTS" => continue,
+            _ => break,
+        }
+    }
+    // `schema.name`: the part after the dot.
+    Some(match name.rsplit_once('.') {
+        Some((_, tail)) => tail.trim_matches(['"', '`', '[', ']']).to_string(),
+        None => name,
+    })
 }
 
 /// Fails the migration (and so rolls the rebuild back) when any row breaks a foreign key: the
@@ -195,6 +288,7 @@ fn rebuild(old: &Table, new: &Table) -> String {
         new.name
     );
     out.push_str(&columns_guard(old));
+    out.push_str(&objects_guard(old));
     out.push_str(&create_table(new, &temp));
     let mut targets = Vec::new();
     let mut sources = Vec::new();
