@@ -51,6 +51,17 @@ impl Progress for Report {
         );
     }
 
+    fn waiting_for_session(&mut self, migration: &Migration, blocker: &str) {
+        if self.terminal {
+            // End the live `[n/m] applying ...` line so the notice stands on its own.
+            println!();
+        }
+        eprintln!(
+            "{} is waiting for a lock held by {blocker} (for at most WORKHUB_LOCK_TIMEOUT) ...",
+            migration.folder()
+        );
+    }
+
     fn started(&mut self, index: usize, total: usize, migration: &Migration, direction: Direction) {
         if self.terminal {
             let mut out = std::io::stdout().lock();

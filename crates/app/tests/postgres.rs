@@ -29,14 +29,18 @@ fn url(database: &TemporaryDatabase) -> String {
 }
 
 fn scalar(database: &TemporaryDatabase, sql: &str) -> i64 {
+    let mut conn = PgConnection::establish(&url(database)).expect("connect");
+    scalar_on(&mut conn, sql)
+}
+
+fn scalar_on(conn: &mut PgConnection, sql: &str) -> i64 {
     #[derive(QueryableByName)]
     struct Number {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let mut conn = PgConnection::establish(&url(database)).expect("connect");
     let rows: Vec<Number> = diesel::sql_query(format!("SELECT CAST(({sql}) AS BIGINT) AS n"))
-        .load(&mut conn)
+        .load(conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows[0].n
 }
@@ -582,22 +586,37 @@ fn a_migration_waits_for_another_postgres_session_at_most_the_lock_timeout() {
     let mut other = PgConnection::establish(&url(&database)).unwrap();
     use diesel::connection::SimpleConnection;
     other
-        .batch_execute("BEGIN; LOCK TABLE t01 IN ACCESS EXCLUSIVE MODE;")
+        .batch_execute(
+            "SET application_name = 'long report'; BEGIN; LOCK TABLE t01 IN ACCESS EXCLUSIVE MODE;",
+        )
         .unwrap();
+    let other_pid = scalar_on(&mut other, "SELECT pg_backend_pid()");
     let started = std::time::Instant::now();
     let mut command = fixture.workhub();
     command
         .env("DATABASE_URL", url(&database))
-        .env("WORKHUB_LOCK_TIMEOUT", "1")
+        .env("WORKHUB_LOCK_TIMEOUT", "3")
         .args(["db", "upgrade"]);
     let run = common::output(&mut command);
+    let blocker = format!("server pid {other_pid} (long report; idle in transaction since ");
+    let terminate = format!("SELECT pg_terminate_backend({other_pid})");
     run.expect_failure(
         1,
         &[
             "2024-01-01-000002_touch (up) failed",
             "lock timeout",
+            &format!("(it waited for {blocker}"),
+            &terminate,
             "the migration was rolled back",
         ],
+    );
+    // While it waited, it said for whom.
+    assert!(
+        run.stderr.contains(&format!(
+            "2024-01-01-000002_touch is waiting for a lock held by {blocker}"
+        )),
+        "{}",
+        run.stderr
     );
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -606,6 +625,33 @@ fn a_migration_waits_for_another_postgres_session_at_most_the_lock_timeout() {
     );
     other.batch_execute("ROLLBACK").unwrap();
     assert_eq!(snapshot(&database), before);
+}
+
+/// A statement that is merely slow (it waits for no other session) runs to its end unremarked.
+#[test]
+fn a_slow_statement_that_waits_for_nobody_gets_no_notice() {
+    let Some(database) = database("a_slow_statement_that_waits_for_nobody_gets_no_notice") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    fixture.migration(
+        "2024-01-01-000002_slow",
+        "SELECT pg_sleep(1.5);\n",
+        Some("SELECT 1;\n"),
+    );
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "1")
+        .args(["db", "upgrade"]);
+    let run = common::output(&mut command);
+    run.expect_code(0);
+    assert!(!run.stderr.contains("waiting"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("applied 2024-01-01-000002_slow"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// A CREATE INDEX CONCURRENTLY that times out waiting for another session's transaction leaves an

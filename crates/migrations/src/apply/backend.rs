@@ -44,6 +44,17 @@ pub trait Backend {
     /// Runs SQL (one or more statements) and returns the database's own message on failure.
     fn execute(&mut self, sql: &str) -> Result<(), String>;
 
+    /// Runs one statement of a migration. While it waits on a lock another session holds (bounded
+    /// by [`wait_at_most`](Backend::wait_at_most)), `waiting` hears once who that session is, where
+    /// the database can tell.
+    fn execute_statement(
+        &mut self,
+        sql: &str,
+        _waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        self.execute(sql)
+    }
+
     /// Opens a transaction that also keeps other writers out while it runs, waiting at most
     /// `timeout` for another connection that is writing; `waiting` hears once, naming the database.
     fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str))

@@ -440,7 +440,7 @@ impl<'m> Migrator<'m> {
                 Ok(())
             };
             let outcome = cleared
-                .and_then(|()| run_statements(db, migration, plan.direction, sql))
+                .and_then(|()| run_statements(db, migration, plan.direction, sql, progress))
                 .and_then(|()| {
                     let took = started.elapsed();
                     let history = match plan.direction {
@@ -538,16 +538,19 @@ fn run_statements(
     migration: &Migration,
     direction: Direction,
     sql: &str,
+    progress: &mut dyn Progress,
 ) -> Result<(), MigrateError> {
     for statement in statements::split(sql, db.dialect()) {
-        db.execute(statement)
-            .map_err(|message| MigrateError::Statement {
-                folder: migration.folder().to_string(),
-                direction: direction.as_str(),
-                statement: statement.to_string(),
-                message,
-                undone: Undone::Migration,
-            })?;
+        db.execute_statement(statement, &mut |blocker| {
+            progress.waiting_for_session(migration, blocker)
+        })
+        .map_err(|message| MigrateError::Statement {
+            folder: migration.folder().to_string(),
+            direction: direction.as_str(),
+            statement: statement.to_string(),
+            message,
+            undone: Undone::Migration,
+        })?;
     }
     Ok(())
 }

@@ -1,3 +1,4 @@
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
@@ -18,6 +19,20 @@ pub struct Postgres {
     conn: PgConnection,
     url: DatabaseUrl,
     locked: bool,
+    /// How long a statement may wait on another session's lock (`lock_timeout`).
+    timeout: Duration,
+    /// The migration connection's server pid, for asking from outside what it waits for.
+    pid: i32,
+    /// A second connection that asks who blocks a waiting statement, opened the first time one waits.
+    watcher: Watcher,
+}
+
+/// The connection that looks at a waiting statement from outside (a waiting connection cannot ask).
+enum Watcher {
+    Unopened,
+    Open(PgConnection),
+    /// It could not be opened; waits go unexplained rather than retried on every statement.
+    Unavailable,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -41,6 +56,9 @@ impl Postgres {
             conn,
             url: url.clone(),
             locked: false,
+            timeout: Duration::from_secs(60),
+            pid: 0,
+            watcher: Watcher::Unopened,
         };
         // Keep server notices ("table does not exist, skipping") out of the output.
         batch(&mut db.conn, "SET client_min_messages = warning").map_err(|message| {
@@ -49,6 +67,18 @@ impl Postgres {
                 message,
             }
         })?;
+        #[derive(QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = Integer)]
+            pid: i32,
+        }
+        let pid: Vec<Pid> = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .load(&mut db.conn)
+            .map_err(|err| MigrateError::Connect {
+                url: url.to_string(),
+                message: err.to_string(),
+            })?;
+        db.pid = pid.first().map_or(0, |row| row.pid);
         Ok(db)
     }
 
@@ -79,45 +109,91 @@ impl Postgres {
     /// Who holds the migration lock, as a waiter should read it: the server backend, what it is doing,
     /// whether the workhub process behind it is still alive, and how to end it.
     fn holder(&mut self) -> String {
-        #[derive(QueryableByName)]
-        struct Holder {
-            #[diesel(sql_type = Integer)]
-            pid: i32,
-            #[diesel(sql_type = Nullable<Text>)]
-            name: Option<String>,
-            #[diesel(sql_type = Nullable<Text>)]
-            state: Option<String>,
-            #[diesel(sql_type = Nullable<Text>)]
-            since: Option<String>,
-        }
         // Advisory locks are per database: another database's migrator holds its own.
         let sql = format!(
-            "SELECT a.pid, a.application_name AS name, a.state, \
-             CAST(date_trunc('second', COALESCE(a.state_change, a.backend_start)) AS TEXT) AS since \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+            "{SESSION_COLUMNS} FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted \
              AND l.classid = {} AND l.objid = {} AND l.objsubid = 1 \
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             (LOCK_KEY >> 32) as u32,
             LOCK_KEY as u32
         );
-        let Some(row) = diesel::sql_query(sql)
-            .load::<Holder>(&mut self.conn)
+        diesel::sql_query(sql)
+            .load::<Session>(&mut self.conn)
             .ok()
             .and_then(|rows| rows.into_iter().next())
-        else {
-            return "another session".to_string();
+            .map_or_else(|| "another session".to_string(), |row| row.describe())
+    }
+}
+
+impl Watcher {
+    /// The sessions the statement running on connection `pid` waits for, described, or `None` when
+    /// it waits for none (it is merely slow) or no second connection to `url` can be had.
+    fn blockers(&mut self, url: &DatabaseUrl, pid: i32) -> Option<String> {
+        if let Self::Unopened = self {
+            *self = Self::open(url).unwrap_or(Self::Unavailable);
+        }
+        let Self::Open(conn) = self else {
+            return None;
         };
-        let name = row
+        let sql = format!(
+            "{SESSION_COLUMNS} FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids({pid})) \
+             ORDER BY a.pid"
+        );
+        let rows = diesel::sql_query(sql).load::<Session>(conn).ok()?;
+        (!rows.is_empty()).then(|| {
+            rows.iter()
+                .map(Session::describe)
+                .collect::<Vec<_>>()
+                .join(", and ")
+        })
+    }
+
+    fn open(url: &DatabaseUrl) -> Option<Self> {
+        let DatabaseUrl::Postgres(raw) = url else {
+            return None;
+        };
+        let mut conn = PgConnection::establish(raw).ok()?;
+        batch(
+            &mut conn,
+            "SET application_name = 'workhub migrate watcher'",
+        )
+        .ok()?;
+        Some(Self::Open(conn))
+    }
+}
+
+/// What a waiter reads about another session: `pg_stat_activity`'s pid, application name, state and
+/// when it entered it.
+const SESSION_COLUMNS: &str = "SELECT a.pid, a.application_name AS name, a.state, \
+     CAST(date_trunc('second', COALESCE(a.state_change, a.backend_start)) AS TEXT) AS since";
+
+#[derive(QueryableByName)]
+struct Session {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    state: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    since: Option<String>,
+}
+
+impl Session {
+    /// The session as a waiter should read it: the server backend, what it is doing, whether the
+    /// workhub process behind it is still alive, and how to end it.
+    fn describe(&self) -> String {
+        let name = self
             .name
             .as_deref()
             .filter(|n| !n.is_empty())
             .unwrap_or("no application_name");
         let mut text = format!(
             "server pid {} ({name}; {} since {})",
-            row.pid,
-            row.state.as_deref().unwrap_or("state unknown"),
-            row.since.as_deref().unwrap_or("unknown")
+            self.pid,
+            self.state.as_deref().unwrap_or("state unknown"),
+            self.since.as_deref().unwrap_or("unknown")
         );
         // Only a guess: another pid namespace (a container) or a reused pid can mislead it.
         if let Some(client) = ClientName::parse(name) {
@@ -132,7 +208,7 @@ impl Postgres {
                         "; its workhub process {} on this host appears gone (no such pid here), but \
                          the server backend still holds the lock{}",
                         client.pid,
-                        if row.state.as_deref() == Some("active") {
+                        if self.state.as_deref() == Some("active") {
                             " and runs a statement"
                         } else {
                             ""
@@ -143,7 +219,7 @@ impl Postgres {
         }
         text.push_str(&format!(
             "; if it is stuck, end it with SELECT pg_terminate_backend({})",
-            row.pid
+            self.pid
         ));
         text
     }
@@ -200,6 +276,7 @@ impl Backend for Postgres {
         // gives up after `timeout`; 0 would mean no limit to PostgreSQL, so at least 1 ms.
         let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
         let _ = batch(&mut self.conn, &format!("SET lock_timeout = {ms}"));
+        self.timeout = timeout;
     }
 
     fn lock(
@@ -265,6 +342,46 @@ impl Backend for Postgres {
 
     fn execute(&mut self, sql: &str) -> Result<(), String> {
         batch(&mut self.conn, sql)
+    }
+
+    fn execute_statement(
+        &mut self,
+        sql: &str,
+        waiting: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        // The statement runs on a thread of its own so that this one can watch it: a statement still
+        // running after `patience` is asked about from a second connection, and the session it waits
+        // for is named while it waits (a waiting connection cannot be asked) and in its error.
+        let patience = (self.timeout / 2).min(Duration::from_secs(1));
+        let (done, result) = mpsc::channel();
+        let mut blocker: Option<String> = None;
+        let outcome = std::thread::scope(|scope| {
+            let conn = &mut self.conn;
+            scope.spawn(move || {
+                let _ = done.send(batch(conn, sql));
+            });
+            let mut wait = patience;
+            loop {
+                match result.recv_timeout(wait) {
+                    Ok(outcome) => return outcome,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return Err("the statement's thread stopped without a result".to_string())
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                }
+                if blocker.is_none() {
+                    blocker = self.watcher.blockers(&self.url, self.pid);
+                    if let Some(who) = &blocker {
+                        waiting(who);
+                    }
+                }
+                wait = Duration::from_secs(1);
+            }
+        });
+        match (outcome, blocker) {
+            (Err(message), Some(who)) => Err(format!("{message} (it waited for {who})")),
+            (outcome, _) => outcome,
+        }
     }
 
     fn begin(

@@ -9,6 +9,9 @@ pub trait Progress {
     fn waiting_for_lock(&mut self, _holder: &str) {}
     /// Another connection is writing to `database` (SQLite's write lock); called once before waiting.
     fn waiting_for_writer(&mut self, _database: &str) {}
+    /// A statement of `migration` waits for a lock held by another session (`blocker`, as the
+    /// database describes it); called once per statement before waiting on.
+    fn waiting_for_session(&mut self, _migration: &Migration, _blocker: &str) {}
     /// Migration `index` (0-based) of `total` is about to run.
     fn started(
         &mut self,
