@@ -430,9 +430,13 @@ fn a_waiter_says_when_the_lock_holder_s_client_is_gone() {
         return;
     };
     let fixture = Fixture::with_steps(1);
-    let mut gone = std::process::Command::new("true").spawn().unwrap();
-    let dead_pid = gone.id();
-    gone.wait().unwrap();
+    // The kernel hands out pids below pid_max only, so no process can ever have this one (a pid of a
+    // process that just exited could be reused by another test's process before the check).
+    let dead_pid: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let mut holder = PgConnection::establish(&url(&database)).unwrap();
     diesel::sql_query(format!(
