@@ -107,8 +107,9 @@ impl Postgres {
     }
 
     /// Who holds the migration lock, as a waiter should read it: the server backend, what it is doing,
-    /// whether the workhub process behind it is still alive, and how to end it.
-    fn holder(&mut self) -> String {
+    /// whether the workhub process behind it is still alive, and how to end it. `None` when no
+    /// session of this database holds it (any more), or none this user may see.
+    fn holder(&mut self) -> Option<String> {
         // Advisory locks are per database: another database's migrator holds its own.
         let sql = format!(
             "{SESSION_COLUMNS} FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
@@ -122,7 +123,7 @@ impl Postgres {
             .load::<Session>(&mut self.conn)
             .ok()
             .and_then(|rows| rows.into_iter().next())
-            .map_or_else(|| "another session".to_string(), |row| row.describe())
+            .map(|row| row.describe())
     }
 }
 
@@ -299,6 +300,7 @@ impl Backend for Postgres {
         );
         let started = Instant::now();
         let mut told = false;
+        let mut unnamed = 0;
         loop {
             let rows: Vec<Locked> =
                 diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
@@ -311,7 +313,19 @@ impl Backend for Postgres {
             if rows.first().is_some_and(|row| row.locked) {
                 break;
             }
-            let holder = self.holder();
+            let holder = match self.holder() {
+                Some(holder) => {
+                    unnamed = 0;
+                    holder
+                }
+                // The holder released the lock between the two queries: try again at once. Only
+                // if it stays unnamed (its session is hidden from this user) is it "another session".
+                None if unnamed < 3 => {
+                    unnamed += 1;
+                    continue;
+                }
+                None => "another session".to_string(),
+            };
             if started.elapsed() >= timeout {
                 let _ = batch(&mut self.conn, "RESET application_name");
                 return Err(MigrateError::LockTimeout {
