@@ -10,6 +10,7 @@ mod embedded;
 mod failure;
 mod mode;
 mod progress;
+mod rows;
 mod serve;
 
 use std::process::ExitCode;
