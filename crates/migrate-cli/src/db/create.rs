@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
         }
     } else {
         let current = replayed?;
-        let models = workhub_models::schema();
+        let models = (ctx.app.models)();
         let problems = models.problems();
         if !problems.is_empty() {
             return Err(Failure::failed(format!(
