@@ -1,11 +1,15 @@
 # workhub's developer workflow. `just --list` explains every recipe.
-# Recipes call the workhub binary through cargo, so it is rebuilt (with every migration embedded)
-# before it runs; they use no shell-specific syntax and work the same on Windows.
+# Recipes call the binaries through cargo, so they are rebuilt (with every migration embedded) before
+# they run; they use no shell-specific syntax and work the same on Windows. Generating, checking and
+# rebasing migrations run workhub-dev, which is built from the tables and the migration engine alone:
+# a model change that breaks the service's code still generates its migration. The other recipes run
+# the workhub binary that operators run.
 
 set windows-shell := ["powershell.exe", "-NoLogo", "-Command"]
 set dotenv-load := false
 
 workhub := "cargo run --quiet -p workhub --"
+dev := "cargo run --quiet -p workhub-dev --"
 
 # List the recipes.
 default:
@@ -21,11 +25,11 @@ test:
 
 # Write a migration from the model changes (asks for a name when none is given).
 migrate-create *name:
-    {{workhub}} db create {{name}}
+    {{dev}} db create {{name}}
 
 # Write an empty migration template to fill in by hand.
 migrate-empty name:
-    {{workhub}} db create {{name}} --empty
+    {{dev}} db create {{name}} --empty
 
 # Apply migrations up to a revision (head, a version, a prefix, +N).
 upgrade rev="head":
@@ -49,12 +53,12 @@ stamp rev:
 
 # Fail when anything is pending, modified, unknown, or not captured by a migration.
 check:
-    {{workhub}} db check
+    {{dev}} db check
 
 # After merging branches that each added migrations: re-create the merged-in branch's on top of ours
 # (`just migrate-rebase --onto FOLDER` names ours when migrations/lineage.head does not).
 migrate-rebase *args:
-    {{workhub}} db rebase {{args}}
+    {{dev}} db rebase {{args}}
 
 # Development only: delete the SQLite database and rebuild it from the migrations.
 reset:

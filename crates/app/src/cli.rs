@@ -1,9 +1,8 @@
-//! The command line: `workhub [serve]`, `workhub --migrate-only` and `workhub db ...`.
+//! The command line: `workhub [serve]`, `workhub --migrate-only` and `workhub db ...` (the migration
+//! commands, from `workhub_migrate_cli`).
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use workhub_migrations::Target;
+use clap::{Parser, Subcommand};
+use workhub_migrate_cli::cli::{DatabaseOptions, DbCommand, RunOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,34 +14,8 @@ use workhub_migrations::Target;
                   WORKHUB_LOCK_TIMEOUT (see .env.example)."
 )]
 pub struct Cli {
-    /// The database: a SQLite path (plain or sqlite://) or postgres://user@host/db.
-    #[arg(
-        long,
-        global = true,
-        env = "DATABASE_URL",
-        default_value = "workhub.db",
-        hide_env_values = true
-    )]
-    pub database_url: String,
-
-    /// Read migrations from this directory instead of the ones embedded in the binary (development).
-    #[arg(
-        long,
-        global = true,
-        env = "WORKHUB_MIGRATIONS_DIR",
-        value_name = "DIR"
-    )]
-    pub migrations_dir: Option<PathBuf>,
-
-    /// Seconds to wait for another process's migration lock before giving up.
-    #[arg(
-        long,
-        global = true,
-        env = "WORKHUB_LOCK_TIMEOUT",
-        default_value_t = 60.0,
-        value_name = "SECONDS"
-    )]
-    pub lock_timeout: f64,
+    #[command(flatten)]
+    pub database: DatabaseOptions,
 
     /// Apply pending migrations, report them, and exit: the release step of a production deploy.
     #[arg(long)]
@@ -55,24 +28,6 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// How an upgrade or downgrade runs.
-#[derive(Debug, Clone, Args)]
-pub struct RunOptions {
-    /// Apply pending migrations older than the newest applied one (merged from another branch).
-    #[arg(long, global = true)]
-    pub allow_out_of_order: bool,
-
-    /// `each`: one transaction per migration; `all`: the whole run in one transaction.
-    #[arg(long, global = true, value_enum, default_value_t = TransactionArg::Each)]
-    pub transaction: TransactionArg,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TransactionArg {
-    Each,
-    All,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
@@ -82,68 +37,6 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DbCommand {
-    /// Apply migrations up to TARGET: head (default), a version or unique prefix, or +N.
-    Upgrade {
-        #[arg(default_value = "head", value_parser = parse_target, allow_hyphen_values = true)]
-        target: Target,
-    },
-    /// Revert migrations down to TARGET: -N (default -1), a version (kept applied), or base.
-    Downgrade {
-        #[arg(default_value = "-1", value_parser = parse_target, allow_hyphen_values = true)]
-        target: Target,
-    },
-    /// Show the applied revision and whether it is head.
-    Current {
-        #[arg(short, long)]
-        verbose: bool,
-    },
-    /// List every migration, applied or not, with current and head marked.
-    History {
-        #[arg(short, long)]
-        verbose: bool,
-    },
-    /// Record TARGET as applied without running any SQL (adopting an existing database).
-    Stamp {
-        #[arg(value_parser = parse_target, allow_hyphen_values = true)]
-        target: Target,
-        /// Also forget the recorded versions this binary does not know.
-        #[arg(long)]
-        purge: bool,
-        /// Stamp even when the database's schema differs from what TARGET builds.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Exit non-zero when anything is pending, modified, unknown or not captured by a migration.
-    Check,
-    /// Record the current checksums of applied migrations whose SQL was deliberately edited.
-    Repair,
-    /// Write a new migration folder from the difference between the models and the migrations.
-    Create {
-        /// What the migration does, e.g. add_due_date (asked for when omitted on a terminal).
-        name: Option<String>,
-        /// Write an empty template instead of detecting changes.
-        #[arg(long)]
-        empty: bool,
-    },
-    /// Development only: delete the SQLite database and rebuild it from the migrations.
-    Reset,
-    /// Re-create migrations merged from another branch on top of the branch merged into (after a merge).
-    Rebase {
-        /// The migration the other branch was merged into (kept as it is); default: the one
-        /// migrations/lineage.head names, or its `<<<<<<<` side when it has conflict markers.
-        #[arg(long, value_name = "FOLDER")]
-        onto: Option<String>,
-    },
-}
-
-fn parse_target(text: &str) -> Result<Target, String> {
-    text.parse().map_err(|_| {
-        format!("`{text}` is not a target: use head, base, +N, -N (N at least 1), a version or a version prefix")
-    })
 }
 
 #[cfg(test)]

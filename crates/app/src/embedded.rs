@@ -1,3 +1,3 @@
 //! The migrations compiled into this binary by `build.rs`.
 
-include!(concat!(env!("OUT_DIR"), "/embedded_migrations.rs"));
+workhub_migrations::include_embedded!();

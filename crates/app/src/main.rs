@@ -1,32 +1,30 @@
-//! The `workhub` binary: the HTTP service and the migration CLI, carrying every migration of
-//! `migrations/` embedded at build time so it can migrate any database on its own.
+//! The `workhub` binary: the HTTP service and the migration CLI (`workhub_migrate_cli`), carrying
+//! every migration of `migrations/` embedded at build time so it can migrate any database on its own.
 
 mod api;
 mod cli;
-mod context;
-mod db;
-mod drift;
 mod embedded;
-mod failure;
-mod mode;
-mod progress;
+mod rows;
 mod serve;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use workhub_migrate_cli::context::Context;
+use workhub_migrate_cli::failure::Failure;
+use workhub_migrate_cli::{db, App};
 
 use crate::cli::{Cli, Command};
-use crate::context::Context;
-use crate::failure::Failure;
+
+/// workhub's migrations and tables, for the migration commands.
+pub const APP: App = App {
+    embedded: &embedded::EMBEDDED,
+    models: workhub_models::schema,
+};
 
 fn main() -> ExitCode {
-    // A missing .env is the normal case; a malformed one is worth saying.
-    if let Err(err) = dotenvy::dotenv() {
-        if !err.not_found() {
-            eprintln!("error: cannot read .env: {err}");
-            return ExitCode::from(2);
-        }
+    if let Err(code) = workhub_migrate_cli::load_dotenv() {
+        return code;
     }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -35,17 +33,12 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            ExitCode::from(failure.exit_code())
-        }
-    }
+    workhub_migrate_cli::finish(run(cli))
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let ctx = Context::new(&cli)?;
+    let creating = matches!(&cli.command, Some(Command::Db { command }) if command.creates());
+    let ctx = Context::new(APP, &cli.database, &cli.run, creating)?;
     if cli.migrate_only {
         if cli.command.is_some() {
             return Err(Failure::Usage(

@@ -11,10 +11,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use workhub_migrate_cli::context::Context;
+use workhub_migrate_cli::failure::Failure;
+use workhub_migrate_cli::mode::{self, Mode};
+use workhub_migrate_cli::{db, drift};
+
 use crate::api;
-use crate::context::Context;
-use crate::failure::Failure;
-use crate::mode::Mode;
 
 pub const ADDR_VARIABLE: &str = "WORKHUB_ADDR";
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
@@ -26,11 +28,11 @@ pub fn run(ctx: Context) -> Result<(), Failure> {
         Mode::Development => {
             println!(
                 "development mode ({}): applying pending migrations to {}",
-                crate::mode::VARIABLE,
+                mode::VARIABLE,
                 ctx.url
             );
-            crate::db::migrate_to_head(&ctx)?;
-            crate::drift::warn_if_models_differ(&ctx);
+            db::migrate_to_head(&ctx)?;
+            drift::warn_if_models_differ(&ctx);
         }
         Mode::Production => refuse_unless_at_head(&ctx)?,
     }
@@ -61,7 +63,7 @@ fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
     if status.is_at_head() {
         return Ok(());
     }
-    let problems = crate::db::problems(ctx, &status);
+    let problems = db::problems(ctx, &status);
     Err(Failure::failed(format!(
         "production mode: {} is not at this binary's head, so the service will not start:\n{}\n  \
          hint: run `workhub --migrate-only` as the release step, then start the service",

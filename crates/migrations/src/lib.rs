@@ -3,16 +3,17 @@
 //! The modules follow the pipeline a migration goes through:
 //!
 //! - [`source`]: migration folders in diesel's format, validated and checksummed, either read from a
-//!   directory or embedded in a binary at build time;
+//!   directory or embedded in a binary at build time by [`embed`], from the binary's build script;
 //! - [`plan`]: targets (`head`, `base`, a version, `+N`, `-N`) resolved against what a database has applied;
 //! - [`apply`]: the [`Migrator`] that runs a plan against a backend, under a lock;
 //! - [`history`]: what a database records of its applied migrations;
 //! - [`diesel_source`]: the same migrations as diesel's own `MigrationSource`, for diesel_migrations'
 //!   harness in a downstream crate's tests.
 //!
-//! Without the `runtime` feature only [`source`] is built, so a build script can validate and embed
-//! migrations without compiling a database driver.
+//! Without the `runtime` feature only [`source`] and [`embed`] are built, so a build script can
+//! validate and embed migrations without compiling a database driver.
 
+pub mod embed;
 pub mod source;
 
 pub use source::{Dialect, Migration, Scripts, SourceError};

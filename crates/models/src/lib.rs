@@ -2,10 +2,6 @@
 //! types that queries use and the [`schema()`] that `workhub db create` generates migrations from.
 //! Change a table here, then run `just migrate-create NAME` and review what it writes.
 
-mod rows;
-
-pub use rows::*;
-
 workhub_migrations::tables! {
     /// People who sign in. Emails are stored lower-cased, so the unique constraint is
     /// case-insensitive.

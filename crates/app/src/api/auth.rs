@@ -17,7 +17,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use workhub_models::{sessions, users, NewSession, NewUser, Session, User};
+use workhub_models::{sessions, users};
+
+use crate::rows::{NewSession, NewUser, Session, User};
 
 use super::error::{is_unique_violation, ApiError, ErrorBody};
 use super::extract::{text, ApiJson};

@@ -9,7 +9,9 @@ use axum::Json;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use workhub_models::{project_members, tasks, users, NewProjectMember};
+use workhub_models::{project_members, tasks, users};
+
+use crate::rows::NewProjectMember;
 
 use super::auth::CurrentUser;
 use super::error::{is_unique_violation, ApiError, ErrorBody};

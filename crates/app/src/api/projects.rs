@@ -9,7 +9,9 @@ use axum::Json;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use workhub_models::{project_members, projects, NewProject, NewProjectMember, Project};
+use workhub_models::{project_members, projects};
+
+use crate::rows::{NewProject, NewProjectMember, Project};
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ErrorBody};

@@ -10,7 +10,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use time::{Date, PrimitiveDateTime};
 use utoipa::{IntoParams, ToSchema};
-use workhub_models::{project_members, tasks, NewTask, Task};
+use workhub_models::{project_members, tasks};
+
+use crate::rows::{NewTask, Task};
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ErrorBody};

@@ -24,7 +24,7 @@ pub fn other_history(ctx: &Context) -> Option<&Path> {
     let Source::Directory(dir) = &ctx.source else {
         return None;
     };
-    let own = crate::embedded::MIGRATIONS.iter().all(|embedded| {
+    let own = ctx.app.embedded.migrations.iter().all(|embedded| {
         ctx.migrations
             .iter()
             .any(|m| m.version() == embedded.version() && m.folder() == embedded.folder())
@@ -37,18 +37,7 @@ pub fn other_history(ctx: &Context) -> Option<&Path> {
 /// describe: the database is compared with what its applied migrations build in a scratch database of
 /// its own dialect instead. Either way the migration directory's findings are printed as warnings.
 pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure> {
-    let findings: Vec<String> = match &ctx.source {
-        Source::Embedded => crate::embedded::FINDINGS
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        Source::Directory(dir) => source::scan(dir)?
-            .findings
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-    };
-    for finding in &findings {
+    for finding in &findings(ctx)? {
         eprintln!("warning: migrations: {finding}");
     }
     match other_history(ctx) {
@@ -81,6 +70,25 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
             })
         }
     }
+}
+
+/// The findings about this run's migrations: those the build script recorded for the embedded set,
+/// else a fresh scan of the directory's.
+pub fn findings(ctx: &Context) -> Result<Vec<String>, Failure> {
+    Ok(match &ctx.source {
+        Source::Embedded => ctx
+            .app
+            .embedded
+            .findings
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Source::Directory(dir) => source::scan(dir)?
+            .findings
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    })
 }
 
 /// How the live schema differs from what the migrations `status` counts as applied build when
@@ -171,7 +179,7 @@ fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Fail
 /// One line per model change that no migration captures yet. On PostgreSQL the migrations'
 /// PostgreSQL SQL is also replayed into a scratch database, so a dialect that drifted is caught too.
 pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
-    let models = workhub_models::schema();
+    let models = (ctx.app.models)();
     let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)?
         .iter()
         .map(|change| {
@@ -254,5 +262,55 @@ pub fn warn_if_models_differ(ctx: &Context) {
             );
         }
         Err(err) => eprintln!("warning: could not compare the models with the migrations: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use workhub_migrations::embed::Embedded;
+    use workhub_migrations::schema::Schema;
+
+    use crate::cli::{DatabaseOptions, RunOptions, TransactionArg};
+    use crate::context::Context;
+    use crate::App;
+
+    static EMBEDDED: Embedded = Embedded {
+        migrations: &[],
+        head: None,
+        findings: &[
+            "`2031-01-03-000000_Not-A-Name`: not named as `workhub db create` names folders",
+        ],
+    };
+
+    fn context(migrations_dir: Option<std::path::PathBuf>) -> Context {
+        let app = App {
+            embedded: &EMBEDDED,
+            models: Schema::default,
+        };
+        let options = DatabaseOptions {
+            database_url: "unused.db".into(),
+            migrations_dir,
+            lock_timeout: 1.0,
+        };
+        let run = RunOptions {
+            allow_out_of_order: false,
+            transaction: TransactionArg::Each,
+        };
+        Context::new(app, &options, &run, false).unwrap()
+    }
+
+    #[test]
+    fn db_check_lists_the_findings_the_build_recorded_or_the_directorys() {
+        assert_eq!(super::findings(&context(None)).unwrap(), EMBEDDED.findings);
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("2031-01-04-000000_Odd");
+        std::fs::create_dir(&odd).unwrap();
+        std::fs::write(odd.join("up.sql"), "SELECT 1;\n").unwrap();
+        let found = super::findings(&context(Some(dir.path().to_path_buf()))).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("`2031-01-04-000000_Odd`: not named as"),
+            "{found:?}"
+        );
     }
 }

@@ -2,8 +2,9 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use time::macros::format_description;
+use time::{Date, Month, OffsetDateTime};
 use workhub_migrations::schema::{diff, draft, scratch};
 use workhub_migrations::source::{self, lineage, Lineage, MIGRATION_NAME_RULE};
 use workhub_migrations::Target;
@@ -83,7 +84,7 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
         }
     } else {
         let current = replayed?;
-        let models = workhub_models::schema();
+        let models = (ctx.app.models)();
         let problems = models.problems();
         if !problems.is_empty() {
             return Err(Failure::failed(format!(
@@ -222,9 +223,7 @@ fn refuse_unsortable(folder: &str, newest: Option<&str>, dir: &Path) -> Result<(
 /// `YYYY-MM-DD-HHMMSS_name` for now, or one second after the newest existing version when the clock
 /// would sort the new folder before it.
 pub fn folder_name(name: &str, newest: Option<&str>) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
     let newest_secs = newest.and_then(version_seconds);
     let secs = match newest_secs {
         Some(newest) if newest >= now => newest + 1,
@@ -233,44 +232,28 @@ pub fn folder_name(name: &str, newest: Option<&str>) -> String {
     format!("{}_{name}", timestamp(secs))
 }
 
+/// `YYYY-MM-DD-HHMMSS` of a Unix time, in UTC.
 fn timestamp(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let at = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    at.format(format_description!(
+        "[year]-[month]-[day]-[hour][minute][second]"
+    ))
+    .expect("a four-digit year formats")
 }
 
+/// The Unix time a version `YYYYMMDDHHMMSS...` names. The time of day is added up, not validated:
+/// diesel's histories hold seconds (and minutes) past 59, which still count from the day's start.
 fn version_seconds(version: &str) -> Option<i64> {
     let n = |range: std::ops::Range<usize>| version.get(range)?.parse::<i64>().ok();
-    let days = days_from_civil(n(0..4)?, n(4..6)?, n(6..8)?);
-    Some(days * 86_400 + n(8..10)? * 3600 + n(10..12)? * 60 + n(12..14)?)
-}
-
-// Howard Hinnant's days-from-civil algorithms, proleptic Gregorian calendar, UTC.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let month = Month::try_from(u8::try_from(n(4..6)?).ok()?).ok()?;
+    let day = Date::from_calendar_date(
+        i32::try_from(n(0..4)?).ok()?,
+        month,
+        u8::try_from(n(6..8)?).ok()?,
+    )
+    .ok()?;
+    let midnight = day.midnight().assume_utc().unix_timestamp();
+    Some(midnight + n(8..10)? * 3600 + n(10..12)? * 60 + n(12..14)?)
 }
 
 #[cfg(test)]
@@ -299,6 +282,9 @@ mod tests {
         let late = folder_name("x", Some("29990101103761"));
         assert_eq!(late, "2999-01-01-103802_x");
         assert!(late.replace('-', "").as_str() > "29990101103761");
+        // A version that names no calendar day is no timestamp to follow: the clock decides.
+        assert_eq!(version_seconds("20241340000000"), None);
+        assert_eq!(version_seconds("v42"), None);
     }
 
     #[test]

@@ -21,6 +21,12 @@ impl Report {
     }
 }
 
+impl Default for Report {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 fn verb(direction: Direction, done: bool) -> &'static str {
     match (direction, done) {
         (Direction::Up, false) => "applying",

@@ -9,9 +9,10 @@ use workhub_migrations::{
     source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
 
-use crate::cli::{Cli, Command, DbCommand, TransactionArg};
+use crate::cli::{DatabaseOptions, RunOptions, TransactionArg};
 use crate::failure::Failure;
 use crate::mode::Mode;
+use crate::App;
 
 /// Where this run's migrations come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub enum Source {
 
 #[derive(Debug)]
 pub struct Context {
+    /// The application's embedded migrations and models.
+    pub app: App,
     pub url: DatabaseUrl,
     pub mode: Mode,
     pub source: Source,
@@ -32,17 +35,17 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(cli: &Cli) -> Result<Self, Failure> {
+    /// The context of one command; `creating` when it is `db create`, which writes the first
+    /// migration of a directory that does not exist yet.
+    pub fn new(
+        app: App,
+        options: &DatabaseOptions,
+        run: &RunOptions,
+        creating: bool,
+    ) -> Result<Self, Failure> {
         let mode = Mode::from_env().map_err(Failure::Usage)?;
-        let url = DatabaseUrl::parse(&cli.database_url)?;
-        // `db create` writes the first migration of a directory that does not exist yet.
-        let creating = matches!(
-            &cli.command,
-            Some(Command::Db {
-                command: DbCommand::Create { .. }
-            })
-        );
-        let (source, migrations) = match &cli.migrations_dir {
+        let url = DatabaseUrl::parse(&options.database_url)?;
+        let (source, migrations) = match &options.migrations_dir {
             Some(dir) if creating && !dir.exists() => {
                 (Source::Directory(dir.clone()), Cow::Owned(Vec::new()))
             }
@@ -50,25 +53,26 @@ impl Context {
                 Source::Directory(dir.clone()),
                 Cow::Owned(source::scan(dir)?.migrations),
             ),
-            None => (Source::Embedded, Cow::Borrowed(crate::embedded::MIGRATIONS)),
+            None => (Source::Embedded, Cow::Borrowed(app.embedded.migrations)),
         };
-        let lock_timeout = Duration::try_from_secs_f64(cli.lock_timeout).map_err(|_| {
+        let lock_timeout = Duration::try_from_secs_f64(options.lock_timeout).map_err(|_| {
             Failure::Usage(format!(
                 "--lock-timeout / WORKHUB_LOCK_TIMEOUT must be a number of seconds, not {}",
-                cli.lock_timeout
+                options.lock_timeout
             ))
         })?;
         Ok(Self {
+            app,
             url,
             mode,
             source,
             migrations,
             lock_timeout,
-            transaction: match cli.run.transaction {
+            transaction: match run.transaction {
                 TransactionArg::Each => TransactionMode::Each,
                 TransactionArg::All => TransactionMode::All,
             },
-            allow_out_of_order: cli.run.allow_out_of_order,
+            allow_out_of_order: run.allow_out_of_order,
         })
     }
 

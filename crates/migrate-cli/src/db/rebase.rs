@@ -72,7 +72,7 @@ pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
     }
     let head = match &ctx.source {
         Source::Directory(dir) => lineage::read_head(dir)?,
-        Source::Embedded => crate::embedded::HEAD.map(str::to_string),
+        Source::Embedded => ctx.app.embedded.head.map(str::to_string),
     };
     let Some(problem) = head
         .as_deref()
@@ -115,7 +115,7 @@ pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
 pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
     let dir = super::create::migrations_dir(ctx);
     let migrations = source::scan(&dir)?.migrations;
-    let models = workhub_models::schema();
+    let models = (ctx.app.models)();
     let refused = |why: String| {
         Failure::failed(format!(
             "cannot rebase the migrations in {}: {why}\n  nothing was written; resolve it by hand (edit \

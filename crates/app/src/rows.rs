@@ -1,9 +1,10 @@
-//! Row structs: what queries read and write, typed against the tables in `lib.rs`.
+//! The service's row structs: what its queries read and write, typed against the tables of
+//! `workhub_models`. They belong to the service, not to the tables: `db create` never needs them.
 
 use diesel::prelude::*;
 use time::{Date, PrimitiveDateTime};
 
-use crate::{project_members, projects, sessions, tasks, users};
+use workhub_models::{project_members, projects, sessions, tasks, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
