@@ -1,8 +1,10 @@
 //! How a migration run shows itself: a live line on a terminal, plain lines in a log.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
+use workhub_migrations::apply::BlockedNotice;
 use workhub_migrations::plan::Direction;
 use workhub_migrations::{Migration, Progress};
 
@@ -57,15 +59,18 @@ impl Progress for Report {
         );
     }
 
-    fn waiting_for_session(&mut self, migration: &Migration, blocker: &str) {
-        if self.terminal {
-            // End the live `[n/m] applying ...` line so the notice stands on its own.
-            println!();
-        }
-        eprintln!(
-            "{} is waiting for a lock held by {blocker} (for at most WORKHUB_LOCK_TIMEOUT) ...",
-            migration.folder()
-        );
+    fn blocked_notice(&self) -> Option<BlockedNotice> {
+        let terminal = self.terminal;
+        Some(Arc::new(move |folder: &str, blocker: &str| {
+            if terminal {
+                // End the live `[n/m] applying ...` line so the notice stands on its own.
+                println!();
+            }
+            eprintln!(
+                "{folder} is waiting for a lock held by {blocker} (for at most \
+                 WORKHUB_LOCK_TIMEOUT) ..."
+            );
+        }))
     }
 
     fn started(&mut self, index: usize, total: usize, migration: &Migration, direction: Direction) {

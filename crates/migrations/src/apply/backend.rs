@@ -6,6 +6,7 @@ use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
+use super::progress::BlockedNotice;
 use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
 use crate::{Dialect, MigrateError};
 
@@ -44,16 +45,16 @@ pub trait Backend {
     /// Runs SQL (one or more statements) and returns the database's own message on failure.
     fn execute(&mut self, sql: &str) -> Result<(), String>;
 
-    /// Runs one statement of a migration. While it waits on a lock another session holds (bounded
-    /// by [`wait_at_most`](Backend::wait_at_most)), `waiting` hears once who that session is, where
-    /// the database can tell.
-    fn execute_statement(
-        &mut self,
-        sql: &str,
-        _waiting: &mut dyn FnMut(&str),
-    ) -> Result<(), String> {
+    /// Runs one statement of migration `folder`. Where the backend can watch it (see
+    /// [`watch_waits`](Backend::watch_waits)), a wait on another session's lock is announced while it
+    /// lasts and named in the statement's error.
+    fn execute_statement(&mut self, _folder: &str, sql: &str) -> Result<(), String> {
         self.execute(sql)
     }
+
+    /// From now on, `notice` hears (from another thread) whom a statement run with
+    /// [`execute_statement`](Backend::execute_statement) waits for, where the database can tell.
+    fn watch_waits(&mut self, _notice: BlockedNotice) {}
 
     /// Opens a transaction that also keeps other writers out while it runs, waiting at most
     /// `timeout` for another connection that is writing; `waiting` hears once, naming the database.

@@ -403,6 +403,9 @@ impl<'m> Migrator<'m> {
         let dialect = db.dialect();
         let total = plan.steps.len();
         let mut ran = Vec::with_capacity(total);
+        if let Some(notice) = progress.blocked_notice() {
+            db.watch_waits(notice);
+        }
         let all = self.transaction == TransactionMode::All && total > 0;
         if all {
             let doing = format!("starting {}", plan.steps[0].folder());
@@ -440,7 +443,7 @@ impl<'m> Migrator<'m> {
                 Ok(())
             };
             let outcome = cleared
-                .and_then(|()| run_statements(db, migration, plan.direction, sql, progress))
+                .and_then(|()| run_statements(db, migration, plan.direction, sql))
                 .and_then(|()| {
                     let took = started.elapsed();
                     let history = match plan.direction {
@@ -538,19 +541,16 @@ fn run_statements(
     migration: &Migration,
     direction: Direction,
     sql: &str,
-    progress: &mut dyn Progress,
 ) -> Result<(), MigrateError> {
     for statement in statements::split(sql, db.dialect()) {
-        db.execute_statement(statement, &mut |blocker| {
-            progress.waiting_for_session(migration, blocker)
-        })
-        .map_err(|message| MigrateError::Statement {
-            folder: migration.folder().to_string(),
-            direction: direction.as_str(),
-            statement: statement.to_string(),
-            message,
-            undone: Undone::Migration,
-        })?;
+        db.execute_statement(migration.folder(), statement)
+            .map_err(|message| MigrateError::Statement {
+                folder: migration.folder().to_string(),
+                direction: direction.as_str(),
+                statement: statement.to_string(),
+                message,
+                undone: Undone::Migration,
+            })?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ pub use backend::{Backend, BeginError};
 pub use lock::FileLock;
 pub use migrator::{Migrator, Outcome, Ran, StampReport, TransactionMode};
 pub use postgres::{Postgres, TemporaryDatabase};
-pub use progress::{Progress, Silent};
+pub use progress::{BlockedNotice, Progress, Silent};
 pub use sqlite::Sqlite;
 pub use url::{redact, scrub, DatabaseUrl};
 

@@ -1,14 +1,17 @@
-use std::sync::mpsc;
+mod watch;
+
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
 use super::backend::{batch, query_history, Backend, BeginError};
+use super::progress::BlockedNotice;
 use super::url::scrub;
 use super::DatabaseUrl;
 use crate::history::AppliedMigration;
 use crate::{Dialect, MigrateError};
+use watch::Watch;
 
 /// The advisory lock key every workhub migrator takes: the bytes of "workhubmg" folded into an i64.
 const LOCK_KEY: i64 = 0x776f_726b_6875_626d;
@@ -23,16 +26,8 @@ pub struct Postgres {
     timeout: Duration,
     /// The migration connection's server pid, for asking from outside what it waits for.
     pid: i32,
-    /// A second connection that asks who blocks a waiting statement, opened the first time one waits.
-    watcher: Watcher,
-}
-
-/// The connection that looks at a waiting statement from outside (a waiting connection cannot ask).
-enum Watcher {
-    Unopened,
-    Open(PgConnection),
-    /// It could not be opened; waits go unexplained rather than retried on every statement.
-    Unavailable,
+    /// The thread that names the sessions a waiting statement waits for, once a run asked for it.
+    watch: Option<Watch>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -58,7 +53,7 @@ impl Postgres {
             locked: false,
             timeout: Duration::from_secs(60),
             pid: 0,
-            watcher: Watcher::Unopened,
+            watch: None,
         };
         // Keep server notices ("table does not exist, skipping") out of the output.
         batch(&mut db.conn, "SET client_min_messages = warning").map_err(|message| {
@@ -124,43 +119,6 @@ impl Postgres {
             .ok()
             .and_then(|rows| rows.into_iter().next())
             .map(|row| row.describe())
-    }
-}
-
-impl Watcher {
-    /// The sessions the statement running on connection `pid` waits for, described, or `None` when
-    /// it waits for none (it is merely slow) or no second connection to `url` can be had.
-    fn blockers(&mut self, url: &DatabaseUrl, pid: i32) -> Option<String> {
-        if let Self::Unopened = self {
-            *self = Self::open(url).unwrap_or(Self::Unavailable);
-        }
-        let Self::Open(conn) = self else {
-            return None;
-        };
-        let sql = format!(
-            "{SESSION_COLUMNS} FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids({pid})) \
-             ORDER BY a.pid"
-        );
-        let rows = diesel::sql_query(sql).load::<Session>(conn).ok()?;
-        (!rows.is_empty()).then(|| {
-            rows.iter()
-                .map(Session::describe)
-                .collect::<Vec<_>>()
-                .join(", and ")
-        })
-    }
-
-    fn open(url: &DatabaseUrl) -> Option<Self> {
-        let DatabaseUrl::Postgres(raw) = url else {
-            return None;
-        };
-        let mut conn = PgConnection::establish(raw).ok()?;
-        batch(
-            &mut conn,
-            "SET application_name = 'workhub migrate watcher'",
-        )
-        .ok()?;
-        Some(Self::Open(conn))
     }
 }
 
@@ -358,42 +316,21 @@ impl Backend for Postgres {
         batch(&mut self.conn, sql)
     }
 
-    fn execute_statement(
-        &mut self,
-        sql: &str,
-        waiting: &mut dyn FnMut(&str),
-    ) -> Result<(), String> {
-        // The statement runs on a thread of its own so that this one can watch it: a statement still
-        // running after `patience` is asked about from a second connection, and the session it waits
-        // for is named while it waits (a waiting connection cannot be asked) and in its error.
-        let patience = (self.timeout / 2).min(Duration::from_secs(1));
-        let (done, result) = mpsc::channel();
-        let mut blocker: Option<String> = None;
-        let outcome = std::thread::scope(|scope| {
-            let conn = &mut self.conn;
-            scope.spawn(move || {
-                let _ = done.send(batch(conn, sql));
-            });
-            let mut wait = patience;
-            loop {
-                match result.recv_timeout(wait) {
-                    Ok(outcome) => return outcome,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        return Err("the statement's thread stopped without a result".to_string())
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                }
-                if blocker.is_none() {
-                    blocker = self.watcher.blockers(&self.url, self.pid);
-                    if let Some(who) = &blocker {
-                        waiting(who);
-                    }
-                }
-                wait = Duration::from_secs(1);
-            }
-        });
-        match (outcome, blocker) {
-            (Err(message), Some(who)) => Err(format!("{message} (it waited for {who})")),
+    fn watch_waits(&mut self, notice: BlockedNotice) {
+        if self.watch.is_none() {
+            let patience = (self.timeout / 2).min(Duration::from_secs(1));
+            self.watch = Watch::start(&self.url, self.pid, patience, notice);
+        }
+    }
+
+    fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), String> {
+        let Some(watch) = &self.watch else {
+            return batch(&mut self.conn, sql);
+        };
+        watch.statement_started(folder);
+        let outcome = batch(&mut self.conn, sql);
+        match (outcome, watch.statement_ended()) {
+            (Err(message), Some(blocker)) => Err(format!("{message} (it waited for {blocker})")),
             (outcome, _) => outcome,
         }
     }
