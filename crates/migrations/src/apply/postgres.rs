@@ -9,7 +9,7 @@ use super::backend::{batch, query_history, Backend, BeginError};
 use super::progress::BlockedNotice;
 use super::url::scrub;
 use super::DatabaseUrl;
-use crate::history::AppliedMigration;
+use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE};
 use crate::{Dialect, MigrateError};
 use watch::Watch;
 
@@ -24,6 +24,8 @@ pub struct Postgres {
     locked: bool,
     /// How long a statement may wait on another session's lock (`lock_timeout`).
     timeout: Duration,
+    /// The `lock_timeout` this session has, once set.
+    lock_timeout_set: Option<Duration>,
     /// The migration connection's server pid, for asking from outside what it waits for.
     pid: i32,
     /// The thread that names the sessions a waiting statement waits for, once a run asked for it.
@@ -52,27 +54,26 @@ impl Postgres {
             url: url.clone(),
             locked: false,
             timeout: Duration::from_secs(60),
+            lock_timeout_set: None,
             pid: 0,
             watch: None,
         };
-        // Keep server notices ("table does not exist, skipping") out of the output.
-        batch(&mut db.conn, "SET client_min_messages = warning").map_err(|message| {
-            MigrateError::Connect {
-                url: url.to_string(),
-                message,
-            }
-        })?;
         #[derive(QueryableByName)]
         struct Pid {
             #[diesel(sql_type = Integer)]
             pid: i32,
         }
-        let pid: Vec<Pid> = diesel::sql_query("SELECT pg_backend_pid() AS pid")
-            .load(&mut db.conn)
-            .map_err(|err| MigrateError::Connect {
-                url: url.to_string(),
-                message: err.to_string(),
-            })?;
+        // Keep server notices ("table does not exist, skipping") out of the output; one round trip
+        // with the pid a watcher asks about.
+        let pid: Vec<Pid> = diesel::sql_query(
+            "SELECT pg_backend_pid() AS pid \
+             FROM (SELECT set_config('client_min_messages', 'warning', false)) AS quiet",
+        )
+        .load(&mut db.conn)
+        .map_err(|err| MigrateError::Connect {
+            url: url.to_string(),
+            message: err.to_string(),
+        })?;
         db.pid = pid.first().map_or(0, |row| row.pid);
         Ok(db)
     }
@@ -233,8 +234,13 @@ impl Backend for Postgres {
     fn wait_at_most(&mut self, timeout: Duration) {
         // A statement waiting on a lock another session holds (the service's long transaction, say)
         // gives up after `timeout`; 0 would mean no limit to PostgreSQL, so at least 1 ms.
+        if self.lock_timeout_set == Some(timeout) {
+            return;
+        }
         let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
-        let _ = batch(&mut self.conn, &format!("SET lock_timeout = {ms}"));
+        if batch(&mut self.conn, &format!("SET lock_timeout = {ms}")).is_ok() {
+            self.lock_timeout_set = Some(timeout);
+        }
         self.timeout = timeout;
     }
 
@@ -248,20 +254,19 @@ impl Backend for Postgres {
             #[diesel(sql_type = Bool)]
             locked: bool,
         }
-        // Named before the lock is taken, so no waiter ever sees the holder without its name.
-        let _ = batch(
-            &mut self.conn,
-            &format!(
-                "SELECT set_config('application_name', '{}', false)",
-                ClientName::ours().replace('\'', "''")
-            ),
+        // Named before the lock is taken (the subquery runs first), so no waiter ever sees the holder
+        // without its name.
+        let try_lock = format!(
+            "SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked \
+             FROM (SELECT set_config('application_name', '{}', false)) AS named",
+            ClientName::ours().replace('\'', "''")
         );
         let started = Instant::now();
         let mut told = false;
         let mut unnamed = 0;
         loop {
             let rows: Vec<Locked> =
-                diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked"))
+                diesel::sql_query(&try_lock)
                     .load(&mut self.conn)
                     .map_err(|err| MigrateError::Stopped {
                         doing: "taking the migration lock".into(),
@@ -305,9 +310,8 @@ impl Backend for Postgres {
         if self.locked {
             let _ = batch(
                 &mut self.conn,
-                &format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+                &format!("SELECT pg_advisory_unlock({LOCK_KEY}); RESET application_name"),
             );
-            let _ = batch(&mut self.conn, "RESET application_name");
             self.locked = false;
         }
     }
@@ -362,6 +366,33 @@ impl Backend for Postgres {
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
         query_history(&mut self.conn, companion_exists)
+    }
+
+    fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
+        #[derive(QueryableByName)]
+        struct Tables {
+            #[diesel(sql_type = Bool)]
+            diesel: bool,
+            #[diesel(sql_type = Bool)]
+            companion: bool,
+        }
+        // Both tables asked about in one round trip (the default asks twice).
+        let sql = format!(
+            "SELECT to_regclass('{DIESEL_TABLE}') IS NOT NULL AS diesel, \
+             to_regclass('{COMPANION_TABLE}') IS NOT NULL AS companion"
+        );
+        let tables: Vec<Tables> =
+            diesel::sql_query(sql)
+                .load(&mut self.conn)
+                .map_err(|err| MigrateError::Stopped {
+                    doing: "reading the migration history".into(),
+                    message: err.to_string(),
+                    undone: None,
+                })?;
+        match tables.first() {
+            Some(tables) if tables.diesel => self.load_history(tables.companion),
+            _ => Ok(Vec::new()),
+        }
     }
 }
 
