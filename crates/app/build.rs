@@ -4,6 +4,8 @@
 //! time), so a malformed folder fails the build naming the folder and the rule. Every file read and the
 //! directory itself are declared with `rerun-if-changed`: adding, removing or editing a migration,
 //! `metadata.toml` included, rebuilds the binary, so it never ships a stale set.
+//!
+//! It also records which OpenSSL the bundled libpq links (see `record_openssl`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use workhub_migrations::source::lineage;
 use workhub_migrations::{source, Dialect, Migration};
 
 fn main() {
+    record_openssl();
     println!("cargo:rerun-if-env-changed=WORKHUB_EMBED_MIGRATIONS_DIR");
     let dir = match std::env::var_os("WORKHUB_EMBED_MIGRATIONS_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -89,6 +92,25 @@ fn main() {
         .join("embedded_migrations.rs");
     std::fs::write(&out, code)
         .unwrap_or_else(|err| panic!("cannot write {}: {err}", out.display()));
+}
+
+/// Records, from openssl-sys's build metadata, which OpenSSL this build links, for the binary and its
+/// tests: `WORKHUB_OPENSSL` is `bundled` (built here from vendored sources, the default) or `system`
+/// (`OPENSSL_NO_VENDOR=1`); `WORKHUB_OPENSSL_VERSION` is its version number (OpenSSL's hexadecimal
+/// form); `WORKHUB_OPENSSL_ROOT` is where a bundled build is installed (`lib/`, `include/`), empty
+/// otherwise.
+fn record_openssl() {
+    let bundled = std::env::var("DEP_OPENSSL_VENDORED").is_ok_and(|v| v == "1");
+    let kind = if bundled { "bundled" } else { "system" };
+    println!("cargo:rustc-env=WORKHUB_OPENSSL={kind}");
+    let version = std::env::var("DEP_OPENSSL_VERSION_NUMBER").unwrap_or_default();
+    println!("cargo:rustc-env=WORKHUB_OPENSSL_VERSION={version}");
+    let root = if bundled {
+        std::env::var("DEP_OPENSSL_ROOT").unwrap_or_default()
+    } else {
+        String::new()
+    };
+    println!("cargo:rustc-env=WORKHUB_OPENSSL_ROOT={root}");
 }
 
 fn write_migration(code: &mut String, migration: &Migration) {

@@ -11,6 +11,7 @@ mod failure;
 mod mode;
 mod progress;
 mod serve;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    trust::use_system_store();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

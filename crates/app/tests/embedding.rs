@@ -23,15 +23,22 @@ fn target_dir() -> PathBuf {
 
 /// `cargo build -p workhub` embedding `migrations`.
 fn build(migrations: &Path) -> Run {
-    let output = Command::new(env!("CARGO"))
+    let mut command = Command::new(env!("CARGO"));
+    command
         .current_dir(workspace())
         .args(["build", "--offline", "-p", "workhub"])
         .env("CARGO_TARGET_DIR", target_dir())
         .env("WORKHUB_EMBED_MIGRATIONS_DIR", migrations)
-        .env("CARGO_TERM_COLOR", "never")
-        .output()
-        .expect("run cargo build");
-    Run::from(output)
+        .env("CARGO_TERM_COLOR", "never");
+    // The bundled OpenSSL was built already, for this test's own build: link that one (through
+    // openssl-sys's variables for a prebuilt OpenSSL) rather than compile it a second time.
+    if let Some(root) = option_env!("WORKHUB_OPENSSL_ROOT").filter(|root| !root.is_empty()) {
+        command
+            .env("OPENSSL_NO_VENDOR", "1")
+            .env("OPENSSL_DIR", root)
+            .env("OPENSSL_STATIC", "1");
+    }
+    Run::from(command.output().expect("run cargo build"))
 }
 
 /// `workhub db history [-v]` of the freshly built binary, on its embedded migrations.
