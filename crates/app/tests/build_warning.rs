@@ -20,7 +20,7 @@ fn workspace() -> PathBuf {
 }
 
 fn build(migrations: &Path) -> Run {
-    let output = Command::new(env!("CARGO"))
+    let output = common::reuse_bundled_openssl(&mut Command::new(env!("CARGO")))
         .current_dir(workspace())
         .args(["build", "--offline", "-p", "workhub"])
         .env(

@@ -30,14 +30,7 @@ fn build(migrations: &Path) -> Run {
         .env("CARGO_TARGET_DIR", target_dir())
         .env("WORKHUB_EMBED_MIGRATIONS_DIR", migrations)
         .env("CARGO_TERM_COLOR", "never");
-    // The bundled OpenSSL was built already, for this test's own build: link that one (through
-    // openssl-sys's variables for a prebuilt OpenSSL) rather than compile it a second time.
-    if let Some(root) = option_env!("WORKHUB_OPENSSL_ROOT").filter(|root| !root.is_empty()) {
-        command
-            .env("OPENSSL_NO_VENDOR", "1")
-            .env("OPENSSL_DIR", root)
-            .env("OPENSSL_STATIC", "1");
-    }
+    common::reuse_bundled_openssl(&mut command);
     Run::from(command.output().expect("run cargo build"))
 }
 

@@ -595,3 +595,19 @@ pub fn tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
     eprintln!("SKIPPED {test}: `{name}` is not installed");
     None
 }
+
+/// Sets up `command`, a `cargo build` of workhub into another target directory (the embedding tests'
+/// `target/embedding-test`), to link the bundled OpenSSL this test build compiled already, through
+/// openssl-sys's variables for a prebuilt OpenSSL, rather than compile it a second time there. Every
+/// build into that directory goes through here: one without these variables would compile OpenSSL
+/// there, and the next one with them would switch back. A build with the system's OpenSSL
+/// (`OPENSSL_NO_VENDOR=1`, inherited) is left as it is.
+pub fn reuse_bundled_openssl(command: &mut std::process::Command) -> &mut std::process::Command {
+    if let Some(root) = option_env!("WORKHUB_OPENSSL_ROOT").filter(|root| !root.is_empty()) {
+        command
+            .env("OPENSSL_NO_VENDOR", "1")
+            .env("OPENSSL_DIR", root)
+            .env("OPENSSL_STATIC", "1");
+    }
+    command
+}
