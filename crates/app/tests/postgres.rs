@@ -543,6 +543,55 @@ fn a_waiter_names_the_holder_in_its_own_database_only() {
     assert_eq!(snapshot(&database), (Vec::new(), -1, -1));
 }
 
+/// A migration's script goes to PostgreSQL in one round trip; when it fails, the error still names the
+/// statement that failed (the script is run again statement by statement, then rolled back), and
+/// nothing of it stays: not the table its first statement created, nor a sequence's rows.
+#[test]
+fn a_failing_script_names_its_failing_statement_and_leaves_nothing() {
+    let Some(database) =
+        database("a_failing_script_names_its_failing_statement_and_leaves_nothing")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    let before = snapshot(&database);
+    fixture.migration(
+        "2024-01-01-000002_broken",
+        "CREATE TABLE made (id INTEGER);
+         INSERT INTO made VALUES (1);
+         INSERT INTO missing_table VALUES (1);
+         CREATE TABLE never (id INTEGER);
+",
+        Some(
+            "DROP TABLE made;
+",
+        ),
+    );
+    let run = on(&fixture, &database, &["db", "upgrade"]);
+    run.expect_failure(
+        1,
+        &[
+            "migration 2024-01-01-000002_broken (up) failed",
+            "relation \"missing_table\" does not exist",
+            "the migration was rolled back",
+        ],
+    );
+    // The statement named is the failing one alone, not the whole script.
+    let statement = run
+        .stderr
+        .split("statement:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no statement in: {}", run.stderr));
+    assert!(
+        statement.contains("INSERT INTO missing_table"),
+        "{}",
+        run.stderr
+    );
+    assert!(!statement.contains("CREATE TABLE made"), "{}", run.stderr);
+    assert_eq!(snapshot(&database), before);
+}
+
 /// A failure at COMMIT (a deferred constraint) rolls the migration back, and the message says so.
 #[test]
 fn a_failure_at_commit_says_the_migration_was_rolled_back() {

@@ -52,6 +52,18 @@ pub trait Backend {
         self.execute(sql)
     }
 
+    /// Whether a migration's script runs in one round trip (split into statements only to name the
+    /// failing one): where each statement costs a round trip to a server.
+    fn runs_scripts_whole(&self) -> bool {
+        false
+    }
+
+    /// Whether the last statement run with [`execute_statement`](Backend::execute_statement) was
+    /// seen waiting for another session's lock.
+    fn statement_was_blocked(&self) -> bool {
+        false
+    }
+
     /// From now on, `notice` hears (from another thread) whom a statement run with
     /// [`execute_statement`](Backend::execute_statement) waits for, where the database can tell.
     fn watch_waits(&mut self, _notice: BlockedNotice) {}

@@ -355,6 +355,58 @@ impl<'m> Migrator<'m> {
         })
     }
 
+    /// Runs a migration's script in one round trip, inside the migration's own transaction (nothing
+    /// else of this run is in it). Only a failure splits it: the transaction is begun again and the
+    /// statements run one by one, so that the error names the statement that failed, and only when
+    /// it fails with the script's own message; otherwise (the failure did not recur, or differs) the
+    /// error is the script's, for the whole script. A script seen waiting for another session's lock
+    /// is not run again, so a lock timeout is never waited out twice. The caller rolls back what is
+    /// left.
+    fn run_script(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        migration: &Migration,
+        direction: Direction,
+        sql: &str,
+    ) -> Result<(), MigrateError> {
+        let Err(message) = db.execute_statement(migration.folder(), sql) else {
+            return Ok(());
+        };
+        let whole = |message: String| MigrateError::Statement {
+            folder: migration.folder().to_string(),
+            direction: direction.as_str(),
+            statement: sql.trim().to_string(),
+            message,
+            undone: Undone::Migration,
+        };
+        if db.statement_was_blocked() {
+            return Err(whole(message));
+        }
+        let doing = format!("starting {}", migration.folder());
+        let again = db.execute("ROLLBACK").is_ok()
+            && self
+                .begin(db, progress, &doing, Some(Undone::Migration))
+                .is_ok();
+        if !again {
+            return Err(whole(message));
+        }
+        match run_statements(db, migration, direction, sql) {
+            Err(MigrateError::Statement {
+                statement,
+                message: again,
+                ..
+            }) if message.starts_with(&again) => Err(MigrateError::Statement {
+                folder: migration.folder().to_string(),
+                direction: direction.as_str(),
+                statement,
+                message,
+                undone: Undone::Migration,
+            }),
+            _ => Err(whole(message)),
+        }
+    }
+
     /// Runs `sql` in one transaction, rolled back whole on any failure.
     fn in_transaction(
         &self,
@@ -442,8 +494,15 @@ impl<'m> Migrator<'m> {
             } else {
                 Ok(())
             };
+            let whole = own_transaction && db.runs_scripts_whole() && clear.is_empty();
             let outcome = cleared
-                .and_then(|()| run_statements(db, migration, plan.direction, sql))
+                .and_then(|()| {
+                    if whole {
+                        self.run_script(db, progress, migration, plan.direction, sql)
+                    } else {
+                        run_statements(db, migration, plan.direction, sql)
+                    }
+                })
                 .and_then(|()| {
                     let took = started.elapsed();
                     let history = match plan.direction {

@@ -30,6 +30,8 @@ pub struct Postgres {
     pid: i32,
     /// The thread that names the sessions a waiting statement waits for, once a run asked for it.
     watch: Option<Watch>,
+    /// Whether the watcher saw the last statement wait for another session.
+    blocked: bool,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -57,6 +59,7 @@ impl Postgres {
             lock_timeout_set: None,
             pid: 0,
             watch: None,
+            blocked: false,
         };
         #[derive(QueryableByName)]
         struct Pid {
@@ -320,6 +323,14 @@ impl Backend for Postgres {
         batch(&mut self.conn, sql)
     }
 
+    fn runs_scripts_whole(&self) -> bool {
+        true
+    }
+
+    fn statement_was_blocked(&self) -> bool {
+        self.blocked
+    }
+
     fn watch_waits(&mut self, notice: BlockedNotice) {
         if self.watch.is_none() {
             let patience = (self.timeout / 2).min(Duration::from_secs(1));
@@ -329,11 +340,14 @@ impl Backend for Postgres {
 
     fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), String> {
         let Some(watch) = &self.watch else {
+            self.blocked = false;
             return batch(&mut self.conn, sql);
         };
         watch.statement_started(folder);
         let outcome = batch(&mut self.conn, sql);
-        match (outcome, watch.statement_ended()) {
+        let blocker = watch.statement_ended();
+        self.blocked = blocker.is_some();
+        match (outcome, blocker) {
             (Err(message), Some(blocker)) => Err(format!("{message} (it waited for {blocker})")),
             (outcome, _) => outcome,
         }
