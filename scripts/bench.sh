@@ -28,7 +28,8 @@
 #       (crates/app/tests/fixtures/diesel_postgres/migrations) read with --migrations-dir, against
 #       diesel_cli on the same directory: a full upgrade into a new database, and the no-op with every
 #       migration applied. Target: <= 1.05x for both. Skipped with a note without a server or without
-#       a diesel_cli built with PostgreSQL support.
+#       a diesel_cli built with PostgreSQL support. The two tools run in alternating rounds (see
+#       measure_pair), since these runs are bound by the server's commits and the machine is shared.
 #   (d) side by side, without targets: diesel_cli (`diesel migration run`) and Alembic (one revision
 #       file per migration, running the same SQL through op.execute) on the same workloads, when they
 #       are on the machine or can be installed from the package registries into target/bench-tools/
@@ -325,6 +326,28 @@ measure() {
     [ -n "$MEDIAN" ] || die "no median in $csv"
 }
 
+# measure_pair NAME_A NAME_B ROUNDS RUNS PREPARE COMMAND_A COMMAND_B: the two commands in alternating
+# rounds of RUNS runs each, so that a shared machine's load falls on both alike (a whole series of one
+# then a whole series of the other can see two different machines); stores the median of the rounds'
+# medians, in seconds, in MEDIAN_A and MEDIAN_B.
+MEDIAN_A=""
+MEDIAN_B=""
+measure_pair() {
+    local name_a=$1 name_b=$2 rounds=$3 runs=$4 prepare=$5 command_a=$6 command_b=$7 round
+    local -a a=() b=()
+    for round in $(seq "$rounds"); do
+        measure "$name_a-$round" "$runs" 0 "$prepare" "$command_a" >/dev/null || return 1
+        a+=("$MEDIAN")
+        measure "$name_b-$round" "$runs" 0 "$prepare" "$command_b" >/dev/null || return 1
+        b+=("$MEDIAN")
+    done
+    median_of() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+    MEDIAN_A=$(median_of "${a[@]}")
+    MEDIAN_B=$(median_of "${b[@]}")
+    printf '    %s: %s, %s: %s (medians of %s alternating rounds of %s runs)\n' \
+        "$name_a" "$(ms "$MEDIAN_A")" "$name_b" "$(ms "$MEDIAN_B")" "$rounds" "$runs"
+}
+
 # A fresh database: every file SQLite or workhub may leave beside it.
 fresh() { printf 'rm -f %s %s-journal %s-wal %s-shm %s-migrate-lock' "$1" "$1" "$1" "$1" "$1"; }
 
@@ -506,20 +529,23 @@ case_diesel_fixture() {
     local diesel_run="$DIESEL migration run --database-url $url --migration-dir $fixture"
     local applied="SELECT COUNT(*) FROM __diesel_schema_migrations"
 
-    measure workhub-fixture-upgrade "$RUNS" 1 "$recreate" "$workhub_run"
-    local wh=$MEDIAN
+    # Each tool once, to see that it applies the whole history.
+    eval "$recreate"
+    $workhub_run >/dev/null
     [ "$(psql "$url" -X -A -t -c "$applied")" = "$expected" ] || die "workhub did not apply the $expected fixture migrations"
-    measure diesel-fixture-upgrade "$RUNS" 1 "$recreate" "$diesel_run"
+    eval "$recreate"
+    $diesel_run >/dev/null
     [ "$(psql "$url" -X -A -t -c "$applied")" = "$expected" ] || die "diesel_cli did not apply the $expected fixture migrations"
-    add_row "diesel fixture ($expected, PostgreSQL), full upgrade: vs diesel_cli" "$wh" "$MEDIAN" 1.05
+    # These runs are bound by the server's commits, which a shared machine's load moves by tens of
+    # percent within a minute: the two tools alternate, so both see the same machine.
+    measure_pair workhub-fixture-upgrade diesel-fixture-upgrade "$RUNS" 1 "$recreate" "$workhub_run" "$diesel_run"
+    add_row "diesel fixture ($expected, PostgreSQL), full upgrade: vs diesel_cli" "$MEDIAN_A" "$MEDIAN_B" 1.05
 
     # The same database, every migration applied, for both no-op runs.
     eval "$recreate"
     $workhub_run >/dev/null
-    measure workhub-fixture-noop "$NOOP_RUNS" 3 "" "$workhub_run"
-    wh=$MEDIAN
-    measure diesel-fixture-noop "$NOOP_RUNS" 3 "" "$diesel_run"
-    add_row "diesel fixture ($expected, PostgreSQL), no-op: vs diesel_cli" "$wh" "$MEDIAN" 1.05
+    measure_pair workhub-fixture-noop diesel-fixture-noop 10 $(( (NOOP_RUNS + 9) / 10 )) "" "$workhub_run" "$diesel_run"
+    add_row "diesel fixture ($expected, PostgreSQL), no-op: vs diesel_cli" "$MEDIAN_A" "$MEDIAN_B" 1.05
     psql "$server/postgres" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
 }
 
