@@ -6,8 +6,9 @@
 #   cargo test -p workhub --test tls
 #   bash scripts/tls-postgres.sh stop              # stops it and deletes it
 #
-# The cluster listens on 127.0.0.1 only, port WORKHUB_TLS_PG_PORT (default 5433), and lives in
-# WORKHUB_TLS_PG_DIR (default ${TMPDIR:-/tmp}/workhub-tls-postgres). Its certificate is signed by a
+# The cluster listens on 127.0.0.1 only, on port WORKHUB_TLS_PG_PORT, else the first free one from
+# 5433 (so that runs side by side each get their own), and lives in WORKHUB_TLS_PG_DIR (default
+# ${TMPDIR:-/tmp}/workhub-tls-postgres). Its certificate is signed by a
 # certificate authority made for it (ca.crt there, valid for localhost and 127.0.0.1). pg_hba.conf
 # trusts TLS connections and rejects every other TCP connection, so a test that connects at all
 # connected over TLS. `start` on a running cluster only prints the variables again; a stopped one
@@ -17,7 +18,6 @@
 # Run as root, the server runs as the `postgres` user (initdb refuses root).
 set -euo pipefail
 
-port=${WORKHUB_TLS_PG_PORT:-5433}
 dir=${WORKHUB_TLS_PG_DIR:-${TMPDIR:-/tmp}/workhub-tls-postgres}
 data="$dir/data"
 
@@ -58,6 +58,8 @@ fi
 running() { [ -f "$data/PG_VERSION" ] && as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 
 print_env() {
+  local port
+  port=$(cat "$dir/port")
   echo "export WORKHUB_TEST_TLS_URL=postgres://postgres@127.0.0.1:$port/postgres"
   echo "export WORKHUB_TEST_TLS_ROOTCERT=$dir/ca.crt"
 }
@@ -79,7 +81,7 @@ certificates() {
 
 start() {
   if running; then
-    say "already running on 127.0.0.1:$port ($dir)"
+    say "already running on 127.0.0.1:$(cat "$dir/port") ($dir)"
     print_env
     return
   fi
@@ -93,7 +95,6 @@ start() {
     die "initdb failed: $(cat "$dir/initdb.log")"
   cat >>"$data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = '$dir'
 ssl = on
 ssl_cert_file = '$dir/server.crt'
@@ -105,10 +106,29 @@ local     all all              trust
 hostssl   all all 127.0.0.1/32 trust
 hostnossl all all 127.0.0.1/32 reject
 EOF
-  as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
-    die "the server did not start on 127.0.0.1:$port (another port: WORKHUB_TLS_PG_PORT): $(tail -n 20 "$dir/server.log" 2>/dev/null)"
-  say "running on 127.0.0.1:$port, TLS only ($dir)"
-  print_env
+  local candidates port
+  if [ -n "${WORKHUB_TLS_PG_PORT:-}" ]; then
+    candidates=$WORKHUB_TLS_PG_PORT
+  else
+    candidates=$(seq 5433 5452)
+  fi
+  for port in $candidates; do
+    # Something answers there already (another run's cluster): the next port.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      continue
+    fi
+    rm -f "$dir/server.log"
+    if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null; then
+      echo "$port" >"$dir/port"
+      say "running on 127.0.0.1:$port, TLS only ($dir)"
+      print_env
+      return
+    fi
+    # Taken between the look and the start: the next port; any other failure is the answer.
+    grep -q "Address already in use" "$dir/server.log" 2>/dev/null ||
+      die "the server did not start on 127.0.0.1:$port: $(tail -n 20 "$dir/server.log" 2>/dev/null)"
+  done
+  die "no free port for the server among: $(echo $candidates) (choose one with WORKHUB_TLS_PG_PORT)"
 }
 
 stop() {
