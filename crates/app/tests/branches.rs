@@ -439,7 +439,7 @@ fn tool(path: &str, test: &str) -> Option<String> {
         !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
         "{test}: {path} is not installed, and CI=true requires it"
     );
-    eprintln!("SKIPPED {test}: {path} is not installed");
+    workhub_migrations::testing::skipped(&format!("SKIPPED {test}: {path} is not installed"));
     None
 }
 

@@ -44,7 +44,7 @@ fn required(test: &str, what: &str, found: Option<PathBuf>) -> Option<PathBuf> {
             !in_ci(),
             "{test}: {what} is missing, and CI=true requires it"
         );
-        eprintln!("SKIPPED {test}: {what} is missing");
+        workhub_migrations::testing::skipped(&format!("SKIPPED {test}: {what} is missing"));
     }
     found
 }

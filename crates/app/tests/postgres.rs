@@ -301,9 +301,9 @@ fn a_server_that_requires_tls_is_reached_over_tls() {
             !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
             "{test}: the PostgreSQL server has ssl = off, and CI=true requires a server with TLS"
         );
-        eprintln!(
+        workhub_migrations::testing::skipped(&format!(
             "SKIPPED {test}: the PostgreSQL server has ssl = off; turn it on to run this test"
-        );
+        ));
         return;
     }
     let raw = url(&database);

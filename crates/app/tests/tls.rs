@@ -56,11 +56,11 @@ fn tls_server(test: &str) -> Option<String> {
                  one (.ci/run starts it with scripts/tls-postgres.sh)",
                 err.trim()
             );
-            eprintln!(
+            workhub_migrations::testing::skipped(&format!(
                 "SKIPPED {test}: no PostgreSQL server answers over TLS at {url} ({}); run \
                  `eval \"$(bash scripts/tls-postgres.sh start)\"` or set {SERVER_VARIABLE}",
                 err.trim()
-            );
+            ));
             None
         }
     }
@@ -161,10 +161,10 @@ fn verify_full_checks_the_server_certificate() {
             !in_ci(),
             "{test}: {ROOTCERT_VARIABLE} is not set, and CI=true requires it"
         );
-        eprintln!(
+        workhub_migrations::testing::skipped(&format!(
             "SKIPPED {test}: {ROOTCERT_VARIABLE} does not name the certificate authority of the \
              server at {SERVER_VARIABLE}"
-        );
+        ));
         return;
     };
     let rootcert = rootcert.to_string_lossy().into_owned();
@@ -235,7 +235,9 @@ fn the_binary_links_the_openssl_the_build_chose() {
     let binary = env!("CARGO_BIN_EXE_workhub");
     let kind = env!("WORKHUB_OPENSSL");
     if !cfg!(target_os = "linux") {
-        eprintln!("SKIPPED {test}: reads the binary's dynamic libraries with ldd, on Linux only");
+        workhub_migrations::testing::skipped(&format!(
+            "SKIPPED {test}: reads the binary's dynamic libraries with ldd, on Linux only"
+        ));
         return;
     }
     let Some(ldd) = common::tool(test, "ldd") else {

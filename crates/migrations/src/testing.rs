@@ -19,11 +19,18 @@ pub fn postgres_server(test: &str) -> Option<DatabaseUrl> {
             if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
                 panic!("{test}: PostgreSQL at {shown} does not answer ({err}), and CI=true requires it");
             }
-            eprintln!(
+            skipped(&format!(
                 "SKIPPED {test}: no PostgreSQL server answers at {shown} ({}); set {SERVER_VARIABLE} to run it",
                 err.to_string().trim()
-            );
+            ));
             None
         }
     }
+}
+
+/// Prints a test's skip notice where it is seen: straight to the process's standard error, which the
+/// test harness does not capture (it captures `eprintln!`, and shows that only for a failing test).
+pub fn skipped(notice: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{notice}");
 }

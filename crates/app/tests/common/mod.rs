@@ -592,6 +592,6 @@ pub fn tool(test: &str, name: &str) -> Option<std::path::PathBuf> {
         !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
         "{test}: `{name}` is not installed, and CI=true requires it"
     );
-    eprintln!("SKIPPED {test}: `{name}` is not installed");
+    workhub_migrations::testing::skipped(&format!("SKIPPED {test}: `{name}` is not installed"));
     None
 }
