@@ -448,14 +448,7 @@ fn a_waiter_says_when_the_lock_holder_s_client_is_gone() {
     diesel::sql_query("SELECT pg_advisory_lock(8606223218567897709)")
         .execute(&mut holder)
         .unwrap();
-    #[derive(QueryableByName)]
-    struct Pid {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        pid: i32,
-    }
-    let backend: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
-        .get_result(&mut holder)
-        .unwrap();
+    let backend = scalar_on(&mut holder, "SELECT pg_backend_pid()");
 
     let mut command = fixture.workhub();
     command
@@ -468,10 +461,10 @@ fn a_waiter_says_when_the_lock_holder_s_client_is_gone() {
         &[
             &format!(
                 "waiting for the migration lock, held by server pid {}",
-                backend.pid
+                backend
             ),
             &format!("its workhub process {dead_pid} on this host appears gone"),
-            &format!("SELECT pg_terminate_backend({})", backend.pid),
+            &format!("SELECT pg_terminate_backend({backend})"),
             "gave up after",
             "nothing was run",
         ],
@@ -488,11 +481,6 @@ fn a_waiter_names_the_holder_in_its_own_database_only() {
         return;
     };
     let server = postgres_server(test).expect("the server answered a moment ago");
-    #[derive(QueryableByName)]
-    struct Pid {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        pid: i32,
-    }
     let hold = |url: &str, name: &str| {
         let mut conn = PgConnection::establish(url).unwrap();
         diesel::sql_query(format!(
@@ -503,10 +491,8 @@ fn a_waiter_names_the_holder_in_its_own_database_only() {
         diesel::sql_query("SELECT pg_advisory_lock(8606223218567897709)")
             .execute(&mut conn)
             .unwrap();
-        let pid: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
-            .get_result(&mut conn)
-            .unwrap();
-        (conn, pid.pid)
+        let pid = scalar_on(&mut conn, "SELECT pg_backend_pid()");
+        (conn, pid)
     };
     // Three other databases' migrators, taking the key before this database's holder does.
     let others: Vec<_> = (0..3)
