@@ -7,13 +7,18 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use super::progress::BlockedNotice;
-use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
+use crate::history::{AppliedMigration, HistoryTables};
 use crate::{Dialect, MigrateError};
 
 /// What differs between databases: how to lock out other migrators, how a transaction begins, how to
 /// tell whether a table exists. Everything else the [`Migrator`](crate::Migrator) does with plain SQL.
 pub trait Backend {
     fn dialect(&self) -> Dialect;
+
+    /// The tables this database's history is kept in.
+    fn history_tables(&self) -> &HistoryTables {
+        &DEFAULT_TABLES
+    }
 
     /// The database as a user names it (a path, or a URL without its password), for messages.
     fn name(&self) -> String;
@@ -90,18 +95,32 @@ pub trait Backend {
     /// Every applied version with what the companion table knows of it; empty when the history tables
     /// do not exist yet (they are created only by a command that changes the database).
     fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
+        Ok(self.history_and_tables()?.0)
+    }
+
+    /// The [`history`](Backend::history), and whether both history tables exist.
+    fn history_and_tables(&mut self) -> Result<(Vec<AppliedMigration>, bool), MigrateError> {
         let failed = |message: String| MigrateError::Stopped {
             doing: "reading the migration history".into(),
             message,
             undone: None,
         };
-        if !self.table_exists(DIESEL_TABLE).map_err(failed)? {
-            return Ok(Vec::new());
+        let tables = self.history_tables().clone();
+        if !self.table_exists(tables.versions()).map_err(failed)? {
+            return Ok((Vec::new(), false));
         }
-        let companion = self.table_exists(COMPANION_TABLE).map_err(failed)?;
-        self.load_history(companion)
+        let companion = self.table_exists(tables.companion()).map_err(failed)?;
+        Ok((self.load_history(companion)?, companion))
+    }
+
+    /// Whether taking the migration lock writes nothing to the database (no file, no row), so that a
+    /// command may take it before it reads the history, and read it only once.
+    fn locks_without_writing(&self) -> bool {
+        false
     }
 }
+
+static DEFAULT_TABLES: HistoryTables = HistoryTables::DEFAULT;
 
 /// Why a transaction did not begin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +162,7 @@ pub(crate) struct VersionRow {
 /// Reads the history through any diesel connection, once the backend has said which tables exist.
 pub(crate) fn query_history<C>(
     conn: &mut C,
+    tables: &HistoryTables,
     companion_exists: bool,
 ) -> Result<Vec<AppliedMigration>, MigrateError>
 where
@@ -156,11 +176,9 @@ where
     };
     if !companion_exists {
         // A database diesel_cli migrated: versions only.
-        let rows: Vec<VersionRow> = diesel::sql_query(format!(
-            "SELECT version FROM {DIESEL_TABLE} ORDER BY version"
-        ))
-        .load(conn)
-        .map_err(failed)?;
+        let rows: Vec<VersionRow> = diesel::sql_query(tables.select_versions())
+            .load(conn)
+            .map_err(failed)?;
         return Ok(rows
             .into_iter()
             .map(|row| AppliedMigration {
@@ -173,7 +191,7 @@ where
             })
             .collect());
     }
-    let rows: Vec<HistoryRow> = diesel::sql_query(SELECT_APPLIED)
+    let rows: Vec<HistoryRow> = diesel::sql_query(tables.select_applied())
         .load(conn)
         .map_err(failed)?;
     Ok(rows

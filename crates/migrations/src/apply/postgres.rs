@@ -9,12 +9,13 @@ use super::backend::{batch, query_history, Backend, BeginError};
 use super::progress::BlockedNotice;
 use super::url::scrub;
 use super::DatabaseUrl;
-use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE};
+use crate::history::{AppliedMigration, HistoryTables};
 use crate::{Dialect, MigrateError};
 use watch::Watch;
 
-/// The advisory lock key every workhub migrator takes: the bytes of "workhubmg" folded into an i64.
-const LOCK_KEY: i64 = 0x776f_726b_6875_626d;
+/// The advisory lock key workhub migrators take unless told another: the bytes of "workhubm" as an
+/// i64.
+pub const DEFAULT_LOCK_KEY: i64 = 0x776f_726b_6875_626d;
 
 /// A PostgreSQL database. Migrators exclude each other with a session-level advisory lock on the
 /// migration connection itself, never a pooled one, so it dies with the connection.
@@ -32,6 +33,9 @@ pub struct Postgres {
     watch: Option<Watch>,
     /// Whether the watcher saw the last statement wait for another session.
     blocked: bool,
+    tables: HistoryTables,
+    /// The advisory lock key migrators of this database's history share.
+    lock_key: i64,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -60,6 +64,8 @@ impl Postgres {
             pid: 0,
             watch: None,
             blocked: false,
+            tables: HistoryTables::DEFAULT,
+            lock_key: DEFAULT_LOCK_KEY,
         };
         #[derive(QueryableByName)]
         struct Pid {
@@ -79,6 +85,20 @@ impl Postgres {
         })?;
         db.pid = pid.first().map_or(0, |row| row.pid);
         Ok(db)
+    }
+
+    /// The same database, its history kept in `tables`.
+    pub fn with_history_tables(mut self, tables: HistoryTables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// The same database, locked with advisory lock `key` instead of [`DEFAULT_LOCK_KEY`]: every
+    /// migrator of one history must use the same key, and histories that may run at the same time
+    /// different ones.
+    pub fn with_lock_key(mut self, key: i64) -> Self {
+        self.lock_key = key;
+        self
     }
 
     pub fn connection(&mut self) -> &mut PgConnection {
@@ -115,8 +135,8 @@ impl Postgres {
              WHERE l.locktype = 'advisory' AND l.granted \
              AND l.classid = {} AND l.objid = {} AND l.objsubid = 1 \
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOCK_KEY >> 32) as u32,
-            LOCK_KEY as u32
+            (self.lock_key >> 32) as u32,
+            self.lock_key as u32
         );
         diesel::sql_query(sql)
             .load::<Session>(&mut self.conn)
@@ -234,6 +254,10 @@ impl Backend for Postgres {
         self.url.to_string()
     }
 
+    fn history_tables(&self) -> &HistoryTables {
+        &self.tables
+    }
+
     fn wait_at_most(&mut self, timeout: Duration) {
         // A statement waiting on a lock another session holds (the service's long transaction, say)
         // gives up after `timeout`; 0 would mean no limit to PostgreSQL, so at least 1 ms.
@@ -260,8 +284,9 @@ impl Backend for Postgres {
         // Named before the lock is taken (the subquery runs first), so no waiter ever sees the holder
         // without its name.
         let try_lock = format!(
-            "SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked \
+            "SELECT pg_try_advisory_lock({}) AS locked \
              FROM (SELECT set_config('application_name', '{}', false)) AS named",
+            self.lock_key,
             ClientName::ours().replace('\'', "''")
         );
         let started = Instant::now();
@@ -313,7 +338,10 @@ impl Backend for Postgres {
         if self.locked {
             let _ = batch(
                 &mut self.conn,
-                &format!("SELECT pg_advisory_unlock({LOCK_KEY}); RESET application_name"),
+                &format!(
+                    "SELECT pg_advisory_unlock({}); RESET application_name",
+                    self.lock_key
+                ),
             );
             self.locked = false;
         }
@@ -379,10 +407,15 @@ impl Backend for Postgres {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut self.conn, companion_exists)
+        query_history(&mut self.conn, &self.tables, companion_exists)
     }
 
-    fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
+    fn locks_without_writing(&self) -> bool {
+        // A session-level advisory lock lives in the server's memory.
+        true
+    }
+
+    fn history_and_tables(&mut self) -> Result<(Vec<AppliedMigration>, bool), MigrateError> {
         #[derive(QueryableByName)]
         struct Tables {
             #[diesel(sql_type = Bool)]
@@ -392,8 +425,10 @@ impl Backend for Postgres {
         }
         // Both tables asked about in one round trip (the default asks twice).
         let sql = format!(
-            "SELECT to_regclass('{DIESEL_TABLE}') IS NOT NULL AS diesel, \
-             to_regclass('{COMPANION_TABLE}') IS NOT NULL AS companion"
+            "SELECT to_regclass('{}') IS NOT NULL AS diesel, \
+             to_regclass('{}') IS NOT NULL AS companion",
+            self.tables.versions(),
+            self.tables.companion()
         );
         let tables: Vec<Tables> =
             diesel::sql_query(sql)
@@ -404,8 +439,10 @@ impl Backend for Postgres {
                     undone: None,
                 })?;
         match tables.first() {
-            Some(tables) if tables.diesel => self.load_history(tables.companion),
-            _ => Ok(Vec::new()),
+            Some(tables) if tables.diesel => {
+                Ok((self.load_history(tables.companion)?, tables.companion))
+            }
+            _ => Ok((Vec::new(), false)),
         }
     }
 }

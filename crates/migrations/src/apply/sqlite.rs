@@ -6,7 +6,7 @@ use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend, BeginError};
 use super::lock::{self, FileLock, Identity};
-use crate::history::AppliedMigration;
+use crate::history::{AppliedMigration, HistoryTables};
 use crate::{Dialect, MigrateError};
 
 /// How long a read may wait on another connection that is writing (the running service, say) before
@@ -29,6 +29,7 @@ pub struct Sqlite {
     lock: Option<FileLock>,
     /// The identity of the file `conn` opened, to notice a path that changed files.
     opened: Option<Identity>,
+    tables: HistoryTables,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -94,7 +95,14 @@ impl Sqlite {
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
             opened,
+            tables: HistoryTables::DEFAULT,
         })
+    }
+
+    /// The same database, its history kept in `tables`.
+    pub fn with_history_tables(mut self, tables: HistoryTables) -> Self {
+        self.tables = tables;
+        self
     }
 
     /// Whether the database exists: a file, or `:memory:`.
@@ -295,6 +303,10 @@ impl Backend for Sqlite {
         }
     }
 
+    fn history_tables(&self) -> &HistoryTables {
+        &self.tables
+    }
+
     fn table_exists(&mut self, table: &str) -> Result<bool, String> {
         #[derive(QueryableByName)]
         struct Count {
@@ -314,7 +326,7 @@ impl Backend for Sqlite {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut self.conn, companion_exists)
+        query_history(&mut self.conn, &self.tables, companion_exists)
     }
 
     fn clear_user_version(&mut self) -> Result<Option<&'static str>, String> {
