@@ -3,7 +3,7 @@
 //! Applied versions live in diesel's own `__diesel_schema_migrations`, so `diesel migration list` on the
 //! same database agrees with workhub. What diesel does not record (name, checksum, when and how long)
 //! lives beside it in `__workhub_migrations`, one row per version. A version diesel_cli applied has no
-//! companion row: it counts as applied, with no checksum to verify until `workhub db repair` records one.
+//! companion row: it counts as applied, with no checksum to verify until a repair (`Migrator::repair`) records one.
 
 /// diesel's table, exactly as diesel creates it.
 pub const DIESEL_TABLE: &str = "__diesel_schema_migrations";
