@@ -8,7 +8,7 @@ use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use super::progress::BlockedNotice;
 use crate::history::{AppliedMigration, HistoryTables};
-use crate::{Dialect, MigrateError};
+use crate::{DatabaseError, Dialect, MigrateError};
 
 /// What differs between databases: how to lock out other migrators, how a transaction begins, how to
 /// tell whether a table exists. Everything else the [`Migrator`](crate::Migrator) does with plain SQL.
@@ -47,13 +47,13 @@ pub trait Backend {
     /// Releases the lock. Also released when the process or its connection dies.
     fn unlock(&mut self);
 
-    /// Runs SQL (one or more statements) and returns the database's own message on failure.
-    fn execute(&mut self, sql: &str) -> Result<(), String>;
+    /// Runs SQL (one or more statements); a failure is the database's.
+    fn execute(&mut self, sql: &str) -> Result<(), DatabaseError>;
 
     /// Runs one statement of migration `folder`. Where the backend can watch it (see
     /// [`watch_waits`](Backend::watch_waits)), a wait on another session's lock is announced while it
     /// lasts and named in the statement's error.
-    fn execute_statement(&mut self, _folder: &str, sql: &str) -> Result<(), String> {
+    fn execute_statement(&mut self, _folder: &str, sql: &str) -> Result<(), DatabaseError> {
         self.execute(sql)
     }
 
@@ -78,7 +78,7 @@ pub trait Backend {
     fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str))
         -> Result<(), BeginError>;
 
-    fn table_exists(&mut self, table: &str) -> Result<bool, String>;
+    fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError>;
 
     /// Reads the history tables, which exist (the companion one when `companion_exists`).
     fn load_history(
@@ -88,7 +88,7 @@ pub trait Backend {
 
     /// The statement that clears SQLite's `PRAGMA user_version` when it is not 0; `None` when there is
     /// nothing to clear (always, where the backend has no such field).
-    fn clear_user_version(&mut self) -> Result<Option<&'static str>, String> {
+    fn clear_user_version(&mut self) -> Result<Option<&'static str>, DatabaseError> {
         Ok(None)
     }
 
@@ -100,9 +100,9 @@ pub trait Backend {
 
     /// The [`history`](Backend::history), and whether both history tables exist.
     fn history_and_tables(&mut self) -> Result<(Vec<AppliedMigration>, bool), MigrateError> {
-        let failed = |message: String| MigrateError::Stopped {
+        let failed = |cause| MigrateError::Stopped {
             doing: "reading the migration history".into(),
-            message,
+            cause,
             undone: None,
         };
         let tables = self.history_tables().clone();
@@ -123,18 +123,15 @@ pub trait Backend {
 static DEFAULT_TABLES: HistoryTables = HistoryTables::DEFAULT;
 
 /// Why a transaction did not begin.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BeginError {
     /// Another connection kept writing to the database for the whole wait.
+    #[error("another connection kept writing to the database for {:.1}s", waited.as_secs_f64())]
     Busy { waited: Duration },
-    /// The database's own message.
-    Failed(String),
-}
-
-impl From<String> for BeginError {
-    fn from(message: String) -> Self {
-        Self::Failed(message)
-    }
+    /// The database failed to begin it.
+    #[error(transparent)]
+    Failed(#[from] DatabaseError),
 }
 
 #[derive(QueryableByName)]
@@ -169,9 +166,9 @@ where
     C: Connection,
     for<'a> SqlQuery: LoadQuery<'a, C, HistoryRow> + LoadQuery<'a, C, VersionRow>,
 {
-    let failed = |err: diesel::result::Error| MigrateError::Stopped {
+    let failed = |err| MigrateError::Stopped {
         doing: "reading the migration history".into(),
-        message: err.to_string(),
+        cause: DatabaseError::Query(err),
         undone: None,
     };
     if !companion_exists {
@@ -207,6 +204,6 @@ where
         .collect())
 }
 
-pub(crate) fn batch(conn: &mut impl SimpleConnection, sql: &str) -> Result<(), String> {
-    conn.batch_execute(sql).map_err(|err| err.to_string())
+pub(crate) fn batch(conn: &mut impl SimpleConnection, sql: &str) -> Result<(), DatabaseError> {
+    conn.batch_execute(sql).map_err(DatabaseError::Query)
 }

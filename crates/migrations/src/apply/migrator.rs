@@ -5,7 +5,7 @@ use super::{Backend, Progress};
 use crate::history::AppliedMigration;
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
-use crate::{MigrateError, Migration, Undone};
+use crate::{DatabaseError, MigrateError, Migration, Undone};
 
 /// How a run uses transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -346,9 +346,9 @@ impl<'m> Migrator<'m> {
         }
         let sql = db
             .clear_user_version()
-            .map_err(|message| MigrateError::Stopped {
+            .map_err(|cause| MigrateError::Stopped {
                 doing: "reading PRAGMA user_version".into(),
-                message,
+                cause,
                 undone: None,
             })?;
         Ok(sql.map(|sql| format!("{sql};\n")).unwrap_or_default())
@@ -362,9 +362,9 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         clear: &mut String,
     ) -> Result<bool, MigrateError> {
-        let failed = |doing: &str, message: String| MigrateError::Stopped {
+        let failed = |doing: &str, cause| MigrateError::Stopped {
             doing: doing.into(),
-            message,
+            cause,
             undone: None,
         };
         let tables = db.history_tables().clone();
@@ -397,9 +397,9 @@ impl<'m> Migrator<'m> {
                 waited,
                 undone,
             },
-            BeginError::Failed(message) => MigrateError::Stopped {
+            BeginError::Failed(cause) => MigrateError::Stopped {
                 doing: doing.to_string(),
-                message,
+                cause,
                 undone,
             },
         })
@@ -421,18 +421,18 @@ impl<'m> Migrator<'m> {
         sql: &str,
     ) -> Result<(), MigrateError> {
         let begun_with_script = format!("BEGIN;\n{sql}");
-        let Err(message) = db.execute_statement(migration.folder(), &begun_with_script) else {
+        let Err(cause) = db.execute_statement(migration.folder(), &begun_with_script) else {
             return Ok(());
         };
-        let whole = |message: String| MigrateError::Statement {
+        let whole = |cause| MigrateError::Statement {
             folder: migration.folder().to_string(),
-            direction: direction.as_str(),
+            direction,
             statement: sql.trim().to_string(),
-            message,
+            cause,
             undone: Undone::Migration,
         };
         if db.statement_was_blocked() {
-            return Err(whole(message));
+            return Err(whole(cause));
         }
         let doing = format!("starting {}", migration.folder());
         let again = db.execute("ROLLBACK").is_ok()
@@ -440,21 +440,23 @@ impl<'m> Migrator<'m> {
                 .begin(db, progress, &doing, Some(Undone::Migration))
                 .is_ok();
         if !again {
-            return Err(whole(message));
+            return Err(whole(cause));
         }
         match run_statements(db, migration, direction, sql) {
             Err(MigrateError::Statement {
                 statement,
-                message: again,
+                cause: again,
                 ..
-            }) if message.starts_with(&again) => Err(MigrateError::Statement {
-                folder: migration.folder().to_string(),
-                direction: direction.as_str(),
-                statement,
-                message,
-                undone: Undone::Migration,
-            }),
-            _ => Err(whole(message)),
+            }) if cause.to_string().starts_with(&again.to_string()) => {
+                Err(MigrateError::Statement {
+                    folder: migration.folder().to_string(),
+                    direction,
+                    statement,
+                    cause,
+                    undone: Undone::Migration,
+                })
+            }
+            _ => Err(whole(cause)),
         }
     }
 
@@ -477,11 +479,11 @@ impl<'m> Migrator<'m> {
             self.begin(db, progress, doing, undone)?;
             db.execute(sql).and_then(|()| db.execute("COMMIT"))
         };
-        if let Err(message) = run {
+        if let Err(cause) = run {
             let _ = db.execute("ROLLBACK");
             return Err(MigrateError::Stopped {
                 doing: doing.to_string(),
-                message,
+                cause,
                 undone,
             });
         }
@@ -552,7 +554,7 @@ impl<'m> Migrator<'m> {
             // The first change to the history carries the reset of user_version.
             let cleared = if undone != Undone::Nothing && !clear.is_empty() {
                 db.execute(&std::mem::take(clear))
-                    .map_err(|message| failed(migration, "starting", message, Some(undone)))
+                    .map_err(|cause| failed(migration, "starting", cause, Some(undone)))
             } else {
                 Ok(())
             };
@@ -581,17 +583,15 @@ impl<'m> Migrator<'m> {
                         let doing = format!("recording {}", migration.folder());
                         self.in_transaction(db, progress, &history, &doing, Some(undone))?;
                     } else {
-                        db.execute(&history).map_err(|message| {
-                            failed(migration, "recording", message, Some(undone))
-                        })?;
+                        db.execute(&history)
+                            .map_err(|cause| failed(migration, "recording", cause, Some(undone)))?;
                     }
                     Ok(took)
                 });
             let outcome = outcome.and_then(|took| {
                 if own_transaction && !whole {
-                    db.execute("COMMIT").map_err(|message| {
-                        failed(migration, "committing", message, Some(undone))
-                    })?;
+                    db.execute("COMMIT")
+                        .map_err(|cause| failed(migration, "committing", cause, Some(undone)))?;
                 }
                 Ok(took)
             });
@@ -618,12 +618,12 @@ impl<'m> Migrator<'m> {
             }
         }
         if all {
-            if let Err(message) = db.execute("COMMIT") {
+            if let Err(cause) = db.execute("COMMIT") {
                 let _ = db.execute("ROLLBACK");
                 return Err(failed(
                     plan.steps[total - 1],
                     "committing",
-                    message,
+                    cause,
                     Some(Undone::Run),
                 ));
             }
@@ -669,11 +669,11 @@ fn run_statements(
 ) -> Result<(), MigrateError> {
     for statement in statements::split(sql, db.dialect()) {
         db.execute_statement(migration.folder(), statement)
-            .map_err(|message| MigrateError::Statement {
+            .map_err(|cause| MigrateError::Statement {
                 folder: migration.folder().to_string(),
-                direction: direction.as_str(),
+                direction,
                 statement: statement.to_string(),
-                message,
+                cause,
                 undone: Undone::Migration,
             })?;
     }
@@ -685,12 +685,12 @@ fn run_statements(
 fn failed(
     migration: &Migration,
     doing: &str,
-    message: String,
+    cause: DatabaseError,
     undone: Option<Undone>,
 ) -> MigrateError {
     MigrateError::Stopped {
         doing: format!("{doing} {}", migration.folder()),
-        message,
+        cause,
         undone,
     }
 }
@@ -721,17 +721,22 @@ mod tests {
         fn unlock(&mut self) {
             self.inner.unlock()
         }
-        fn execute(&mut self, sql: &str) -> Result<(), String> {
+        fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
             self.inner.execute(sql)
         }
         fn begin(&mut self, t: Duration, w: &mut dyn FnMut(&str)) -> Result<(), BeginError> {
             self.begins += 1;
             if self.begins > self.fail_at {
-                return Err(BeginError::Failed("disk I/O error".into()));
+                return Err(BeginError::Failed(DatabaseError::Query(
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::Unknown,
+                        Box::new("disk I/O error".to_string()),
+                    ),
+                )));
             }
             self.inner.begin(t, w)
         }
-        fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+        fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError> {
             self.inner.table_exists(table)
         }
         fn load_history(&mut self, companion: bool) -> Result<Vec<AppliedMigration>, MigrateError> {

@@ -10,7 +10,7 @@ use super::progress::BlockedNotice;
 use super::url::scrub;
 use super::DatabaseUrl;
 use crate::history::{AppliedMigration, HistoryTables};
-use crate::{Dialect, MigrateError};
+use crate::{DatabaseError, Dialect, MigrateError};
 use watch::Watch;
 
 /// The advisory lock key workhub migrators take unless told another: the bytes of "workhubm" as an
@@ -48,13 +48,7 @@ impl std::fmt::Debug for Postgres {
 
 impl Postgres {
     pub fn open(url: &DatabaseUrl) -> Result<Self, MigrateError> {
-        let DatabaseUrl::Postgres(raw) = url else {
-            unreachable!("Postgres::open takes a postgres URL");
-        };
-        let conn = PgConnection::establish(raw).map_err(|err| MigrateError::Connect {
-            url: url.to_string(),
-            message: scrub(err.to_string().trim(), url),
-        })?;
+        let conn = establish(url)?;
         let mut db = Self {
             conn,
             url: url.clone(),
@@ -81,7 +75,7 @@ impl Postgres {
         .load(&mut db.conn)
         .map_err(|err| MigrateError::Connect {
             url: url.to_string(),
-            message: err.to_string(),
+            cause: DatabaseError::Query(err),
         })?;
         db.pid = pid.first().map_or(0, |row| row.pid);
         Ok(db)
@@ -116,7 +110,7 @@ impl Postgres {
             .load(&mut self.conn)
             .map_err(|err| MigrateError::Database {
                 doing: "asking which database this is".into(),
-                message: err.to_string(),
+                cause: DatabaseError::Query(err),
             })?;
         Ok(rows
             .into_iter()
@@ -298,7 +292,7 @@ impl Backend for Postgres {
                     .load(&mut self.conn)
                     .map_err(|err| MigrateError::Stopped {
                         doing: "taking the migration lock".into(),
-                        message: err.to_string(),
+                        cause: DatabaseError::Query(err),
                         undone: None,
                     })?;
             if rows.first().is_some_and(|row| row.locked) {
@@ -347,7 +341,7 @@ impl Backend for Postgres {
         }
     }
 
-    fn execute(&mut self, sql: &str) -> Result<(), String> {
+    fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
         batch(&mut self.conn, sql)
     }
 
@@ -366,7 +360,7 @@ impl Backend for Postgres {
         }
     }
 
-    fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), String> {
+    fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), DatabaseError> {
         let Some(watch) = &self.watch else {
             self.blocked = false;
             return batch(&mut self.conn, sql);
@@ -376,7 +370,10 @@ impl Backend for Postgres {
         let blocker = watch.statement_ended();
         self.blocked = blocker.is_some();
         match (outcome, blocker) {
-            (Err(message), Some(blocker)) => Err(format!("{message} (it waited for {blocker})")),
+            (Err(err), Some(blocker)) => Err(DatabaseError::Blocked {
+                blocker,
+                source: Box::new(err),
+            }),
             (outcome, _) => outcome,
         }
     }
@@ -390,16 +387,14 @@ impl Backend for Postgres {
         Ok(batch(&mut self.conn, "BEGIN")?)
     }
 
-    fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+    fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError> {
         #[derive(QueryableByName)]
         struct Exists {
             #[diesel(sql_type = Bool)]
             exists: bool,
         }
         let sql = format!("SELECT to_regclass('{table}') IS NOT NULL AS exists");
-        let rows: Vec<Exists> = diesel::sql_query(sql)
-            .load(&mut self.conn)
-            .map_err(|err| err.to_string())?;
+        let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut self.conn)?;
         Ok(rows.first().is_some_and(|row| row.exists))
     }
 
@@ -435,7 +430,7 @@ impl Backend for Postgres {
                 .load(&mut self.conn)
                 .map_err(|err| MigrateError::Stopped {
                     doing: "reading the migration history".into(),
-                    message: err.to_string(),
+                    cause: DatabaseError::Query(err),
                     undone: None,
                 })?;
         match tables.first() {
@@ -475,10 +470,7 @@ impl TemporaryDatabase {
         let DatabaseUrl::Postgres(raw) = server else {
             unreachable!("TemporaryDatabase::create takes a postgres URL");
         };
-        let mut admin = PgConnection::establish(raw).map_err(|err| MigrateError::Connect {
-            url: server.to_string(),
-            message: scrub(err.to_string().trim(), server),
-        })?;
+        let mut admin = establish(server)?;
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -488,10 +480,10 @@ impl TemporaryDatabase {
             std::process::id(),
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        batch(&mut admin, &format!("CREATE DATABASE \"{name}\"")).map_err(|message| {
+        batch(&mut admin, &format!("CREATE DATABASE \"{name}\"")).map_err(|cause| {
             MigrateError::Database {
                 doing: format!("creating the temporary database {name} (the user needs CREATEDB)"),
-                message,
+                cause,
             }
         })?;
         let url = DatabaseUrl::Postgres(with_database(raw, &name));
@@ -514,6 +506,23 @@ impl Drop for TemporaryDatabase {
             &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
         );
     }
+}
+
+/// A connection to `url`. The driver's message is kept with the URL's password removed; the
+/// driver's error itself is the source only when its text held no password.
+fn establish(url: &DatabaseUrl) -> Result<PgConnection, MigrateError> {
+    let DatabaseUrl::Postgres(raw) = url else {
+        unreachable!("a PostgreSQL connection takes a postgres URL");
+    };
+    PgConnection::establish(raw).map_err(|err| {
+        let text = err.to_string();
+        let message = scrub(text.trim(), url);
+        let source = (message == text.trim()).then_some(err);
+        MigrateError::Connect {
+            url: url.to_string(),
+            cause: DatabaseError::Connect { message, source },
+        }
+    })
 }
 
 /// `url` with its database name replaced by `database`, keeping user, host, port and parameters (a

@@ -4,7 +4,7 @@
 //! same database agrees with workhub. What diesel does not record (name, checksum, when and how long)
 //! lives beside it in `__workhub_migrations`, one row per version (both names can be changed:
 //! [`HistoryTables`]). A version diesel_cli applied has no companion row: it counts as applied, with
-//! no checksum to verify until a repair records one.
+//! no checksum to verify until a repair (`Migrator::repair`) records one.
 
 mod tables;
 

@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::render::Generator;
 use super::{generate, render, Change, Schema};
 use crate::source::lineage::LINEAGE_FILE;
 use crate::source::Lineage;
@@ -25,10 +26,11 @@ pub fn generated(
     parent: Option<&str>,
     current: &Schema,
     target: &Schema,
+    generator: &Generator,
 ) -> Option<Draft> {
-    let sqlite = generate(current, target, Dialect::Sqlite, folder)?;
+    let sqlite = generate(current, target, Dialect::Sqlite, folder, generator)?;
     // The same changes for PostgreSQL, from the same comparison.
-    let postgres = generate(current, target, Dialect::Postgres, folder)?;
+    let postgres = generate(current, target, Dialect::Postgres, folder, generator)?;
     let mut tables: Vec<String> = sqlite
         .changes
         .iter()
