@@ -12,7 +12,7 @@ mod url;
 pub use backend::{Backend, BeginError};
 pub use lock::FileLock;
 pub use migrator::{Migrator, Outcome, Ran, StampReport, TransactionMode};
-pub use postgres::{Postgres, TemporaryDatabase};
+pub use postgres::{Postgres, TemporaryDatabase, DEFAULT_LOCK_KEY};
 pub use progress::{BlockedNotice, Progress, Silent};
 pub use sqlite::Sqlite;
 pub use url::{redact, scrub, DatabaseUrl};
