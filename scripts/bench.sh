@@ -174,11 +174,12 @@ find_alembic() {
 # The history tables exactly as workhub creates them, read from the engine so the baseline follows it.
 history_tables_sql() {
     local sql
-    sql=$(awk '/pub const CREATE_TABLES/{f=1} f{print} f&&/\)";/{exit}' "$SRC/crates/migrations/src/history/mod.rs" |
-        sed -e 's/^pub const CREATE_TABLES: &str = "//' -e 's/)";$/);/')
+    sql=$(awk '/^const CREATE_TABLES/{f=1} f{print} f&&/\)";/{exit}' "$SRC/crates/migrations/src/history/tables.rs" |
+        sed -e 's/^const CREATE_TABLES: &str = "//' -e 's/)";$/);/' \
+            -e 's/\$versions/__diesel_schema_migrations/' -e 's/\$companion/__workhub_migrations/')
     case "$sql" in
-        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations"*) printf '%s\n' "$sql" ;;
-        *) die "cannot read CREATE_TABLES from crates/migrations/src/history/mod.rs" ;;
+        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations ("*"__workhub_migrations ("*) printf '%s\n' "$sql" ;;
+        *) die "cannot read CREATE_TABLES from crates/migrations/src/history/tables.rs" ;;
     esac
 }
 

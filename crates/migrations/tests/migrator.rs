@@ -437,3 +437,72 @@ fn a_downgrade_over_a_migration_without_down_runs_nothing() {
     }
     assert_eq!(tables(&mut db), ["a", "b", "c"], "not even c was reverted");
 }
+
+/// Two applications' histories in one PostgreSQL database, each in its own tables under its own
+/// lock key: one holding its lock does not block the other, and neither touches diesel's table.
+#[test]
+fn two_histories_share_a_postgres_database_without_sharing_tables_or_locks() {
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::history::HistoryTables;
+    let Some(server) = workhub_migrations::testing::postgres_server(
+        "two_histories_share_a_postgres_database_without_sharing_tables_or_locks",
+    ) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "histories").unwrap();
+    let open = |versions: &str, companion: &str, key: i64| {
+        Postgres::open(database.url())
+            .unwrap()
+            .with_history_tables(HistoryTables::new(versions, companion).unwrap())
+            .with_lock_key(key)
+    };
+    let notes = History::of([Step::table("notes")]);
+    let tags = History::of([Step::table("tags"), Step::table("labels")]);
+    let mut holder = open("notes_versions", "notes_history", 1);
+    holder.lock(Duration::from_secs(1), &mut |_| {}).unwrap();
+    // Another history's migrator is not kept waiting by that lock.
+    let mut other = open("tags_versions", "tags_history", 2);
+    let outcome = tags
+        .migrator()
+        .upgrade(&mut other, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(outcome.ran.len(), 2);
+    // The same history's migrator is.
+    let mut blocked_migrator = notes.migrator();
+    blocked_migrator.lock_timeout = Duration::from_millis(300);
+    let mut second = open("notes_versions", "notes_history", 1);
+    let err = blocked_migrator
+        .upgrade(&mut second, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::LockTimeout { .. }), "{err:?}");
+    holder.unlock();
+    notes
+        .migrator()
+        .upgrade(&mut second, &Target::Head, &mut Events::default())
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT tablename::text || ':' || (xpath('/row/n/text()', \
+         query_to_xml(format('SELECT COUNT(*) AS n FROM %I', tablename), false, true, '')))[1]::text AS v \
+         FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
+    )
+    .load(second.connection())
+    .unwrap();
+    let tables: Vec<String> = rows.into_iter().map(|r| r.v).collect();
+    assert_eq!(
+        tables,
+        [
+            "labels:0",
+            "notes:0",
+            "notes_history:1",
+            "notes_versions:1",
+            "tags:0",
+            "tags_history:2",
+            "tags_versions:2"
+        ]
+    );
+}

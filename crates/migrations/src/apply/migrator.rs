@@ -47,7 +47,8 @@ pub struct Outcome<'m> {
 /// file that does not exist stays absent). Nothing to do is confirmed under the lock, writing nothing,
 /// before it is answered. Otherwise it takes the backend's migration lock, creates the history tables
 /// if they are missing, reads the history again and resolves again under the lock, and runs, holding
-/// the lock until it is done.
+/// the lock until it is done. Where taking the lock writes nothing (PostgreSQL's advisory lock), a
+/// command takes it first and reads the history once, under it.
 #[derive(Debug, Clone)]
 pub struct Migrator<'m> {
     migrations: &'m [Migration],
@@ -228,7 +229,8 @@ impl<'m> Migrator<'m> {
 
     /// The frame of every command that changes the database. `prepare` resolves what the command
     /// would do from a status, refusing or answering `None` for nothing to do; it runs once without
-    /// the lock (so a refusal creates nothing), and again under it on a fresh read. `body` then does
+    /// the lock (so a refusal creates nothing), and again under it on a fresh read (only under it,
+    /// where taking the lock writes nothing: PostgreSQL's advisory lock). `body` then does
     /// it, prepending `clear` (the `user_version` reset, or "") to its first transaction. Returns the
     /// status `prepare` last saw, and what `body` returned if it ran.
     fn change<P, T>(
@@ -244,7 +246,30 @@ impl<'m> Migrator<'m> {
         ) -> Result<T, MigrateError>,
     ) -> Result<(Status<'m>, Option<T>), MigrateError> {
         if db.locks_without_writing() {
-            return self.change_locked_first(db, progress, prepare, body);
+            // The lock writes nothing: taken first, so the history is read once, under it, and the
+            // history tables are created only when there is work to do.
+            db.wait_at_most(self.lock_timeout);
+            db.lock(self.lock_timeout, &mut |holder| {
+                progress.waiting_for_lock(holder)
+            })?;
+            let mut created = false;
+            let result = (|| {
+                let (history, tables) = db.history_and_tables()?;
+                let status = Status::new(db.dialect(), self.migrations, history);
+                let Some(prepared) = prepare(&status)? else {
+                    return Ok((status, None));
+                };
+                let mut clear = self.user_version_reset(db)?;
+                if !tables {
+                    let sql = std::mem::take(&mut clear) + &db.history_tables().create();
+                    self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
+                    created = true;
+                }
+                let done = body(db, prepared, progress, &mut clear)?;
+                Ok((status, Some(done)))
+            })();
+            db.unlock();
+            return with_tables_created(result, created);
         }
         let status = self.status(db)?;
         if prepare(&status)?.is_none() {
@@ -273,44 +298,6 @@ impl<'m> Migrator<'m> {
             let Some(prepared) = prepare(&status)? else {
                 return Ok((status, None));
             };
-            let done = body(db, prepared, progress, &mut clear)?;
-            Ok((status, Some(done)))
-        })();
-        db.unlock();
-        with_tables_created(result, created)
-    }
-
-    /// [`change`](Migrator::change) where the lock writes nothing: taken first, so the history is
-    /// read once, under it, and the history tables are created only when there is work to do.
-    fn change_locked_first<P, T>(
-        &self,
-        db: &mut dyn Backend,
-        progress: &mut dyn Progress,
-        prepare: impl Fn(&Status<'m>) -> Result<Option<P>, MigrateError>,
-        body: impl FnOnce(
-            &mut dyn Backend,
-            P,
-            &mut dyn Progress,
-            &mut String,
-        ) -> Result<T, MigrateError>,
-    ) -> Result<(Status<'m>, Option<T>), MigrateError> {
-        db.wait_at_most(self.lock_timeout);
-        db.lock(self.lock_timeout, &mut |holder| {
-            progress.waiting_for_lock(holder)
-        })?;
-        let mut created = false;
-        let result = (|| {
-            let (history, tables) = db.history_and_tables()?;
-            let status = Status::new(db.dialect(), self.migrations, history);
-            let Some(prepared) = prepare(&status)? else {
-                return Ok((status, None));
-            };
-            let mut clear = self.user_version_reset(db)?;
-            if !tables {
-                let sql = std::mem::take(&mut clear) + &db.history_tables().create();
-                self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
-                created = true;
-            }
             let done = body(db, prepared, progress, &mut clear)?;
             Ok((status, Some(done)))
         })();

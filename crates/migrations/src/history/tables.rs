@@ -85,21 +85,9 @@ impl HistoryTables {
 
     /// The statements that create both tables when they are missing; the same on every backend.
     pub fn create(&self) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} (
-    version VARCHAR(50) PRIMARY KEY NOT NULL,
-    run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS {} (
-    version VARCHAR(50) PRIMARY KEY NOT NULL,
-    folder TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    duration_ms BIGINT NOT NULL,
-    stamped BOOLEAN NOT NULL DEFAULT FALSE
-)",
-            self.versions, self.companion
-        )
+        CREATE_TABLES
+            .replace("$versions", &self.versions)
+            .replace("$companion", &self.companion)
     }
 
     /// Reads every applied version with whatever the companion table knows of it, in version order.
@@ -167,6 +155,21 @@ CREATE TABLE IF NOT EXISTS {} (
         )
     }
 }
+
+/// [`HistoryTables::create`] with `$versions` and `$companion` for the names. (The benchmark reads it
+/// from this file, to give its baselines the same tables.)
+const CREATE_TABLES: &str = "CREATE TABLE IF NOT EXISTS $versions (
+    version VARCHAR(50) PRIMARY KEY NOT NULL,
+    run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS $companion (
+    version VARCHAR(50) PRIMARY KEY NOT NULL,
+    folder TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    duration_ms BIGINT NOT NULL,
+    stamped BOOLEAN NOT NULL DEFAULT FALSE
+)";
 
 /// `value` as an SQL string literal.
 fn quote(value: &str) -> String {
