@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{generate, render, Change, Schema};
+use super::{generate, render, Change, Generated, Schema};
 use crate::source::lineage::LINEAGE_FILE;
 use crate::source::Lineage;
 use crate::Dialect;
@@ -27,8 +27,21 @@ pub fn generated(
     target: &Schema,
 ) -> Option<Draft> {
     let sqlite = generate(current, target, Dialect::Sqlite, folder)?;
-    // The same changes for PostgreSQL, from the same comparison.
-    let postgres = generate(current, target, Dialect::Postgres, folder)?;
+    // The same changes for PostgreSQL, from the same comparison. A change PostgreSQL has already
+    // (ids never reused: an identity never reuses one) leaves it a script that says so.
+    let postgres = generate(current, target, Dialect::Postgres, folder).unwrap_or_else(|| {
+        let unchanged = |title: &str| {
+            super::render::header(title, &sqlite.changes)
+                + "-- Nothing changes on PostgreSQL: it stores the models this way already.\n\
+                   -- (A script of comments alone is an empty query to the server: this one does nothing.)\n\
+                   SELECT 1;\n"
+        };
+        Generated {
+            changes: Vec::new(),
+            up: unchanged(folder),
+            down: unchanged(&format!("{folder} (down: reverts up.postgres.sql)")),
+        }
+    });
     let mut tables: Vec<String> = sqlite
         .changes
         .iter()
