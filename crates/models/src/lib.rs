@@ -64,6 +64,26 @@ workhub_migrations::tables! {
         created_at -> Timestamp,
     }
 
+    /// Invitations to a project, addressed to an email whether or not an account has it (so the
+    /// answer to an invitation says nothing about who has an account). The invited account sees
+    /// its pending ones and accepts (becomes a member) or declines (`declined_at`).
+    #[unique(project_invitations_project_id_email_key, project_id, email)]
+    project_invitations (id) {
+        #[autoincrement]
+        id -> BigInt,
+        #[references(projects.id, on_delete = cascade)]
+        project_id -> BigInt,
+        #[max_length = 320]
+        #[index]
+        email -> Text,
+        #[references(users.id, on_delete = cascade)]
+        #[index]
+        invited_by -> BigInt,
+        declined_at -> Nullable<Timestamp>,
+        #[default = "CURRENT_TIMESTAMP"]
+        created_at -> Timestamp,
+    }
+
     /// Tasks of a project, listed by status through `tasks_project_status_idx`.
     #[index(tasks_project_status_idx, project_id, status)]
     #[check(tasks_status_valid, "status IN ('todo', 'doing', 'done')")]
@@ -94,6 +114,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     projects,
     project_members,
+    project_invitations,
     tasks
 );
 
