@@ -260,11 +260,13 @@ impl Day {
                 4 | 7 => b == b'-',
                 _ => b.is_ascii_digit(),
             });
+        // Year 0 is a valid `time::Date` and SQLite would store it; PostgreSQL's DATE has no year 0.
         shaped
             .then(|| Date::parse(raw, DAY).ok())
             .flatten()
+            .filter(|date| date.year() >= 1)
             .map(Self)
-            .ok_or_else(|| "must be a date, YYYY-MM-DD".to_string())
+            .ok_or_else(|| "must be a date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31".to_string())
     }
 
     pub fn show(date: Date) -> String {
@@ -289,6 +291,7 @@ impl PartialSchema for Day {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .description(Some("A calendar date, YYYY-MM-DD, year 0001 to 9999"))
             .examples(["2026-12-31"])
             .into()
     }
@@ -453,7 +456,14 @@ mod tests {
     #[test]
     fn days_and_ids_are_canonical() {
         assert!(Day::parse("2026-02-28").is_ok());
-        for bad in ["2026-02-30", "+2026-02-28", " 2026-02-28", "2026-2-28"] {
+        assert!(Day::parse("0001-01-01").is_ok() && Day::parse("9999-12-31").is_ok());
+        for bad in [
+            "2026-02-30",
+            "+2026-02-28",
+            " 2026-02-28",
+            "2026-2-28",
+            "0000-06-01",
+        ] {
             assert!(Day::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(canonical_id("17"), Some(17));
