@@ -11,9 +11,8 @@
 #     with, and every later request would test nothing but the 401. tests/api.rs covers it.
 #   - One worker: schemathesis 4.32.5's hypothesis fails with "AST constructor recursion depth
 #     mismatch" when two workers describe strategies at once (a Python 3.11 race, not the API).
-#   - object_level_authorization is left out: it needs a second account's credentials in the
-#     fuzzer's configuration; cross-account access on every route is covered by tests/api.rs
-#     (`another_users_project_and_tasks_are_invisible`) and tests/contract.rs.
+# Two accounts sign in (alice and bob), so object_level_authorization checks that neither reads
+# what the other created.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,14 +62,23 @@ stop() {
   server_pid=""
 }
 
-# A signed-in account for the run, with a project of its own so paths have something to reach.
+# Two signed-in accounts for the run, each with a project of its own so paths have something to
+# reach, written as a Web Fuzzing Commons auth file: schemathesis sends requests as either and,
+# for object_level_authorization, replays one's reads as the other.
 sign_in() {
-  local body='{"email": "fuzz@example.com", "password": "fuzz-password", "display_name": "Fuzz"}'
-  curl -fsS -X POST "$base/auth/register" -H 'Content-Type: application/json' -d "$body" >/dev/null
-  token=$(curl -fsS -X POST "$base/auth/login" -H 'Content-Type: application/json' \
-    -d '{"email": "fuzz@example.com", "password": "fuzz-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  curl -fsS -X POST "$base/projects" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"name": "Fuzzed"}' >/dev/null
+  local auth="" name token
+  for name in alice bob; do
+    curl -fsS -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+      -d "{\"email\": \"$name@example.com\", \"password\": \"fuzz-password\", \"display_name\": \"$name\"}" >/dev/null
+    token=$(curl -fsS -X POST "$base/auth/login" -H 'Content-Type: application/json' \
+      -d "{\"email\": \"$name@example.com\", \"password\": \"fuzz-password\"}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    curl -fsS -X POST "$base/projects" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d "{\"name\": \"$name's project\"}" >/dev/null
+    auth="$auth${auth:+,}{\"name\": \"$name\", \"fixedHeaders\": [{\"name\": \"Authorization\", \"value\": \"Bearer $token\"}]}"
+  done
+  echo "{\"auth\": [$auth]}" >"$work/auth.json"
+  printf '[auth.wfc]\npath = "%s"\npeers = ["alice", "bob"]\n' "$work/auth.json" >"$work/schemathesis.toml"
 }
 
 fuzz() {
@@ -81,9 +89,8 @@ fuzz() {
   local reports=$PWD/target/fuzz/$name
   # Run from the scratch directory: schemathesis and hypothesis keep caches in the working directory.
   (cd "$work" && "$venv/bin/st" run "$base/openapi.json" \
-    --checks all --exclude-checks object_level_authorization \
+    --checks all \
     --exclude-path /auth/logout \
-    --header "Authorization: Bearer $token" \
     --max-time "$seconds" --workers 1 --seed "${FUZZ_SEED:-1}" \
     --request-timeout 20 --suppress-health-check too_slow \
     --report junit --report-dir "$reports") || status=$?
