@@ -2,16 +2,14 @@
 //! commands, from `workhub_migrate_cli`).
 
 use clap::{Parser, Subcommand};
-use workhub_migrate_cli::cli::{DatabaseOptions, DbCommand, RunOptions};
+use workhub_migrate_cli::cli::{after_help, DatabaseOptions, DbCommand, RunOptions, EXIT_CODES};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "workhub",
     version,
     about = "The workhub service, and the migrations that build its database.",
-    after_help = "Exit codes: 0 success, 1 failure, 2 usage.\n\
-                  Environment: DATABASE_URL, WORKHUB_ENV, WORKHUB_ADDR, WORKHUB_MIGRATIONS_DIR, \
-                  WORKHUB_LOCK_TIMEOUT (see .env.example)."
+    after_help = after_help("WORKHUB_ADDR, ")
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -33,6 +31,7 @@ pub enum Command {
     /// Run the HTTP service (the default).
     Serve,
     /// Manage the database schema.
+    #[command(after_help = EXIT_CODES)]
     Db {
         #[command(subcommand)]
         command: DbCommand,

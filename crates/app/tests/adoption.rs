@@ -82,7 +82,7 @@ fn check_compares_another_projects_database_with_what_its_migrations_build() {
     );
     for warned in [
         "warning: migrations: `data_oauth_github.sql`: not a folder",
-        "warning: migrations: `2015-01-01-000061_Index Users`: not named as `workhub db create`",
+        "warning: migrations: `2015-01-01-000061_Index Users`: not named the way generated migrations are",
         "metadata.toml has no `run_in_transaction`",
         "`00000000000000_diesel_initial_setup`: up.sql holds no statement",
     ] {

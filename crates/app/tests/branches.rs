@@ -16,10 +16,19 @@ use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use workhub_migrations::apply::{Postgres, TemporaryDatabase};
 use workhub_migrations::schema::draft::{self, Draft};
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::schema::{scratch, ColumnType, Schema};
 use workhub_migrations::source::{self, lineage};
 use workhub_migrations::testing::postgres_server;
 use workhub_migrations::{DatabaseUrl, Target};
+
+/// What the workhub binary's generated SQL calls its generator, so a draft written here is what
+/// `workhub db create` writes.
+const GENERATOR: Generator<'static> = Generator {
+    name: "workhub",
+    create: "workhub db create",
+    upgrade: "workhub db upgrade",
+};
 
 const PARENT: &str = "2024-01-01-000000_initial";
 const ADD_DUE_ON: &str = "2024-01-02-000000_add_due_on";
@@ -69,7 +78,8 @@ fn scenario(a: BranchA, table: &'static str, column: &'static str) -> Scenario {
         without_due_on(s);
         narrow(table, column)(s);
     });
-    let parent = draft::generated(PARENT, None, &Schema::default(), &parent_models).unwrap();
+    let parent =
+        draft::generated(PARENT, None, &Schema::default(), &parent_models, &GENERATOR).unwrap();
     let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
     let a = match a {
         BranchA::Generated => draft::generated(
@@ -77,6 +87,7 @@ fn scenario(a: BranchA, table: &'static str, column: &'static str) -> Scenario {
             Some(PARENT),
             &built,
             &models_with(narrow(table, column)),
+            &GENERATOR,
         )
         .unwrap(),
         BranchA::HandWritten => draft::hand_written(
@@ -92,7 +103,14 @@ fn scenario(a: BranchA, table: &'static str, column: &'static str) -> Scenario {
             ],
         ),
     };
-    let b = draft::generated(WIDEN, Some(PARENT), &built, &models_with(without_due_on)).unwrap();
+    let b = draft::generated(
+        WIDEN,
+        Some(PARENT),
+        &built,
+        &models_with(without_due_on),
+        &GENERATOR,
+    )
+    .unwrap();
     Scenario { parent, a, b }
 }
 
@@ -299,6 +317,7 @@ fn a_later_hand_written_migration_keeps_its_sql_and_is_flagged_for_review() {
         Some(BACKFILL),
         &scratch::built_by(&[parent, migration(&backfill)], &Target::Head).unwrap(),
         &models_with(without_due_on),
+        &GENERATOR,
     )
     .unwrap();
     fixture.ok(&["db", "upgrade"]);
@@ -346,11 +365,18 @@ fn a_conflicted_or_stale_head_file_fails_check() {
         None,
         &Schema::default(),
         &models_with(without_due_on),
+        &GENERATOR,
     )
     .unwrap();
     let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
-    let add =
-        draft::generated(ADD_DUE_ON, Some(PARENT), &built, &workhub_models::schema()).unwrap();
+    let add = draft::generated(
+        ADD_DUE_ON,
+        Some(PARENT),
+        &built,
+        &workhub_models::schema(),
+        &GENERATOR,
+    )
+    .unwrap();
     let fixture = Fixture::new();
     write(&fixture.migrations(), &parent);
     write(&fixture.migrations(), &add);
@@ -697,7 +723,8 @@ fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
         without_due_on(s);
         narrow("tasks", "title")(s);
     });
-    let parent = draft::generated(PARENT, None, &Schema::default(), &parent_models).unwrap();
+    let parent =
+        draft::generated(PARENT, None, &Schema::default(), &parent_models, &GENERATOR).unwrap();
     let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
     let a_models = models_with(|s| {
         let tasks = s.tables.iter_mut().find(|t| t.name == "tasks").unwrap();
@@ -708,8 +735,15 @@ fn a_rebase_that_cannot_decide_refuses_and_writes_nothing() {
             .unwrap()
             .ty = ColumnType::Varchar(150);
     });
-    let a = draft::generated(ADD_DUE_ON, Some(PARENT), &built, &a_models).unwrap();
-    let b = draft::generated(WIDEN, Some(PARENT), &built, &models_with(without_due_on)).unwrap();
+    let a = draft::generated(ADD_DUE_ON, Some(PARENT), &built, &a_models, &GENERATOR).unwrap();
+    let b = draft::generated(
+        WIDEN,
+        Some(PARENT),
+        &built,
+        &models_with(without_due_on),
+        &GENERATOR,
+    )
+    .unwrap();
     let fixture = Fixture::new();
     for draft in [&parent, &a, &b] {
         write(&fixture.migrations(), draft);
@@ -780,11 +814,18 @@ fn applied_with_lineage() -> Fixture {
         None,
         &Schema::default(),
         &models_with(without_due_on),
+        &GENERATOR,
     )
     .unwrap();
     let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();
-    let add =
-        draft::generated(ADD_DUE_ON, Some(PARENT), &built, &workhub_models::schema()).unwrap();
+    let add = draft::generated(
+        ADD_DUE_ON,
+        Some(PARENT),
+        &built,
+        &workhub_models::schema(),
+        &GENERATOR,
+    )
+    .unwrap();
     let fixture = Fixture::new();
     write(&fixture.migrations(), &parent);
     write(&fixture.migrations(), &add);
@@ -852,6 +893,7 @@ fn a_cherry_picked_hotfix_whose_parent_is_missing_is_accepted_by_rebase() {
         None,
         &Schema::default(),
         &models_with(without_due_on),
+        &GENERATOR,
     )
     .unwrap();
     let built = scratch::built_by(&[migration(&parent)], &Target::Head).unwrap();

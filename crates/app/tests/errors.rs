@@ -1,4 +1,5 @@
-//! Every way a `workhub` command refuses, case by case: the exit code (1 failure, 2 usage), a message
+//! Every way a `workhub` command refuses, case by case: the exit code (1 failure, 2 usage, 3 the
+//! database cannot be reached), a message
 //! naming what is at fault with a hint, and a database left exactly as it was.
 
 mod common;
@@ -44,7 +45,7 @@ fn an_ambiguous_prefix_lists_the_candidates() {
     let run = refused(
         &fixture,
         &["db", "upgrade", "202403"],
-        1,
+        2,
         &[
             "`202403` matches 2 migrations",
             "2024-03-01-100000_first",
@@ -56,7 +57,7 @@ fn an_ambiguous_prefix_lists_the_candidates() {
     refused(
         &fixture,
         &["db", "stamp", "2024-03"],
-        1,
+        2,
         &["matches 2 migrations", "hint:"],
     );
 }
@@ -73,7 +74,7 @@ fn an_unknown_target_is_refused() {
         refused(
             &fixture,
             args,
-            1,
+            2,
             &[
                 &format!("no migration matches `{target}`"),
                 "hint:",
@@ -121,7 +122,7 @@ fn a_target_in_the_wrong_direction_is_refused() {
     refused(
         &fixture,
         &["db", "upgrade", "-1"],
-        1,
+        2,
         &[
             "`-1`",
             "upgrade only goes forward",
@@ -131,19 +132,19 @@ fn a_target_in_the_wrong_direction_is_refused() {
     refused(
         &fixture,
         &["db", "upgrade", "base"],
-        1,
+        2,
         &["workhub db downgrade base"],
     );
     refused(
         &fixture,
         &["db", "downgrade", "+1"],
-        1,
+        2,
         &["`+1`", "downgrade only goes back", "workhub db upgrade"],
     );
     refused(
         &fixture,
         &["db", "downgrade", "head"],
-        1,
+        2,
         &["downgrade only goes back"],
     );
     let pending = step_version(4);
@@ -394,7 +395,7 @@ fn a_password_never_appears_in_any_output() {
             .args(["db", "upgrade"]),
     );
     run.expect_failure(
-        1,
+        3,
         &[
             "cannot open database postgres://u:***@127.0.0.1:1/db",
             "hint:",
@@ -501,8 +502,9 @@ fn a_bad_migrations_folder_is_refused_naming_it() {
             .env("WORKHUB_MIGRATIONS_DIR", fixture.dir.path().join("nowhere"))
             .args(["db", "upgrade"]),
     );
+    // Where the migrations are is configuration: exit code 2.
     missing.expect_failure(
-        1,
+        2,
         &["cannot read the migrations directory", "nowhere", "hint:"],
     );
 }
@@ -524,29 +526,33 @@ fn a_refusal_on_a_new_sqlite_path_creates_nothing() {
         "run_in_transaction = false\n",
     )
     .unwrap();
-    let refusals: [(&[&str], &str); 9] = [
-        (&["db", "upgrade", "+5"], "only 3 pending"),
-        (&["db", "downgrade"], "only 0 applied"),
-        (&["db", "stamp", "+5"], "only 3 pending"),
+    // Exit code 2 for a target that is wrong whatever the database holds, 1 for a refusal.
+    let refusals: [(&[&str], &str, i32); 9] = [
+        (&["db", "upgrade", "+5"], "only 3 pending", 1),
+        (&["db", "downgrade"], "only 0 applied", 1),
+        (&["db", "stamp", "+5"], "only 3 pending", 1),
         (
             &["db", "upgrade", "nonsense"],
             "no migration matches `nonsense`",
+            2,
         ),
         (
             &["db", "stamp", "nonsense"],
             "no migration matches `nonsense`",
+            2,
         ),
-        (&["db", "upgrade", "base"], "workhub db downgrade base"),
-        (&["db", "downgrade", "+1"], "downgrade only goes back"),
-        (&["db", "downgrade", &step_version(1)], "is not applied"),
+        (&["db", "upgrade", "base"], "workhub db downgrade base", 2),
+        (&["db", "downgrade", "+1"], "downgrade only goes back", 2),
+        (&["db", "downgrade", &step_version(1)], "is not applied", 1),
         (
             &["db", "upgrade", "--transaction", "all"],
             "run_in_transaction = false",
+            1,
         ),
     ];
-    for (args, needle) in refusals {
+    for (args, needle, code) in refusals {
         let run = fixture.run(args);
-        run.expect_failure(1, &[needle, &fixture.db().display().to_string()]);
+        run.expect_failure(code, &[needle, &fixture.db().display().to_string()]);
         assert_eq!(
             fixture.files(),
             Vec::<String>::new(),
@@ -573,7 +579,7 @@ fn a_read_only_command_on_a_missing_sqlite_path_fails_naming_it() {
     for args in [&["db", "current"][..], &["db", "history"], &["db", "check"]] {
         let run = fixture.run(args);
         run.expect_failure(
-            1,
+            3,
             &[
                 &format!("no database at {}", fixture.db().display()),
                 "the file does not exist",
@@ -590,7 +596,7 @@ fn a_read_only_command_on_a_missing_sqlite_path_fails_naming_it() {
                 .args(args),
         );
         nested.expect_failure(
-            1,
+            3,
             &[
                 "no database at missing/dir/x.db",
                 "the directory missing/dir does not exist",
@@ -606,10 +612,11 @@ fn a_read_only_command_on_a_missing_sqlite_path_fails_naming_it() {
             .args(["db", "upgrade"]),
     );
     upgrade.expect_failure(
-        1,
+        3,
         &[
             "missing/dir/x.db",
             "the directory missing/dir does not exist",
+            "create the directory, then `workhub db upgrade` creates the database",
         ],
     );
     assert!(!fixture.dir.path().join("missing").exists());
@@ -846,4 +853,101 @@ fn stamp_over_another_schema_names_the_database_and_records_nothing() {
         ],
     );
     assert_eq!(fixture.snapshot(), before);
+}
+
+/// The exit code tells a script which kind of failure it met: 3 when the database cannot be reached
+/// (a server that does not answer, a host that does not resolve, a SQLite path in a directory that
+/// does not exist), 2 for a target that names no migration, 1 when `db check` finds problems.
+#[test]
+fn exit_codes_tell_an_unreachable_database_from_a_bad_target_from_problems() {
+    let fixture = half_applied();
+    let before = fixture.snapshot();
+    // Nothing listens on port 1; `.invalid` never resolves.
+    for url in [
+        "postgres://u@127.0.0.1:1/db",
+        "postgres://u@no-such-host.invalid/db?connect_timeout=5",
+    ] {
+        for args in [&["db", "check"][..], &["db", "upgrade"], &["db", "current"]] {
+            let run = output(fixture.workhub().env("DATABASE_URL", url).args(args));
+            run.expect_failure(
+                3,
+                &[
+                    &format!("cannot open database {url}"),
+                    "hint: check --database-url / DATABASE_URL and that the server is running",
+                ],
+            );
+        }
+    }
+    for args in [
+        &["db", "check"][..],
+        &["db", "upgrade"],
+        &["--migrate-only"],
+    ] {
+        let run = output(
+            fixture
+                .workhub()
+                .env("DATABASE_URL", "no/such/dir/x.db")
+                .args(args),
+        );
+        run.expect_failure(
+            3,
+            &[
+                "no/such/dir/x.db",
+                "the directory no/such/dir does not exist",
+                "hint: check --database-url / DATABASE_URL",
+                "`workhub db upgrade` creates the database",
+            ],
+        );
+    }
+    assert!(!fixture.dir.path().join("no").exists());
+
+    refused(
+        &fixture,
+        &["db", "upgrade", "20990101000000"],
+        2,
+        &[
+            "no migration matches `20990101000000`",
+            "`workhub db history` lists them",
+        ],
+    );
+    let check = fixture.run(&["db", "check"]);
+    check.expect_failure(
+        1,
+        &[
+            "check failed",
+            "hint: `workhub db upgrade` applies the pending migrations",
+        ],
+    );
+    assert!(
+        check
+            .stdout
+            .contains(&format!("pending: {}", step_folder(3))),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(fixture.snapshot(), before);
+}
+
+/// `--help` documents the exit codes, at the top and on the `db` commands.
+#[test]
+fn help_documents_the_exit_codes() {
+    let fixture = Fixture::new();
+    for args in [
+        &["--help"][..],
+        &["db", "--help"],
+        &["db", "check", "--help"],
+        &["db", "upgrade", "--help"],
+    ] {
+        let help = fixture.ok(args).stdout;
+        for needle in [
+            "Exit codes: 0 success; 1 problems found",
+            "2 usage or configuration",
+            "3 the database cannot be reached",
+        ] {
+            assert!(
+                help.contains(needle),
+                "{args:?}: {needle:?} not in:\n{help}"
+            );
+        }
+    }
 }

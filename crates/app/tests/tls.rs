@@ -147,7 +147,7 @@ fn the_binary_migrates_over_tls_and_the_server_refuses_it_without() {
         &[],
         &["db", "current"],
     );
-    refused.expect_failure(1, &["cannot open database", "no encryption"]);
+    refused.expect_failure(3, &["cannot open database", "no encryption"]);
 }
 
 #[test]
@@ -201,10 +201,10 @@ fn verify_full_checks_the_server_certificate() {
         &[("SSL_CERT_FILE", &empty.to_string_lossy())],
         &["db", "current"],
     );
-    untrusted.expect_failure(1, &["cannot open database", "certificate verify failed"]);
+    untrusted.expect_failure(3, &["cannot open database", "certificate verify failed"]);
     // Nor does the machine's own store know this test authority, wherever the binary looks for it.
     let unknown = workhub(dir.path(), &system, &[], &["db", "current"]);
-    unknown.expect_failure(1, &["cannot open database", "certificate verify failed"]);
+    unknown.expect_failure(3, &["cannot open database", "certificate verify failed"]);
 }
 
 /// OpenSSL's version number (`0x30600030`) as the text its library carries (`OpenSSL 3.6.3`).

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use workhub_migrations::Target;
 
+pub use crate::failure::EXIT_CODES;
+
 /// Where the database and the migrations are, and how long to wait for another migrator.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseOptions {
@@ -61,26 +63,31 @@ pub enum TransactionArg {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply migrations up to TARGET: head (default), a version or unique prefix, or +N.
+    #[command(after_help = EXIT_CODES)]
     Upgrade {
         #[arg(default_value = "head", value_parser = parse_target, allow_hyphen_values = true)]
         target: Target,
     },
     /// Revert migrations down to TARGET: -N (default -1), a version (kept applied), or base.
+    #[command(after_help = EXIT_CODES)]
     Downgrade {
         #[arg(default_value = "-1", value_parser = parse_target, allow_hyphen_values = true)]
         target: Target,
     },
     /// Show the applied revision and whether it is head.
+    #[command(after_help = EXIT_CODES)]
     Current {
         #[arg(short, long)]
         verbose: bool,
     },
     /// List every migration, applied or not, with current and head marked.
+    #[command(after_help = EXIT_CODES)]
     History {
         #[arg(short, long)]
         verbose: bool,
     },
     /// Record TARGET as applied without running any SQL (adopting an existing database).
+    #[command(after_help = EXIT_CODES)]
     Stamp {
         #[arg(value_parser = parse_target, allow_hyphen_values = true)]
         target: Target,
@@ -92,10 +99,13 @@ pub enum DbCommand {
         force: bool,
     },
     /// Exit non-zero when anything is pending, modified, unknown or not captured by a migration.
+    #[command(after_help = EXIT_CODES)]
     Check,
     /// Record the current checksums of applied migrations whose SQL was deliberately edited.
+    #[command(after_help = EXIT_CODES)]
     Repair,
     /// Write a new migration folder from the difference between the models and the migrations.
+    #[command(after_help = EXIT_CODES)]
     Create {
         /// What the migration does, e.g. add_due_date (asked for when omitted on a terminal).
         name: Option<String>,
@@ -104,8 +114,10 @@ pub enum DbCommand {
         empty: bool,
     },
     /// Development only: delete the SQLite database and rebuild it from the migrations.
+    #[command(after_help = EXIT_CODES)]
     Reset,
     /// Re-create migrations merged from another branch on top of the branch merged into (after a merge).
+    #[command(after_help = EXIT_CODES)]
     Rebase {
         /// The migration the other branch was merged into (kept as it is); default: the one
         /// migrations/lineage.head names, or its `<<<<<<<` side when it has conflict markers.
@@ -128,9 +140,7 @@ impl DbCommand {
 #[command(
     version,
     arg_required_else_help = true,
-    after_help = "Exit codes: 0 success, 1 failure, 2 usage.\n\
-                  Environment: DATABASE_URL, WORKHUB_ENV, WORKHUB_MIGRATIONS_DIR, \
-                  WORKHUB_LOCK_TIMEOUT (see .env.example)."
+    after_help = after_help("")
 )]
 pub struct MigrateCli {
     #[command(flatten)]
@@ -150,10 +160,20 @@ pub struct MigrateCli {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Manage the database schema.
+    #[command(after_help = EXIT_CODES)]
     Db {
         #[command(subcommand)]
         command: DbCommand,
     },
+}
+
+/// The top-level help's closing lines: the exit codes, then the environment the program reads
+/// (`more` lists a binary's own variables, each followed by `, `).
+pub fn after_help(more: &str) -> String {
+    format!(
+        "{EXIT_CODES}\nEnvironment: DATABASE_URL, WORKHUB_ENV, {more}WORKHUB_MIGRATIONS_DIR, \
+         WORKHUB_LOCK_TIMEOUT (see .env.example)."
+    )
 }
 
 fn parse_target(text: &str) -> Result<Target, String> {

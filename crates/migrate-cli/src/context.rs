@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::{
     source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
 
 use crate::cli::{DatabaseOptions, RunOptions, TransactionArg};
 use crate::failure::Failure;
+use crate::hint;
 use crate::mode::Mode;
 use crate::App;
 
@@ -32,6 +34,8 @@ pub struct Context {
     pub lock_timeout: Duration,
     pub transaction: TransactionMode,
     pub allow_out_of_order: bool,
+    /// `PROGRAM db create` and `PROGRAM db upgrade`, as generated SQL names them.
+    commands: [String; 2],
 }
 
 impl Context {
@@ -44,7 +48,8 @@ impl Context {
         creating: bool,
     ) -> Result<Self, Failure> {
         let mode = Mode::from_env().map_err(Failure::Usage)?;
-        let url = DatabaseUrl::parse(&options.database_url)?;
+        let url = DatabaseUrl::parse(&options.database_url)
+            .map_err(|err| Failure::coded(&err, hint::message(&err, app.program)))?;
         let (source, migrations) = match &options.migrations_dir {
             Some(dir) if creating && !dir.exists() => {
                 (Source::Directory(dir.clone()), Cow::Owned(Vec::new()))
@@ -73,7 +78,21 @@ impl Context {
                 TransactionArg::All => TransactionMode::All,
             },
             allow_out_of_order: run.allow_out_of_order,
+            commands: [
+                format!("{} db create", app.program),
+                format!("{} db upgrade", app.program),
+            ],
         })
+    }
+
+    /// This program as the author of generated migrations: their header names `db create`, and
+    /// their guards' errors name `db upgrade`, both under this program's name.
+    pub fn generator(&self) -> Generator<'_> {
+        Generator {
+            name: self.app.program,
+            create: &self.commands[0],
+            upgrade: &self.commands[1],
+        }
     }
 
     pub fn migrator(&self) -> Migrator<'_> {
@@ -109,7 +128,10 @@ impl Context {
                 Err(_) => false,
             };
             if missing {
-                return Err(Failure::failed(missing_database(path)));
+                return Err(Failure::Unreachable(missing_database(
+                    path,
+                    self.app.program,
+                )));
             }
         }
         let mut db = opened.map_err(|err| self.failure(err))?;
@@ -118,16 +140,23 @@ impl Context {
             .map_err(|err| self.failure(err))
     }
 
-    /// A migration failure as the user reads it: naming the database, and with workhub's own words
-    /// where the engine leaves the choice to the application.
+    /// A migration failure as the user reads it, with its way out and exit code, without naming the
+    /// database (for failures that are not the database's, or name it themselves).
+    pub fn error(&self, err: MigrateError) -> Failure {
+        Failure::coded(&err, hint::message(&err, self.app.program))
+    }
+
+    /// A migration failure as the user reads it: naming the database, with its way out in this
+    /// program's words, and its exit code.
     pub fn failure(&self, err: MigrateError) -> Failure {
-        match err {
-            MigrateError::BadUrl { .. } | MigrateError::Connect { .. } => err.into(),
+        let code = |message| Failure::coded(&err, message);
+        match &err {
+            MigrateError::BadUrl { .. } | MigrateError::Connect { .. } => self.error(err),
             MigrateError::UnknownApplied {
                 versions,
                 head,
                 newer,
-            } => Failure::failed(format!(
+            } => code(format!(
                 "{}: the database has applied migrations this binary does not know:{}\n  this \
                  binary's newest migration is {}\n  nothing was run\n  hint: {}",
                 self.url,
@@ -136,13 +165,13 @@ impl Context {
                     .map(|v| format!("\n    {v}"))
                     .collect::<String>(),
                 head.as_deref().unwrap_or("(none)"),
-                self.unknown_hint(newer)
+                self.unknown_hint(*newer)
             )),
             MigrateError::WriterTimeout {
                 doing,
                 waited,
                 undone,
-            } => Failure::failed(format!(
+            } => code(format!(
                 "{}: {doing}: gave up after {:.1}s waiting for another connection to finish writing \
                  to it (the running service, or another tool)\n  {}\n  hint: retry when it is done, \
                  or raise WORKHUB_LOCK_TIMEOUT (--lock-timeout)",
@@ -150,14 +179,13 @@ impl Context {
                 waited.as_secs_f64(),
                 undone.map_or("nothing was changed", Undone::left)
             )),
-            MigrateError::Diverged { .. } => Failure::failed(format!(
+            // Named once: SQLite's own messages may already carry the path.
+            other if other.to_string().contains(&self.url.to_string()) => self.error(err),
+            other => code(format!(
                 "{}: {}",
                 self.url,
-                crate::db::diverged_refusal(&err)
+                hint::message(other, self.app.program)
             )),
-            // Named once: SQLite's own messages may already carry the path.
-            other if other.to_string().contains(&self.url.to_string()) => other.into(),
-            other => Failure::failed(format!("{}: {other}", self.url)),
         }
     }
 
@@ -183,18 +211,18 @@ impl Context {
 }
 
 /// Why a read-only command cannot read a SQLite database at `path`, and how it comes to exist.
-fn missing_database(path: &Path) -> String {
+fn missing_database(path: &Path, program: &str) -> String {
     match path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
         Some(dir) => format!(
             "no database at {}: the directory {} does not exist\n  hint: check --database-url / \
-             DATABASE_URL; to start a database there, create the directory, then `workhub db upgrade` \
+             DATABASE_URL; to start a database there, create the directory, then `{program} db upgrade` \
              creates the database",
             path.display(),
             dir.display()
         ),
         None => format!(
-            "no database at {}: the file does not exist (nothing was created)\n  hint: `workhub db \
-             upgrade` (or `workhub --migrate-only`) creates it and applies the migrations; or check \
+            "no database at {}: the file does not exist (nothing was created)\n  hint: `{program} db \
+             upgrade` (or `{program} --migrate-only`) creates it and applies the migrations; or check \
              --database-url / DATABASE_URL",
             path.display()
         ),

@@ -103,8 +103,11 @@ pub fn live_drift(
     let applied: Vec<_> = status.applied().cloned().collect();
     let (actual, dialect) = read_live(ctx, db)?;
     let expected = match &ctx.url {
-        DatabaseUrl::Sqlite(_) => scratch::built_by(&applied, &Target::Head)?,
-        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &applied, &Target::Head)?,
+        DatabaseUrl::Sqlite(_) => {
+            scratch::built_by(&applied, &Target::Head).map_err(|err| ctx.error(err))?
+        }
+        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &applied, &Target::Head)
+            .map_err(|err| ctx.error(err))?,
     };
     Ok(diff(
         &render::for_dialect(&actual, dialect),
@@ -120,7 +123,10 @@ pub fn live_drift(
 /// scratch replay of every applied migration on the same dialect and refuses on a difference, naming
 /// it. With every checksum already recorded there is nothing to prove.
 pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), Failure> {
-    let status = ctx.migrator().status(db.backend())?;
+    let status = ctx
+        .migrator()
+        .status(db.backend())
+        .map_err(|err| ctx.error(err))?;
     let unverified: Vec<&str> = status
         .entries()
         .iter()
@@ -143,7 +149,7 @@ pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), 
         "cannot record checksums for {} migration{} applied without one ({}): the database's schema \
          differs from what its applied migrations build on {}:\n{}\n  \
          hint: nothing was recorded; the history is unchanged. Bring the schema in line with the \
-         migrations (or write a migration that does), then run `workhub db repair` again",
+         migrations (or write a migration that does), then run `{program} db repair` again",
         unverified.len(),
         crate::db::plural(unverified.len()),
         unverified.join(", "),
@@ -152,7 +158,8 @@ pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), 
             .iter()
             .map(|change| format!("    to match, the database would need: {change}"))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n"),
+        program = ctx.app.program
     )))
 }
 
@@ -166,9 +173,9 @@ fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Fail
     };
     read.map_err(|err| {
         ctx.failure(match err {
-            MigrateError::Database { doing, message } => MigrateError::Stopped {
+            MigrateError::Database { doing, cause } => MigrateError::Stopped {
                 doing,
-                message,
+                cause,
                 undone: None,
             },
             other => other,
@@ -180,7 +187,8 @@ fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Fail
 /// PostgreSQL SQL is also replayed into a scratch database, so a dialect that drifted is caught too.
 pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
     let models = (ctx.app.models)();
-    let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)?
+    let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)
+        .map_err(|err| ctx.error(err))?
         .iter()
         .map(|change| {
             format!(
@@ -190,7 +198,8 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
         })
         .collect();
     if lines.is_empty() && ctx.url.dialect() == Dialect::Postgres {
-        let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)?;
+        let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
+            .map_err(|err| ctx.error(err))?;
         lines.extend(
             diff(
                 &render::for_dialect(&built, Dialect::Postgres),
@@ -239,8 +248,11 @@ pub fn refuse_stamp_over_other_schema(
 
 fn expected(ctx: &Context, target: &Target) -> Result<Schema, Failure> {
     Ok(match &ctx.url {
-        DatabaseUrl::Sqlite(_) => scratch::built_by(&ctx.migrations, target)?,
-        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &ctx.migrations, target)?,
+        DatabaseUrl::Sqlite(_) => {
+            scratch::built_by(&ctx.migrations, target).map_err(|err| ctx.error(err))?
+        }
+        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &ctx.migrations, target)
+            .map_err(|err| ctx.error(err))?,
     })
 }
 
@@ -258,7 +270,8 @@ pub fn warn_if_models_differ(ctx: &Context) {
                 eprintln!("  {line}");
             }
             eprintln!(
-                "  hint: run `just migrate-create NAME` (workhub db create NAME) and review it"
+                "  hint: run `just migrate-create NAME` ({} db create NAME) and review it",
+                ctx.app.program
             );
         }
         Err(err) => eprintln!("warning: could not compare the models with the migrations: {err}"),
@@ -277,13 +290,12 @@ mod tests {
     static EMBEDDED: Embedded = Embedded {
         migrations: &[],
         head: None,
-        findings: &[
-            "`2031-01-03-000000_Not-A-Name`: not named as `workhub db create` names folders",
-        ],
+        findings: &["`2031-01-03-000000_Not-A-Name`: not named the way generated migrations are"],
     };
 
     fn context(migrations_dir: Option<std::path::PathBuf>) -> Context {
         let app = App {
+            program: "workhub",
             embedded: &EMBEDDED,
             models: Schema::default,
         };
@@ -309,7 +321,7 @@ mod tests {
         let found = super::findings(&context(Some(dir.path().to_path_buf()))).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].starts_with("`2031-01-04-000000_Odd`: not named as"),
+            found[0].starts_with("`2031-01-04-000000_Odd`: not named the way"),
             "{found:?}"
         );
     }

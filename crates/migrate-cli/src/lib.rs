@@ -11,13 +11,16 @@
 //! - [`context`]: what every command works with (database, migrations, mode, run options);
 //! - [`db`]: the commands;
 //! - [`drift`]: whether the models, the migrations and a database agree;
-//! - [`progress`], [`failure`], [`mode`]: how a run shows itself, how it fails, the startup policy.
+//! - [`progress`], [`failure`], [`hint`], [`mode`]: how a run shows itself, how it fails (exit codes
+//!   1 problems found, 2 usage, 3 database unreachable), the way out of each failure, the startup
+//!   policy.
 
 pub mod cli;
 pub mod context;
 pub mod db;
 pub mod drift;
 pub mod failure;
+pub mod hint;
 pub mod mode;
 pub mod progress;
 
@@ -34,6 +37,8 @@ use crate::failure::Failure;
 /// What an application gives the migration commands.
 #[derive(Debug, Clone, Copy)]
 pub struct App {
+    /// The program's name, as its hints name its commands (`workhub` says `workhub db upgrade`).
+    pub program: &'static str,
     /// The migrations its build script embedded (`workhub_migrations::include_embedded!`'s `EMBEDDED`).
     pub embedded: &'static Embedded,
     /// The schema its models declare (the `schema()` that `workhub_migrations::tables!` defines).
@@ -41,14 +46,15 @@ pub struct App {
 }
 
 /// The whole program of a binary that only migrates: reads `.env`, parses [`MigrateCli`] under the
-/// name `program`, runs the command and turns a failure into `error: ...` on stderr and its exit code.
-pub fn main(program: &'static str, about: &'static str, app: App) -> ExitCode {
+/// app's program name, runs the command and turns a failure into `error: ...` on stderr and its exit
+/// code.
+pub fn main(about: &'static str, app: App) -> ExitCode {
     if let Err(code) = load_dotenv() {
         return code;
     }
     let command = MigrateCli::command()
-        .name(program)
-        .bin_name(program)
+        .name(app.program)
+        .bin_name(app.program)
         .about(about);
     let cli = match MigrateCli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,

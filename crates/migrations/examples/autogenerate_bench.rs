@@ -9,10 +9,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use workhub_migrations::apply::{Silent, Sqlite};
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::schema::{
     generate, scratch, Action, Column, ColumnType, ForeignKey, Index, Schema, Table,
 };
 use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
+
+/// The names the generated SQL gives its generator.
+const GENERATOR: Generator<'static> = Generator {
+    name: "bench",
+    create: "bench create",
+    upgrade: "bench upgrade",
+};
 
 fn model(tables: usize, changed: bool) -> Schema {
     Schema::new(
@@ -73,6 +81,7 @@ fn main() {
         &model(tables, false),
         Dialect::Sqlite,
         "initial",
+        &GENERATOR,
     )
     .expect("the initial migration");
     let migrations = vec![Migration::new(
@@ -88,9 +97,10 @@ fn main() {
     for _ in 0..runs {
         let started = Instant::now();
         let current = scratch::built_by(&migrations, &Target::Head).expect("replay");
-        let sqlite = generate(&current, &changed, Dialect::Sqlite, "change").expect("one change");
-        let postgres =
-            generate(&current, &changed, Dialect::Postgres, "change").expect("one change");
+        let sqlite = generate(&current, &changed, Dialect::Sqlite, "change", &GENERATOR)
+            .expect("one change");
+        let postgres = generate(&current, &changed, Dialect::Postgres, "change", &GENERATOR)
+            .expect("one change");
         times.push(started.elapsed());
         assert_eq!(sqlite.changes.len(), 1, "{:?}", sqlite.changes);
         assert_eq!(postgres.changes.len(), 1);
@@ -107,10 +117,10 @@ fn main() {
         let current = scratch::read(&mut db).expect("introspection");
         let introspect = t.elapsed();
         let t = Instant::now();
-        let _ = generate(&current, &changed, Dialect::Sqlite, "change");
+        let _ = generate(&current, &changed, Dialect::Sqlite, "change", &GENERATOR);
         let sqlite = t.elapsed();
         let t = Instant::now();
-        let _ = generate(&current, &changed, Dialect::Postgres, "change");
+        let _ = generate(&current, &changed, Dialect::Postgres, "change", &GENERATOR);
         eprintln!(
             "replay {replay:?}, introspect {introspect:?}, diff and render: SQLite {sqlite:?}, PostgreSQL {:?}",
             t.elapsed()

@@ -198,8 +198,15 @@ impl fmt::Display for EmbedError {
                 f,
                 "cannot embed the migrations in {}:\n{source}",
                 dir.display()
-            ),
-            Self::Head(source) => source.fmt(f),
+            )?,
+            Self::Head(source) => source.fmt(f)?,
+        }
+        // The build script is where this is read: the folder's own remedy is the way out.
+        match self {
+            Self::Folder { source, .. } | Self::Head(source) => match source.remedy() {
+                Some(remedy) => write!(f, "\n  hint: {remedy}"),
+                None => Ok(()),
+            },
         }
     }
 }

@@ -1,49 +1,57 @@
-use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::plan::Direction;
 use crate::source::lineage::Divergence;
-use crate::SourceError;
+use crate::{DatabaseError, SourceError};
 
-/// Everything that can stop a migration command. Each variant carries what the user needs to see the
-/// cause and the way out; none of them has run anything it could not roll back.
-#[derive(Debug)]
+/// Everything that can stop a migration command. Each variant carries what happened and where the
+/// database stands (none of them has run anything it could not roll back); the way out is the
+/// application's to say, in its own commands' words. A database's failure is the `source`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MigrateError {
-    Source(SourceError),
-    /// The database URL is not one workhub understands.
-    BadUrl {
-        url: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The database URL is not one the engine understands.
+    #[error("database URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
     /// The database cannot be reached or opened.
+    #[error("cannot open database {url}: {cause}")]
     Connect {
         url: String,
-        message: String,
+        #[source]
+        cause: DatabaseError,
     },
     /// A target that matches no migration.
-    UnknownTarget {
-        target: String,
-    },
+    #[error("no migration matches `{target}`")]
+    UnknownTarget { target: String },
     /// A version prefix that matches more than one migration.
+    #[error("`{target}` matches {} migrations:{}", candidates.len(), list(candidates))]
     AmbiguousTarget {
         target: String,
         candidates: Vec<String>,
     },
     /// `+N` / `-N` reaching past the migrations there are.
+    #[error("`{target}` goes past the end: only {available} {counted}\n  nothing was run")]
     OutOfRange {
         target: String,
         available: usize,
-        what: &'static str,
+        counted: Counted,
     },
     /// A target that points the other way (`upgrade -1`, `downgrade` to a pending version).
-    WrongDirection {
-        target: String,
-        hint: String,
-    },
+    #[error("`{target}`: {reason}")]
+    WrongDirection { target: String, reason: WrongWay },
     /// Applied migrations whose `up` SQL changed since they ran.
-    Modified {
-        folders: Vec<String>,
-    },
-    /// Versions the database has applied that this binary or directory does not know.
+    #[error("applied migrations were modified after they ran:{}", list(folders))]
+    Modified { folders: Vec<String> },
+    /// Versions the database has applied that these migrations do not include.
+    #[error(
+        "the database has applied migrations this binary does not know:{}\n  this binary's newest \
+         migration is {}\n  nothing was run",
+        list(versions),
+        head.as_deref().unwrap_or("(none)")
+    )]
     UnknownApplied {
         versions: Vec<String>,
         head: Option<String>,
@@ -52,75 +60,193 @@ pub enum MigrateError {
         newer: bool,
     },
     /// A pending migration whose `up` script is empty (zero bytes), which diesel refuses to run.
-    EmptyUp {
-        folder: String,
-        file: &'static str,
-    },
+    #[error(
+        "migration `{folder}`: {file} is empty (zero bytes), which diesel refuses to run too; \
+         nothing was run"
+    )]
+    EmptyUp { folder: String, file: &'static str },
     /// Pending migrations older than the newest applied one, typically merged from another branch.
+    #[error(
+        "pending migrations are older than the newest applied one ({newest_applied}):{}\n  they \
+         were probably merged from another branch after {newest_applied} ran.",
+        list(pending)
+    )]
     OutOfOrder {
         pending: Vec<String>,
         newest_applied: String,
     },
     /// Migrations a downgrade would revert that have no `down.sql`.
-    Irreversible {
-        folders: Vec<String>,
-    },
-    /// A statement of a migration failed; that migration was rolled back.
+    #[error(
+        "cannot downgrade: these migrations have no down.sql:{}\n  nothing was run",
+        list(folders)
+    )]
+    Irreversible { folders: Vec<String> },
+    /// A statement of a migration failed; `undone` says what was rolled back.
+    #[error(
+        "migration {folder} ({direction}) failed: {cause}\n  statement:\n{}\n  {}",
+        indent(statement),
+        undone.left()
+    )]
     Statement {
         folder: String,
-        direction: &'static str,
+        direction: Direction,
         statement: String,
-        message: String,
+        #[source]
+        cause: DatabaseError,
         undone: Undone,
     },
     /// Another process held the migration lock longer than the timeout.
-    LockTimeout {
-        holder: String,
-        waited: Duration,
-    },
+    #[error(
+        "gave up after {:.1}s waiting for the migration lock, held by {holder}\n  nothing was run",
+        waited.as_secs_f64()
+    )]
+    LockTimeout { holder: String, waited: Duration },
     /// Another connection kept writing to the database (SQLite's write lock: the running service, or
     /// another tool) longer than the timeout.
+    #[error(
+        "{doing}: gave up after {:.1}s waiting for another connection to finish writing to the \
+         database (the running service, or another tool)\n  {}",
+        waited.as_secs_f64(),
+        left(*undone)
+    )]
     WriterTimeout {
         doing: String,
         waited: Duration,
         /// What the failure took back; `None` when nothing had been changed.
         undone: Option<Undone>,
     },
-    /// `--transaction all` with a migration that must run outside a transaction.
-    NeedsOwnTransaction {
-        folders: Vec<String>,
-    },
+    /// A run in one transaction (`TransactionMode::All`) over migrations that must run outside one.
+    #[error(
+        "one transaction for the whole run cannot include migrations with run_in_transaction = \
+         false:{}\n  nothing was run",
+        list(folders)
+    )]
+    NeedsOwnTransaction { folders: Vec<String> },
     /// Stamping a database whose schema differs from the target's.
+    #[error(
+        "the database's schema differs from what {target} builds:{}\n  nothing was recorded",
+        list(differences)
+    )]
     SchemaMismatch {
         target: String,
         differences: Vec<String>,
     },
     /// A database failure that stopped a migration command, with what was being done and what it
     /// left of the database.
+    #[error("{doing}: {cause}\n  {}", left(*undone))]
     Stopped {
         doing: String,
-        message: String,
+        #[source]
+        cause: DatabaseError,
         /// What the failure took back; `None` when nothing had been changed.
         undone: Option<Undone>,
     },
+    /// The file that carries a SQLite database's migration lock cannot be opened or locked.
+    #[error("taking the migration lock on {}: {source}\n  nothing was changed", path.display())]
+    LockFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite file was swapped (a reset, a restore) while the command waited for its lock.
+    #[error(
+        "taking the migration lock: {} was deleted or replaced while this command waited for the \
+         lock (a reset or a restore?); rerun the command\n  nothing was changed",
+        path.display()
+    )]
+    FileReplaced { path: PathBuf },
     /// Pending migrations written against a parent other than the migration before them: branches
     /// merged without rebasing. Nothing ran.
-    Diverged {
-        divergences: Vec<Divergence>,
-    },
+    #[error(
+        "the history has diverged: migrations were merged from branches that did not know of each \
+         other:{}\n  nothing was run; the merged-in branch's migrations must be re-created on top \
+         of the branch they were merged into",
+        list(&divergences.iter().map(ToString::to_string).collect::<Vec<_>>())
+    )]
+    Diverged { divergences: Vec<Divergence> },
+    /// A scratch database's URL reached another database than the one created for it.
+    #[error(
+        "opening the scratch database: the URL reaches database {reached}, not {created}; remove \
+         dbname from its parameters"
+    )]
+    ScratchElsewhere { reached: String, created: String },
     /// Any other database failure, with what was being done.
+    #[error("{doing}: {cause}")]
     Database {
         doing: String,
-        message: String,
+        #[source]
+        cause: DatabaseError,
     },
+}
+
+impl MigrateError {
+    /// The database's failure behind this error, if one is.
+    pub fn database_error(&self) -> Option<&DatabaseError> {
+        match self {
+            Self::Connect { cause, .. }
+            | Self::Statement { cause, .. }
+            | Self::Stopped { cause, .. }
+            | Self::Database { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// What `+N` / `-N` counted: the pending migrations or the applied ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Counted {
+    Pending,
+    Applied,
+}
+
+impl std::fmt::Display for Counted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pending => "pending",
+            Self::Applied => "applied",
+        })
+    }
+}
+
+/// Why a target points the other way from the command given it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WrongWay {
+    /// An upgrade to `base`.
+    #[error("upgrade cannot go to base")]
+    UpgradeToBase,
+    /// An upgrade by `-N`.
+    #[error("upgrade only goes forward")]
+    UpgradeBack,
+    /// An upgrade to a version the database is already past.
+    #[error("the database is already past {folder}")]
+    AlreadyPast { folder: String },
+    /// A downgrade to `head` or by `+N`.
+    #[error("downgrade only goes back")]
+    DowngradeForward,
+    /// A downgrade to a version that is not applied.
+    #[error("{folder} is not applied, so downgrade cannot stop there")]
+    NotApplied { folder: String },
+}
+
+impl WrongWay {
+    /// The direction that does reach the target.
+    pub fn way(&self) -> Direction {
+        match self {
+            Self::UpgradeToBase | Self::UpgradeBack | Self::AlreadyPast { .. } => Direction::Down,
+            Self::DowngradeForward | Self::NotApplied { .. } => Direction::Up,
+        }
+    }
 }
 
 /// What a failed statement took back with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Undone {
     /// Its own migration's transaction.
     Migration,
-    /// The single transaction of a `--transaction all` run.
+    /// The single transaction of a run in one transaction.
     Run,
     /// Nothing: the migration runs outside a transaction.
     Nothing,
@@ -137,7 +263,7 @@ impl Undone {
             Self::Migration => {
                 "the migration was rolled back; migrations before it in this run stay applied"
             }
-            Self::Run => "the whole run was rolled back (--transaction all); nothing changed",
+            Self::Run => "the whole run was rolled back (it ran in one transaction); nothing changed",
             Self::Nothing => {
                 "it runs outside a transaction (run_in_transaction = false): statements before this \
                  one took effect and the migration is not recorded; make it safe to rerun, then rerun"
@@ -152,156 +278,13 @@ impl Undone {
     }
 }
 
-fn list(items: &[String]) -> String {
-    items.iter().map(|item| format!("\n    {item}")).collect()
+fn left(undone: Option<Undone>) -> &'static str {
+    undone.map_or("nothing was changed", Undone::left)
 }
 
-impl fmt::Display for MigrateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Source(err) => err.fmt(f),
-            Self::BadUrl { url, reason } => write!(
-                f,
-                "database URL `{url}`: {reason}\n  hint: use a SQLite path (workhub.db, sqlite://path/to.db) \
-                 or postgres://user@host/dbname, via --database-url or DATABASE_URL"
-            ),
-            Self::Connect { url, message } => write!(
-                f,
-                "cannot open database {url}: {message}\n  hint: check --database-url / DATABASE_URL and that \
-                 the server is running and the directory exists"
-            ),
-            Self::UnknownTarget { target } => write!(
-                f,
-                "no migration matches `{target}`\n  hint: use head, base, +N, -N, a version or a version prefix; \
-                 `workhub db history` lists them"
-            ),
-            Self::AmbiguousTarget { target, candidates } => write!(
-                f,
-                "`{target}` matches {} migrations:{}\n  hint: give more digits of the version",
-                candidates.len(),
-                list(candidates)
-            ),
-            Self::OutOfRange { target, available, what } => write!(
-                f,
-                "`{target}` goes past the end: only {available} {what}\n  hint: nothing was run; \
-                 `workhub db history` shows where the database stands"
-            ),
-            Self::WrongDirection { target, hint } => write!(f, "`{target}`: {hint}"),
-            Self::Modified { folders } => write!(
-                f,
-                "applied migrations were modified after they ran:{}\n  hint: restore their up.sql from version \
-                 control and put the change in a new migration; if the edit is deliberate and the schema \
-                 already matches, record the new checksums with `workhub db repair`",
-                list(folders)
-            ),
-            Self::UnknownApplied { versions, head, newer } => {
-                write!(
-                    f,
-                    "the database has applied migrations this binary does not know:{}\n  \
-                     this binary's newest migration is {}\n  nothing was run\n  hint: ",
-                    list(versions),
-                    head.as_deref().unwrap_or("(none)")
-                )?;
-                if *newer {
-                    write!(f, "the database is ahead of this build; deploy the newer binary")
-                } else {
-                    write!(
-                        f,
-                        "they sort below this binary's newest migration, so no newer build explains them: \
-                         a migration folder was renamed or removed, or they come from another branch; \
-                         revert them with the build that has them"
-                    )
-                }
-            }
-            Self::EmptyUp { folder, file } => write!(
-                f,
-                "migration `{folder}`: {file} is empty (zero bytes), which diesel refuses to run too; \
-                 nothing was run\n  hint: write the SQL it runs (a comment alone is a no-op), or \
-                 delete the folder"
-            ),
-            Self::OutOfOrder { pending, newest_applied } => write!(
-                f,
-                "pending migrations are older than the newest applied one ({newest_applied}):{}\n  \
-                 they were probably merged from another branch after {newest_applied} ran.\n  hint: check \
-                 they do not conflict with it, then rerun with --allow-out-of-order, or recreate them with \
-                 a newer timestamp",
-                list(pending)
-            ),
-            Self::Irreversible { folders } => write!(
-                f,
-                "cannot downgrade: these migrations have no down.sql:{}\n  hint: nothing was run; add a \
-                 down.sql, or choose a target above them",
-                list(folders)
-            ),
-            Self::Statement { folder, direction, statement, message, undone } => {
-                write!(
-                    f,
-                    "migration {folder} ({direction}) failed: {message}\n  statement:\n{}\n  ",
-                    indent(statement)
-                )?;
-                f.write_str(undone.left())?;
-                // PostgreSQL keeps the catalog entry of a concurrent index build that failed midway.
-                let upper = statement.to_ascii_uppercase();
-                if upper.contains("CREATE") && upper.contains("INDEX") && upper.contains("CONCURRENTLY")
-                {
-                    f.write_str(
-                        "\n  hint: a failed CREATE INDEX CONCURRENTLY may leave an INVALID index \
-                         behind (see \\d TABLE in psql); drop it with DROP INDEX CONCURRENTLY IF \
-                         EXISTS before rerunning",
-                    )?;
-                }
-                Ok(())
-            }
-            Self::LockTimeout { holder, waited } => write!(
-                f,
-                "gave up after {:.1}s waiting for the migration lock, held by {holder}\n  nothing was \
-                 run\n  hint: another workhub is migrating this database; wait for it, or raise \
-                 WORKHUB_LOCK_TIMEOUT",
-                waited.as_secs_f64()
-            ),
-            Self::WriterTimeout {
-                doing,
-                waited,
-                undone,
-            } => write!(
-                f,
-                "{doing}: gave up after {:.1}s waiting for another connection to finish writing to the \
-                 database (the running service, or another tool)\n  {}\n  hint: retry when it is done, \
-                 or raise the lock timeout",
-                waited.as_secs_f64(),
-                undone.map_or("nothing was changed", Undone::left)
-            ),
-            Self::NeedsOwnTransaction { folders } => write!(
-                f,
-                "--transaction all cannot include migrations with run_in_transaction = false:{}\n  \
-                 hint: use --transaction each (the default), or stop the run before them",
-                list(folders)
-            ),
-            Self::SchemaMismatch { target, differences } => write!(
-                f,
-                "the database's schema differs from what {target} builds:{}\n  hint: nothing was recorded; \
-                 bring the schema in line, or stamp anyway with --force",
-                list(differences)
-            ),
-            Self::Diverged { divergences } => write!(
-                f,
-                "the history has diverged: migrations were merged from branches that did not know of \
-                 each other:{}\n  nothing was run; the merged-in branch's migrations must be re-created on top \
-                 of the branch they were merged into",
-                list(&divergences.iter().map(ToString::to_string).collect::<Vec<_>>())
-            ),
-            Self::Database { doing, message } => write!(f, "{doing}: {message}"),
-            Self::Stopped {
-                doing,
-                message,
-                undone,
-            } => write!(
-                f,
-                "{doing}: {message}\n  {}",
-                undone.map_or("nothing was changed", Undone::left)
-            ),
-        }
-    }
+/// Items one per line, indented, after the line that introduces them.
+pub(crate) fn list(items: &[String]) -> String {
+    items.iter().map(|item| format!("\n    {item}")).collect()
 }
 
 fn indent(text: &str) -> String {
@@ -319,12 +302,4 @@ fn indent(text: &str) -> String {
         .map(|line| format!("    {line}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-impl std::error::Error for MigrateError {}
-
-impl From<SourceError> for MigrateError {
-    fn from(err: SourceError) -> Self {
-        Self::Source(err)
-    }
 }

@@ -21,6 +21,8 @@ pub use source::{Dialect, Migration, Scripts, SourceError};
 #[cfg(feature = "runtime")]
 pub mod apply;
 #[cfg(feature = "runtime")]
+mod database_error;
+#[cfg(feature = "runtime")]
 pub mod diesel_source;
 #[cfg(feature = "runtime")]
 mod error;
@@ -40,9 +42,11 @@ pub use diesel as __diesel;
 #[cfg(feature = "runtime")]
 pub use apply::{Database, DatabaseUrl, Migrator, Progress};
 #[cfg(feature = "runtime")]
+pub use database_error::DatabaseError;
+#[cfg(feature = "runtime")]
 pub use diesel_source::DieselSource;
 #[cfg(feature = "runtime")]
-pub use error::{MigrateError, Undone};
+pub use error::{Counted, MigrateError, Undone, WrongWay};
 #[cfg(feature = "runtime")]
 pub use history::AppliedMigration;
 #[cfg(feature = "runtime")]

@@ -5,8 +5,15 @@
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl};
 use workhub_migrations::apply::{Backend, Postgres, Silent, Sqlite, TemporaryDatabase};
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::schema::{diff, generate, render, scratch, uncaptured, Change, Schema};
 use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
+/// The names the tests' generated SQL gives its generator.
+const GENERATOR: Generator<'static> = Generator {
+    name: "workhub",
+    create: "workhub db create",
+    upgrade: "workhub db upgrade",
+};
 
 mod s01 {
     workhub_migrations::tables! {
@@ -573,9 +580,9 @@ fn every_kind_of_model_change_round_trips() {
         );
 
         let current = scratch::built_by(&migrations, &Target::Head).unwrap();
-        let generated = generate(&current, &model, Dialect::Sqlite, step.name)
+        let generated = generate(&current, &model, Dialect::Sqlite, step.name, &GENERATOR)
             .expect("a migration is generated");
-        let postgres = generate(&current, &model, Dialect::Postgres, step.name)
+        let postgres = generate(&current, &model, Dialect::Postgres, step.name, &GENERATOR)
             .expect("PostgreSQL SQL is generated");
         assert!(
             generated.changes.iter().any(step.expect),
@@ -687,7 +694,14 @@ fn every_kind_of_model_change_round_trips() {
 #[test]
 fn nothing_is_generated_when_models_match() {
     let model = s05::schema();
-    let first = generate(&Schema::default(), &model, Dialect::Sqlite, "initial").unwrap();
+    let first = generate(
+        &Schema::default(),
+        &model,
+        Dialect::Sqlite,
+        "initial",
+        &GENERATOR,
+    )
+    .unwrap();
     let migrations = vec![Migration::new(
         "2024-01-01-000000_initial".into(),
         "20240101000000".into(),
@@ -697,7 +711,7 @@ fn nothing_is_generated_when_models_match() {
         None,
     )];
     let current = scratch::built_by(&migrations, &Target::Head).unwrap();
-    assert!(generate(&current, &model, Dialect::Sqlite, "again").is_none());
+    assert!(generate(&current, &model, Dialect::Sqlite, "again", &GENERATOR).is_none());
 }
 
 #[test]
@@ -709,6 +723,7 @@ fn tightening_without_a_default_warns_and_a_failed_rebuild_leaves_nothing_behind
         &s02::schema(),
         Dialect::Sqlite,
         "initial",
+        &GENERATOR,
     )
     .unwrap();
     let mut model = s02::schema();
@@ -734,7 +749,7 @@ fn tightening_without_a_default_warns_and_a_failed_rebuild_leaves_nothing_behind
         &Target::Head,
     )
     .unwrap();
-    let tighten = generate(&current, &model, Dialect::Sqlite, "tighten").unwrap();
+    let tighten = generate(&current, &model, Dialect::Sqlite, "tighten", &GENERATOR).unwrap();
     assert!(
         tighten
             .up
@@ -801,6 +816,7 @@ fn a_rebuild_that_breaks_a_foreign_key_fails_and_rolls_back() {
         &s11::schema(),
         Dialect::Sqlite,
         "initial",
+        &GENERATOR,
     )
     .unwrap();
     let initial = Migration::new(
@@ -812,7 +828,14 @@ fn a_rebuild_that_breaks_a_foreign_key_fails_and_rolls_back() {
         None,
     );
     let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
-    let add_fk = generate(&current, &s10::schema(), Dialect::Sqlite, "add_fk").unwrap();
+    let add_fk = generate(
+        &current,
+        &s10::schema(),
+        Dialect::Sqlite,
+        "add_fk",
+        &GENERATOR,
+    )
+    .unwrap();
     let migrations = vec![
         initial,
         Migration::new(
@@ -897,6 +920,7 @@ fn a_column_with_a_non_constant_default_is_added_to_a_table_with_rows() {
         &s02::schema(),
         Dialect::Sqlite,
         "initial",
+        &GENERATOR,
     )
     .unwrap();
     let initial = migration(0, "initial", &first, None);
@@ -906,6 +930,7 @@ fn a_column_with_a_non_constant_default_is_added_to_a_table_with_rows() {
         &with_archived_at::schema(),
         Dialect::Sqlite,
         "archived_at",
+        &GENERATOR,
     )
     .unwrap();
     assert!(!add.up.contains("ADD COLUMN"), "{}", add.up);
@@ -942,6 +967,7 @@ fn new_tables_that_reference_each_other_go_up_and_down_on_both_backends() {
         &cycle::schema(),
         Dialect::Sqlite,
         "cycle",
+        &GENERATOR,
     )
     .unwrap();
     let postgres = generate(
@@ -949,6 +975,7 @@ fn new_tables_that_reference_each_other_go_up_and_down_on_both_backends() {
         &cycle::schema(),
         Dialect::Postgres,
         "cycle",
+        &GENERATOR,
     )
     .unwrap();
     let migrations = vec![migration(0, "cycle", &sqlite, Some(&postgres))];

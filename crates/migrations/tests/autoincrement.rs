@@ -5,8 +5,15 @@
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::schema::{diff, draft, generate, introspect, render, Change, Schema};
 use workhub_migrations::Dialect;
+
+const GENERATOR: Generator<'static> = Generator {
+    name: "workhub",
+    create: "workhub db create",
+    upgrade: "workhub db upgrade",
+};
 
 mod reusing {
     workhub_migrations::tables! {
@@ -81,6 +88,7 @@ fn an_existing_table_gets_ids_that_are_never_reused_with_every_row_kept() {
         &reusing::schema(),
         Dialect::Sqlite,
         "create",
+        &GENERATOR,
     )
     .expect("tables to create");
     assert!(!create.up.contains("AUTOINCREMENT"), "{}", create.up);
@@ -103,6 +111,7 @@ fn an_existing_table_gets_ids_that_are_never_reused_with_every_row_kept() {
         &lasting::schema(),
         Dialect::Sqlite,
         "lasting",
+        &GENERATOR,
     )
     .expect("a change to generate");
     assert!(
@@ -172,7 +181,8 @@ fn postgres_needs_nothing_and_says_so() {
         &reusing::schema(),
         &lasting::schema(),
         Dialect::Postgres,
-        "x"
+        "x",
+        &GENERATOR
     )
     .is_none());
     let draft = draft::generated(
@@ -180,6 +190,7 @@ fn postgres_needs_nothing_and_says_so() {
         None,
         &reusing::schema(),
         &lasting::schema(),
+        &GENERATOR,
     )
     .expect("a draft: SQLite has a change");
     let file = |name: &str| {
@@ -204,7 +215,14 @@ fn postgres_needs_nothing_and_says_so() {
         );
     }
     // A new table declared so is created with it on SQLite, as a plain identity on PostgreSQL.
-    let sqlite = generate(&Schema::default(), &lasting::schema(), Dialect::Sqlite, "n").unwrap();
+    let sqlite = generate(
+        &Schema::default(),
+        &lasting::schema(),
+        Dialect::Sqlite,
+        "n",
+        &GENERATOR,
+    )
+    .unwrap();
     assert!(
         sqlite
             .up
@@ -217,6 +235,7 @@ fn postgres_needs_nothing_and_says_so() {
         &lasting::schema(),
         Dialect::Postgres,
         "n",
+        &GENERATOR,
     )
     .unwrap();
     assert!(

@@ -10,11 +10,18 @@ use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConne
 use diesel_migrations::MigrationHarness;
 use workhub_migrations::apply::TemporaryDatabase;
 use workhub_migrations::plan::State;
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::schema::{generate, scratch, Schema};
 use workhub_migrations::testing::postgres_server;
 use workhub_migrations::Target;
 use workhub_migrations::{
     Database, DatabaseUrl, Dialect, DieselSource, Migration, Migrator, Scripts,
+};
+/// The names the tests' generated SQL gives its generator.
+const GENERATOR: Generator<'static> = Generator {
+    name: "workhub",
+    create: "workhub db create",
+    upgrade: "workhub db upgrade",
 };
 
 /// A set as a build script embeds it: `&'static`, built by the const constructors.
@@ -214,7 +221,8 @@ mod wide_name {
 
 fn generated(folder: &str, history: &[Migration], models: &Schema) -> Migration {
     let current = scratch::built_by(history, &Target::Head).unwrap();
-    let generated = generate(&current, models, Dialect::Sqlite, folder).expect("a change");
+    let generated =
+        generate(&current, models, Dialect::Sqlite, folder, &GENERATOR).expect("a change");
     let (version, name) = folder.split_once('_').unwrap();
     Migration::new(
         folder.into(),

@@ -111,7 +111,7 @@ fn findings_and_divergences_are_warnings_ending_with_the_applications_hint() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0]
         .to_string()
-        .starts_with("`2024-01-04-000000_Not-A-Name`: not named as `workhub db create` names"));
+        .starts_with("`2024-01-04-000000_Not-A-Name`: not named the way generated migrations are"));
     assert_eq!(
         plain.warnings,
         [
@@ -294,8 +294,8 @@ fn an_application_carries_migrations_added_or_edited_after_a_build() {
     let warned = app.built();
     assert!(
         warned.contains(&format!(
-            "warning: embed-app@0.0.0: migrations: `{odd}`: not named as `workhub db create` \
-             names folders"
+            "warning: embed-app@0.0.0: migrations: `{odd}`: not named the way generated \
+             migrations are"
         )),
         "{warned}"
     );
@@ -304,7 +304,7 @@ fn an_application_carries_migrations_added_or_edited_after_a_build() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with(&format!("finding: `{odd}`: not named as"))),
+            .any(|l| l.starts_with(&format!("finding: `{odd}`: not named the way"))),
         "{lines:#?}"
     );
 

@@ -9,9 +9,16 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use workhub_migrations::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use workhub_migrations::schema::rebase::{migration_of, rebase, RebaseError};
+use workhub_migrations::schema::render::Generator;
 use workhub_migrations::schema::{assumed, diff, draft, render, scratch, Schema};
 use workhub_migrations::source::lineage;
 use workhub_migrations::{Dialect, MigrateError, Migration, Migrator, Target};
+/// The names the tests' generated SQL gives its generator.
+const GENERATOR: Generator<'static> = Generator {
+    name: "workhub",
+    create: "workhub db create",
+    upgrade: "workhub db upgrade",
+};
 
 mod parent {
     workhub_migrations::tables! {
@@ -102,7 +109,7 @@ fn later(migration: &Migration, _newest: &str) -> String {
 fn create(history: &[Migration], models: &Schema, folder: &str) -> Migration {
     let current = scratch::built_by(history, &Target::Head).unwrap();
     let parent = history.last().map(Migration::folder);
-    let draft = draft::generated(folder, parent, &current, models).expect("a change");
+    let draft = draft::generated(folder, parent, &current, models, &GENERATOR).expect("a change");
     migration_of(&draft).unwrap()
 }
 
@@ -265,7 +272,8 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
     let mut bypass = Migrator::new(&merged);
     bypass.allow_diverged = true;
     match bypass.upgrade(&mut db, &Target::Head, &mut Silent) {
-        Err(MigrateError::Statement { message, .. }) => {
+        Err(MigrateError::Statement { cause, .. }) => {
+            let message = cause.to_string();
             let lost = lost.expect("only a rebuild that would lose a column fails");
             assert!(
                 message.contains(&format!("would lose columns: {lost}"))
@@ -291,9 +299,15 @@ fn replay_on_sqlite(branches: &Branches, lost: Option<&str>) {
     }
 
     // The rebase re-creates the later migration on top of the other branch's.
-    let rebased = rebase(&merged, &branches.merged_models, branches.a.folder(), later)
-        .unwrap()
-        .expect("something to rebase");
+    let rebased = rebase(
+        &merged,
+        &branches.merged_models,
+        branches.a.folder(),
+        &GENERATOR,
+        later,
+    )
+    .unwrap()
+    .expect("something to rebase");
     assert!(rebased.uncaptured.is_empty(), "{:#?}", rebased.uncaptured);
     assert_eq!(rebased.onto.as_deref(), Some(branches.a.folder()));
     let mut history = vec![branches.initial.clone(), branches.a.clone()];
@@ -382,7 +396,7 @@ fn a_hand_written_migration_on_the_later_branch_keeps_its_sql() {
         lineage::divergences(&merged)[0].shared_tables,
         vec!["tasks".to_string()]
     );
-    let rebased = rebase(&merged, &color::schema(), ADD_COLOR, later)
+    let rebased = rebase(&merged, &color::schema(), ADD_COLOR, &GENERATOR, later)
         .unwrap()
         .unwrap();
     let only = &rebased.migrations[0];
@@ -495,7 +509,8 @@ fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
     // Branch b renamed note to memo; the generated DROP + ADD was replaced by the RENAME, as the
     // README tells users to.
     let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
-    let mut generated = draft::generated(WIDEN, Some(INITIAL), &current, &memo::schema()).unwrap();
+    let mut generated =
+        draft::generated(WIDEN, Some(INITIAL), &current, &memo::schema(), &GENERATOR).unwrap();
     for (name, text) in &mut generated.files {
         match *name {
             "up.sql" | "up.postgres.sql" => {
@@ -509,9 +524,15 @@ fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
     }
     let b = migration_of(&generated).unwrap();
     let merged = vec![initial.clone(), a.clone(), b.clone()];
-    let rebased = rebase(&merged, &memo_and_color::schema(), ADD_COLOR, later)
-        .unwrap()
-        .unwrap();
+    let rebased = rebase(
+        &merged,
+        &memo_and_color::schema(),
+        ADD_COLOR,
+        &GENERATOR,
+        later,
+    )
+    .unwrap()
+    .unwrap();
     let only = &rebased.migrations[0];
     assert!(
         only.edited && only.hand_written && !only.sql_changed,
@@ -560,9 +581,15 @@ fn a_rebase_re_creates_the_merged_in_branch_even_when_it_is_older() {
     let theirs = create(std::slice::from_ref(&initial), &wide_title::schema(), older);
     let ours = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
     let merged = vec![initial.clone(), theirs.clone(), ours.clone()];
-    let rebased = rebase(&merged, &color_and_wide_title::schema(), ADD_COLOR, later)
-        .unwrap()
-        .unwrap();
+    let rebased = rebase(
+        &merged,
+        &color_and_wide_title::schema(),
+        ADD_COLOR,
+        &GENERATOR,
+        later,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(rebased.onto.as_deref(), Some(ADD_COLOR));
     let froms: Vec<&str> = rebased.migrations.iter().map(|r| r.from.as_str()).collect();
     assert_eq!(
@@ -599,7 +626,13 @@ fn a_rebase_re_creates_the_merged_in_branch_even_when_it_is_older() {
 
     // Naming a migration that is not in the history refuses.
     assert!(matches!(
-        rebase(&merged, &color_and_wide_title::schema(), "nope", later),
+        rebase(
+            &merged,
+            &color_and_wide_title::schema(),
+            "nope",
+            &GENERATOR,
+            later
+        ),
         Err(RebaseError::UnknownOnto { .. })
     ));
 }
@@ -652,9 +685,10 @@ fn a_rebuild_fails_before_it_drops_an_index_or_trigger_another_branch_added() {
     let err = bypass
         .upgrade(&mut db, &Target::Head, &mut Silent)
         .unwrap_err();
-    let MigrateError::Statement { message, .. } = &err else {
+    let MigrateError::Statement { cause, .. } = &err else {
         panic!("expected the guard, got {err}");
     };
+    let message = &cause.to_string();
     assert!(
         message.contains("rebuilding tasks would lose ")
             && message.contains("index tasks_title_key")
@@ -715,7 +749,7 @@ fn a_cherry_picked_migration_whose_parent_is_missing_follows_the_history_it_fits
         "SELECT 1;\n",
     );
     let (x, release) = hotfix(no_op);
-    let rebased = rebase(&release, &color::schema(), "", later)
+    let rebased = rebase(&release, &color::schema(), "", &GENERATOR, later)
         .unwrap()
         .unwrap();
     let only = &rebased.migrations[0];
@@ -735,7 +769,7 @@ fn a_cherry_picked_migration_whose_parent_is_missing_follows_the_history_it_fits
         ADD_COLOR,
     );
     let (_, release) = hotfix(widened);
-    let err = rebase(&release, &color::schema(), "", later).unwrap_err();
+    let err = rebase(&release, &color::schema(), "", &GENERATOR, later).unwrap_err();
     assert!(
         err.to_string().contains(&format!(
             "write `parent = \"{INITIAL}\"` in its lineage.toml"
@@ -764,7 +798,14 @@ fn a_rebase_that_cannot_decide_refuses() {
         ADD_COLOR,
     );
     let b = create(std::slice::from_ref(&initial), &wide_title::schema(), WIDEN);
-    let err = rebase(&[initial, a, b], &wide_title::schema(), ADD_COLOR, later).unwrap_err();
+    let err = rebase(
+        &[initial, a, b],
+        &wide_title::schema(),
+        ADD_COLOR,
+        &GENERATOR,
+        later,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, RebaseError::Conflicts { migration, conflicts }
             if migration == WIDEN && conflicts == &["column tasks.title: changed on both branches, differently"]),
@@ -839,9 +880,15 @@ fn the_merge_is_refused_then_rebased_on_postgres_to_the_same_schema() {
     assert_eq!(scratch::read_postgres(&mut db).unwrap(), schema_before);
     assert_eq!(postgres_rows(&mut db), seeded_rows());
 
-    let rebased = rebase(&merged, &branches.merged_models, branches.a.folder(), later)
-        .unwrap()
-        .unwrap();
+    let rebased = rebase(
+        &merged,
+        &branches.merged_models,
+        branches.a.folder(),
+        &GENERATOR,
+        later,
+    )
+    .unwrap()
+    .unwrap();
     let mut history = applied.clone();
     history.extend(
         rebased

@@ -15,7 +15,7 @@ use crate::failure::Failure;
 pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failure> {
     let name = match name {
         Some(name) => name,
-        None => ask_for_name()?,
+        None => ask_for_name(ctx.app.program)?,
     };
     let name = normalise(&name)?;
     let dir = migrations_dir(ctx);
@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 .iter()
                 .map(|d| format!("\n    {d}"))
                 .collect::<String>(),
-            super::rebase::HINT
+            super::rebase::hint(ctx.app.program)
         )));
     }
     let newest = existing.last().map(|m| m.version());
@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
             }
         }
     } else {
-        let current = replayed?;
+        let current = replayed.map_err(|err| ctx.error(err))?;
         let models = (ctx.app.models)();
         let problems = models.problems();
         if !problems.is_empty() {
@@ -92,14 +92,18 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 problems.iter().map(|p| format!("    {p}")).collect::<Vec<_>>().join("\n")
             )));
         }
-        let Some(draft) = draft::generated(&folder, parent, &current, &models) else {
+        let Some(draft) = draft::generated(&folder, parent, &current, &models, &ctx.generator())
+        else {
             println!(
                 "No changes detected: the models match the schema the {} migration{} in {} build. Nothing written.",
                 existing.len(),
                 super::plural(existing.len()),
                 dir.display()
             );
-            println!("  (`workhub db create {name} --empty` writes a blank migration to fill in by hand)");
+            println!(
+                "  (`{} db create {name} --empty` writes a blank migration to fill in by hand)",
+                ctx.app.program
+            );
             return Ok(());
         };
         println!(
@@ -122,7 +126,10 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     let path = write_folder(&dir, &folder, &files)?;
     write_head(&dir, &folder)?;
     println!("Created {}", path.display());
-    println!("  review its SQL, then run `just upgrade` (workhub db upgrade)");
+    println!(
+        "  review its SQL, then run `just upgrade` ({} db upgrade)",
+        ctx.app.program
+    );
     println!(
         "  commit it with {}: a branch that adds another migration then conflicts there on merge",
         dir.join(lineage::HEAD_FILE).display()
@@ -168,12 +175,12 @@ pub fn write_head(dir: &Path, newest: &str) -> Result<(), Failure> {
         .map_err(|err| Failure::failed(format!("cannot write {}: {err}", path.display())))
 }
 
-fn ask_for_name() -> Result<String, Failure> {
+fn ask_for_name(program: &str) -> Result<String, Failure> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(Failure::Usage(
-            "db create needs a NAME, e.g. `workhub db create add_due_date` (`just migrate-create add_due_date`)".into(),
-        ));
+        return Err(Failure::Usage(format!(
+            "db create needs a NAME, e.g. `{program} db create add_due_date` (`just migrate-create add_due_date`)"
+        )));
     }
     print!("Migration name (what it does, e.g. add_due_date): ");
     let _ = std::io::stdout().flush();

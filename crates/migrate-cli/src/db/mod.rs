@@ -1,10 +1,10 @@
-//! `workhub db ...` and `workhub --migrate-only`: the migration workflow on one database.
+//! `PROGRAM db ...` and `PROGRAM --migrate-only`: the migration workflow on one database.
 
 mod create;
 mod rebase;
 mod report;
 
-pub use rebase::refusal as diverged_refusal;
+pub use rebase::hint as rebase_hint;
 
 use std::time::Duration;
 
@@ -161,27 +161,31 @@ pub fn problems(ctx: &Context, status: &Status<'_>) -> Vec<String> {
 }
 
 /// The commands that fix what [`problems`] lists, one hint each.
-fn remedies(status: &Status<'_>, model_changes: bool) -> Vec<&'static str> {
+fn remedies(program: &str, status: &Status<'_>, model_changes: bool) -> Vec<String> {
     let mut remedies = Vec::new();
     let late = status.out_of_order().count();
     if status.unknown.is_empty() && status.modified().next().is_none() {
         if late > 0 {
-            remedies.push(
+            remedies.push(format!(
                 "check that the older pending migrations do not conflict with the newer applied \
-                 ones, then `workhub db upgrade --allow-out-of-order` applies them",
-            );
+                 ones, then `{program} db upgrade --allow-out-of-order` applies them"
+            ));
         } else if status.pending().next().is_some() {
-            remedies.push("`workhub db upgrade` applies the pending migrations");
+            remedies.push(format!(
+                "`{program} db upgrade` applies the pending migrations"
+            ));
         }
     }
     if status.modified().next().is_some() {
-        remedies.push(
-            "restore modified migrations from version control, or `workhub db repair` records a \
-             deliberate edit",
-        );
+        remedies.push(format!(
+            "restore modified migrations from version control, or `{program} db repair` records a \
+             deliberate edit"
+        ));
     }
     if model_changes {
-        remedies.push("`workhub db create NAME` captures the model changes");
+        remedies.push(format!(
+            "`{program} db create NAME` captures the model changes"
+        ));
     }
     remedies
 }
@@ -207,7 +211,7 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     };
     let counted =
         problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
-    let mut remedies = remedies(&status, !changes.is_empty());
+    let mut remedies = remedies(ctx.app.program, &status, !changes.is_empty());
     remedies.extend(hints);
     problems.extend(lineage);
     problems.extend(changes);
@@ -236,18 +240,20 @@ fn check(ctx: &Context) -> Result<(), Failure> {
 
 fn reset(ctx: &Context) -> Result<(), Failure> {
     if ctx.mode == Mode::Production {
-        return Err(Failure::failed(
+        return Err(Failure::failed(format!(
             "db reset deletes the database and is refused in production (WORKHUB_ENV=production)\n  \
-             hint: run it on a development database, or revert with `workhub db downgrade base`",
-        ));
+             hint: run it on a development database, or revert with `{} db downgrade base`",
+            ctx.app.program
+        )));
     }
     let path = match &ctx.url {
         DatabaseUrl::Sqlite(path) if !ctx.url.is_memory() => path.clone(),
         _ => {
             return Err(Failure::failed(format!(
                 "db reset only deletes a SQLite file, and {} is not one\n  \
-                 hint: use `workhub db downgrade base` then `workhub db upgrade`",
-                ctx.url
+                 hint: use `{program} db downgrade base` then `{program} db upgrade`",
+                ctx.url,
+                program = ctx.app.program
             )))
         }
     };

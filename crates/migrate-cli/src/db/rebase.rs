@@ -11,14 +11,12 @@ use crate::context::{Context, Source};
 use crate::failure::Failure;
 
 /// The way out of a diverged history, said by every refusal.
-pub const HINT: &str =
-    "run `workhub db rebase` (`just migrate-rebase`): it re-creates the merged-in \
-     branch's migrations on top of the branch they were merged into (the `<<<<<<<` side of \
-     migrations/lineage.head, or `--onto FOLDER`), from the models; review and commit them";
-
-/// A refusal to run a diverged history, worded for the user.
-pub fn refusal(err: &workhub_migrations::MigrateError) -> String {
-    format!("{err}\n  hint: {HINT}")
+pub fn hint(program: &str) -> String {
+    format!(
+        "run `{program} db rebase` (`just migrate-rebase`): it re-creates the merged-in \
+         branch's migrations on top of the branch they were merged into (the `<<<<<<<` side of \
+         migrations/lineage.head, or `--onto FOLDER`), from the models; review and commit them"
+    )
 }
 
 /// What the lineage checks of `db check` found: one line per problem, the fix of each kind once,
@@ -27,41 +25,53 @@ pub fn refusal(err: &workhub_migrations::MigrateError) -> String {
 #[derive(Debug, Default)]
 pub struct Problems {
     pub lines: Vec<String>,
-    pub hints: Vec<&'static str>,
+    pub hints: Vec<String>,
     pub diverged: bool,
 }
 
-const STALE_HINT: &str = "a migration was written against a schema the migrations before it no \
-     longer build: restore the earlier migration from version control, or delete the later one's \
-     folder and `workhub db create` it again on the current history";
-const CONFLICTED_HEAD_HINT: &str = "nothing has diverged, so only the head file is left: `workhub db \
-     rebase` rewrites migrations/lineage.head to name the newest migration (or write its folder name \
-     there yourself)";
-const STALE_HEAD_HINT: &str =
-    "`workhub db rebase` rewrites migrations/lineage.head to name the newest migration";
+fn stale_hint(program: &str) -> String {
+    format!(
+        "a migration was written against a schema the migrations before it no longer build: \
+         restore the earlier migration from version control, or delete the later one's folder and \
+         `{program} db create` it again on the current history"
+    )
+}
+
+fn conflicted_head_hint(program: &str) -> String {
+    format!(
+        "nothing has diverged, so only the head file is left: `{program} db rebase` rewrites \
+         migrations/lineage.head to name the newest migration (or write its folder name there \
+         yourself)"
+    )
+}
+
+fn stale_head_hint(program: &str) -> String {
+    format!("`{program} db rebase` rewrites migrations/lineage.head to name the newest migration")
+}
 
 /// The lineage checks: diverged migrations, migrations whose recorded schema no longer matches what
 /// precedes them, and a head file that does not name the newest migration.
 pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
+    let program = ctx.app.program;
     let mut found = Problems::default();
     let divergences = lineage::divergences(&ctx.migrations);
     found.lines.extend(
         divergences
             .iter()
-            .map(|d| format!("diverged: {d} (fix: `workhub db rebase`)")),
+            .map(|d| format!("diverged: {d} (fix: `{program} db rebase`)")),
     );
     if !divergences.is_empty() {
         found.diverged = true;
-        found.hints.push(HINT);
+        found.hints.push(hint(program));
     } else if crate::drift::other_history(ctx).is_none() {
         // Another project's history is never replayed into SQLite (its SQL may be PostgreSQL's).
         match assumed::stale(&ctx.migrations) {
             Ok(Some(stale)) => {
                 found.lines.push(format!(
                     "{stale} (fix: restore the earlier migration, or delete this one's folder and \
-                     `workhub db create` it again)"
+                     `{program} db create` it again)"
                 ));
-                found.hints.push(STALE_HINT);
+                found.hints.push(stale_hint(program));
             }
             Ok(None) => {}
             Err(err) => eprintln!(
@@ -84,13 +94,13 @@ pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
         lineage::HeadProblem::Conflicted { .. } if found.diverged => {
             found
                 .lines
-                .push(format!("{problem} (fix: `workhub db rebase`)"));
+                .push(format!("{problem} (fix: `{program} db rebase`)"));
         }
         lineage::HeadProblem::Conflicted { .. } => {
             found
                 .lines
-                .push(format!("{problem} (fix: `workhub db rebase`)"));
-            found.hints.push(CONFLICTED_HEAD_HINT);
+                .push(format!("{problem} (fix: `{program} db rebase`)"));
+            found.hints.push(conflicted_head_hint(program));
         }
         lineage::HeadProblem::Stale { .. }
             if ctx.migrations.last().is_some_and(|m| m.lineage().is_none()) =>
@@ -99,14 +109,14 @@ pub fn problems(ctx: &Context) -> Result<Problems, Failure> {
             // refreshes the head file: nothing to refuse, only the file to refresh.
             eprintln!(
                 "warning: {problem}; the newest migration has no lineage.toml (written by another \
-                 tool?), so nothing is refused; `workhub db rebase` refreshes the file"
+                 tool?), so nothing is refused; `{program} db rebase` refreshes the file"
             );
         }
         lineage::HeadProblem::Stale { .. } => {
             found
                 .lines
-                .push(format!("{problem} (fix: `workhub db rebase`)"));
-            found.hints.push(STALE_HEAD_HINT);
+                .push(format!("{problem} (fix: `{program} db rebase`)"));
+            found.hints.push(stale_head_hint(program));
         }
     }
     Ok(found)
@@ -119,8 +129,9 @@ pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
     let refused = |why: String| {
         Failure::failed(format!(
             "cannot rebase the migrations in {}: {why}\n  nothing was written; resolve it by hand (edit \
-             the later migration, or delete it and `workhub db create` it again), then run `workhub db check`",
-            dir.display()
+             the later migration, or delete it and `{program} db create` it again), then run `{program} db check`",
+            dir.display(),
+            program = ctx.app.program
         ))
     };
     let head = lineage::read_head(&dir)?;
@@ -152,17 +163,22 @@ pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
                     "cannot tell which branch was merged into which: migrations/{} names no one \
                      migration of the history (the `<<<<<<<` side of a conflict counts as the branch \
                      merged into)\n  hint: name the migration the other branch was merged into (it \
-                     and what it was written after stay as they are): `workhub db rebase --onto \
+                     and what it was written after stay as they are): `{} db rebase --onto \
                      FOLDER`; the diverged migrations are {}",
                     lineage::HEAD_FILE,
+                    ctx.app.program,
                     tips()
                 )))
             }
         },
     };
-    let Some(rebase) = rebase::rebase(&migrations, &models, &ours, |m, newest| {
-        super::create::folder_name(m.name(), Some(newest))
-    })
+    let Some(rebase) = rebase::rebase(
+        &migrations,
+        &models,
+        &ours,
+        &ctx.generator(),
+        |m, newest| super::create::folder_name(m.name(), Some(newest)),
+    )
     .map_err(|err| refused(err.to_string()))?
     else {
         let newest = migrations.last().map(|m| m.folder().to_string());
@@ -183,7 +199,7 @@ pub fn run(ctx: &Context, onto: Option<&str>) -> Result<(), Failure> {
     if let Some(newest) = source::scan(&dir)?.migrations.last() {
         super::create::write_head(&dir, newest.folder())?;
     }
-    report(&rebase);
+    report(&rebase, ctx.app.program);
     Ok(())
 }
 
@@ -257,7 +273,7 @@ fn stage(temp: &Path, old: &Path, rebased: &Rebased) -> std::io::Result<()> {
     Ok(())
 }
 
-fn report(rebase: &Rebase) {
+fn report(rebase: &Rebase, program: &str) {
     for divergence in &rebase.divergences {
         println!("diverged: {divergence}");
     }
@@ -297,7 +313,7 @@ fn report(rebase: &Rebase) {
     }
     for change in &rebase.uncaptured {
         println!(
-            "model change still not captured by a migration: {} (run `workhub db create NAME` next)",
+            "model change still not captured by a migration: {} (run `{program} db create NAME` next)",
             change.describe()
         );
     }
@@ -311,14 +327,14 @@ fn report(rebase: &Rebase) {
         println!(
         "note: a database that already ran {} (a development database on the merged-in branch) now \
          holds a version this history no longer has, and is refused: revert it there first, with the \
-         old folders checked out (`workhub db downgrade`), then upgrade; or `just reset` a development \
+         old folders checked out (`{program} db downgrade`), then upgrade; or `just reset` a development \
          database. A database that ran only {} (production) just applies the re-created ones.",
         old.join(", "),
         rebase.onto.as_deref().unwrap_or("base"),
     );
     }
     println!(
-        "Rebased {} migration{}; review the SQL, then `workhub db check` and commit.",
+        "Rebased {} migration{}; review the SQL, then `{program} db check` and commit.",
         rebase.migrations.len(),
         super::plural(rebase.migrations.len())
     );

@@ -35,7 +35,8 @@ pub fn current(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
     if late > 0 {
         println!(
             "{pending} pending, {late} of them older than the newest applied migration: \
-             `workhub db upgrade --allow-out-of-order` applies them"
+             `{} db upgrade --allow-out-of-order` applies them",
+            ctx.app.program
         );
     } else if pending > 0 {
         println!(
@@ -80,7 +81,10 @@ pub fn history(ctx: &Context, status: &Status<'_>, verbose: bool) -> Result<(), 
     let current = status.current().map(|m| m.version().to_string());
     let head = status.head().map(|m| m.version().to_string());
     if status.migrations().is_empty() && status.unknown.is_empty() {
-        println!("No migrations yet; `workhub db create NAME` writes the first.");
+        println!(
+            "No migrations yet; `{} db create NAME` writes the first.",
+            ctx.app.program
+        );
     }
     for entry in status.entries() {
         let m = entry.migration;

@@ -7,13 +7,18 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use super::progress::BlockedNotice;
-use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE, SELECT_APPLIED};
-use crate::{Dialect, MigrateError};
+use crate::history::{AppliedMigration, HistoryTables};
+use crate::{DatabaseError, Dialect, MigrateError};
 
 /// What differs between databases: how to lock out other migrators, how a transaction begins, how to
 /// tell whether a table exists. Everything else the [`Migrator`](crate::Migrator) does with plain SQL.
 pub trait Backend {
     fn dialect(&self) -> Dialect;
+
+    /// The tables this database's history is kept in.
+    fn history_tables(&self) -> &HistoryTables {
+        &DEFAULT_TABLES
+    }
 
     /// The database as a user names it (a path, or a URL without its password), for messages.
     fn name(&self) -> String;
@@ -42,13 +47,13 @@ pub trait Backend {
     /// Releases the lock. Also released when the process or its connection dies.
     fn unlock(&mut self);
 
-    /// Runs SQL (one or more statements) and returns the database's own message on failure.
-    fn execute(&mut self, sql: &str) -> Result<(), String>;
+    /// Runs SQL (one or more statements); a failure is the database's.
+    fn execute(&mut self, sql: &str) -> Result<(), DatabaseError>;
 
     /// Runs one statement of migration `folder`. Where the backend can watch it (see
     /// [`watch_waits`](Backend::watch_waits)), a wait on another session's lock is announced while it
     /// lasts and named in the statement's error.
-    fn execute_statement(&mut self, _folder: &str, sql: &str) -> Result<(), String> {
+    fn execute_statement(&mut self, _folder: &str, sql: &str) -> Result<(), DatabaseError> {
         self.execute(sql)
     }
 
@@ -73,7 +78,7 @@ pub trait Backend {
     fn begin(&mut self, timeout: Duration, waiting: &mut dyn FnMut(&str))
         -> Result<(), BeginError>;
 
-    fn table_exists(&mut self, table: &str) -> Result<bool, String>;
+    fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError>;
 
     /// Reads the history tables, which exist (the companion one when `companion_exists`).
     fn load_history(
@@ -83,39 +88,50 @@ pub trait Backend {
 
     /// The statement that clears SQLite's `PRAGMA user_version` when it is not 0; `None` when there is
     /// nothing to clear (always, where the backend has no such field).
-    fn clear_user_version(&mut self) -> Result<Option<&'static str>, String> {
+    fn clear_user_version(&mut self) -> Result<Option<&'static str>, DatabaseError> {
         Ok(None)
     }
 
     /// Every applied version with what the companion table knows of it; empty when the history tables
     /// do not exist yet (they are created only by a command that changes the database).
     fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
-        let failed = |message: String| MigrateError::Stopped {
+        Ok(self.history_and_tables()?.0)
+    }
+
+    /// The [`history`](Backend::history), and whether both history tables exist.
+    fn history_and_tables(&mut self) -> Result<(Vec<AppliedMigration>, bool), MigrateError> {
+        let failed = |cause| MigrateError::Stopped {
             doing: "reading the migration history".into(),
-            message,
+            cause,
             undone: None,
         };
-        if !self.table_exists(DIESEL_TABLE).map_err(failed)? {
-            return Ok(Vec::new());
+        let tables = self.history_tables().clone();
+        if !self.table_exists(tables.versions()).map_err(failed)? {
+            return Ok((Vec::new(), false));
         }
-        let companion = self.table_exists(COMPANION_TABLE).map_err(failed)?;
-        self.load_history(companion)
+        let companion = self.table_exists(tables.companion()).map_err(failed)?;
+        Ok((self.load_history(companion)?, companion))
+    }
+
+    /// Whether taking the migration lock writes nothing to the database (no file, no row), so that a
+    /// command may take it before it reads the history, and read it only once.
+    fn locks_without_writing(&self) -> bool {
+        false
     }
 }
+
+static DEFAULT_TABLES: HistoryTables = HistoryTables::DEFAULT;
 
 /// Why a transaction did not begin.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BeginError {
     /// Another connection kept writing to the database for the whole wait.
+    #[error("another connection kept writing to the database for {:.1}s", waited.as_secs_f64())]
     Busy { waited: Duration },
-    /// The database's own message.
-    Failed(String),
-}
-
-impl From<String> for BeginError {
-    fn from(message: String) -> Self {
-        Self::Failed(message)
-    }
+    /// The database failed to begin it.
+    #[error(transparent)]
+    Failed(#[from] DatabaseError),
 }
 
 #[derive(QueryableByName)]
@@ -143,24 +159,23 @@ pub(crate) struct VersionRow {
 /// Reads the history through any diesel connection, once the backend has said which tables exist.
 pub(crate) fn query_history<C>(
     conn: &mut C,
+    tables: &HistoryTables,
     companion_exists: bool,
 ) -> Result<Vec<AppliedMigration>, MigrateError>
 where
     C: Connection,
     for<'a> SqlQuery: LoadQuery<'a, C, HistoryRow> + LoadQuery<'a, C, VersionRow>,
 {
-    let failed = |err: diesel::result::Error| MigrateError::Stopped {
+    let failed = |err| MigrateError::Stopped {
         doing: "reading the migration history".into(),
-        message: err.to_string(),
+        cause: DatabaseError::Query(err),
         undone: None,
     };
     if !companion_exists {
         // A database diesel_cli migrated: versions only.
-        let rows: Vec<VersionRow> = diesel::sql_query(format!(
-            "SELECT version FROM {DIESEL_TABLE} ORDER BY version"
-        ))
-        .load(conn)
-        .map_err(failed)?;
+        let rows: Vec<VersionRow> = diesel::sql_query(tables.select_versions())
+            .load(conn)
+            .map_err(failed)?;
         return Ok(rows
             .into_iter()
             .map(|row| AppliedMigration {
@@ -173,7 +188,7 @@ where
             })
             .collect());
     }
-    let rows: Vec<HistoryRow> = diesel::sql_query(SELECT_APPLIED)
+    let rows: Vec<HistoryRow> = diesel::sql_query(tables.select_applied())
         .load(conn)
         .map_err(failed)?;
     Ok(rows
@@ -189,6 +204,6 @@ where
         .collect())
 }
 
-pub(crate) fn batch(conn: &mut impl SimpleConnection, sql: &str) -> Result<(), String> {
-    conn.batch_execute(sql).map_err(|err| err.to_string())
+pub(crate) fn batch(conn: &mut impl SimpleConnection, sql: &str) -> Result<(), DatabaseError> {
+    conn.batch_execute(sql).map_err(DatabaseError::Query)
 }

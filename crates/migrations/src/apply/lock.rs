@@ -198,10 +198,9 @@ impl FileLock {
         waiting: &mut dyn FnMut(&str),
         writing: bool,
     ) -> Result<Self, MigrateError> {
-        let failed = |err: std::io::Error| MigrateError::Stopped {
-            doing: format!("taking the migration lock on {}", database.display()),
-            message: err.to_string(),
-            undone: None,
+        let failed = |source| MigrateError::LockFile {
+            path: database.to_path_buf(),
+            source,
         };
         let Some((identity, entry)) = entry(database, writing).map_err(failed)? else {
             return Ok(Self {

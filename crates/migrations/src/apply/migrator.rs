@@ -2,10 +2,10 @@ use std::time::{Duration, Instant};
 
 use super::backend::BeginError;
 use super::{Backend, Progress};
-use crate::history::{AppliedMigration, COMPANION_TABLE, CREATE_TABLES, DIESEL_TABLE};
+use crate::history::AppliedMigration;
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
-use crate::{Dialect, MigrateError, Migration, Undone};
+use crate::{DatabaseError, MigrateError, Migration, Undone};
 
 /// How a run uses transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -145,6 +145,7 @@ impl<'m> Migrator<'m> {
         purge: bool,
         progress: &mut dyn Progress,
     ) -> Result<StampReport, MigrateError> {
+        let tables = db.history_tables().clone();
         let prepare = |status: &Status<'m>| {
             if !purge && !status.unknown.is_empty() {
                 status.verify()?;
@@ -154,7 +155,7 @@ impl<'m> Migrator<'m> {
             let mut sql = String::new();
             if purge {
                 for row in status.unknown.iter().chain(&status.squashed) {
-                    sql.push_str(&forget(&row.version));
+                    sql.push_str(&tables.forget(&row.version));
                     report
                         .removed
                         .push(row.folder.clone().unwrap_or_else(|| row.version.clone()));
@@ -164,10 +165,10 @@ impl<'m> Migrator<'m> {
                 let migration = entry.migration;
                 let applied = entry.state != State::Pending;
                 if index < count && !applied {
-                    sql.push_str(&record(migration, status.dialect(), Duration::ZERO, true));
+                    sql.push_str(&tables.record(migration, status.dialect(), Duration::ZERO, true));
                     report.recorded.push(migration.folder().to_string());
                 } else if index >= count && applied {
-                    sql.push_str(&forget(migration.version()));
+                    sql.push_str(&tables.forget(migration.version()));
                     report.removed.push(migration.folder().to_string());
                 }
             }
@@ -193,6 +194,7 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
     ) -> Result<Vec<String>, MigrateError> {
+        let tables = db.history_tables().clone();
         let prepare = |status: &Status<'m>| {
             let dialect = status.dialect();
             let mut sql = String::new();
@@ -200,15 +202,11 @@ impl<'m> Migrator<'m> {
             for entry in status.entries() {
                 let Some(row) = &entry.applied else { continue };
                 if row.checksum.as_deref() != Some(entry.migration.scripts(dialect).checksum()) {
-                    sql.push_str(&format!(
-                        "DELETE FROM {COMPANION_TABLE} WHERE version = {};\n{}",
-                        quote(entry.migration.version()),
-                        companion_row(
-                            entry.migration,
-                            dialect,
-                            Duration::from_millis(row.duration_ms.unwrap_or(0).max(0) as u64),
-                            row.stamped
-                        )
+                    sql.push_str(&tables.replace_companion(
+                        entry.migration,
+                        dialect,
+                        Duration::from_millis(row.duration_ms.unwrap_or(0).max(0) as u64),
+                        row.stamped,
                     ));
                     repaired.push(entry.migration.folder().to_string());
                 }
@@ -245,6 +243,9 @@ impl<'m> Migrator<'m> {
             &mut String,
         ) -> Result<T, MigrateError>,
     ) -> Result<(Status<'m>, Option<T>), MigrateError> {
+        if db.locks_without_writing() {
+            return self.change_locked_first(db, progress, prepare, body);
+        }
         let status = self.status(db)?;
         if prepare(&status)?.is_none() {
             // Nothing to do, as read without the lock; but a migrator outside a transaction changes
@@ -276,19 +277,67 @@ impl<'m> Migrator<'m> {
             Ok((status, Some(done)))
         })();
         db.unlock();
-        // A failure that changed nothing itself still leaves the history tables this run created.
-        result.map_err(|mut err| {
-            if created {
-                if let MigrateError::Stopped { undone, .. }
-                | MigrateError::WriterTimeout { undone, .. } = &mut err
-                {
-                    undone.get_or_insert(Undone::TablesOnly);
-                }
-            }
-            err
-        })
+        with_tables_created(result, created)
     }
 
+    /// [`change`](Migrator::change) where the lock writes nothing: taken first, so the history is
+    /// read once, under it, and the history tables are created only when there is work to do.
+    fn change_locked_first<P, T>(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+        prepare: impl Fn(&Status<'m>) -> Result<Option<P>, MigrateError>,
+        body: impl FnOnce(
+            &mut dyn Backend,
+            P,
+            &mut dyn Progress,
+            &mut String,
+        ) -> Result<T, MigrateError>,
+    ) -> Result<(Status<'m>, Option<T>), MigrateError> {
+        db.wait_at_most(self.lock_timeout);
+        db.lock(self.lock_timeout, &mut |holder| {
+            progress.waiting_for_lock(holder)
+        })?;
+        let mut created = false;
+        let result = (|| {
+            let (history, tables) = db.history_and_tables()?;
+            let status = Status::new(db.dialect(), self.migrations, history);
+            let Some(prepared) = prepare(&status)? else {
+                return Ok((status, None));
+            };
+            let mut clear = self.user_version_reset(db)?;
+            if !tables {
+                let sql = std::mem::take(&mut clear) + &db.history_tables().create();
+                self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
+                created = true;
+            }
+            let done = body(db, prepared, progress, &mut clear)?;
+            Ok((status, Some(done)))
+        })();
+        db.unlock();
+        with_tables_created(result, created)
+    }
+}
+
+/// `result`, saying in a failure that the history tables this run `created` are left: a failure that
+/// changed nothing itself still leaves them.
+fn with_tables_created<T>(
+    result: Result<T, MigrateError>,
+    created: bool,
+) -> Result<T, MigrateError> {
+    result.map_err(|mut err| {
+        if created {
+            if let MigrateError::Stopped { undone, .. }
+            | MigrateError::WriterTimeout { undone, .. } = &mut err
+            {
+                undone.get_or_insert(Undone::TablesOnly);
+            }
+        }
+        err
+    })
+}
+
+impl<'m> Migrator<'m> {
     /// The statement (with its `;` and newline) that clears `user_version`, or "" when there is
     /// nothing to clear or the option is off.
     fn user_version_reset(&self, db: &mut dyn Backend) -> Result<String, MigrateError> {
@@ -297,9 +346,9 @@ impl<'m> Migrator<'m> {
         }
         let sql = db
             .clear_user_version()
-            .map_err(|message| MigrateError::Stopped {
+            .map_err(|cause| MigrateError::Stopped {
                 doing: "reading PRAGMA user_version".into(),
-                message,
+                cause,
                 undone: None,
             })?;
         Ok(sql.map(|sql| format!("{sql};\n")).unwrap_or_default())
@@ -313,15 +362,16 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         clear: &mut String,
     ) -> Result<bool, MigrateError> {
-        let failed = |doing: &str, message: String| MigrateError::Stopped {
+        let failed = |doing: &str, cause| MigrateError::Stopped {
             doing: doing.into(),
-            message,
+            cause,
             undone: None,
         };
+        let tables = db.history_tables().clone();
         let mut exists = |table| db.table_exists(table);
-        let present = exists(DIESEL_TABLE).and_then(|d| Ok(d && exists(COMPANION_TABLE)?));
+        let present = exists(tables.versions()).and_then(|d| Ok(d && exists(tables.companion())?));
         if !present.map_err(|m| failed("checking the history tables", m))? {
-            let sql = format!("{clear}{CREATE_TABLES}");
+            let sql = format!("{clear}{}", tables.create());
             self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
             clear.clear();
             return Ok(true);
@@ -347,16 +397,16 @@ impl<'m> Migrator<'m> {
                 waited,
                 undone,
             },
-            BeginError::Failed(message) => MigrateError::Stopped {
+            BeginError::Failed(cause) => MigrateError::Stopped {
                 doing: doing.to_string(),
-                message,
+                cause,
                 undone,
             },
         })
     }
 
-    /// Runs a migration's script in one round trip, inside the migration's own transaction (nothing
-    /// else of this run is in it). Only a failure splits it: the transaction is begun again and the
+    /// Begins the migration's own transaction and runs its script, in one round trip (nothing else of
+    /// this run is in the transaction). Only a failure splits it: the transaction is begun again and the
     /// statements run one by one, so that the error names the statement that failed, and only when
     /// it fails with the script's own message; otherwise (the failure did not recur, or differs) the
     /// error is the script's, for the whole script. A script seen waiting for another session's lock
@@ -370,18 +420,19 @@ impl<'m> Migrator<'m> {
         direction: Direction,
         sql: &str,
     ) -> Result<(), MigrateError> {
-        let Err(message) = db.execute_statement(migration.folder(), sql) else {
+        let begun_with_script = format!("BEGIN;\n{sql}");
+        let Err(cause) = db.execute_statement(migration.folder(), &begun_with_script) else {
             return Ok(());
         };
-        let whole = |message: String| MigrateError::Statement {
+        let whole = |cause| MigrateError::Statement {
             folder: migration.folder().to_string(),
-            direction: direction.as_str(),
+            direction,
             statement: sql.trim().to_string(),
-            message,
+            cause,
             undone: Undone::Migration,
         };
         if db.statement_was_blocked() {
-            return Err(whole(message));
+            return Err(whole(cause));
         }
         let doing = format!("starting {}", migration.folder());
         let again = db.execute("ROLLBACK").is_ok()
@@ -389,21 +440,23 @@ impl<'m> Migrator<'m> {
                 .begin(db, progress, &doing, Some(Undone::Migration))
                 .is_ok();
         if !again {
-            return Err(whole(message));
+            return Err(whole(cause));
         }
         match run_statements(db, migration, direction, sql) {
             Err(MigrateError::Statement {
                 statement,
-                message: again,
+                cause: again,
                 ..
-            }) if message.starts_with(&again) => Err(MigrateError::Statement {
-                folder: migration.folder().to_string(),
-                direction: direction.as_str(),
-                statement,
-                message,
-                undone: Undone::Migration,
-            }),
-            _ => Err(whole(message)),
+            }) if cause.to_string().starts_with(&again.to_string()) => {
+                Err(MigrateError::Statement {
+                    folder: migration.folder().to_string(),
+                    direction,
+                    statement,
+                    cause,
+                    undone: Undone::Migration,
+                })
+            }
+            _ => Err(whole(cause)),
         }
     }
 
@@ -419,12 +472,18 @@ impl<'m> Migrator<'m> {
         if sql.is_empty() {
             return Ok(());
         }
-        self.begin(db, progress, doing, undone)?;
-        if let Err(message) = db.execute(sql).and_then(|()| db.execute("COMMIT")) {
+        // Where each statement costs a round trip, one for all of it: the SQL is workhub's own.
+        let run = if db.runs_scripts_whole() {
+            db.execute(&format!("BEGIN;\n{sql};\nCOMMIT"))
+        } else {
+            self.begin(db, progress, doing, undone)?;
+            db.execute(sql).and_then(|()| db.execute("COMMIT"))
+        };
+        if let Err(cause) = run {
             let _ = db.execute("ROLLBACK");
             return Err(MigrateError::Stopped {
                 doing: doing.to_string(),
-                message,
+                cause,
                 undone,
             });
         }
@@ -477,7 +536,12 @@ impl<'m> Migrator<'m> {
                 (false, true) => Undone::Migration,
                 (false, false) => Undone::Nothing,
             };
-            if own_transaction {
+            // Where each statement costs a round trip to a server, the migration's transaction
+            // begins in the script's round trip, and its history rows and COMMIT share one: only
+            // SQL of workhub's own is put beside the script, and only before it, where nothing in
+            // the script can swallow it.
+            let whole = own_transaction && db.runs_scripts_whole() && clear.is_empty();
+            if own_transaction && !whole {
                 // Nothing of this migration ran; those before it are committed.
                 let earlier = (index > 0).then_some(Undone::NotStarted);
                 self.begin(
@@ -490,11 +554,10 @@ impl<'m> Migrator<'m> {
             // The first change to the history carries the reset of user_version.
             let cleared = if undone != Undone::Nothing && !clear.is_empty() {
                 db.execute(&std::mem::take(clear))
-                    .map_err(|message| failed(migration, "starting", message, Some(undone)))
+                    .map_err(|cause| failed(migration, "starting", cause, Some(undone)))
             } else {
                 Ok(())
             };
-            let whole = own_transaction && db.runs_scripts_whole() && clear.is_empty();
             let outcome = cleared
                 .and_then(|()| {
                     if whole {
@@ -505,27 +568,30 @@ impl<'m> Migrator<'m> {
                 })
                 .and_then(|()| {
                     let took = started.elapsed();
+                    let tables = db.history_tables();
                     let history = match plan.direction {
-                        Direction::Up => record(migration, dialect, took, false),
-                        Direction::Down => forget(migration.version()),
+                        Direction::Up => tables.record(migration, dialect, took, false),
+                        Direction::Down => tables.forget(migration.version()),
                     };
                     // Outside a transaction, the history rows still go in together (or not at all).
-                    if undone == Undone::Nothing {
+                    if whole {
+                        db.execute(&format!("{history}COMMIT")).map_err(|message| {
+                            failed(migration, "recording and committing", message, Some(undone))
+                        })?;
+                    } else if undone == Undone::Nothing {
                         let history = std::mem::take(clear) + &history;
                         let doing = format!("recording {}", migration.folder());
                         self.in_transaction(db, progress, &history, &doing, Some(undone))?;
                     } else {
-                        db.execute(&history).map_err(|message| {
-                            failed(migration, "recording", message, Some(undone))
-                        })?;
+                        db.execute(&history)
+                            .map_err(|cause| failed(migration, "recording", cause, Some(undone)))?;
                     }
                     Ok(took)
                 });
             let outcome = outcome.and_then(|took| {
-                if own_transaction {
-                    db.execute("COMMIT").map_err(|message| {
-                        failed(migration, "committing", message, Some(undone))
-                    })?;
+                if own_transaction && !whole {
+                    db.execute("COMMIT")
+                        .map_err(|cause| failed(migration, "committing", cause, Some(undone)))?;
                 }
                 Ok(took)
             });
@@ -552,12 +618,12 @@ impl<'m> Migrator<'m> {
             }
         }
         if all {
-            if let Err(message) = db.execute("COMMIT") {
+            if let Err(cause) = db.execute("COMMIT") {
                 let _ = db.execute("ROLLBACK");
                 return Err(failed(
                     plan.steps[total - 1],
                     "committing",
-                    message,
+                    cause,
                     Some(Undone::Run),
                 ));
             }
@@ -603,11 +669,11 @@ fn run_statements(
 ) -> Result<(), MigrateError> {
     for statement in statements::split(sql, db.dialect()) {
         db.execute_statement(migration.folder(), statement)
-            .map_err(|message| MigrateError::Statement {
+            .map_err(|cause| MigrateError::Statement {
                 folder: migration.folder().to_string(),
-                direction: direction.as_str(),
+                direction,
                 statement: statement.to_string(),
-                message,
+                cause,
                 undone: Undone::Migration,
             })?;
     }
@@ -619,53 +685,21 @@ fn run_statements(
 fn failed(
     migration: &Migration,
     doing: &str,
-    message: String,
+    cause: DatabaseError,
     undone: Option<Undone>,
 ) -> MigrateError {
     MigrateError::Stopped {
         doing: format!("{doing} {}", migration.folder()),
-        message,
+        cause,
         undone,
     }
-}
-
-/// The statements that record `migration` as applied. Every value is a validated folder name, a
-/// version, a hex checksum or a number, so inlining them is safe; `quote` escapes regardless.
-fn record(migration: &Migration, dialect: Dialect, took: Duration, stamped: bool) -> String {
-    format!(
-        "INSERT INTO {DIESEL_TABLE} (version) VALUES ({v});\nDELETE FROM {COMPANION_TABLE} WHERE version = {v};\n{}",
-        companion_row(migration, dialect, took, stamped),
-        v = quote(migration.version()),
-    )
-}
-
-fn companion_row(migration: &Migration, dialect: Dialect, took: Duration, stamped: bool) -> String {
-    format!(
-        "INSERT INTO {COMPANION_TABLE} (version, folder, checksum, duration_ms, stamped) VALUES ({}, {}, {}, {}, {});\n",
-        quote(migration.version()),
-        quote(migration.folder()),
-        quote(migration.scripts(dialect).checksum()),
-        took.as_millis(),
-        if stamped { "TRUE" } else { "FALSE" },
-    )
-}
-
-fn forget(version: &str) -> String {
-    format!(
-        "DELETE FROM {DIESEL_TABLE} WHERE version = {v};\nDELETE FROM {COMPANION_TABLE} WHERE version = {v};\n",
-        v = quote(version)
-    )
-}
-
-fn quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::apply::{Silent, Sqlite};
-    use crate::Scripts;
+    use crate::{Dialect, Scripts};
 
     /// A SQLite database whose transactions fail to begin from the `fail_at`-th on (0-based).
     struct FailingBegin {
@@ -687,17 +721,22 @@ mod tests {
         fn unlock(&mut self) {
             self.inner.unlock()
         }
-        fn execute(&mut self, sql: &str) -> Result<(), String> {
+        fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
             self.inner.execute(sql)
         }
         fn begin(&mut self, t: Duration, w: &mut dyn FnMut(&str)) -> Result<(), BeginError> {
             self.begins += 1;
             if self.begins > self.fail_at {
-                return Err(BeginError::Failed("disk I/O error".into()));
+                return Err(BeginError::Failed(DatabaseError::Query(
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::Unknown,
+                        Box::new("disk I/O error".to_string()),
+                    ),
+                )));
             }
             self.inner.begin(t, w)
         }
-        fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+        fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError> {
             self.inner.table_exists(table)
         }
         fn load_history(&mut self, companion: bool) -> Result<Vec<AppliedMigration>, MigrateError> {

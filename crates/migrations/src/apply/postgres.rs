@@ -9,12 +9,13 @@ use super::backend::{batch, query_history, Backend, BeginError};
 use super::progress::BlockedNotice;
 use super::url::scrub;
 use super::DatabaseUrl;
-use crate::history::{AppliedMigration, COMPANION_TABLE, DIESEL_TABLE};
-use crate::{Dialect, MigrateError};
+use crate::history::{AppliedMigration, HistoryTables};
+use crate::{DatabaseError, Dialect, MigrateError};
 use watch::Watch;
 
-/// The advisory lock key every workhub migrator takes: the bytes of "workhubmg" folded into an i64.
-const LOCK_KEY: i64 = 0x776f_726b_6875_626d;
+/// The advisory lock key workhub migrators take unless told another: the bytes of "workhubm" as an
+/// i64.
+pub const DEFAULT_LOCK_KEY: i64 = 0x776f_726b_6875_626d;
 
 /// A PostgreSQL database. Migrators exclude each other with a session-level advisory lock on the
 /// migration connection itself, never a pooled one, so it dies with the connection.
@@ -32,6 +33,9 @@ pub struct Postgres {
     watch: Option<Watch>,
     /// Whether the watcher saw the last statement wait for another session.
     blocked: bool,
+    tables: HistoryTables,
+    /// The advisory lock key migrators of this database's history share.
+    lock_key: i64,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -44,13 +48,7 @@ impl std::fmt::Debug for Postgres {
 
 impl Postgres {
     pub fn open(url: &DatabaseUrl) -> Result<Self, MigrateError> {
-        let DatabaseUrl::Postgres(raw) = url else {
-            unreachable!("Postgres::open takes a postgres URL");
-        };
-        let conn = PgConnection::establish(raw).map_err(|err| MigrateError::Connect {
-            url: url.to_string(),
-            message: scrub(err.to_string().trim(), url),
-        })?;
+        let conn = establish(url)?;
         let mut db = Self {
             conn,
             url: url.clone(),
@@ -60,6 +58,8 @@ impl Postgres {
             pid: 0,
             watch: None,
             blocked: false,
+            tables: HistoryTables::DEFAULT,
+            lock_key: DEFAULT_LOCK_KEY,
         };
         #[derive(QueryableByName)]
         struct Pid {
@@ -75,10 +75,24 @@ impl Postgres {
         .load(&mut db.conn)
         .map_err(|err| MigrateError::Connect {
             url: url.to_string(),
-            message: err.to_string(),
+            cause: DatabaseError::Query(err),
         })?;
         db.pid = pid.first().map_or(0, |row| row.pid);
         Ok(db)
+    }
+
+    /// The same database, its history kept in `tables`.
+    pub fn with_history_tables(mut self, tables: HistoryTables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// The same database, locked with advisory lock `key` instead of [`DEFAULT_LOCK_KEY`]: every
+    /// migrator of one history must use the same key, and histories that may run at the same time
+    /// different ones.
+    pub fn with_lock_key(mut self, key: i64) -> Self {
+        self.lock_key = key;
+        self
     }
 
     pub fn connection(&mut self) -> &mut PgConnection {
@@ -96,7 +110,7 @@ impl Postgres {
             .load(&mut self.conn)
             .map_err(|err| MigrateError::Database {
                 doing: "asking which database this is".into(),
-                message: err.to_string(),
+                cause: DatabaseError::Query(err),
             })?;
         Ok(rows
             .into_iter()
@@ -115,8 +129,8 @@ impl Postgres {
              WHERE l.locktype = 'advisory' AND l.granted \
              AND l.classid = {} AND l.objid = {} AND l.objsubid = 1 \
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOCK_KEY >> 32) as u32,
-            LOCK_KEY as u32
+            (self.lock_key >> 32) as u32,
+            self.lock_key as u32
         );
         diesel::sql_query(sql)
             .load::<Session>(&mut self.conn)
@@ -234,6 +248,10 @@ impl Backend for Postgres {
         self.url.to_string()
     }
 
+    fn history_tables(&self) -> &HistoryTables {
+        &self.tables
+    }
+
     fn wait_at_most(&mut self, timeout: Duration) {
         // A statement waiting on a lock another session holds (the service's long transaction, say)
         // gives up after `timeout`; 0 would mean no limit to PostgreSQL, so at least 1 ms.
@@ -260,8 +278,9 @@ impl Backend for Postgres {
         // Named before the lock is taken (the subquery runs first), so no waiter ever sees the holder
         // without its name.
         let try_lock = format!(
-            "SELECT pg_try_advisory_lock({LOCK_KEY}) AS locked \
+            "SELECT pg_try_advisory_lock({}) AS locked \
              FROM (SELECT set_config('application_name', '{}', false)) AS named",
+            self.lock_key,
             ClientName::ours().replace('\'', "''")
         );
         let started = Instant::now();
@@ -273,7 +292,7 @@ impl Backend for Postgres {
                     .load(&mut self.conn)
                     .map_err(|err| MigrateError::Stopped {
                         doing: "taking the migration lock".into(),
-                        message: err.to_string(),
+                        cause: DatabaseError::Query(err),
                         undone: None,
                     })?;
             if rows.first().is_some_and(|row| row.locked) {
@@ -313,13 +332,16 @@ impl Backend for Postgres {
         if self.locked {
             let _ = batch(
                 &mut self.conn,
-                &format!("SELECT pg_advisory_unlock({LOCK_KEY}); RESET application_name"),
+                &format!(
+                    "SELECT pg_advisory_unlock({}); RESET application_name",
+                    self.lock_key
+                ),
             );
             self.locked = false;
         }
     }
 
-    fn execute(&mut self, sql: &str) -> Result<(), String> {
+    fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
         batch(&mut self.conn, sql)
     }
 
@@ -338,7 +360,7 @@ impl Backend for Postgres {
         }
     }
 
-    fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), String> {
+    fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), DatabaseError> {
         let Some(watch) = &self.watch else {
             self.blocked = false;
             return batch(&mut self.conn, sql);
@@ -348,7 +370,10 @@ impl Backend for Postgres {
         let blocker = watch.statement_ended();
         self.blocked = blocker.is_some();
         match (outcome, blocker) {
-            (Err(message), Some(blocker)) => Err(format!("{message} (it waited for {blocker})")),
+            (Err(err), Some(blocker)) => Err(DatabaseError::Blocked {
+                blocker,
+                source: Box::new(err),
+            }),
             (outcome, _) => outcome,
         }
     }
@@ -362,16 +387,14 @@ impl Backend for Postgres {
         Ok(batch(&mut self.conn, "BEGIN")?)
     }
 
-    fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+    fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError> {
         #[derive(QueryableByName)]
         struct Exists {
             #[diesel(sql_type = Bool)]
             exists: bool,
         }
         let sql = format!("SELECT to_regclass('{table}') IS NOT NULL AS exists");
-        let rows: Vec<Exists> = diesel::sql_query(sql)
-            .load(&mut self.conn)
-            .map_err(|err| err.to_string())?;
+        let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut self.conn)?;
         Ok(rows.first().is_some_and(|row| row.exists))
     }
 
@@ -379,10 +402,15 @@ impl Backend for Postgres {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut self.conn, companion_exists)
+        query_history(&mut self.conn, &self.tables, companion_exists)
     }
 
-    fn history(&mut self) -> Result<Vec<AppliedMigration>, MigrateError> {
+    fn locks_without_writing(&self) -> bool {
+        // A session-level advisory lock lives in the server's memory.
+        true
+    }
+
+    fn history_and_tables(&mut self) -> Result<(Vec<AppliedMigration>, bool), MigrateError> {
         #[derive(QueryableByName)]
         struct Tables {
             #[diesel(sql_type = Bool)]
@@ -392,20 +420,24 @@ impl Backend for Postgres {
         }
         // Both tables asked about in one round trip (the default asks twice).
         let sql = format!(
-            "SELECT to_regclass('{DIESEL_TABLE}') IS NOT NULL AS diesel, \
-             to_regclass('{COMPANION_TABLE}') IS NOT NULL AS companion"
+            "SELECT to_regclass('{}') IS NOT NULL AS diesel, \
+             to_regclass('{}') IS NOT NULL AS companion",
+            self.tables.versions(),
+            self.tables.companion()
         );
         let tables: Vec<Tables> =
             diesel::sql_query(sql)
                 .load(&mut self.conn)
                 .map_err(|err| MigrateError::Stopped {
                     doing: "reading the migration history".into(),
-                    message: err.to_string(),
+                    cause: DatabaseError::Query(err),
                     undone: None,
                 })?;
         match tables.first() {
-            Some(tables) if tables.diesel => self.load_history(tables.companion),
-            _ => Ok(Vec::new()),
+            Some(tables) if tables.diesel => {
+                Ok((self.load_history(tables.companion)?, tables.companion))
+            }
+            _ => Ok((Vec::new(), false)),
         }
     }
 }
@@ -438,10 +470,7 @@ impl TemporaryDatabase {
         let DatabaseUrl::Postgres(raw) = server else {
             unreachable!("TemporaryDatabase::create takes a postgres URL");
         };
-        let mut admin = PgConnection::establish(raw).map_err(|err| MigrateError::Connect {
-            url: server.to_string(),
-            message: scrub(err.to_string().trim(), server),
-        })?;
+        let mut admin = establish(server)?;
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -451,10 +480,10 @@ impl TemporaryDatabase {
             std::process::id(),
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        batch(&mut admin, &format!("CREATE DATABASE \"{name}\"")).map_err(|message| {
+        batch(&mut admin, &format!("CREATE DATABASE \"{name}\"")).map_err(|cause| {
             MigrateError::Database {
                 doing: format!("creating the temporary database {name} (the user needs CREATEDB)"),
-                message,
+                cause,
             }
         })?;
         let url = DatabaseUrl::Postgres(with_database(raw, &name));
@@ -477,6 +506,23 @@ impl Drop for TemporaryDatabase {
             &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
         );
     }
+}
+
+/// A connection to `url`. The driver's message is kept with the URL's password removed; the
+/// driver's error itself is the source only when its text held no password.
+fn establish(url: &DatabaseUrl) -> Result<PgConnection, MigrateError> {
+    let DatabaseUrl::Postgres(raw) = url else {
+        unreachable!("a PostgreSQL connection takes a postgres URL");
+    };
+    PgConnection::establish(raw).map_err(|err| {
+        let text = err.to_string();
+        let message = scrub(text.trim(), url);
+        let source = (message == text.trim()).then_some(err);
+        MigrateError::Connect {
+            url: url.to_string(),
+            cause: DatabaseError::Connect { message, source },
+        }
+    })
 }
 
 /// `url` with its database name replaced by `database`, keeping user, host, port and parameters (a

@@ -6,8 +6,8 @@ use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend, BeginError};
 use super::lock::{self, FileLock, Identity};
-use crate::history::AppliedMigration;
-use crate::{Dialect, MigrateError};
+use crate::history::{AppliedMigration, HistoryTables};
+use crate::{DatabaseError, Dialect, MigrateError};
 
 /// How long a read may wait on another connection that is writing (the running service, say) before
 /// it gives up; a command's [`Backend::wait_at_most`] replaces it with the lock timeout.
@@ -29,6 +29,7 @@ pub struct Sqlite {
     lock: Option<FileLock>,
     /// The identity of the file `conn` opened, to notice a path that changed files.
     opened: Option<Identity>,
+    tables: HistoryTables,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -42,23 +43,24 @@ impl std::fmt::Debug for Sqlite {
 
 impl Sqlite {
     pub fn open(path: &Path) -> Result<Self, MigrateError> {
+        Self::open_file(path).map_err(|cause| MigrateError::Connect {
+            url: path.display().to_string(),
+            cause,
+        })
+    }
+
+    fn open_file(path: &Path) -> Result<Self, DatabaseError> {
         let memory = path.as_os_str() == ":memory:";
         if !memory {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 if !parent.is_dir() {
-                    return Err(MigrateError::Connect {
-                        url: path.display().to_string(),
-                        message: format!("the directory {} does not exist", parent.display()),
+                    return Err(DatabaseError::MissingDirectory {
+                        directory: parent.to_path_buf(),
                     });
                 }
             }
         }
-        let exists = |path: &Path| {
-            path.try_exists().map_err(|err| MigrateError::Connect {
-                url: path.display().to_string(),
-                message: format!("cannot tell whether the file exists: {err}"),
-            })
-        };
+        let exists = |path: &Path| path.try_exists().map_err(DatabaseError::Io);
         let mut on_file = memory || exists(path)?;
         let before = (on_file && !memory).then(|| identity(path)).flatten();
         // An existing file is opened without SQLite's create flag: if it was deleted in between,
@@ -79,13 +81,7 @@ impl Sqlite {
         let opened = (on_file && !memory).then(|| identity(path)).flatten();
         // The same file before and after the open, so the connection is on the file `opened` names.
         if on_file && !memory && before != opened {
-            return Err(MigrateError::Connect {
-                url: path.display().to_string(),
-                message:
-                    "the file was replaced while it was being opened (a reset or a restore?); \
-                          nothing was read or changed; rerun the command"
-                        .into(),
-            });
+            return Err(DatabaseError::Replaced);
         }
         Ok(Self {
             conn,
@@ -94,7 +90,14 @@ impl Sqlite {
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
             opened,
+            tables: HistoryTables::DEFAULT,
         })
+    }
+
+    /// The same database, its history kept in `tables`.
+    pub fn with_history_tables(mut self, tables: HistoryTables) -> Self {
+        self.tables = tables;
+        self
     }
 
     /// Whether the database exists: a file, or `:memory:`.
@@ -108,8 +111,15 @@ impl Sqlite {
 
     /// The connection to the file, creating the file when it does not exist yet.
     pub fn connection(&mut self) -> Result<&mut SqliteConnection, MigrateError> {
-        self.create()?;
+        self.create().map_err(|cause| self.unreachable(cause))?;
         Ok(&mut self.conn)
+    }
+
+    fn unreachable(&self, cause: DatabaseError) -> MigrateError {
+        MigrateError::Connect {
+            url: self.path.display().to_string(),
+            cause,
+        }
     }
 
     /// The connection to read the file through; `None` while the file does not exist (there is
@@ -119,21 +129,17 @@ impl Sqlite {
     }
 
     /// Opens the file itself, creating it when it does not exist yet.
-    fn create(&mut self) -> Result<(), MigrateError> {
+    fn create(&mut self) -> Result<(), DatabaseError> {
         if !self.on_file {
             self.conn = connect(&self.path)?;
             self.on_file = true;
             self.opened = identity(&self.path);
-            self.set_busy_timeout(self.busy_timeout)
-                .map_err(|message| MigrateError::Connect {
-                    url: self.path.display().to_string(),
-                    message,
-                })?;
+            self.set_busy_timeout(self.busy_timeout)?;
         }
         Ok(())
     }
 
-    fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), String> {
+    fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), DatabaseError> {
         batch(
             &mut self.conn,
             &format!(
@@ -147,32 +153,26 @@ impl Sqlite {
     /// meanwhile (then the lock is released again).
     fn keep(&mut self, lock: FileLock) -> Result<(), MigrateError> {
         if !lock.still_names(&self.path) || identity(&self.path) != self.opened {
-            return Err(MigrateError::Stopped {
-                doing: "taking the migration lock".into(),
-                message: format!(
-                    "{} was deleted or replaced while this command waited for the lock (a reset \
-                     or a restore?); rerun the command",
-                    self.path.display()
-                ),
-                undone: None,
+            return Err(MigrateError::FileReplaced {
+                path: self.path.clone(),
             });
         }
         self.lock = Some(lock);
         Ok(())
     }
 
-    fn writable(&mut self) -> Result<&mut SqliteConnection, String> {
-        self.create().map_err(|err| err.to_string())?;
+    fn writable(&mut self) -> Result<&mut SqliteConnection, DatabaseError> {
+        self.create()?;
         Ok(&mut self.conn)
     }
 }
 
-fn connect(path: &Path) -> Result<SqliteConnection, MigrateError> {
-    connect_to(path, &path.to_string_lossy())
+fn connect(path: &Path) -> Result<SqliteConnection, DatabaseError> {
+    connect_to(&path.to_string_lossy())
 }
 
 /// Opens the existing file at `path`, never creating it: a `file:` URI with `mode=rw`.
-fn connect_existing(path: &Path) -> Result<SqliteConnection, MigrateError> {
+fn connect_existing(path: &Path) -> Result<SqliteConnection, DatabaseError> {
     let text = path.to_string_lossy();
     // An empty authority before an absolute path, so a path starting `//` is not read as a host.
     let mut uri = String::from(if text.starts_with('/') {
@@ -189,15 +189,15 @@ fn connect_existing(path: &Path) -> Result<SqliteConnection, MigrateError> {
         }
     }
     uri.push_str("?mode=rw");
-    connect_to(path, &uri)
+    connect_to(&uri)
 }
 
-fn connect_to(path: &Path, target: &str) -> Result<SqliteConnection, MigrateError> {
-    let failed = |message: String| MigrateError::Connect {
-        url: path.display().to_string(),
-        message,
-    };
-    let mut conn = SqliteConnection::establish(target).map_err(|e| failed(e.to_string()))?;
+fn connect_to(target: &str) -> Result<SqliteConnection, DatabaseError> {
+    // A file path holds no password: the driver's error is kept whole.
+    let mut conn = SqliteConnection::establish(target).map_err(|err| DatabaseError::Connect {
+        message: err.to_string(),
+        source: Some(err),
+    })?;
     // diesel turns foreign keys on; migrations run with them off, as SQLite's table rebuild
     // requires (a generated rebuild checks them itself before it commits).
     batch(
@@ -206,18 +206,12 @@ fn connect_to(path: &Path, target: &str) -> Result<SqliteConnection, MigrateErro
             "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = OFF;",
             BUSY_TIMEOUT.as_millis()
         ),
-    )
-    .map_err(failed)?;
+    )?;
     Ok(conn)
 }
 
 fn identity(path: &Path) -> Option<Identity> {
     lock::identity(path).ok()
-}
-
-/// SQLite's messages for a database another connection holds.
-fn is_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
 }
 
 impl Backend for Sqlite {
@@ -241,7 +235,7 @@ impl Backend for Sqlite {
     ) -> Result<(), MigrateError> {
         if self.path.as_os_str() != ":memory:" {
             // The lock is on the file itself, so the file must exist first.
-            self.create()?;
+            self.create().map_err(|cause| self.unreachable(cause))?;
             let lock = FileLock::acquire(&self.path, timeout, waiting)?;
             self.keep(lock)?;
         }
@@ -264,7 +258,7 @@ impl Backend for Sqlite {
         self.lock = None;
     }
 
-    fn execute(&mut self, sql: &str) -> Result<(), String> {
+    fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
         batch(self.writable()?, sql)
     }
 
@@ -280,22 +274,26 @@ impl Backend for Sqlite {
         let started = Instant::now();
         self.set_busy_timeout(QUIET_WAIT.min(timeout))?;
         let mut result = batch(&mut self.conn, "BEGIN IMMEDIATE");
-        if result.as_ref().is_err_and(|message| is_busy(message)) && started.elapsed() < timeout {
+        if result.as_ref().is_err_and(DatabaseError::is_busy) && started.elapsed() < timeout {
             waiting(&self.name());
             self.set_busy_timeout(timeout.saturating_sub(started.elapsed()))?;
             result = batch(&mut self.conn, "BEGIN IMMEDIATE");
         }
         let restored = self.set_busy_timeout(self.busy_timeout);
         match result {
-            Err(message) if is_busy(&message) => Err(BeginError::Busy {
+            Err(err) if err.is_busy() => Err(BeginError::Busy {
                 waited: started.elapsed(),
             }),
-            Err(message) => Err(BeginError::Failed(message)),
+            Err(err) => Err(BeginError::Failed(err)),
             Ok(()) => Ok(restored?),
         }
     }
 
-    fn table_exists(&mut self, table: &str) -> Result<bool, String> {
+    fn history_tables(&self) -> &HistoryTables {
+        &self.tables
+    }
+
+    fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError> {
         #[derive(QueryableByName)]
         struct Count {
             #[diesel(sql_type = Integer)]
@@ -306,7 +304,7 @@ impl Backend for Sqlite {
         );
         let rows: Vec<Count> = diesel::sql_query(sql)
             .load(&mut self.conn)
-            .map_err(|err| not_a_database(&self.path, err.to_string()))?;
+            .map_err(|err| classify(&self.path, err))?;
         Ok(rows.first().is_some_and(|row| row.n > 0))
     }
 
@@ -314,10 +312,10 @@ impl Backend for Sqlite {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut self.conn, companion_exists)
+        query_history(&mut self.conn, &self.tables, companion_exists)
     }
 
-    fn clear_user_version(&mut self) -> Result<Option<&'static str>, String> {
+    fn clear_user_version(&mut self) -> Result<Option<&'static str>, DatabaseError> {
         #[derive(QueryableByName)]
         struct Row {
             #[diesel(sql_type = Integer)]
@@ -326,19 +324,21 @@ impl Backend for Sqlite {
         if !self.on_file {
             return Ok(None);
         }
-        let row: Row = diesel::sql_query("PRAGMA user_version")
-            .get_result(&mut self.conn)
-            .map_err(|err| err.to_string())?;
+        let row: Row = diesel::sql_query("PRAGMA user_version").get_result(&mut self.conn)?;
         Ok((row.user_version != 0).then_some("PRAGMA user_version = 0"))
     }
 }
 
-/// SQLite's "file is not a database" names no file; this one does.
-pub(crate) fn not_a_database(path: &Path, message: String) -> String {
-    if message.contains("file is not a database") {
-        format!("{} is not a SQLite database ({message})", path.display())
+/// A failed query on the file at `path`: SQLite's "file is not a database" names no file, so that
+/// one becomes [`DatabaseError::NotADatabase`], naming it.
+pub(crate) fn classify(path: &Path, err: diesel::result::Error) -> DatabaseError {
+    if err.to_string().contains("file is not a database") {
+        DatabaseError::NotADatabase {
+            path: path.to_path_buf(),
+            source: err,
+        }
     } else {
-        message
+        DatabaseError::Query(err)
     }
 }
 

@@ -8,8 +8,9 @@ pub use status::{Entry, State, Status};
 pub use target::{resolve, Target};
 
 use crate::source::lineage;
-use crate::{Dialect, MigrateError, Migration};
+use crate::{Counted, Dialect, MigrateError, Migration, WrongWay};
 
+/// Which way a run goes: applying migrations or reverting them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Up,
@@ -22,6 +23,12 @@ impl Direction {
             Self::Up => "up",
             Self::Down => "down",
         }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -48,13 +55,13 @@ impl<'m> Status<'m> {
             Target::Base => {
                 return Err(MigrateError::WrongDirection {
                     target: target.to_string(),
-                    hint: "upgrade cannot go to base; use `workhub db downgrade base`".into(),
+                    reason: WrongWay::UpgradeToBase,
                 })
             }
             Target::Back(_) => {
                 return Err(MigrateError::WrongDirection {
                     target: target.to_string(),
-                    hint: format!("upgrade only goes forward; use `workhub db downgrade {target}`"),
+                    reason: WrongWay::UpgradeBack,
                 })
             }
             Target::Forward(n) => {
@@ -62,7 +69,7 @@ impl<'m> Status<'m> {
                     return Err(MigrateError::OutOfRange {
                         target: target.to_string(),
                         available: pending.len(),
-                        what: "pending",
+                        counted: Counted::Pending,
                     });
                 }
                 pending[..*n].to_vec()
@@ -78,10 +85,9 @@ impl<'m> Status<'m> {
                 {
                     return Err(MigrateError::WrongDirection {
                         target: revision.clone(),
-                        hint: format!(
-                            "the database is already past {}; use `workhub db downgrade {revision}` to go back",
-                            self.migrations()[index].folder()
-                        ),
+                        reason: WrongWay::AlreadyPast {
+                            folder: self.migrations()[index].folder().to_string(),
+                        },
                     });
                 }
                 steps
@@ -144,7 +150,7 @@ impl<'m> Status<'m> {
             Target::Head | Target::Forward(_) => {
                 return Err(MigrateError::WrongDirection {
                     target: target.to_string(),
-                    hint: "downgrade only goes back; use `workhub db upgrade`".into(),
+                    reason: WrongWay::DowngradeForward,
                 })
             }
             Target::Back(n) => {
@@ -152,7 +158,7 @@ impl<'m> Status<'m> {
                     return Err(MigrateError::OutOfRange {
                         target: target.to_string(),
                         available: applied.len(),
-                        what: "applied",
+                        counted: Counted::Applied,
                     });
                 }
                 applied[..*n].to_vec()
@@ -163,10 +169,9 @@ impl<'m> Status<'m> {
                 if !self.is_applied(index) {
                     return Err(MigrateError::WrongDirection {
                         target: revision.clone(),
-                        hint: format!(
-                            "{} is not applied, so downgrade cannot stop there; use `workhub db upgrade {revision}`",
-                            keep.folder()
-                        ),
+                        reason: WrongWay::NotApplied {
+                            folder: keep.folder().to_string(),
+                        },
                     });
                 }
                 applied
@@ -206,7 +211,7 @@ impl<'m> Status<'m> {
             Target::Back(n) => applied.checked_sub(*n).ok_or(MigrateError::OutOfRange {
                 target: target.to_string(),
                 available: applied,
-                what: "applied",
+                counted: Counted::Applied,
             }),
             Target::Revision(revision) => Ok(resolve(self.migrations(), revision)? + 1),
         }
@@ -217,7 +222,7 @@ impl<'m> Status<'m> {
             return Err(MigrateError::OutOfRange {
                 target: target.to_string(),
                 available: self.pending().count(),
-                what: "pending",
+                counted: Counted::Pending,
             });
         }
         Ok(count)

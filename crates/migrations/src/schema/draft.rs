@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::render::Generator;
 use super::{generate, render, Change, Generated, Schema};
 use crate::source::lineage::LINEAGE_FILE;
 use crate::source::Lineage;
@@ -25,13 +26,14 @@ pub fn generated(
     parent: Option<&str>,
     current: &Schema,
     target: &Schema,
+    generator: &Generator,
 ) -> Option<Draft> {
-    let sqlite = generate(current, target, Dialect::Sqlite, folder)?;
+    let sqlite = generate(current, target, Dialect::Sqlite, folder, generator)?;
     // The same changes for PostgreSQL, from the same comparison. A change PostgreSQL has already
     // (ids never reused: an identity never reuses one) leaves it a script that says so.
-    let postgres = generate(current, target, Dialect::Postgres, folder).unwrap_or_else(|| {
+    let postgres = generate(current, target, Dialect::Postgres, folder, generator).unwrap_or_else(|| {
         let unchanged = |title: &str| {
-            super::render::header(title, &sqlite.changes)
+            render::header(title, &sqlite.changes, generator)
                 + "-- Nothing changes on PostgreSQL: it stores the models this way already.\n\
                    -- (A script of comments alone is an empty query to the server: this one does nothing.)\n\
                    SELECT 1;\n"

@@ -11,6 +11,7 @@ use std::fmt;
 
 use super::draft::{self, Draft};
 use super::merge::merge;
+use super::render::Generator;
 use super::{diff, render, scratch, Change, Schema};
 use crate::plan::Target;
 use crate::source::lineage::{self, LINEAGE_FILE};
@@ -47,6 +48,7 @@ pub struct Rebase {
 
 /// Why a rebase refused; nothing was written.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum RebaseError {
     /// A migration names a parent that is not among the migrations before it. With `expected`, the
     /// schema it records is not what the migrations before it build either (`expected` is the one
@@ -135,7 +137,15 @@ impl fmt::Display for RebaseError {
     }
 }
 
-impl std::error::Error for RebaseError {}
+impl std::error::Error for RebaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Replay { error, .. } => Some(error.as_ref()),
+            Self::Source(err) => Some(err),
+            _ => None,
+        }
+    }
+}
 
 /// What re-creating the merged-in branch of `migrations` on top of `ours` (the migration it was
 /// merged into) gives, `None` when nothing has diverged. `ours` and what it was written after are
@@ -146,6 +156,7 @@ pub fn rebase(
     migrations: &[Migration],
     models: &Schema,
     ours: &str,
+    generator: &Generator,
     mut folder_after: impl FnMut(&Migration, &str) -> String,
 ) -> Result<Option<Rebase>, RebaseError> {
     let divergences = lineage::divergences(migrations);
@@ -188,18 +199,18 @@ pub fn rebase(
                 }
             })?;
         let parent = history.last().map(|m| m.folder().to_string());
-        let edited = migration
-            .lineage()
-            .is_some_and(|l| !l.is_hand_written() && edited_by_hand(migration, l, &before, &after));
+        let edited = migration.lineage().is_some_and(|l| {
+            !l.is_hand_written() && edited_by_hand(migration, l, &before, &after, generator)
+        });
         let hand_written = edited || migration.lineage().is_none_or(Lineage::is_hand_written);
         let draft = if hand_written {
             draft::hand_written(folder, parent.as_deref(), &schema, files_of(migration))
         } else {
-            draft::generated(folder, parent.as_deref(), &schema, &target).ok_or_else(|| {
-                RebaseError::NothingLeft {
+            draft::generated(folder, parent.as_deref(), &schema, &target, generator).ok_or_else(
+                || RebaseError::NothingLeft {
                     migration: migration.folder().to_string(),
-                }
-            })?
+                },
+            )?
         };
         let recreated = migration_of(&draft)?;
         let sql_changed = recreated.scripts(Dialect::Sqlite).checksum()
@@ -343,12 +354,19 @@ fn edited_by_hand(
     lineage: &Lineage,
     before: &Schema,
     after: &Schema,
+    generator: &Generator,
 ) -> bool {
     let now = draft::files_digest(&files_of(migration));
     match lineage.sql() {
         Some(written) => written != now,
-        None => draft::generated(migration.folder(), lineage.parent(), before, after)
-            .is_none_or(|again| draft::files_digest(&again.files) != now),
+        None => draft::generated(
+            migration.folder(),
+            lineage.parent(),
+            before,
+            after,
+            generator,
+        )
+        .is_none_or(|again| draft::files_digest(&again.files) != now),
     }
 }
 

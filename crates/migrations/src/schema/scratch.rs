@@ -1,10 +1,11 @@
 //! The schema a set of migrations builds, read from a scratch database they are replayed into: never
 //! the developer's database.
 
+use super::render::Generator;
 use super::{diff, introspect, render, Change, Schema};
 use crate::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use crate::plan::Target;
-use crate::{DatabaseUrl, Dialect, MigrateError, Migration, Migrator};
+use crate::{DatabaseError, DatabaseUrl, Dialect, MigrateError, Migration, Migrator};
 
 /// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back.
 pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
@@ -30,12 +31,9 @@ pub fn built_by_postgres(
     // Never replay into anything but the scratch database, whatever the URL's parameters say.
     let current = db.current_database()?;
     if current != scratch.name() {
-        return Err(MigrateError::Database {
-            doing: "opening the scratch database".into(),
-            message: format!(
-                "the URL reaches database {current}, not {}; remove dbname from its parameters",
-                scratch.name()
-            ),
+        return Err(MigrateError::ScratchElsewhere {
+            reached: current,
+            created: scratch.name().to_string(),
         });
     }
     let mut migrator = Migrator::new(migrations);
@@ -51,9 +49,9 @@ pub fn built_by_postgres(
 
 /// Reads the schema of an open PostgreSQL database.
 pub fn read_postgres(db: &mut Postgres) -> Result<Schema, MigrateError> {
-    introspect::postgres(db.connection()).map_err(|message| MigrateError::Database {
+    introspect::postgres(db.connection()).map_err(|err| MigrateError::Database {
         doing: "reading the schema".into(),
-        message,
+        cause: DatabaseError::Query(err),
     })
 }
 
@@ -64,9 +62,9 @@ pub fn read(db: &mut Sqlite) -> Result<Schema, MigrateError> {
     let Some(conn) = db.reading() else {
         return Ok(Schema::default());
     };
-    introspect::sqlite(conn).map_err(|message| MigrateError::Database {
+    introspect::sqlite(conn).map_err(|err| MigrateError::Database {
         doing: "reading the schema".into(),
-        message: crate::apply::sqlite::not_a_database(&path, message),
+        cause: crate::apply::sqlite::classify(&path, err),
     })
 }
 
@@ -84,6 +82,7 @@ pub fn generate(
     models: &Schema,
     dialect: Dialect,
     title: &str,
+    generator: &Generator,
 ) -> Option<Generated> {
     let current = &render::for_dialect(current, dialect);
     let target = render::for_dialect(models, dialect);
@@ -94,15 +93,18 @@ pub fn generate(
     let reverse = diff(&target, current);
     // SQLite's scripts have PostgreSQL counterparts beside them, which another runner may not know.
     let guard = |file: &str| match dialect {
-        Dialect::Sqlite => render::postgres_refusal(file),
+        Dialect::Sqlite => render::postgres_refusal(file, generator),
         Dialect::Postgres => String::new(),
     };
-    let up = render::header(title, &changes)
+    let up = render::header(title, &changes, generator)
         + &guard("up.postgres.sql")
-        + &render::render(dialect, current, &target, &changes);
-    let down = render::header(&format!("{title} (down: reverts up.sql)"), &reverse)
-        + &guard("down.postgres.sql")
-        + &render::render(dialect, &target, current, &reverse);
+        + &render::render(dialect, current, &target, &changes, generator);
+    let down = render::header(
+        &format!("{title} (down: reverts up.sql)"),
+        &reverse,
+        generator,
+    ) + &guard("down.postgres.sql")
+        + &render::render(dialect, &target, current, &reverse, generator);
     Some(Generated { changes, up, down })
 }
 

@@ -117,7 +117,7 @@ pub fn migration_from_files(
             findings.push(Finding::new(
                 folder,
                 format!(
-                    "not named as `workhub db create` names folders: {reason}; \
+                    "not named the way generated migrations are: {reason}; \
                      its version is diesel's, `{version}`"
                 ),
             ));

@@ -83,8 +83,7 @@ struct TriggerRow {
 }
 
 /// Reads the schema of the connection's current schema (normally `public`) from the catalogs.
-pub fn postgres(conn: &mut PgConnection) -> Result<Schema, String> {
-    let failed = |err: diesel::result::Error| err.to_string();
+pub fn postgres(conn: &mut PgConnection) -> Result<Schema, diesel::result::Error> {
     let columns: Vec<ColumnRow> = diesel::sql_query(format!(
         "SELECT c.relname::text AS tbl, a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS ty, \
          a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS dflt, a.attidentity <> '' AS identity \
@@ -93,8 +92,7 @@ pub fn postgres(conn: &mut PgConnection) -> Result<Schema, String> {
          WHERE {} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
         user_tables("c")
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
     let constraints: Vec<ConstraintRow> = diesel::sql_query(format!(
         "SELECT c.relname::text AS tbl, con.conname::text AS name, con.contype::text AS kind, \
          {} AS columns, t.relname::text AS target, {} AS target_columns, \
@@ -107,8 +105,7 @@ pub fn postgres(conn: &mut PgConnection) -> Result<Schema, String> {
         column_names("con.confkey", "con.confrelid"),
         user_tables("c")
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
     let indexes: Vec<IndexRow> = diesel::sql_query(format!(
         "SELECT c.relname::text AS tbl, i.relname::text AS name, ix.indisunique AS is_unique, {} AS columns \
          FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class c ON c.oid = ix.indrelid \
@@ -118,15 +115,13 @@ pub fn postgres(conn: &mut PgConnection) -> Result<Schema, String> {
         column_names("ix.indkey::int2[]", "ix.indrelid"),
         user_tables("c")
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
     let triggers: Vec<TriggerRow> = diesel::sql_query(format!(
         "SELECT c.relname::text AS tbl, pg_get_triggerdef(tg.oid) AS definition FROM pg_trigger tg \
          JOIN pg_class c ON c.oid = tg.tgrelid WHERE {} AND NOT tg.tgisinternal ORDER BY tg.tgname",
         user_tables("c")
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
 
     let split = |list: Option<String>| -> Vec<String> {
         list.map(|l| l.split(',').map(str::to_string).collect())

@@ -75,36 +75,31 @@ struct SqlRow {
 }
 
 /// Reads the schema of a SQLite database.
-pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, String> {
-    let failed = |err: diesel::result::Error| err.to_string();
+pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Error> {
     let columns: Vec<ColumnRow> = diesel::sql_query(per_table(
         "p.name AS name, p.type AS ty, p.\"notnull\" AS not_null, p.dflt_value AS dflt, p.pk AS pk",
         "pragma_table_info(m.name) p",
         "p.cid",
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
     let indexes: Vec<IndexRow> = diesel::sql_query(per_table(
         "il.name AS idx, il.\"unique\" AS is_unique, il.origin AS origin, ii.name AS col",
         "pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii",
         "il.name, ii.seqno",
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
     let foreign_keys: Vec<ForeignKeyRow> = diesel::sql_query(per_table(
         "fk.id AS id, fk.\"table\" AS target, fk.\"from\" AS from_col, fk.\"to\" AS to_col, \
          fk.on_update AS on_update, fk.on_delete AS on_delete",
         "pragma_foreign_key_list(m.name) fk",
         "fk.id, fk.seq",
     ))
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
     let sql: Vec<SqlRow> = diesel::sql_query(
         "SELECT type AS kind, tbl_name AS tbl, sql FROM sqlite_master WHERE type IN ('table', 'trigger') \
          ORDER BY type, name",
     )
-    .load(conn)
-    .map_err(failed)?;
+    .load(conn)?;
 
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let mut keys: BTreeMap<String, Vec<(i32, String)>> = BTreeMap::new();

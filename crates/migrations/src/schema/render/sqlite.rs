@@ -6,12 +6,13 @@ use std::fmt::Write as _;
 
 use super::{
     check_sql, column_list, create_index, destructive_note, foreign_key_sql, quote, unique_sql,
+    Generator,
 };
 use crate::schema::{Change, Column, ColumnType, Schema, Table};
 
 const NEW_PREFIX: &str = "_workhub_new_";
 
-pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
+pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change], generator: &Generator) -> String {
     let mut out = String::new();
     let mut rebuilt = false;
     let mut index = 0;
@@ -48,7 +49,7 @@ pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
                     for change in group.iter().filter(|c| c.is_destructive()) {
                         out.push_str(&destructive_note(change));
                     }
-                    out.push_str(&rebuild(old, new));
+                    out.push_str(&rebuild(old, new, generator));
                     rebuilt = true;
                 }
                 index = end;
@@ -57,7 +58,7 @@ pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
         out.push('\n');
     }
     if rebuilt {
-        out.insert_str(0, FOREIGN_KEYS_OFF_GUARD);
+        out.insert_str(0, &foreign_keys_off_guard(generator));
         out.push_str(FOREIGN_KEY_CHECK);
     }
     out.trim_end().to_string() + "\n"
@@ -67,10 +68,15 @@ pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change]) -> String {
 /// on SQLite (text cast to INTEGER is 0), and on PostgreSQL, which runs it only when a runner that
 /// knows nothing of `file` (diesel_cli) picks `up.sql` instead, an error that quotes the text. It
 /// runs before anything else, so nothing changes.
-pub fn postgres_refusal(file: &str) -> String {
+pub fn postgres_refusal(file: &str, generator: &Generator) -> String {
+    let message = format!(
+        "{}: this file is SQLite SQL; on PostgreSQL run {file} instead, with `{}`",
+        generator.name, generator.upgrade
+    );
     format!(
         "-- For SQLite only: PostgreSQL must run {file}. On PostgreSQL this statement fails, before anything changes.\n\
-         SELECT CAST('workhub: this file is SQLite SQL; on PostgreSQL run {file} instead, with `workhub db upgrade`' AS INTEGER);\n\n"
+         SELECT CAST({} AS INTEGER);\n\n",
+        literal(&message)
     )
 }
 
@@ -82,10 +88,20 @@ fn fail_with(message_sql: &str, from_where: &str) -> String {
 }
 
 /// A rebuild drops the old table; with foreign keys on, that deletes (or nulls) every row that
-/// references it, so such a run fails first. workhub turns them off for migrations; diesel_cli
+/// references it, so such a run fails first. The engine turns them off for migrations; diesel_cli
 /// turns them on, and cannot turn them off inside the migration's transaction.
-const FOREIGN_KEYS_OFF_GUARD: &str = "-- Rebuilds must run with foreign keys off (workhub does so): dropping a table would otherwise delete the rows that reference it.\n\
-SELECT json_extract('{}', 'workhub: this migration rebuilds tables and needs foreign keys off, or the rows that reference them are deleted; nothing was changed: run it with `workhub db upgrade`') FROM pragma_foreign_keys WHERE foreign_keys = 1;\n\n";
+fn foreign_keys_off_guard(generator: &Generator) -> String {
+    let message = format!(
+        "{}: this migration rebuilds tables and needs foreign keys off, or the rows that reference them are deleted; nothing was changed: run it with `{}`",
+        generator.name, generator.upgrade
+    );
+    format!(
+        "-- Rebuilds must run with foreign keys off ({} does so): dropping a table would otherwise delete the rows that reference it.\n\
+         SELECT json_extract('{{}}', {}) FROM pragma_foreign_keys WHERE foreign_keys = 1;\n\n",
+        generator.name,
+        literal(&message)
+    )
+}
 
 /// A SQL string literal.
 fn literal(text: &str) -> String {
@@ -96,7 +112,7 @@ fn literal(text: &str) -> String {
 /// exactly the columns it was generated from (`pragma_table_xinfo`, so generated and hidden columns
 /// count too): a column added since (by another branch's migration,
 /// say) would otherwise be dropped with its data.
-fn columns_guard(old: &Table) -> String {
+fn columns_guard(old: &Table, generator: &Generator) -> String {
     let names: Vec<String> = old.columns.iter().map(|c| literal(&c.name)).collect();
     let json: Vec<String> = old
         .columns
@@ -104,7 +120,7 @@ fn columns_guard(old: &Table) -> String {
         .map(|c| format!("\"{}\"", c.name.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     let table = literal(&old.name);
-    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `workhub db create` it again on the current history";
+    let changed = changed_since(generator);
     let mut out = String::from(
         "-- The live table must have exactly the columns this rebuild was generated from, or data would be lost.\n",
     );
@@ -112,8 +128,8 @@ fn columns_guard(old: &Table) -> String {
         &format!(
             "{} || group_concat(name, ', ') || {}",
             literal(&format!(
-                "workhub: rebuilding {} would lose columns: ",
-                old.name
+                "{}: rebuilding {} would lose columns: ",
+                generator.name, old.name
             )),
             literal(&format!("; {changed}"))
         ),
@@ -125,7 +141,10 @@ fn columns_guard(old: &Table) -> String {
     out.push_str(&fail_with(
         &format!(
             "{} || group_concat(value, ', ') || {}",
-            literal(&format!("workhub: rebuilding {} expects columns it lacks: ", old.name)),
+            literal(&format!(
+                "{}: rebuilding {} expects columns it lacks: ",
+                generator.name, old.name
+            )),
             literal(&format!("; {changed}"))
         ),
         &format!(
@@ -141,7 +160,7 @@ fn columns_guard(old: &Table) -> String {
 /// the rebuild re-creates only those it knows (a UNIQUE index another branch added would vanish).
 /// SQLite's own indexes for UNIQUE and PRIMARY KEY constraints (`sqlite_autoindex_*`) are the
 /// table's definition, which the column guard and the rebuild cover.
-fn objects_guard(old: &Table) -> String {
+fn objects_guard(old: &Table, generator: &Generator) -> String {
     let mut names: Vec<String> = old.indexes.iter().map(|i| i.name.clone()).collect();
     names.extend(old.triggers.iter().filter_map(|t| trigger_name(t)));
     let list: Vec<String> = names.iter().map(|n| literal(n)).collect();
@@ -154,14 +173,17 @@ fn objects_guard(old: &Table) -> String {
         "sqlite_master WHERE tbl_name = {table} AND type IN ('index', 'trigger') \
          AND substr(name, 1, 17) <> 'sqlite_autoindex_'"
     );
-    let changed = "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `workhub db create` it again on the current history";
+    let changed = changed_since(generator);
     let mut out = String::from(
         "-- The live table must have exactly the indexes and triggers this rebuild was generated from, or they would be lost.\n",
     );
     out.push_str(&fail_with(
         &format!(
             "{} || group_concat(type || ' ' || name, ', ') || {}",
-            literal(&format!("workhub: rebuilding {} would lose ", old.name)),
+            literal(&format!(
+                "{}: rebuilding {} would lose ",
+                generator.name, old.name
+            )),
             literal(&format!("; {changed}"))
         ),
         &if list.is_empty() {
@@ -179,8 +201,8 @@ fn objects_guard(old: &Table) -> String {
         &format!(
             "{} || group_concat(value, ', ') || {}",
             literal(&format!(
-                "workhub: rebuilding {} expects indexes or triggers it lacks: ",
-                old.name
+                "{}: rebuilding {} expects indexes or triggers it lacks: ",
+                generator.name, old.name
             )),
             literal(&format!("; {changed}"))
         ),
@@ -281,14 +303,22 @@ fn in_place_sql(change: &Change) -> String {
     }
 }
 
-fn rebuild(old: &Table, new: &Table) -> String {
+/// What a guard adds when the live table is not the one the rebuild was generated from.
+fn changed_since(generator: &Generator) -> String {
+    format!(
+        "it changed after this migration was generated (a migration from another branch?); nothing was changed: delete this migration folder and `{}` it again on the current history",
+        generator.create
+    )
+}
+
+fn rebuild(old: &Table, new: &Table, generator: &Generator) -> String {
     let temp = format!("{NEW_PREFIX}{}", new.name);
     let mut out = format!(
         "-- Rebuild {}: SQLite cannot make these changes in place. New table, copy every row, swap.\n",
         new.name
     );
-    out.push_str(&columns_guard(old));
-    out.push_str(&objects_guard(old));
+    out.push_str(&columns_guard(old, generator));
+    out.push_str(&objects_guard(old, generator));
     out.push_str(&create_table(new, &temp));
     let mut targets = Vec::new();
     let mut sources = Vec::new();

@@ -1,0 +1,439 @@
+//! The `Migrator` through its public API, on in-memory SQLite databases: what each command runs,
+//! records and refuses, with no CLI in between.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel::{QueryableByName, RunQueryDsl};
+use workhub_migrations::apply::{Backend, Sqlite, TransactionMode};
+use workhub_migrations::plan::{Direction, State};
+use workhub_migrations::{MigrateError, Migration, Migrator, Progress, Scripts, Target, Undone};
+
+/// A migration history written as a test reads it: folders by name, each with its SQL.
+#[derive(Default)]
+struct History {
+    migrations: Vec<Migration>,
+}
+
+/// One migration of a [`History`]: `up` creates a table named after it unless told otherwise.
+struct Step {
+    name: &'static str,
+    up: String,
+    down: Option<String>,
+    in_transaction: bool,
+}
+
+impl Step {
+    fn table(name: &'static str) -> Self {
+        Self {
+            name,
+            up: format!("CREATE TABLE {name} (id INTEGER PRIMARY KEY);"),
+            down: Some(format!("DROP TABLE {name};")),
+            in_transaction: true,
+        }
+    }
+
+    fn sql(name: &'static str, up: &str, down: Option<&str>) -> Self {
+        Self {
+            name,
+            up: up.to_string(),
+            down: down.map(str::to_string),
+            in_transaction: true,
+        }
+    }
+
+    fn outside_transaction(mut self) -> Self {
+        self.in_transaction = false;
+        self
+    }
+}
+
+impl History {
+    fn of(steps: impl IntoIterator<Item = Step>) -> Self {
+        let mut history = Self::default();
+        for step in steps {
+            history.push(step);
+        }
+        history
+    }
+
+    /// Appends `step` with the next version (one second after the previous).
+    fn push(&mut self, step: Step) {
+        let second = self.migrations.len() + 1;
+        self.migrations.push(migration(second, step));
+    }
+
+    fn folders(&self) -> Vec<String> {
+        self.migrations
+            .iter()
+            .map(|m| m.folder().to_string())
+            .collect()
+    }
+
+    fn migrator(&self) -> Migrator<'_> {
+        let mut migrator = Migrator::new(&self.migrations);
+        migrator.lock_timeout = Duration::from_secs(5);
+        migrator
+    }
+}
+
+fn migration(second: usize, step: Step) -> Migration {
+    Migration::new(
+        format!("2024-01-01-{second:06}_{}", step.name),
+        format!("20240101{second:06}"),
+        step.name.to_string(),
+        step.in_transaction,
+        Scripts::new(step.up, step.down),
+        None,
+    )
+}
+
+fn memory() -> Sqlite {
+    Sqlite::open(Path::new(":memory:")).expect("an in-memory database")
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// The database's own tables (not the history's), by name.
+fn tables(db: &mut Sqlite) -> Vec<String> {
+    let rows: Vec<Name> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE '\\_\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .load(db.connection().unwrap())
+    .unwrap();
+    rows.into_iter().map(|row| row.name).collect()
+}
+
+/// The folders the history records as applied, in version order.
+fn applied(db: &mut Sqlite, history: &History) -> Vec<String> {
+    let status = history.migrator().status(db).unwrap();
+    status
+        .entries()
+        .iter()
+        .filter(|entry| entry.state != State::Pending)
+        .map(|entry| entry.migration.folder().to_string())
+        .collect()
+}
+
+/// Every event a run reports, in order.
+#[derive(Default)]
+struct Events(Vec<String>);
+
+impl Progress for Events {
+    fn started(&mut self, index: usize, total: usize, m: &Migration, d: Direction) {
+        self.0.push(format!(
+            "start {}/{total} {} {}",
+            index + 1,
+            d.as_str(),
+            m.name()
+        ));
+    }
+    fn finished(&mut self, index: usize, total: usize, m: &Migration, d: Direction, _: Duration) {
+        self.0.push(format!(
+            "done {}/{total} {} {}",
+            index + 1,
+            d.as_str(),
+            m.name()
+        ));
+    }
+}
+
+#[test]
+fn upgrade_to_head_runs_every_migration_in_order_and_records_it() {
+    let history = History::of([Step::table("users"), Step::table("projects")]);
+    let mut db = memory();
+    let mut events = Events::default();
+    let outcome = history
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut events)
+        .unwrap();
+    assert_eq!(
+        outcome
+            .ran
+            .iter()
+            .map(|r| r.folder.clone())
+            .collect::<Vec<_>>(),
+        history.folders()
+    );
+    assert_eq!(
+        events.0,
+        [
+            "start 1/2 up users",
+            "done 1/2 up users",
+            "start 2/2 up projects",
+            "done 2/2 up projects"
+        ]
+    );
+    assert!(outcome.status.is_at_head());
+    assert_eq!(tables(&mut db), ["projects", "users"]);
+    let rows = db.history().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, migration) in rows.iter().zip(&history.migrations) {
+        assert_eq!(row.version, migration.version());
+        assert_eq!(row.folder.as_deref(), Some(migration.folder()));
+        assert_eq!(
+            row.checksum.as_deref(),
+            Some(migration.scripts(db.dialect()).checksum())
+        );
+        assert!(!row.stamped);
+    }
+}
+
+#[test]
+fn a_second_upgrade_has_nothing_to_do_and_runs_nothing() {
+    let history = History::of([Step::table("users")]);
+    let mut db = memory();
+    let migrator = history.migrator();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    let mut events = Events::default();
+    let again = migrator
+        .upgrade(&mut db, &Target::Head, &mut events)
+        .unwrap();
+    assert!(again.ran.is_empty());
+    assert!(events.0.is_empty(), "{:?}", events.0);
+}
+
+#[test]
+fn relative_and_named_targets_move_step_by_step() {
+    let history = History::of([Step::table("a"), Step::table("b"), Step::table("c")]);
+    let mut db = memory();
+    let migrator = history.migrator();
+    let quiet = &mut Events::default();
+    migrator
+        .upgrade(&mut db, &Target::Forward(1), quiet)
+        .unwrap();
+    assert_eq!(tables(&mut db), ["a"]);
+    let c = history.migrations[2].version().to_string();
+    migrator
+        .upgrade(&mut db, &Target::Revision(c), quiet)
+        .unwrap();
+    assert_eq!(tables(&mut db), ["a", "b", "c"]);
+    migrator
+        .downgrade(&mut db, &Target::Back(2), quiet)
+        .unwrap();
+    assert_eq!(tables(&mut db), ["a"]);
+    assert_eq!(applied(&mut db, &history), history.folders()[..1]);
+    migrator.downgrade(&mut db, &Target::Base, quiet).unwrap();
+    assert!(tables(&mut db).is_empty());
+    assert!(applied(&mut db, &history).is_empty());
+}
+
+#[test]
+fn a_failing_migration_is_rolled_back_alone_and_named_with_its_statement() {
+    let history = History::of([
+        Step::table("users"),
+        Step::sql(
+            "broken",
+            "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+            None,
+        ),
+        Step::table("never"),
+    ]);
+    let mut db = memory();
+    let err = history
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    match &err {
+        MigrateError::Statement {
+            folder,
+            statement,
+            undone,
+            ..
+        } => {
+            assert_eq!(folder, history.migrations[1].folder());
+            assert_eq!(statement, "INSERT INTO nowhere VALUES (1)");
+            assert_eq!(*undone, Undone::Migration);
+        }
+        other => panic!("expected a statement failure, got {other:?}"),
+    }
+    assert!(err.to_string().contains("no such table: nowhere"), "{err}");
+    assert_eq!(tables(&mut db), ["users"]);
+    assert_eq!(applied(&mut db, &history), history.folders()[..1]);
+}
+
+#[test]
+fn one_transaction_for_all_rolls_back_the_whole_run() {
+    let history = History::of([
+        Step::table("users"),
+        Step::sql("broken", "INSERT INTO nowhere VALUES (1);", None),
+    ]);
+    let mut db = memory();
+    let mut migrator = history.migrator();
+    migrator.transaction = TransactionMode::All;
+    let mut events = Events::default();
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut events)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MigrateError::Statement {
+                undone: Undone::Run,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(tables(&mut db).is_empty());
+    assert!(applied(&mut db, &history).is_empty());
+    // Nothing is reported done before the single commit.
+    assert!(
+        events.0.iter().all(|e| !e.starts_with("done")),
+        "{:?}",
+        events.0
+    );
+}
+
+#[test]
+fn one_transaction_for_all_refuses_a_migration_that_needs_its_own() {
+    let history = History::of([
+        Step::table("users"),
+        Step::table("outside").outside_transaction(),
+    ]);
+    let mut db = memory();
+    let mut migrator = history.migrator();
+    migrator.transaction = TransactionMode::All;
+    let err = migrator
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    match err {
+        MigrateError::NeedsOwnTransaction { folders } => {
+            assert_eq!(folders, history.folders()[1..])
+        }
+        other => panic!("expected NeedsOwnTransaction, got {other:?}"),
+    }
+    assert!(tables(&mut db).is_empty());
+}
+
+#[test]
+fn an_edited_applied_migration_is_refused_until_repaired() {
+    let before = History::of([Step::table("users")]);
+    let mut db = memory();
+    before
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    let mut after = History::of([Step::sql(
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY); -- reformatted",
+        Some("DROP TABLE users;"),
+    )]);
+    after.push(Step::table("projects"));
+    let err = after
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    match err {
+        MigrateError::Modified { folders } => assert_eq!(folders, after.folders()[..1]),
+        other => panic!("expected Modified, got {other:?}"),
+    }
+    assert_eq!(tables(&mut db), ["users"], "a refusal ran nothing");
+    let repaired = after
+        .migrator()
+        .repair(&mut db, &mut Events::default())
+        .unwrap();
+    assert_eq!(repaired, after.folders()[..1]);
+    after
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(tables(&mut db), ["projects", "users"]);
+}
+
+#[test]
+fn stamp_records_and_forgets_without_running_sql() {
+    let history = History::of([Step::table("users"), Step::table("projects")]);
+    let mut db = memory();
+    let migrator = history.migrator();
+    let report = migrator
+        .stamp(&mut db, &Target::Head, false, &mut Events::default())
+        .unwrap();
+    assert_eq!(report.recorded, history.folders());
+    assert!(tables(&mut db).is_empty(), "stamp runs no migration SQL");
+    assert!(db.history().unwrap().iter().all(|row| row.stamped));
+    let first = Target::Revision(history.migrations[0].version().to_string());
+    let report = migrator
+        .stamp(&mut db, &first, false, &mut Events::default())
+        .unwrap();
+    assert!(report.recorded.is_empty());
+    assert_eq!(report.removed, history.folders()[1..]);
+    assert_eq!(applied(&mut db, &history), history.folders()[..1]);
+}
+
+#[test]
+fn versions_the_migrations_do_not_know_are_refused() {
+    let full = History::of([Step::table("a"), Step::table("b")]);
+    let mut db = memory();
+    full.migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    let older = History::of([Step::table("a")]);
+    let err = older
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    match err {
+        MigrateError::UnknownApplied {
+            versions, newer, ..
+        } => {
+            assert_eq!(versions, [full.migrations[1].folder().to_string()]);
+            assert!(newer, "b sorts after a: a newer build knows it");
+        }
+        other => panic!("expected UnknownApplied, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_pending_migration_older_than_the_newest_applied_needs_consent() {
+    let full = History::of([Step::table("a"), Step::table("b"), Step::table("c")]);
+    let mut db = memory();
+    // b arrived from another branch after c ran.
+    let without_b = vec![full.migrations[0].clone(), full.migrations[2].clone()];
+    Migrator::new(&without_b)
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    let err = full
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::OutOfOrder { .. }), "{err:?}");
+    assert_eq!(tables(&mut db), ["a", "c"]);
+    let mut consenting = full.migrator();
+    consenting.allow_out_of_order = true;
+    let outcome = consenting
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(outcome.ran.len(), 1);
+    assert_eq!(tables(&mut db), ["a", "b", "c"]);
+}
+
+#[test]
+fn a_downgrade_over_a_migration_without_down_runs_nothing() {
+    let history = History::of([
+        Step::table("a"),
+        Step::sql("b", "CREATE TABLE b (id INTEGER);", None),
+        Step::table("c"),
+    ]);
+    let mut db = memory();
+    let migrator = history.migrator();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    let err = migrator
+        .downgrade(&mut db, &Target::Base, &mut Events::default())
+        .unwrap_err();
+    match err {
+        MigrateError::Irreversible { folders } => assert_eq!(folders, history.folders()[1..2]),
+        other => panic!("expected Irreversible, got {other:?}"),
+    }
+    assert_eq!(tables(&mut db), ["a", "b", "c"], "not even c was reverted");
+}
