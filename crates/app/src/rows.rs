@@ -1,10 +1,12 @@
 //! The service's row structs: what its queries read and write, typed against the tables of
 //! `workhub_models`. They belong to the service, not to the tables: `db create` never needs them.
+//! Every insert sets its timestamps from the service's clock, cut to microseconds, rather than
+//! leaving them to `CURRENT_TIMESTAMP`, which SQLite fills in whole seconds.
 
 use diesel::prelude::*;
 use time::{Date, PrimitiveDateTime};
 
-use workhub_models::{project_members, projects, sessions, tasks, users};
+use workhub_models::{project_invitations, project_members, projects, sessions, tasks, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -22,6 +24,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub display_name: &'a str,
     pub password_hash: &'a str,
+    pub created_at: PrimitiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -40,6 +43,7 @@ pub struct NewSession<'a> {
     pub user_id: i64,
     pub token_hash: &'a str,
     pub expires_at: PrimitiveDateTime,
+    pub created_at: PrimitiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -59,6 +63,7 @@ pub struct NewProject<'a> {
     pub owner_id: i64,
     pub name: &'a str,
     pub description: &'a str,
+    pub created_at: PrimitiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -76,6 +81,7 @@ pub struct NewProjectMember<'a> {
     pub project_id: i64,
     pub user_id: i64,
     pub role: &'a str,
+    pub created_at: PrimitiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -98,7 +104,29 @@ pub struct NewTask<'a> {
     pub project_id: i64,
     pub title: &'a str,
     pub description: &'a str,
-    pub status: &'a str,
+    pub status: &'static str,
     pub assignee_id: Option<i64>,
     pub due_on: Option<Date>,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = project_invitations)]
+pub struct Invitation {
+    pub id: i64,
+    pub project_id: i64,
+    pub email: String,
+    pub invited_by: i64,
+    pub declined_at: Option<PrimitiveDateTime>,
+    pub created_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = project_invitations)]
+pub struct NewInvitation<'a> {
+    pub project_id: i64,
+    pub email: &'a str,
+    pub invited_by: i64,
+    pub created_at: PrimitiveDateTime,
 }

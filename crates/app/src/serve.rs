@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use workhub_migrate_cli::context::Context;
 use workhub_migrate_cli::failure::Failure;
@@ -99,7 +100,38 @@ async fn listen(ctx: Arc<Context>, addr: SocketAddr, state: api::AppState) -> Re
     Ok(())
 }
 
-async fn health(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<Value>) {
+/// How the service stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Serving, the database at the newest migration this build has.
+    Ok,
+    /// Serving, with migrations pending.
+    Behind,
+    /// The database cannot be read.
+    Unavailable,
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// The newest applied migration's version (null when unavailable or none is applied).
+    pub revision: Option<String>,
+    /// How many migrations are pending (null when unavailable).
+    #[schema(minimum = 0)]
+    pub pending: Option<u64>,
+}
+
+/// Whether the service and its database are up; no token needed.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses(
+        (status = 200, description = "Serving", body = Health),
+        (status = 503, description = "The database cannot be read", body = Health),
+    ))]
+pub async fn health(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<Health>) {
     let backend = ctx.url.dialect().to_string();
     let report = tokio::task::spawn_blocking(move || {
         let status = ctx.status()?;
@@ -113,27 +145,33 @@ async fn health(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<Value>) {
     match report {
         Ok(Ok((revision, pending, at_head))) => (
             StatusCode::OK,
-            Json(json!({
-                "status": if at_head { "ok" } else { "behind" },
-                "backend": backend,
-                "revision": revision,
-                "pending": pending,
-            })),
+            Json(Health {
+                status: if at_head {
+                    HealthStatus::Ok
+                } else {
+                    HealthStatus::Behind
+                },
+                backend,
+                revision,
+                pending: Some(pending as u64),
+            }),
         ),
-        Ok(Err(err)) => {
-            tracing::error!(error = %err, "health check cannot read the database");
+        failed => {
+            match failed {
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "health check cannot read the database");
+                }
+                Err(err) => tracing::error!(error = %err, "health check task failed"),
+                Ok(Ok(_)) => {}
+            }
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({"status": "unavailable", "backend": backend, "revision": null, "pending": null}),
-                ),
-            )
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "health check task failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"status": "error", "backend": backend})),
+                Json(Health {
+                    status: HealthStatus::Unavailable,
+                    backend,
+                    revision: None,
+                    pending: None,
+                }),
             )
         }
     }

@@ -129,7 +129,7 @@ fn create_check_and_rebase_run_over_the_tables() {
 
     // The first migration of a directory that does not exist yet: the whole model.
     let created = run(&["db", "create", "initial"]);
-    assert!(created.contains("Detected 5 changes:"), "{created}");
+    assert!(created.contains("Detected 6 changes:"), "{created}");
     assert!(created.contains("  added table tasks"), "{created}");
     assert!(created.contains("Created "), "{created}");
     let folders: Vec<PathBuf> = std::fs::read_dir(&migrations)

@@ -1,11 +1,14 @@
 //! workhub's tables, declared once: [`tables!`](workhub_migrations::tables) gives diesel's `table!`
 //! types that queries use and the [`schema()`] that `workhub db create` generates migrations from.
-//! Change a table here, then run `just migrate-create NAME` and review what it writes.
+//! Change a table here, then run `just migrate-create NAME` and review what it writes. Every id is
+//! `#[autoincrement]`: once given, never given again, on both backends (a deleted task's old link
+//! never reaches a newer task).
 
 workhub_migrations::tables! {
     /// People who sign in. Emails are stored lower-cased, so the unique constraint is
     /// case-insensitive.
     users (id) {
+        #[autoincrement]
         id -> BigInt,
         #[max_length = 320]
         #[unique]
@@ -19,6 +22,7 @@ workhub_migrations::tables! {
 
     /// Signed-in sessions. Only a hash of the bearer token is stored.
     sessions (id) {
+        #[autoincrement]
         id -> BigInt,
         #[references(users.id, on_delete = cascade)]
         #[index]
@@ -31,6 +35,7 @@ workhub_migrations::tables! {
     }
 
     projects (id) {
+        #[autoincrement]
         id -> BigInt,
         #[references(users.id, on_delete = cascade)]
         #[index]
@@ -59,10 +64,31 @@ workhub_migrations::tables! {
         created_at -> Timestamp,
     }
 
+    /// Invitations to a project, addressed to an email whether or not an account has it (so the
+    /// answer to an invitation says nothing about who has an account). The invited account sees
+    /// its pending ones and accepts (becomes a member) or declines (`declined_at`).
+    #[unique(project_invitations_project_id_email_key, project_id, email)]
+    project_invitations (id) {
+        #[autoincrement]
+        id -> BigInt,
+        #[references(projects.id, on_delete = cascade)]
+        project_id -> BigInt,
+        #[max_length = 320]
+        #[index]
+        email -> Text,
+        #[references(users.id, on_delete = cascade)]
+        #[index]
+        invited_by -> BigInt,
+        declined_at -> Nullable<Timestamp>,
+        #[default = "CURRENT_TIMESTAMP"]
+        created_at -> Timestamp,
+    }
+
     /// Tasks of a project, listed by status through `tasks_project_status_idx`.
     #[index(tasks_project_status_idx, project_id, status)]
     #[check(tasks_status_valid, "status IN ('todo', 'doing', 'done')")]
     tasks (id) {
+        #[autoincrement]
         id -> BigInt,
         #[references(projects.id, on_delete = cascade)]
         project_id -> BigInt,
@@ -83,7 +109,14 @@ workhub_migrations::tables! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, projects, project_members, tasks);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    projects,
+    project_members,
+    project_invitations,
+    tasks
+);
 
 #[cfg(test)]
 mod tests {

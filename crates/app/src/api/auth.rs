@@ -22,41 +22,39 @@ use workhub_models::{sessions, users};
 use crate::rows::{NewSession, NewUser, Session, User};
 
 use super::error::{is_unique_violation, ApiError, ErrorBody};
-use super::extract::{text, ApiJson};
+use super::extract::ApiJson;
+use super::field::{Credential, DisplayName, Email, Password, Timestamp};
 use super::pool::{with_conn, write_tx};
-use super::{no_content, now, timestamp, AppState};
+use super::{no_content, now, AppState};
 
 /// `POST /auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Unique, case-insensitively; stored lower-cased.
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    /// 8 to 1024 characters.
-    #[schema(example = "correct horse battery")]
-    pub password: String,
-    /// 1 to 100 characters.
-    #[schema(example = "Ada Lovelace")]
-    pub display_name: String,
+    #[schema(inline)]
+    pub email: Email,
+    #[schema(inline)]
+    pub password: Password,
+    #[schema(inline)]
+    pub display_name: DisplayName,
 }
 
 /// `POST /auth/login`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    #[schema(example = "correct horse battery")]
-    pub password: String,
+    #[schema(inline)]
+    pub email: Credential,
+    #[schema(inline)]
+    pub password: Credential,
 }
 
 /// A new session: send `Authorization: Bearer <token>` with every request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub token: String,
-    /// When the session ends (RFC 3339, UTC).
-    pub expires_at: String,
+    /// When the session ends.
+    pub expires_at: Timestamp,
 }
 
 /// An account, as its owner sees it.
@@ -65,7 +63,7 @@ pub struct UserOut {
     pub id: i64,
     pub email: String,
     pub display_name: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl From<User> for UserOut {
@@ -74,7 +72,7 @@ impl From<User> for UserOut {
             id: user.id,
             email: user.email,
             display_name: user.display_name,
-            created_at: timestamp(user.created_at),
+            created_at: Timestamp(user.created_at),
         }
     }
 }
@@ -156,47 +154,6 @@ fn new_token() -> Result<String, ApiError> {
     Ok(hex(&bytes))
 }
 
-/// A lower-cased, plausibly valid email address.
-fn email(value: &str) -> Result<String, ApiError> {
-    let email = text("email", value, 3, 320)?.to_lowercase();
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if !valid {
-        return Err(ApiError::validation(
-            "email",
-            "must be an email address such as name@example.com",
-        ));
-    }
-    Ok(email)
-}
-
-fn password(value: &str) -> Result<(), ApiError> {
-    let length = value.chars().count();
-    if length < 8 {
-        return Err(ApiError::validation(
-            "password",
-            "must be at least 8 characters",
-        ));
-    }
-    if length > 1024 {
-        return Err(ApiError::validation(
-            "password",
-            "must be at most 1024 characters",
-        ));
-    }
-    Ok(())
-}
-
 /// argon2id with the crate's default parameters, off the async workers.
 async fn hash_password(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
@@ -250,10 +207,9 @@ pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserOut>), ApiError> {
-    let email = email(&body.email)?;
-    password(&body.password)?;
-    let display_name = text("display_name", &body.display_name, 1, 100)?;
-    let password_hash = hash_password(body.password).await?;
+    let email = body.email.0;
+    let display_name = body.display_name.0;
+    let password_hash = hash_password(body.password.0).await?;
     let user = state
         .pool
         .run(move |conn| {
@@ -261,6 +217,7 @@ pub async fn register(
                 email: &email,
                 display_name: &display_name,
                 password_hash: &password_hash,
+                created_at: now(),
             };
             with_conn!(conn, c => diesel::insert_into(users::table)
                 .values(&new)
@@ -290,7 +247,7 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let email = body.email.trim().to_lowercase();
+    let email = body.email.0.trim().to_lowercase();
     let user = state
         .pool
         .run(move |conn| {
@@ -302,7 +259,7 @@ pub async fn login(
         })
         .await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let (true, Some(user)) = (verify_password(body.password, stored).await?, user) else {
+    let (true, Some(user)) = (verify_password(body.password.0, stored).await?, user) else {
         return Err(ApiError::unauthorized("wrong email or password"));
     };
     let token = new_token()?;
@@ -327,6 +284,7 @@ pub async fn login(
                         user_id: user.id,
                         token_hash: &hash,
                         expires_at,
+                        created_at: current,
                     })
                     .execute(c)?;
                 Ok::<_, ApiError>(())
@@ -335,7 +293,7 @@ pub async fn login(
         .await?;
     Ok(Json(TokenResponse {
         token,
-        expires_at: timestamp(expires_at),
+        expires_at: Timestamp(expires_at),
     }))
 }
 

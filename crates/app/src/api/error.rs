@@ -77,6 +77,12 @@ impl ApiError {
         }
     }
 
+    /// The same error, naming the request field it concerns.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
+
     /// A failure of ours: `detail` goes to the log, never to the client.
     pub fn internal(context: &str, detail: impl Display) -> Self {
         tracing::error!(error = %detail, "{context}");

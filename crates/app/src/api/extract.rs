@@ -1,6 +1,6 @@
 //! Request extractors whose failures answer in the API's error shape: [`ApiJson`] (malformed JSON
 //! -> 400, wrong types or unknown fields -> 422 naming the field, body over the limit -> 413, not
-//! JSON -> 415), path ids (anything but an integer -> 404) and the `null`-aware PATCH fields.
+//! JSON -> 415, NUL in any string -> 422 naming it) and the `null`-aware PATCH fields.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -86,6 +86,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     deserializer.end().map_err(malformed)?;
+    // Every text field refuses NUL itself; this holds for any field a type does not check, so
+    // that no NUL ever reaches a database (PostgreSQL cannot store one, SQLite would).
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        if let Some(field) = serde_json::from_slice(bytes)
+            .ok()
+            .and_then(|v: serde_json::Value| nul_path(&v, ""))
+        {
+            return Err(ApiError::validation(
+                if field.is_empty() {
+                    "body".into()
+                } else {
+                    field
+                },
+                "must not contain NUL (\\u0000)",
+            ));
+        }
+    }
     Ok(value)
 }
 
@@ -94,12 +111,6 @@ fn strip_position(message: &str) -> &str {
     message
         .rfind(" at line ")
         .map_or(message, |at| &message[..at])
-}
-
-/// A path id: anything that is not an integer names no resource, so it is a 404.
-pub fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::not_found(format!("no such {what}")))
 }
 
 /// For PATCH: a field left out is `None`, `null` is `Some(None)`, a value is `Some(Some(v))`.
@@ -111,34 +122,42 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// A required text field: trimmed, between `min` and `max` characters.
-pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    let length = value.chars().count();
-    if length < min {
-        return Err(ApiError::validation(
-            field,
-            if min == 1 {
-                "must not be empty".to_string()
-            } else {
-                format!("must be at least {min} characters")
-            },
-        ));
+/// For PATCH of a field that cannot be empty: left out is `None`, a value is `Some(v)`, and `null`
+/// is refused (422 naming the field) rather than read as "left out".
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "must not be null: leave the field out to keep it",
+        )),
     }
-    if length > max {
-        return Err(ApiError::validation(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
 }
 
-/// A calendar date, `YYYY-MM-DD`.
-pub fn date(field: &str, value: &str) -> Result<time::Date, ApiError> {
-    time::Date::parse(
-        value.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| ApiError::validation(field, "must be a date, YYYY-MM-DD"))
+/// The path of the first string (or key) holding a NUL in `value`, JSON-path style (`a.b[2]`).
+fn nul_path(value: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains('\0') => Some(at.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if key.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(item, &here)
+            }
+        }),
+        _ => None,
+    }
 }

@@ -1,34 +1,22 @@
-//! Project members: listing them (any member), adding one by user id or email and removing one
-//! (the owner only; a member may also remove themself, i.e. leave). A member who leaves is
-//! unassigned from the project's tasks; the owner's own membership cannot be removed.
+//! Project members: listing them (any member) and removing one (the owner only; a member may also
+//! remove themself, i.e. leave). A member who leaves is unassigned from the project's tasks; the
+//! owner's own membership cannot be removed. Members join by accepting an invitation
+//! (`invitations`), never by being added: no one learns of an account they share no project with.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use workhub_models::{project_members, tasks, users};
 
-use crate::rows::NewProjectMember;
-
 use super::auth::CurrentUser;
-use super::error::{is_unique_violation, ApiError, ErrorBody};
-use super::extract::{path_id, ApiJson};
+use super::error::{ApiError, ErrorBody};
+use super::field::{path_id, Timestamp};
 use super::pool::{with_conn, write_tx};
-use super::projects::{access, require_owner, MEMBER, OWNER};
-use super::{no_content, timestamp, AppState};
-
-/// `POST /projects/{id}/members`: name the user by `user_id` or by `email`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddMember {
-    #[schema(example = 2)]
-    pub user_id: Option<i64>,
-    #[schema(example = "grace@example.com")]
-    pub email: Option<String>,
-}
+use super::projects::{access, require_owner, Role, OWNER};
+use super::{no_content, AppState};
 
 /// A member of a project.
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,10 +24,9 @@ pub struct MemberOut {
     pub user_id: i64,
     pub email: String,
     pub display_name: String,
-    /// `owner` or `member`.
-    pub role: String,
+    pub role: Role,
     /// When they joined the project.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// `{"items": [...]}`.
@@ -55,8 +42,8 @@ fn member_out((user_id, email, display_name, role, created_at): MemberRow) -> Me
         user_id,
         email,
         display_name,
-        role,
-        created_at: timestamp(created_at),
+        role: Role::of(&role),
+        created_at: Timestamp(created_at),
     }
 }
 
@@ -90,69 +77,6 @@ pub async fn list(
     Ok(Json(MemberList {
         items: rows.into_iter().map(member_out).collect(),
     }))
-}
-
-/// Add a user to a project (owner only).
-#[utoipa::path(post, path = "/projects/{id}/members", tag = "members",
-    security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Project id")),
-    request_body = AddMember,
-    responses(
-        (status = 201, description = "The new member", body = MemberOut),
-        (status = 403, description = "A member who is not the owner", body = ErrorBody),
-        (status = 404, description = "No such project, or no such user", body = ErrorBody),
-        (status = 409, description = "Already a member", body = ErrorBody),
-        (status = 422, description = "Neither user_id nor email", body = ErrorBody),
-    ))]
-pub async fn add(
-    State(state): State<AppState>,
-    me: CurrentUser,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<AddMember>,
-) -> Result<(StatusCode, Json<MemberOut>), ApiError> {
-    let id = path_id(&id, "project")?;
-    let email = body.email.map(|e| e.trim().to_lowercase());
-    let user_id = body.user_id;
-    if user_id.is_none() && email.is_none() {
-        return Err(ApiError::validation(
-            "user_id",
-            "name the user by `user_id` or `email`",
-        ));
-    }
-    let row = state
-        .pool
-        .run(move |conn| {
-            let (_, role) = access(conn, id, me.user.id)?;
-            require_owner(&role, "add members")?;
-            let user: Option<(i64, String, String)> = with_conn!(conn, c => {
-                let mut query = users::table
-                    .select((users::id, users::email, users::display_name))
-                    .into_boxed();
-                if let Some(user_id) = user_id {
-                    query = query.filter(users::id.eq(user_id));
-                }
-                if let Some(email) = &email {
-                    query = query.filter(users::email.eq(email.clone()));
-                }
-                query.first(c).optional()
-            })?;
-            let (user_id, email, display_name) =
-                user.ok_or_else(|| ApiError::not_found("no such user"))?;
-            let joined = with_conn!(conn, c => diesel::insert_into(project_members::table)
-                .values(&NewProjectMember { project_id: id, user_id, role: MEMBER })
-                .returning(project_members::created_at)
-                .get_result::<time::PrimitiveDateTime>(c))
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    ApiError::conflict("already_member", "this user is already a member")
-                } else {
-                    err.into()
-                }
-            })?;
-            Ok((user_id, email, display_name, MEMBER.to_string(), joined))
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(member_out(row))))
 }
 
 /// Remove a member (owner only; a member may remove themself). Their tasks in the project become

@@ -7,6 +7,8 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod field;
+pub mod invitations;
 pub mod members;
 pub mod openapi;
 pub mod pool;
@@ -23,8 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::PrimitiveDateTime;
 use tracing::Instrument;
 
 use self::error::ApiError;
@@ -111,11 +112,19 @@ pub fn app(state: AppState, extra: Router) -> Router {
                 .patch(projects::update)
                 .delete(projects::remove),
         )
-        .route(
-            "/projects/{id}/members",
-            get(members::list).post(members::add),
-        )
+        .route("/projects/{id}/members", get(members::list))
         .route("/projects/{id}/members/{user_id}", delete(members::remove))
+        .route(
+            "/projects/{id}/invitations",
+            get(invitations::list_for_project).post(invitations::create),
+        )
+        .route(
+            "/projects/{id}/invitations/{invitation_id}",
+            delete(invitations::revoke),
+        )
+        .route("/invitations", get(invitations::list_mine))
+        .route("/invitations/{id}/accept", post(invitations::accept))
+        .route("/invitations/{id}/decline", post(invitations::decline))
         .route("/projects/{id}/tasks", get(tasks::list).post(tasks::create))
         .route(
             "/tasks/{id}",
@@ -197,18 +206,9 @@ fn new_request_id() -> String {
     )
 }
 
-/// The current time in UTC, as the database stores it.
+/// The current time in UTC, as the database stores it: to the microsecond on both backends.
 pub fn now() -> PrimitiveDateTime {
-    let now = OffsetDateTime::now_utc();
-    PrimitiveDateTime::new(now.date(), now.time())
-}
-
-/// A stored UTC timestamp as RFC 3339 (`2026-01-31T12:00:00Z`).
-pub fn timestamp(value: PrimitiveDateTime) -> String {
-    value
-        .assume_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| value.to_string())
+    field::Timestamp::now()
 }
 
 /// Answers for handlers whose success has no body.

@@ -15,9 +15,10 @@ use crate::rows::{NewProject, NewProjectMember, Project};
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{path_id, text, ApiJson};
+use super::extract::{present, ApiJson};
+use super::field::{path_id, Description, ProjectName, Timestamp};
 use super::pool::{with_conn, write_tx, Conn};
-use super::{no_content, timestamp, AppState};
+use super::{no_content, now, AppState};
 
 pub const OWNER: &str = "owner";
 pub const MEMBER: &str = "member";
@@ -26,22 +27,44 @@ pub const MEMBER: &str = "member";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
-    /// 1 to 200 characters.
-    #[schema(example = "Website relaunch")]
-    pub name: String,
-    /// Optional, up to 10,000 characters.
-    #[serde(default)]
-    #[schema(example = "Everything for the new site")]
-    pub description: Option<String>,
+    #[schema(inline)]
+    pub name: ProjectName,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(inline, nullable = false)]
+    pub description: Option<Description>,
 }
 
-/// `PATCH /projects/{id}`: only the fields sent change.
+/// `PATCH /projects/{id}`: only the fields sent change; none of them may be `null` (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProject {
-    pub name: Option<String>,
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(inline, nullable = false)]
+    pub name: Option<ProjectName>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(inline, nullable = false)]
+    pub description: Option<Description>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub archived: Option<bool>,
+}
+
+/// A member's role in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn of(stored: &str) -> Self {
+        if stored == OWNER {
+            Self::Owner
+        } else {
+            Self::Member
+        }
+    }
 }
 
 /// A project, with the caller's role in it.
@@ -52,21 +75,21 @@ pub struct ProjectOut {
     pub name: String,
     pub description: String,
     pub archived: bool,
-    pub created_at: String,
-    /// The caller's role: `owner` or `member`.
-    pub role: String,
+    pub created_at: Timestamp,
+    /// The caller's role.
+    pub role: Role,
 }
 
 impl ProjectOut {
-    fn new(project: Project, role: String) -> Self {
+    pub fn new(project: Project, role: String) -> Self {
         Self {
             id: project.id,
             owner_id: project.owner_id,
             name: project.name,
             description: project.description,
             archived: project.archived,
-            created_at: timestamp(project.created_at),
-            role,
+            created_at: Timestamp(project.created_at),
+            role: Role::of(&role),
         }
     }
 }
@@ -103,10 +126,6 @@ pub fn require_owner(role: &str, action: &str) -> Result<(), ApiError> {
             "only the project's owner can {action}"
         )))
     }
-}
-
-fn description(value: &str) -> Result<String, ApiError> {
-    text("description", value, 0, 10_000)
 }
 
 /// The caller's projects.
@@ -153,19 +172,19 @@ pub async fn create(
     me: CurrentUser,
     ApiJson(body): ApiJson<CreateProject>,
 ) -> Result<(StatusCode, Json<ProjectOut>), ApiError> {
-    let name = text("name", &body.name, 1, 200)?;
-    let description = description(body.description.as_deref().unwrap_or(""))?;
+    let name = body.name.0;
+    let description = body.description.map(|d| d.0).unwrap_or_default();
     let owner_id = me.user.id;
     let project = state
         .pool
         .run(move |conn| {
             write_tx!(conn, c => {
                 let project = diesel::insert_into(projects::table)
-                    .values(&NewProject { owner_id, name: &name, description: &description })
+                    .values(&NewProject { owner_id, name: &name, description: &description, created_at: now() })
                     .returning(Project::as_returning())
                     .get_result(c)?;
                 diesel::insert_into(project_members::table)
-                    .values(&NewProjectMember { project_id: project.id, user_id: owner_id, role: OWNER })
+                    .values(&NewProjectMember { project_id: project.id, user_id: owner_id, role: OWNER, created_at: project.created_at })
                     .execute(c)?;
                 Ok::<_, ApiError>(project)
             })
@@ -215,12 +234,8 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateProject>,
 ) -> Result<Json<ProjectOut>, ApiError> {
     let id = path_id(&id, "project")?;
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| text("name", n, 1, 200))
-        .transpose()?;
-    let description = body.description.as_deref().map(description).transpose()?;
+    let name = body.name.map(|n| n.0);
+    let description = body.description.map(|d| d.0);
     let archived = body.archived;
     let (project, role) = state
         .pool

@@ -16,50 +16,85 @@ use crate::rows::{NewTask, Task};
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{date, nullable, path_id, text, ApiJson};
+use super::extract::{nullable, present, ApiJson};
+use super::field::{canonical_id, id_schema, path_id, Day, Description, Timestamp, Title, UserId};
 use super::pool::{with_conn, write_tx, Conn};
 use super::projects::access;
-use super::{no_content, now, timestamp, AppState};
+use super::{no_content, now, AppState};
 
-pub const STATUSES: [&str; 3] = ["todo", "doing", "done"];
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Todo,
+    Doing,
+    Done,
+}
+
+impl Status {
+    const ALL: [Self; 3] = [Self::Todo, Self::Doing, Self::Done];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Todo => "todo",
+            Self::Doing => "doing",
+            Self::Done => "done",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
 
 /// `POST /projects/{id}/tasks`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// 1 to 200 characters.
-    #[schema(example = "Write the launch post")]
-    pub title: String,
+    #[schema(inline)]
+    pub title: Title,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(inline, nullable = false)]
+    pub description: Option<Description>,
+    /// `todo` when left out.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub status: Option<Status>,
+    /// A member of the project; null or left out: unassigned.
     #[serde(default)]
-    pub description: Option<String>,
-    /// `todo` (default), `doing` or `done`.
+    #[schema(inline)]
+    pub assignee_id: Option<UserId>,
+    /// Null or left out: no due date.
     #[serde(default)]
-    #[schema(example = "todo")]
-    pub status: Option<String>,
-    /// A member of the project, or null.
-    #[serde(default)]
-    pub assignee_id: Option<i64>,
-    /// `YYYY-MM-DD`, or null.
-    #[serde(default)]
-    #[schema(example = "2026-12-31")]
-    pub due_on: Option<String>,
+    #[schema(inline)]
+    pub due_on: Option<Day>,
 }
 
-/// `PATCH /tasks/{id}`: only the fields sent change; `null` clears `assignee_id` or `due_on`.
+/// `PATCH /tasks/{id}`: only the fields sent change. `null` clears `assignee_id` or `due_on`; on
+/// `title`, `description` or `status` it is refused (422). A body with no field changes nothing.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub status: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(inline, nullable = false)]
+    pub title: Option<Title>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(inline, nullable = false)]
+    pub description: Option<Description>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub status: Option<Status>,
+    /// A member of the project, or null to unassign.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
-    pub assignee_id: Option<Option<i64>>,
+    #[schema(inline, value_type = Option<UserId>)]
+    pub assignee_id: Option<Option<UserId>>,
+    /// A date, or null to clear it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub due_on: Option<Option<String>>,
+    #[schema(inline, value_type = Option<Day>)]
+    pub due_on: Option<Option<Day>>,
 }
 
 /// A task.
@@ -69,13 +104,12 @@ pub struct TaskOut {
     pub project_id: i64,
     pub title: String,
     pub description: String,
-    /// `todo`, `doing` or `done`.
-    pub status: String,
+    pub status: Status,
     pub assignee_id: Option<i64>,
-    /// `YYYY-MM-DD`.
-    pub due_on: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[schema(inline)]
+    pub due_on: Option<Day>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<Task> for TaskOut {
@@ -85,11 +119,12 @@ impl From<Task> for TaskOut {
             project_id: task.project_id,
             title: task.title,
             description: task.description,
-            status: task.status,
+            // The table's check constraint allows these three alone.
+            status: Status::parse(&task.status).unwrap_or(Status::Todo),
             assignee_id: task.assignee_id,
-            due_on: task.due_on.map(|d| d.to_string()),
-            created_at: timestamp(task.created_at),
-            updated_at: timestamp(task.updated_at),
+            due_on: task.due_on.map(Day),
+            created_at: Timestamp(task.created_at),
+            updated_at: Timestamp(task.updated_at),
         }
     }
 }
@@ -101,20 +136,119 @@ pub struct TaskPage {
     pub next_cursor: Option<String>,
 }
 
-/// Filters and paging of `GET /projects/{id}/tasks`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+/// Filters and paging of `GET /projects/{id}/tasks`, as sent; [`TaskQuery::check`] reads them
+/// and [`IntoParams`] describes the same rules.
+#[derive(Debug, Deserialize)]
 pub struct TaskQuery {
-    /// `todo`, `doing` or `done`.
     pub status: Option<String>,
-    /// Tasks assigned to this user id.
     pub assignee: Option<String>,
-    /// Tasks due strictly before this date, `YYYY-MM-DD`.
     pub due_before: Option<String>,
-    /// Page size, 1 to 200 (default 50).
     pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The filters of a listing, checked.
+#[derive(Debug)]
+struct Filters {
+    status: Option<Status>,
+    assignee: Option<i64>,
+    due_before: Option<Date>,
+    limit: i64,
+    after: Option<i64>,
+}
+
+impl TaskQuery {
+    fn check(self) -> Result<Filters, ApiError> {
+        let status = self
+            .status
+            .map(|s| {
+                Status::parse(&s).ok_or_else(|| {
+                    ApiError::validation("status", "must be one of todo, doing, done")
+                })
+            })
+            .transpose()?;
+        let assignee = self
+            .assignee
+            .map(|a| {
+                canonical_id(&a).ok_or_else(|| {
+                    ApiError::validation("assignee", "must be a user id (a positive integer)")
+                })
+            })
+            .transpose()?;
+        let due_before = self
+            .due_before
+            .map(|d| {
+                Day::parse(&d)
+                    .map(|day| day.0)
+                    .map_err(|message| ApiError::validation("due_before", message))
+            })
+            .transpose()?;
+        let limit = match self.limit {
+            None => DEFAULT_LIMIT,
+            Some(text) => canonical_id(&text)
+                .filter(|n| *n <= MAX_LIMIT)
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "limit",
+                        format!("must be an integer from 1 to {MAX_LIMIT}"),
+                    )
+                })?,
+        };
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok(Filters {
+            status,
+            assignee,
+            due_before,
+            limit,
+            after,
+        })
+    }
+}
+
+impl IntoParams for TaskQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::Required;
+        use utoipa::PartialSchema;
+        let param = |name: &str, description: &str, schema| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            param("status", "Tasks with this status", Status::schema()),
+            param("assignee", "Tasks assigned to this user id", id_schema()),
+            param(
+                "due_before",
+                "Tasks due strictly before this date",
+                Day::schema(),
+            ),
+            param(
+                "limit",
+                &format!("Page size (default {DEFAULT_LIMIT})"),
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_LIMIT))
+                    .into(),
+            ),
+            param(
+                "cursor",
+                "The `next_cursor` of the previous page",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(CURSOR))
+                    .into(),
+            ),
+        ]
+    }
 }
 
 #[derive(Debug, AsChangeset)]
@@ -122,29 +256,24 @@ pub struct TaskQuery {
 struct TaskChanges {
     title: Option<String>,
     description: Option<String>,
-    status: Option<String>,
+    status: Option<&'static str>,
     assignee_id: Option<Option<i64>>,
     due_on: Option<Option<Date>>,
     updated_at: PrimitiveDateTime,
 }
 
-fn status(field: &str, value: &str) -> Result<String, ApiError> {
-    let value = value.trim();
-    if STATUSES.contains(&value) {
-        Ok(value.to_string())
-    } else {
-        Err(ApiError::validation(
-            field,
-            "must be one of todo, doing, done",
-        ))
+impl TaskChanges {
+    fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.description.is_none()
+            && self.status.is_none()
+            && self.assignee_id.is_none()
+            && self.due_on.is_none()
     }
 }
 
-fn description(value: &str) -> Result<String, ApiError> {
-    text("description", value, 0, 10_000)
-}
-
-/// An opaque page cursor: the last id of the page, wrapped so clients do not build their own.
+/// An opaque page cursor: the last id of the page, wrapped so clients do not build their own
+/// (the hex of `t:` and the id's digits; [`CURSOR`] describes exactly what is read back).
 fn encode_cursor(last_id: i64) -> String {
     format!("t:{last_id}")
         .bytes()
@@ -152,25 +281,31 @@ fn encode_cursor(last_id: i64) -> String {
         .collect()
 }
 
+/// Every cursor [`decode_cursor`] reads: `t:` then 1 to 18 digits, in lower-case hex.
+const CURSOR: &str = "^743a(3[0-9]){1,18}$";
+
 fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
     let invalid = || ApiError::validation("cursor", "is not a cursor this API returned");
-    if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
+    let digits = cursor.strip_prefix("743a").ok_or_else(invalid)?;
+    let bytes = digits.as_bytes();
+    if bytes.is_empty() || bytes.len() > 36 || !bytes.len().is_multiple_of(2) {
         return Err(invalid());
     }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| invalid())?;
-    String::from_utf8(bytes)
-        .ok()
-        .and_then(|text| text.strip_prefix("t:").and_then(|id| id.parse().ok()))
-        .ok_or_else(invalid)
+    let mut id: i64 = 0;
+    for pair in bytes.chunks(2) {
+        match pair {
+            [b'3', digit @ b'0'..=b'9'] => id = id * 10 + i64::from(digit - b'0'),
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(id)
 }
 
-/// 422 unless `assignee` is a member of the project. Called inside the write transaction of the task
+/// 409 unless `assignee` is a member of the project (a state of the project, not of the request:
+/// the same request succeeds once they join). Called inside the write transaction of the task
 /// write it guards, with the membership row held until commit (see [`LockMembership`]), so a member
-/// removed at the same moment is never left assigned.
+/// removed at the same moment is never left assigned. Answers the same for an account that does
+/// not exist.
 fn check_assignee<C: LockMembership>(
     c: &mut C,
     project_id: i64,
@@ -182,10 +317,11 @@ fn check_assignee<C: LockMembership>(
     if c.lock_membership(project_id, assignee)? {
         Ok(())
     } else {
-        Err(ApiError::validation(
-            "assignee_id",
-            "is not a member of this project",
-        ))
+        Err(ApiError::conflict(
+            "not_a_member",
+            "`assignee_id`: is not a member of this project",
+        )
+        .with_field("assignee_id"))
     }
 }
 
@@ -252,37 +388,13 @@ pub async fn list(
     let id = path_id(&id, "project")?;
     let Query(query) =
         query.map_err(|_| ApiError::bad_request("bad_query", "the query string cannot be read"))?;
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| status("status", s))
-        .transpose()?;
-    let assignee = query
-        .assignee
-        .as_deref()
-        .map(|a| {
-            a.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::validation("assignee", "must be a user id"))
-        })
-        .transpose()?;
-    let due_before = query
-        .due_before
-        .as_deref()
-        .map(|d| date("due_before", d))
-        .transpose()?;
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation("limit", format!("must be a number from 1 to {MAX_LIMIT}"))
-            })?,
-    };
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let Filters {
+        status,
+        assignee,
+        due_before,
+        limit,
+        after,
+    } = query.check()?;
     let mut rows = state
         .pool
         .run(move |conn| {
@@ -295,7 +407,7 @@ pub async fn list(
                     .limit(limit + 1)
                     .into_boxed();
                 if let Some(status) = &status {
-                    listing = listing.filter(tasks::status.eq(status.clone()));
+                    listing = listing.filter(tasks::status.eq(status.as_str()));
                 }
                 if let Some(assignee) = assignee {
                     listing = listing.filter(tasks::assignee_id.eq(assignee));
@@ -330,7 +442,7 @@ pub async fn list(
     responses(
         (status = 201, description = "The new task", body = TaskOut),
         (status = 404, description = "No such project, or not a member", body = ErrorBody),
-        (status = 422, description = "A field is invalid", body = ErrorBody),
+        (status = 409, description = "`not_a_member`: the assignee is not a member of the project", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -339,26 +451,25 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateTask>,
 ) -> Result<(StatusCode, Json<TaskOut>), ApiError> {
     let id = path_id(&id, "project")?;
-    let title = text("title", &body.title, 1, 200)?;
-    let description = description(body.description.as_deref().unwrap_or(""))?;
-    let status = status("status", body.status.as_deref().unwrap_or("todo"))?;
-    let due_on = body
-        .due_on
-        .as_deref()
-        .map(|d| date("due_on", d))
-        .transpose()?;
-    let assignee_id = body.assignee_id;
+    let title = body.title.0;
+    let description = body.description.map(|d| d.0).unwrap_or_default();
+    let status = body.status.unwrap_or(Status::Todo).as_str();
+    let due_on = body.due_on.map(|d| d.0);
+    let assignee_id = body.assignee_id.map(|a| a.0);
     let task = state
         .pool
         .run(move |conn| {
             access(conn, id, me.user.id)?;
+            let at = now();
             let new = NewTask {
                 project_id: id,
                 title: &title,
                 description: &description,
-                status: &status,
+                status,
                 assignee_id,
                 due_on,
+                created_at: at,
+                updated_at: at,
             };
             write_tx!(conn, c => {
                 check_assignee(c, id, assignee_id)?;
@@ -401,7 +512,7 @@ pub async fn show(
     responses(
         (status = 200, description = "The changed task", body = TaskOut),
         (status = 404, description = "No such task, or not a member of its project", body = ErrorBody),
-        (status = 422, description = "A field is invalid", body = ErrorBody),
+        (status = 409, description = "`not_a_member`: the assignee is not a member of the project", body = ErrorBody),
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -411,37 +522,31 @@ pub async fn update(
 ) -> Result<Json<TaskOut>, ApiError> {
     let id = path_id(&id, "task")?;
     let changes = TaskChanges {
-        title: body
-            .title
-            .as_deref()
-            .map(|t| text("title", t, 1, 200))
-            .transpose()?,
-        description: body.description.as_deref().map(description).transpose()?,
-        status: body
-            .status
-            .as_deref()
-            .map(|s| status("status", s))
-            .transpose()?,
-        assignee_id: body.assignee_id,
-        due_on: match body.due_on {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(d)) => Some(Some(date("due_on", &d)?)),
-        },
+        title: body.title.map(|t| t.0),
+        description: body.description.map(|d| d.0),
+        status: body.status.map(Status::as_str),
+        assignee_id: body.assignee_id.map(|a| a.map(|a| a.0)),
+        due_on: body.due_on.map(|d| d.map(|d| d.0)),
         updated_at: now(),
     };
     let task = state
         .pool
         .run(move |conn| {
             let task = task_access(conn, id, me.user.id)?;
+            if changes.is_empty() {
+                return Ok(task);
+            }
             write_tx!(conn, c => {
                 if let Some(assignee) = changes.assignee_id {
                     check_assignee(c, task.project_id, assignee)?;
                 }
-                Ok::<_, ApiError>(diesel::update(tasks::table.find(id))
+                // Deleted since it was read: gone, as if the update came after the delete.
+                diesel::update(tasks::table.find(id))
                     .set(&changes)
                     .returning(Task::as_returning())
-                    .get_result(c)?)
+                    .get_result(c)
+                    .optional()?
+                    .ok_or_else(|| ApiError::not_found("no such task"))
             })
         })
         .await?;

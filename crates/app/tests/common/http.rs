@@ -195,6 +195,25 @@ impl Server {
             .to_string()
     }
 
+    /// Makes the account of `email` (signed in as `member_token`) a member of project `pid`, the
+    /// way the API allows: its owner invites the address, the account accepts.
+    pub fn join(&self, pid: i64, owner_token: &str, email: &str, member_token: &str) {
+        let invited = self.post(
+            &format!("/projects/{pid}/invitations"),
+            owner_token,
+            &serde_json::json!({ "email": email }),
+        );
+        assert_eq!(invited.status, 201, "{invited:?}");
+        let id = invited.json()["id"].as_i64().expect("an invitation id");
+        let accepted = self.call(
+            "POST",
+            &format!("/invitations/{id}/accept"),
+            Some(member_token),
+            None,
+        );
+        assert_eq!(accepted.status, 200, "{accepted:?}");
+    }
+
     /// Registers and logs in: `(user id, token)`.
     pub fn user(&self, email: &str, name: &str) -> (i64, String) {
         let id = self.register(email, name);

@@ -28,6 +28,7 @@
 //! ```
 //!
 //! Column attributes: `#[default = "SQL"]`, `#[max_length = N]`, `#[unique]`, `#[index]`,
+//! `#[autoincrement]` (on the integer primary key: ids are never reused after a delete),
 //! `#[references(table.column)]` with optional `on_delete = ...` / `on_update = ...` (`cascade`,
 //! `set_null`, `set_default`, `restrict`, `no_action`). Table attributes: `#[index(name, columns...)]`,
 //! `#[unique_index(name, columns...)]`, `#[unique(name, columns...)]`, `#[check(name, "SQL")]`.
@@ -145,6 +146,9 @@ macro_rules! __workhub_column_attr {
             $crate::schema::ColumnType::Text => $crate::schema::ColumnType::Varchar($n),
             ref other => panic!("max_length applies to Text columns, not {other}"),
         };
+    };
+    ($table:ident, $c:ident, $name:ident, autoincrement) => {
+        $c.autoincrement = true;
     };
     ($table:ident, $c:ident, $name:ident, unique) => {
         $table.uniques.push($crate::schema::Unique {

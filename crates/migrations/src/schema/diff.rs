@@ -130,6 +130,13 @@ impl Change {
                         "now NOT NULL".to_string()
                     });
                 }
+                if from.autoincrement != to.autoincrement {
+                    what.push(if to.autoincrement {
+                        "ids never reused (AUTOINCREMENT)".to_string()
+                    } else {
+                        "ids may be reused (no AUTOINCREMENT)".to_string()
+                    });
+                }
                 if from.default != to.default {
                     what.push(format!(
                         "default {} -> {}",

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::render::Generator;
-use super::{generate, render, Change, Schema};
+use super::{generate, render, Change, Generated, Schema};
 use crate::source::lineage::LINEAGE_FILE;
 use crate::source::Lineage;
 use crate::Dialect;
@@ -29,8 +29,21 @@ pub fn generated(
     generator: &Generator,
 ) -> Option<Draft> {
     let sqlite = generate(current, target, Dialect::Sqlite, folder, generator)?;
-    // The same changes for PostgreSQL, from the same comparison.
-    let postgres = generate(current, target, Dialect::Postgres, folder, generator)?;
+    // The same changes for PostgreSQL, from the same comparison. A change PostgreSQL has already
+    // (ids never reused: an identity never reuses one) leaves it a script that says so.
+    let postgres = generate(current, target, Dialect::Postgres, folder, generator).unwrap_or_else(|| {
+        let unchanged = |title: &str| {
+            render::header(title, &sqlite.changes, generator)
+                + "-- Nothing changes on PostgreSQL: it stores the models this way already.\n\
+                   -- (A script of comments alone is an empty query to the server: this one does nothing.)\n\
+                   SELECT 1;\n"
+        };
+        Generated {
+            changes: Vec::new(),
+            up: unchanged(folder),
+            down: unchanged(&format!("{folder} (down: reverts up.postgres.sql)")),
+        }
+    });
     let mut tables: Vec<String> = sqlite
         .changes
         .iter()

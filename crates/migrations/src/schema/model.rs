@@ -68,13 +68,32 @@ impl fmt::Display for ColumnType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
     pub ty: ColumnType,
     pub nullable: bool,
     /// The default as a SQL expression (`0`, `'todo'`, `CURRENT_TIMESTAMP`), normalised.
     pub default: Option<String>,
+    /// On the table's integer primary key: an id, once assigned, is never assigned again, even
+    /// after its row is deleted (SQLite's `AUTOINCREMENT`; a PostgreSQL identity never reuses one).
+    pub autoincrement: bool,
+}
+
+/// As derived, but `autoincrement` shows only when set: a schema's digest (its `Debug` text, see
+/// `draft::digest`) recorded in a `lineage.toml` before the field existed stays the same.
+impl std::fmt::Debug for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Column");
+        out.field("name", &self.name)
+            .field("ty", &self.ty)
+            .field("nullable", &self.nullable)
+            .field("default", &self.default);
+        if self.autoincrement {
+            out.field("autoincrement", &self.autoincrement);
+        }
+        out.finish()
+    }
 }
 
 impl Column {
@@ -84,6 +103,7 @@ impl Column {
             ty,
             nullable,
             default: None,
+            autoincrement: false,
         }
     }
 }
@@ -225,6 +245,14 @@ impl Schema {
                      on PostgreSQL); declare it BigInt",
                     table.name, key.name
                 ));
+            }
+            for column in table.columns.iter().filter(|c| c.autoincrement) {
+                if table.auto_key().map(|k| &k.name) != Some(&column.name) {
+                    problems.push(format!(
+                        "{}.{}: autoincrement applies to a table's single integer primary key",
+                        table.name, column.name
+                    ));
+                }
             }
             for column in &table.primary_key {
                 if table.column(column).is_none() {

@@ -198,6 +198,19 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Err
         if row.kind == "trigger" {
             table.triggers.push(text);
         } else {
+            if has_autoincrement(&text) {
+                let key = match table.primary_key.as_slice() {
+                    [only] => Some(only.clone()),
+                    _ => None,
+                };
+                if let Some(column) = table
+                    .columns
+                    .iter_mut()
+                    .find(|c| Some(&c.name) == key.as_ref())
+                {
+                    column.autoincrement = true;
+                }
+            }
             for constraint in named_constraints(&text) {
                 match constraint.kind.as_str() {
                     "CHECK" => table.checks.push(Check {
@@ -303,4 +316,35 @@ fn columns_of(body: &str) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// Whether a `CREATE TABLE` statement declares `AUTOINCREMENT` (SQLite allows it on the single
+/// `INTEGER PRIMARY KEY` alone), outside quoted names, strings and comments.
+fn has_autoincrement(sql: &str) -> bool {
+    let mut words = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' | '`' | '[' => {
+                let close = if c == '[' { ']' } else { c };
+                for inner in chars.by_ref() {
+                    if inner == close {
+                        break;
+                    }
+                }
+                words.push(' ');
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for inner in chars.by_ref() {
+                    if inner == '\n' {
+                        break;
+                    }
+                }
+                words.push(' ');
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' => words.push(c.to_ascii_uppercase()),
+            _ => words.push(' '),
+        }
+    }
+    words.split_whitespace().any(|w| w == "AUTOINCREMENT")
 }

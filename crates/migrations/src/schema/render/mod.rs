@@ -14,7 +14,8 @@ use crate::Dialect;
 
 /// The schema as `dialect` stores it, so that a model compares equal to what the database reports: a
 /// single integer primary key is SQLite's `INTEGER` rowid alias and PostgreSQL's `BIGINT` identity,
-/// whatever its declared width (both are 64-bit), with no default of its own.
+/// whatever its declared width (both are 64-bit), with no default of its own; `autoincrement` is
+/// SQLite's alone (a PostgreSQL identity never reuses an id).
 pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
     let mut schema = schema.clone();
     for table in &mut schema.tables {
@@ -33,6 +34,10 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
                     Dialect::Postgres => ColumnType::BigInt,
                 };
                 column.default = None;
+            }
+            // A PostgreSQL identity never hands out an id twice: there is nothing to express.
+            if dialect == Dialect::Postgres || auto.as_deref() != Some(column.name.as_str()) {
+                column.autoincrement = false;
             }
         }
     }

@@ -393,8 +393,14 @@ fn create_indexes(table: &Table) -> String {
 fn column_sql(column: &Column, rowid_alias: bool) -> String {
     if rowid_alias {
         // Exactly `INTEGER PRIMARY KEY`: only this spelling makes the column SQLite's rowid, assigned
-        // on insert.
-        return format!("{} INTEGER PRIMARY KEY", quote(&column.name));
+        // on insert. AUTOINCREMENT keeps the largest id ever given in `sqlite_sequence`, so a
+        // deleted row's id is not given again.
+        let autoincrement = if column.autoincrement {
+            " AUTOINCREMENT"
+        } else {
+            ""
+        };
+        return format!("{} INTEGER PRIMARY KEY{autoincrement}", quote(&column.name));
     }
     let mut sql = format!("{} {}", quote(&column.name), type_sql(&column.ty));
     if !column.nullable {
