@@ -18,6 +18,8 @@ use crate::apply::DatabaseUrl;
 const POLL: Duration = Duration::from_millis(100);
 /// How often a statement that waits for nobody (it is merely slow) is asked about again.
 const RECHECK: Duration = Duration::from_secs(1);
+/// How long dropping the watch waits for the thread to end, at most.
+const FAREWELL: Duration = Duration::from_secs(5);
 
 /// The migrating thread's side: marks statements, and learns whom a finished one waited for.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ struct State {
     running: Option<Running>,
     started: u64,
     stop: bool,
+    /// The watching thread has returned (and dropped its connection).
+    done: bool,
 }
 
 #[derive(Debug)]
@@ -97,9 +101,15 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // Not joined: a watcher in the middle of a query ends on its own a moment later.
-        self.shared.lock().stop = true;
+        // Waited for (boundedly): a process that exits while the thread is still connecting or
+        // querying tears libpq and OpenSSL down under it, which can crash the process on its way out.
+        let mut state = self.shared.lock();
+        state.stop = true;
         self.shared.wake.notify_all();
+        let _ = self
+            .shared
+            .wake
+            .wait_timeout_while(state, FAREWELL, |state| !state.done);
     }
 }
 
@@ -124,6 +134,14 @@ struct Watcher {
 
 impl Watcher {
     fn run(mut self) {
+        self.watch();
+        // The connection goes before the watch's owner hears that the thread is done.
+        self.conn = None;
+        self.shared.lock().done = true;
+        self.shared.wake.notify_all();
+    }
+
+    fn watch(&mut self) {
         let mut state = self.shared.lock();
         loop {
             if state.stop {
