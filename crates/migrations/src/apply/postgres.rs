@@ -27,8 +27,11 @@ pub struct Postgres {
     timeout: Duration,
     /// The `lock_timeout` this session has, once set.
     lock_timeout_set: Option<Duration>,
-    /// The migration connection's server pid, for asking from outside what it waits for.
-    pid: i32,
+    /// The migration connection's server pid, for asking from outside what it waits for; read with
+    /// the lock.
+    pid: Option<i32>,
+    /// Whether server notices are kept out of the output.
+    quiet: bool,
     /// The thread that names the sessions a waiting statement waits for, once a run asked for it.
     watch: Option<Watch>,
     /// Whether the watcher saw the last statement wait for another session.
@@ -47,38 +50,68 @@ impl std::fmt::Debug for Postgres {
 }
 
 impl Postgres {
+    /// Connects. The session's settings (quiet notices, the lock timeout) are sent with its first
+    /// statement of workhub's: in the lock's own query when a command takes the lock.
     pub fn open(url: &DatabaseUrl) -> Result<Self, MigrateError> {
-        let conn = establish(url)?;
-        let mut db = Self {
-            conn,
+        Ok(Self {
+            conn: establish(url)?,
             url: url.clone(),
             locked: false,
             timeout: Duration::from_secs(60),
             lock_timeout_set: None,
-            pid: 0,
+            quiet: false,
+            pid: None,
             watch: None,
             blocked: false,
             tables: HistoryTables::DEFAULT,
             lock_key: DEFAULT_LOCK_KEY,
-        };
+        })
+    }
+
+    /// The `set_config` calls this session still needs, as one select list: server notices ("table
+    /// does not exist, skipping") kept out of the output, and the lock timeout.
+    fn pending_settings(&self) -> Vec<String> {
+        let mut settings = Vec::new();
+        if !self.quiet {
+            settings.push("set_config('client_min_messages', 'warning', false)".to_string());
+        }
+        if self.lock_timeout_set != Some(self.timeout) {
+            // 0 would mean no limit to PostgreSQL, so at least 1 ms.
+            let ms = self.timeout.as_millis().clamp(1, i32::MAX as u128);
+            settings.push(format!("set_config('lock_timeout', '{ms}', false)"));
+        }
+        settings
+    }
+
+    /// Records that the settings [`pending_settings`](Self::pending_settings) listed took effect.
+    fn settled(&mut self) {
+        self.quiet = true;
+        self.lock_timeout_set = Some(self.timeout);
+    }
+
+    /// The server's pid of this session, asked for.
+    fn backend_pid(&mut self) -> Option<i32> {
         #[derive(QueryableByName)]
         struct Pid {
             #[diesel(sql_type = Integer)]
             pid: i32,
         }
-        // Keep server notices ("table does not exist, skipping") out of the output; one round trip
-        // with the pid a watcher asks about.
-        let pid: Vec<Pid> = diesel::sql_query(
-            "SELECT pg_backend_pid() AS pid \
-             FROM (SELECT set_config('client_min_messages', 'warning', false)) AS quiet",
-        )
-        .load(&mut db.conn)
-        .map_err(|err| MigrateError::Connect {
-            url: url.to_string(),
-            cause: DatabaseError::Query(err),
-        })?;
-        db.pid = pid.first().map_or(0, |row| row.pid);
-        Ok(db)
+        let rows: Vec<Pid> = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .load(&mut self.conn)
+            .ok()?;
+        self.pid = rows.first().map(|row| row.pid);
+        self.pid
+    }
+
+    /// Sends the pending settings on their own, before a statement that is not the lock's.
+    fn settle(&mut self) -> Result<(), DatabaseError> {
+        let settings = self.pending_settings();
+        if settings.is_empty() {
+            return Ok(());
+        }
+        batch(&mut self.conn, &format!("SELECT {}", settings.join(", ")))?;
+        self.settled();
+        Ok(())
     }
 
     /// The same database, its history kept in `tables`.
@@ -96,6 +129,8 @@ impl Postgres {
     }
 
     pub fn connection(&mut self) -> &mut PgConnection {
+        // Best effort: a failure here shows again at the caller's own first statement.
+        let _ = self.settle();
         &mut self.conn
     }
 
@@ -107,7 +142,7 @@ impl Postgres {
             name: String,
         }
         let rows: Vec<Name> = diesel::sql_query("SELECT current_database()::text AS name")
-            .load(&mut self.conn)
+            .load(self.connection())
             .map_err(|err| MigrateError::Database {
                 doing: "asking which database this is".into(),
                 cause: DatabaseError::Query(err),
@@ -254,14 +289,7 @@ impl Backend for Postgres {
 
     fn wait_at_most(&mut self, timeout: Duration) {
         // A statement waiting on a lock another session holds (the service's long transaction, say)
-        // gives up after `timeout`; 0 would mean no limit to PostgreSQL, so at least 1 ms.
-        if self.lock_timeout_set == Some(timeout) {
-            return;
-        }
-        let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
-        if batch(&mut self.conn, &format!("SET lock_timeout = {ms}")).is_ok() {
-            self.lock_timeout_set = Some(timeout);
-        }
+        // gives up after `timeout`; sent with the session's next statement of workhub's.
         self.timeout = timeout;
     }
 
@@ -274,14 +302,24 @@ impl Backend for Postgres {
         struct Locked {
             #[diesel(sql_type = Bool)]
             locked: bool,
+            #[diesel(sql_type = Integer)]
+            pid: i32,
         }
         // Named before the lock is taken (the subquery runs first), so no waiter ever sees the holder
-        // without its name.
+        // without its name; the session's pending settings ride along.
+        let mut settings = self.pending_settings();
+        settings.insert(
+            0,
+            format!(
+                "set_config('application_name', '{}', false)",
+                ClientName::ours().replace('\'', "''")
+            ),
+        );
         let try_lock = format!(
-            "SELECT pg_try_advisory_lock({}) AS locked \
-             FROM (SELECT set_config('application_name', '{}', false)) AS named",
+            "SELECT pg_try_advisory_lock({}) AS locked, pg_backend_pid() AS pid \
+             FROM (SELECT {}) AS named",
             self.lock_key,
-            ClientName::ours().replace('\'', "''")
+            settings.join(", ")
         );
         let started = Instant::now();
         let mut told = false;
@@ -295,8 +333,12 @@ impl Backend for Postgres {
                         cause: DatabaseError::Query(err),
                         undone: None,
                     })?;
-            if rows.first().is_some_and(|row| row.locked) {
-                break;
+            self.settled();
+            if let Some(row) = rows.first() {
+                self.pid = Some(row.pid);
+                if row.locked {
+                    break;
+                }
             }
             let holder = match self.holder() {
                 Some(holder) => {
@@ -342,6 +384,7 @@ impl Backend for Postgres {
     }
 
     fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
+        self.settle()?;
         batch(&mut self.conn, sql)
     }
 
@@ -355,12 +398,16 @@ impl Backend for Postgres {
 
     fn watch_waits(&mut self, notice: BlockedNotice) {
         if self.watch.is_none() {
+            let Some(pid) = self.pid.or_else(|| self.backend_pid()) else {
+                return;
+            };
             let patience = (self.timeout / 2).min(Duration::from_secs(1));
-            self.watch = Watch::start(&self.url, self.pid, patience, notice);
+            self.watch = Watch::start(&self.url, pid, patience, notice);
         }
     }
 
     fn execute_statement(&mut self, folder: &str, sql: &str) -> Result<(), DatabaseError> {
+        self.settle()?;
         let Some(watch) = &self.watch else {
             self.blocked = false;
             return batch(&mut self.conn, sql);
@@ -384,6 +431,7 @@ impl Backend for Postgres {
         _waiting: &mut dyn FnMut(&str),
     ) -> Result<(), BeginError> {
         // PostgreSQL writers wait on row and table locks statement by statement, not at BEGIN.
+        self.settle()?;
         Ok(batch(&mut self.conn, "BEGIN")?)
     }
 
@@ -393,6 +441,7 @@ impl Backend for Postgres {
             #[diesel(sql_type = Bool)]
             exists: bool,
         }
+        self.settle()?;
         let sql = format!("SELECT to_regclass('{table}') IS NOT NULL AS exists");
         let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut self.conn)?;
         Ok(rows.first().is_some_and(|row| row.exists))
@@ -418,13 +467,21 @@ impl Backend for Postgres {
             #[diesel(sql_type = Bool)]
             companion: bool,
         }
-        // Both tables asked about in one round trip (the default asks twice).
-        let sql = format!(
+        // Both tables asked about in one round trip (the default asks twice), with the session's
+        // pending settings when no lock query took them.
+        let settings = self.pending_settings();
+        let mut sql = format!(
             "SELECT to_regclass('{}') IS NOT NULL AS diesel, \
              to_regclass('{}') IS NOT NULL AS companion",
             self.tables.versions(),
             self.tables.companion()
         );
+        if !settings.is_empty() {
+            sql.push_str(&format!(
+                " FROM (SELECT {}) AS settings",
+                settings.join(", ")
+            ));
+        }
         let tables: Vec<Tables> =
             diesel::sql_query(sql)
                 .load(&mut self.conn)
@@ -433,6 +490,7 @@ impl Backend for Postgres {
                     cause: DatabaseError::Query(err),
                     undone: None,
                 })?;
+        self.settled();
         match tables.first() {
             Some(tables) if tables.diesel => {
                 Ok((self.load_history(tables.companion)?, tables.companion))
