@@ -6,7 +6,6 @@ mod cli;
 mod embedded;
 mod rows;
 mod serve;
-mod trust;
 
 use std::process::ExitCode;
 
@@ -28,7 +27,7 @@ fn main() -> ExitCode {
     if let Err(code) = workhub_migrate_cli::load_dotenv() {
         return code;
     }
-    trust::use_system_store();
+    workhub_migrate_cli::trust::use_system_store();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -6,8 +6,8 @@
 //! works in a database it creates and drops. With no such server they print a visible skip notice
 //! (and fail under CI=true).
 //!
-//! The link test reads the build's own record of its OpenSSL (`WORKHUB_OPENSSL`, written by build.rs
-//! from openssl-sys's metadata) and asserts the binary matches it: the default, bundled OpenSSL is
+//! The link test reads the build's own record of its OpenSSL (`workhub_migrate_cli::trust::OPENSSL`,
+//! written by that crate's build.rs from openssl-sys's metadata) and asserts the binary matches it: the default, bundled OpenSSL is
 //! inside the binary and the system's libssl is not linked; a build with `OPENSSL_NO_VENDOR=1` links the
 //! system's libssl.
 
@@ -233,7 +233,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn the_binary_links_the_openssl_the_build_chose() {
     let test = "the_binary_links_the_openssl_the_build_chose";
     let binary = env!("CARGO_BIN_EXE_workhub");
-    let kind = env!("WORKHUB_OPENSSL");
+    let kind = workhub_migrate_cli::trust::OPENSSL;
     if !cfg!(target_os = "linux") {
         workhub_migrations::testing::skipped(&format!(
             "SKIPPED {test}: reads the binary's dynamic libraries with ldd, on Linux only"
@@ -259,7 +259,7 @@ fn the_binary_links_the_openssl_the_build_chose() {
                 !links_libssl,
                 "{binary} is built with the bundled OpenSSL, yet links the system's:\n{libraries}"
             );
-            let version = version_text(env!("WORKHUB_OPENSSL_VERSION"));
+            let version = version_text(workhub_migrate_cli::trust::OPENSSL_VERSION);
             let bytes = std::fs::read(binary).expect("read the binary");
             assert!(
                 contains(&bytes, version.as_bytes()),

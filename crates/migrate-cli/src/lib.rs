@@ -13,7 +13,8 @@
 //! - [`drift`]: whether the models, the migrations and a database agree;
 //! - [`progress`], [`failure`], [`hint`], [`mode`]: how a run shows itself, how it fails (exit codes
 //!   1 problems found, 2 usage, 3 database unreachable), the way out of each failure, the startup
-//!   policy.
+//!   policy;
+//! - [`trust`]: where the bundled OpenSSL finds the system's trusted certificates, for both binaries.
 
 pub mod cli;
 pub mod context;
@@ -23,6 +24,7 @@ pub mod failure;
 pub mod hint;
 pub mod mode;
 pub mod progress;
+pub mod trust;
 
 use std::process::ExitCode;
 
@@ -49,6 +51,7 @@ pub struct App {
 /// app's program name, runs the command and turns a failure into `error: ...` on stderr and its exit
 /// code.
 pub fn main(about: &'static str, app: App) -> ExitCode {
+    trust::use_system_store();
     if let Err(code) = load_dotenv() {
         return code;
     }

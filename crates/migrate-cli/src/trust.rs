@@ -10,8 +10,11 @@
 
 use std::path::Path;
 
-/// Which OpenSSL this binary links, as the build recorded it: `bundled` or `system`.
+/// Which OpenSSL this binary links, as the build recorded it (build.rs, from openssl-sys's metadata):
+/// `bundled` or `system`.
 pub const OPENSSL: &str = env!("WORKHUB_OPENSSL");
+/// Its version, in OpenSSL's hexadecimal form.
+pub const OPENSSL_VERSION: &str = env!("WORKHUB_OPENSSL_VERSION");
 
 /// The bundled OpenSSL's compiled-in certificate locations (openssl-src's `--openssldir`).
 const COMPILED_IN: [&str; 2] = ["/usr/local/ssl/cert.pem", "/usr/local/ssl/certs"];
@@ -45,7 +48,8 @@ fn bundle_for(
 }
 
 /// Points the bundled OpenSSL at the system's trusted certificates (see the module's documentation).
-/// Runs first in `main`, before any thread exists: it sets a process environment variable.
+/// Runs first in `main`, before any thread exists: it sets a process environment variable. Both
+/// binaries (workhub and workhub-dev) call it, through [`main`](crate::main) or their own.
 pub fn use_system_store() {
     if OPENSSL != "bundled" {
         return;
