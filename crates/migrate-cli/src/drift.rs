@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use workhub_migrations::schema::{diff, render, scratch, Schema};
-use workhub_migrations::{source, Database, DatabaseUrl, Dialect, MigrateError, Status, Target};
+use workhub_migrations::schema::{scratch, Schema};
+use workhub_migrations::{source, Database, Dialect, MigrateError, Status, Target};
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
@@ -102,20 +102,12 @@ pub fn live_drift(
 ) -> Result<Vec<String>, Failure> {
     let applied: Vec<_> = status.applied().cloned().collect();
     let (actual, dialect) = read_live(ctx, db)?;
-    let expected = match &ctx.url {
-        DatabaseUrl::Sqlite(_) => {
-            scratch::built_by(&applied, &Target::Head).map_err(|err| ctx.error(err))?
-        }
-        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &applied, &Target::Head)
-            .map_err(|err| ctx.error(err))?,
-    };
-    Ok(diff(
-        &render::for_dialect(&actual, dialect),
-        &render::for_dialect(&expected, dialect),
-    )
-    .iter()
-    .map(|change| change.describe())
-    .collect())
+    let expected =
+        scratch::built_on(&ctx.url, &applied, &Target::Head).map_err(|err| ctx.error(err))?;
+    Ok(scratch::differences(&actual, &expected, dialect)
+        .iter()
+        .map(|change| change.describe())
+        .collect())
 }
 
 /// Before `db repair` records checksums for applied migrations that have none (diesel_cli applied
@@ -201,17 +193,14 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
         let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
             .map_err(|err| ctx.error(err))?;
         lines.extend(
-            diff(
-                &render::for_dialect(&built, Dialect::Postgres),
-                &render::for_dialect(&models, Dialect::Postgres),
-            )
-            .iter()
-            .map(|change| {
-                format!(
-                    "on PostgreSQL the migrations do not build the models; they would need: {}",
-                    change.describe()
-                )
-            }),
+            scratch::differences(&built, &models, Dialect::Postgres)
+                .iter()
+                .map(|change| {
+                    format!(
+                        "on PostgreSQL the migrations do not build the models; they would need: {}",
+                        change.describe()
+                    )
+                }),
         );
     }
     Ok(lines)
@@ -229,14 +218,12 @@ pub fn refuse_stamp_over_other_schema(
     if actual.tables.is_empty() || matches!(target, Target::Forward(_) | Target::Back(_)) {
         return Ok(());
     }
-    let expected = expected(ctx, target)?;
-    let differences: Vec<String> = diff(
-        &render::for_dialect(&actual, dialect),
-        &render::for_dialect(&expected, dialect),
-    )
-    .iter()
-    .map(|change| format!("to match, the database would need: {}", change.describe()))
-    .collect();
+    let expected =
+        scratch::built_on(&ctx.url, &ctx.migrations, target).map_err(|err| ctx.error(err))?;
+    let differences: Vec<String> = scratch::differences(&actual, &expected, dialect)
+        .iter()
+        .map(|change| format!("to match, the database would need: {}", change.describe()))
+        .collect();
     if differences.is_empty() {
         return Ok(());
     }
@@ -244,16 +231,6 @@ pub fn refuse_stamp_over_other_schema(
         target: target.to_string(),
         differences,
     }))
-}
-
-fn expected(ctx: &Context, target: &Target) -> Result<Schema, Failure> {
-    Ok(match &ctx.url {
-        DatabaseUrl::Sqlite(_) => {
-            scratch::built_by(&ctx.migrations, target).map_err(|err| ctx.error(err))?
-        }
-        DatabaseUrl::Postgres(_) => scratch::built_by_postgres(&ctx.url, &ctx.migrations, target)
-            .map_err(|err| ctx.error(err))?,
-    })
 }
 
 /// In development, a warning (not a refusal) when the models have changes no migration captures.

@@ -7,6 +7,29 @@ use crate::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use crate::plan::Target;
 use crate::{DatabaseError, DatabaseUrl, Dialect, MigrateError, Migration, Migrator};
 
+/// The schema `migrations` build up to `target` on the database `url` names: replayed into an
+/// in-memory SQLite database for a SQLite URL, into a temporary database on the same server for a
+/// PostgreSQL one. A dialect's SQL is never replayed into the other.
+pub fn built_on(
+    url: &DatabaseUrl,
+    migrations: &[Migration],
+    target: &Target,
+) -> Result<Schema, MigrateError> {
+    match url {
+        DatabaseUrl::Sqlite(_) => built_by(migrations, target),
+        DatabaseUrl::Postgres(_) => built_by_postgres(url, migrations, target),
+    }
+}
+
+/// What turns `from` into `to`, as `dialect` sees the two (each rendered for it first): empty when
+/// they agree there.
+pub fn differences(from: &Schema, to: &Schema, dialect: Dialect) -> Vec<Change> {
+    diff(
+        &render::for_dialect(from, dialect),
+        &render::for_dialect(to, dialect),
+    )
+}
+
 /// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back.
 pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
     let mut scratch = Sqlite::open(std::path::Path::new(":memory:"))?;
@@ -111,8 +134,5 @@ pub fn generate(
 /// The model changes no migration captures yet: empty when models and migrations agree.
 pub fn uncaptured(migrations: &[Migration], models: &Schema) -> Result<Vec<Change>, MigrateError> {
     let current = built_by(migrations, &Target::Head)?;
-    Ok(diff(
-        &render::for_dialect(&current, Dialect::Sqlite),
-        &render::for_dialect(models, Dialect::Sqlite),
-    ))
+    Ok(differences(&current, models, Dialect::Sqlite))
 }
