@@ -52,6 +52,14 @@ pub struct InvitationList {
 
 type InvitationRow = (Invitation, String, String);
 
+/// Invitations with their project's name and the inviter's (what [`InvitationRow`] selects).
+#[diesel::dsl::auto_type]
+fn named_invitations() -> _ {
+    project_invitations::table
+        .inner_join(projects::table.on(projects::id.eq(project_invitations::project_id)))
+        .inner_join(users::table.on(users::id.eq(project_invitations::invited_by)))
+}
+
 fn invitation_out((invitation, project_name, invited_by): InvitationRow) -> InvitationOut {
     InvitationOut {
         id: invitation.id,
@@ -141,9 +149,7 @@ pub async fn list_for_project(
         .run(move |conn| {
             let (_, role) = access(conn, id, me.user.id)?;
             require_owner(&role, "see its invitations")?;
-            Ok(with_conn!(conn, c => project_invitations::table
-                .inner_join(projects::table.on(projects::id.eq(project_invitations::project_id)))
-                .inner_join(users::table.on(users::id.eq(project_invitations::invited_by)))
+            Ok(with_conn!(conn, c => named_invitations()
                 .filter(project_invitations::project_id.eq(id))
                 .order(project_invitations::id.asc())
                 .select((Invitation::as_select(), projects::name, users::display_name))
@@ -208,9 +214,7 @@ pub async fn list_mine(
     let rows = state
         .pool
         .run(move |conn| {
-            Ok(with_conn!(conn, c => project_invitations::table
-                .inner_join(projects::table.on(projects::id.eq(project_invitations::project_id)))
-                .inner_join(users::table.on(users::id.eq(project_invitations::invited_by)))
+            Ok(with_conn!(conn, c => named_invitations()
                 .filter(project_invitations::email.eq(&email))
                 .filter(project_invitations::declined_at.is_null())
                 .order(project_invitations::id.asc())
