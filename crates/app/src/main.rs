@@ -19,6 +19,7 @@ use crate::cli::{Cli, Command};
 /// workhub's migrations and tables, for the migration commands.
 pub const APP: App = App {
     program: "workhub",
+    operator: "workhub",
     embedded: &embedded::EMBEDDED,
     models: workhub_models::schema,
 };

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
          the service does not compile.",
         App {
             program: "workhub-dev",
+            // The migrations it writes are applied by the workhub binary, which operators have.
+            operator: "workhub",
             embedded: &EMBEDDED,
             models: workhub_models::schema,
         },

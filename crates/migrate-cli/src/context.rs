@@ -34,7 +34,7 @@ pub struct Context {
     pub lock_timeout: Duration,
     pub transaction: TransactionMode,
     pub allow_out_of_order: bool,
-    /// `PROGRAM db create` and `PROGRAM db upgrade`, as generated SQL names them.
+    /// `PROGRAM db create` and `OPERATOR db upgrade`, as generated SQL names them.
     commands: [String; 2],
 }
 
@@ -80,13 +80,13 @@ impl Context {
             allow_out_of_order: run.allow_out_of_order,
             commands: [
                 format!("{} db create", app.program),
-                format!("{} db upgrade", app.program),
+                format!("{} db upgrade", app.operator),
             ],
         })
     }
 
-    /// This program as the author of generated migrations: their header names `db create`, and
-    /// their guards' errors name `db upgrade`, both under this program's name.
+    /// This program as the author of generated migrations: their header names its `db create`, and
+    /// their guards' errors name the operators' program's `db upgrade`.
     pub fn generator(&self) -> Generator<'_> {
         Generator {
             name: self.app.program,

@@ -273,6 +273,7 @@ mod tests {
     fn context(migrations_dir: Option<std::path::PathBuf>) -> Context {
         let app = App {
             program: "workhub",
+            operator: "workhub",
             embedded: &EMBEDDED,
             models: Schema::default,
         };

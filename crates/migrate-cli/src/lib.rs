@@ -41,6 +41,10 @@ use crate::failure::Failure;
 pub struct App {
     /// The program's name, as its hints name its commands (`workhub` says `workhub db upgrade`).
     pub program: &'static str,
+    /// The program operators apply migrations with: the guards of the migrations this program
+    /// generates name `OPERATOR db upgrade` for whoever runs them with another tool. The same as
+    /// `program`, except in a developer's binary that generates migrations for another one to apply.
+    pub operator: &'static str,
     /// The migrations its build script embedded (`workhub_migrations::include_embedded!`'s `EMBEDDED`).
     pub embedded: &'static Embedded,
     /// The schema its models declare (the `schema()` that `workhub_migrations::tables!` defines).
