@@ -222,17 +222,54 @@ fn accounts_login_me_and_logout() {
 
 #[test]
 fn sessions_expire() {
-    // 0.0005 hours = 1.8 seconds.
-    let server = Server::start_with(&[("WORKHUB_SESSION_TTL_HOURS", "0.0005")]);
+    // The lifetime is the configured one, and the service refuses a session once its end has passed.
+    // Time is moved in the database rather than waited for.
+    let server = Server::start_with(&[("WORKHUB_SESSION_TTL_HOURS", "2")]);
     let (_, token) = server.user("ada@example.com", "Ada");
+    let mut db = SqliteConnection::establish(server.db().to_str().unwrap()).unwrap();
+    let lifetime: Seconds = diesel::sql_query(
+        "SELECT (julianday(expires_at) - julianday(created_at)) * 86400.0 AS seconds FROM sessions",
+    )
+    .get_result(&mut db)
+    .unwrap();
+    assert!(
+        (lifetime.seconds - 7200.0).abs() < 0.01,
+        "{}",
+        lifetime.seconds
+    );
+    let session_ends = |offset: &str| {
+        diesel::sql_query(format!(
+            "UPDATE sessions SET expires_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '{offset}')"
+        ))
+        .execute(&mut SqliteConnection::establish(server.db().to_str().unwrap()).unwrap())
+        .unwrap();
+    };
+    session_ends("+60 seconds");
     assert_eq!(server.get("/me", &token).status, 200);
-    std::thread::sleep(Duration::from_millis(2_300));
+    session_ends("-1 seconds");
     let expired = server.get("/me", &token);
     assert_eq!(expired.error(401), "unauthorized");
     assert!(expired.body.contains("expired"), "{expired:?}");
+    // The expired session is gone, not merely refused.
+    let left: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM sessions")
+        .get_result(&mut db)
+        .unwrap();
+    assert_eq!(left.n, 0);
     // A fresh login works again.
     let token = server.login("ada@example.com");
     assert_eq!(server.get("/me", &token).status, 200);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Seconds {
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    seconds: f64,
 }
 
 #[test]
