@@ -506,3 +506,160 @@ fn two_histories_share_a_postgres_database_without_sharing_tables_or_locks() {
         ]
     );
 }
+
+/// diesel_cli reverting a migration leaves workhub's companion row of it behind; applying it again
+/// records it as it is now (its checksum, not stamped), not as the stale row says.
+#[test]
+fn a_companion_row_left_by_another_runner_is_replaced_when_its_migration_is_applied_again() {
+    let history = History::of([Step::table("users"), Step::table("projects")]);
+    let mut db = memory();
+    let migrator = history.migrator();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    // What `diesel migration revert` does: the version row and the table go, workhub's row stays.
+    let version = history.migrations[1].version();
+    diesel::sql_query(format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version = '{version}'"
+    ))
+    .execute(db.connection().unwrap())
+    .unwrap();
+    diesel::sql_query("DROP TABLE projects")
+        .execute(db.connection().unwrap())
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE __workhub_migrations SET checksum = 'stale', folder = 'elsewhere', stamped = TRUE \
+         WHERE version = '{version}'"
+    ))
+    .execute(db.connection().unwrap())
+    .unwrap();
+    let again = migrator
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(again.ran.len(), 1);
+    assert_eq!(tables(&mut db), ["projects", "users"]);
+    let rows = db.history().unwrap();
+    assert_eq!(rows.len(), 2);
+    let row = &rows[1];
+    assert_eq!(row.version, version);
+    assert_eq!(row.folder.as_deref(), Some(history.migrations[1].folder()));
+    assert_eq!(
+        row.checksum.as_deref(),
+        Some(history.migrations[1].scripts(db.dialect()).checksum())
+    );
+    assert!(!row.stamped);
+    // And the history is clean: nothing modified, nothing pending.
+    let status = migrator.status(&mut db).unwrap();
+    assert!(status.is_at_head());
+    assert!(status
+        .entries()
+        .iter()
+        .all(|entry| entry.state == State::Applied));
+}
+
+/// On a fresh PostgreSQL database the history tables are created in the first migration's own
+/// transaction: when that migration fails, nothing at all is left, not even the tables; when it
+/// runs outside a transaction, they are created with its history rows.
+#[test]
+fn a_fresh_postgres_database_gets_its_history_tables_with_the_first_migration() {
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    let Some(server) = workhub_migrations::testing::postgres_server(
+        "a_fresh_postgres_database_gets_its_history_tables_with_the_first_migration",
+    ) else {
+        return;
+    };
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let relations = |db: &mut Postgres| -> Vec<String> {
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT tablename::text AS name FROM pg_tables \
+             WHERE schemaname = current_schema() ORDER BY tablename",
+        )
+        .load(db.connection())
+        .unwrap();
+        rows.into_iter().map(|r| r.name).collect()
+    };
+
+    // A first migration that fails: nothing is left.
+    let database = TemporaryDatabase::create(&server, "first_fails").unwrap();
+    let mut db = Postgres::open(database.url()).unwrap();
+    let history = History::of([
+        Step::sql(
+            "broken",
+            "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+            None,
+        ),
+        Step::table("never"),
+    ]);
+    let err = history
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    match &err {
+        MigrateError::Statement {
+            statement, undone, ..
+        } => {
+            assert_eq!(statement, "INSERT INTO nowhere VALUES (1)");
+            assert_eq!(*undone, Undone::Migration);
+        }
+        other => panic!("expected a statement failure, got {other:?}"),
+    }
+    assert!(relations(&mut db).is_empty(), "{:?}", relations(&mut db));
+    // The connection is usable: no transaction was left open.
+    let good = History::of([Step::table("users"), Step::table("projects")]);
+    good.migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(
+        relations(&mut db),
+        [
+            "__diesel_schema_migrations",
+            "__workhub_migrations",
+            "projects",
+            "users"
+        ]
+    );
+    let rows = db.history().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|row| row.checksum.is_some() && !row.stamped));
+    // The lock's look at the tables serves the next run: it has nothing to do and says so.
+    let again = good
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert!(again.ran.is_empty());
+    assert!(again.status.is_at_head());
+
+    // A first migration outside a transaction: the tables come with its history rows.
+    let database = TemporaryDatabase::create(&server, "first_outside").unwrap();
+    let mut db = Postgres::open(database.url()).unwrap();
+    let outside = History::of([
+        Step::sql(
+            "concurrently",
+            "CREATE TABLE tags (id INTEGER);\nCREATE INDEX CONCURRENTLY tags_id ON tags (id);",
+            None,
+        )
+        .outside_transaction(),
+        Step::table("labels"),
+    ]);
+    let outcome = outside
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(outcome.ran.len(), 2);
+    assert_eq!(db.history().unwrap().len(), 2);
+    assert_eq!(
+        relations(&mut db),
+        [
+            "__diesel_schema_migrations",
+            "__workhub_migrations",
+            "labels",
+            "tags"
+        ]
+    );
+}

@@ -231,7 +231,8 @@ impl<'m> Migrator<'m> {
     /// would do from a status, refusing or answering `None` for nothing to do; it runs once without
     /// the lock (so a refusal creates nothing), and again under it on a fresh read (only under it,
     /// where taking the lock writes nothing: PostgreSQL's advisory lock). `body` then does
-    /// it, prepending `clear` (the `user_version` reset, or "") to its first transaction. Returns the
+    /// it, prepending workhub's own SQL (the `user_version` reset; on PostgreSQL, the history tables'
+    /// creation; or "") to its first transaction that writes the history. Returns the
     /// status `prepare` last saw, and what `body` returned if it ran.
     fn change<P, T>(
         &self,
@@ -252,24 +253,25 @@ impl<'m> Migrator<'m> {
             db.lock(self.lock_timeout, &mut |holder| {
                 progress.waiting_for_lock(holder)
             })?;
-            let mut created = false;
             let result = (|| {
                 let (history, tables) = db.history_and_tables()?;
                 let status = Status::new(db.dialect(), self.migrations, history);
                 let Some(prepared) = prepare(&status)? else {
                     return Ok((status, None));
                 };
-                let mut clear = self.user_version_reset(db)?;
+                let mut first = self.user_version_reset(db)?;
                 if !tables {
-                    let sql = std::mem::take(&mut clear) + &db.history_tables().create();
-                    self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
-                    created = true;
+                    // Created in the first transaction that writes the history, with what it
+                    // records: a first migration that fails leaves no tables behind either, and
+                    // the run pays no commit of their own.
+                    first.push_str(&db.history_tables().create());
+                    first.push_str(";\n");
                 }
-                let done = body(db, prepared, progress, &mut clear)?;
+                let done = body(db, prepared, progress, &mut first)?;
                 Ok((status, Some(done)))
             })();
             db.unlock();
-            return with_tables_created(result, created);
+            return result;
         }
         let status = self.status(db)?;
         if prepare(&status)?.is_none() {
@@ -392,9 +394,10 @@ impl<'m> Migrator<'m> {
         })
     }
 
-    /// Begins the migration's own transaction and runs its script, in one round trip (nothing else of
-    /// this run is in the transaction). Only a failure splits it: the transaction is begun again and the
-    /// statements run one by one, so that the error names the statement that failed, and only when
+    /// Begins the migration's own transaction and runs its script, in one round trip, after `first`
+    /// (workhub's own SQL for the run's first transaction, or ""). Only a failure splits it: the
+    /// transaction is begun again, `first` run alone, and the
+    /// statements one by one, so that the error names the statement that failed, and only when
     /// it fails with the script's own message; otherwise (the failure did not recur, or differs) the
     /// error is the script's, for the whole script. A script seen waiting for another session's lock
     /// is not run again, so a lock timeout is never waited out twice. The caller rolls back what is
@@ -405,9 +408,10 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         migration: &Migration,
         direction: Direction,
+        first: &str,
         sql: &str,
     ) -> Result<(), MigrateError> {
-        let begun_with_script = format!("BEGIN;\n{sql}");
+        let begun_with_script = format!("BEGIN;\n{first}{sql}");
         let Err(cause) = db.execute_statement(migration.folder(), &begun_with_script) else {
             return Ok(());
         };
@@ -428,6 +432,17 @@ impl<'m> Migrator<'m> {
                 .is_ok();
         if !again {
             return Err(whole(cause));
+        }
+        if !first.is_empty() {
+            // Failing alone, it is what failed: the migration's script never ran.
+            if let Err(cause) = db.execute(first) {
+                return Err(failed(
+                    migration,
+                    "starting",
+                    cause,
+                    Some(Undone::Migration),
+                ));
+            }
         }
         match run_statements(db, migration, direction, sql) {
             Err(MigrateError::Statement {
@@ -527,7 +542,7 @@ impl<'m> Migrator<'m> {
             // begins in the script's round trip, and its history rows and COMMIT share one: only
             // SQL of workhub's own is put beside the script, and only before it, where nothing in
             // the script can swallow it.
-            let whole = own_transaction && db.runs_scripts_whole() && clear.is_empty();
+            let whole = own_transaction && db.runs_scripts_whole();
             if own_transaction && !whole {
                 // Nothing of this migration ran; those before it are committed.
                 let earlier = (index > 0).then_some(Undone::NotStarted);
@@ -539,7 +554,7 @@ impl<'m> Migrator<'m> {
                 )?;
             }
             // The first change to the history carries the reset of user_version.
-            let cleared = if undone != Undone::Nothing && !clear.is_empty() {
+            let cleared = if undone != Undone::Nothing && !whole && !clear.is_empty() {
                 db.execute(&std::mem::take(clear))
                     .map_err(|cause| failed(migration, "starting", cause, Some(undone)))
             } else {
@@ -548,7 +563,8 @@ impl<'m> Migrator<'m> {
             let outcome = cleared
                 .and_then(|()| {
                     if whole {
-                        self.run_script(db, progress, migration, plan.direction, sql)
+                        let first = std::mem::take(clear);
+                        self.run_script(db, progress, migration, plan.direction, &first, sql)
                     } else {
                         run_statements(db, migration, plan.direction, sql)
                     }

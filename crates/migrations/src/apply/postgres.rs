@@ -23,6 +23,9 @@ pub struct Postgres {
     conn: PgConnection,
     url: DatabaseUrl,
     locked: bool,
+    /// Whether the lock's query found both history tables. They are never dropped, so what it saw
+    /// still holds once the lock is held, and the history is read without asking again.
+    tables_seen: bool,
     /// How long a statement may wait on another session's lock (`lock_timeout`).
     timeout: Duration,
     /// The `lock_timeout` this session has, once set.
@@ -57,6 +60,7 @@ impl Postgres {
             conn: establish(url)?,
             url: url.clone(),
             locked: false,
+            tables_seen: false,
             timeout: Duration::from_secs(60),
             lock_timeout_set: None,
             quiet: false,
@@ -304,9 +308,12 @@ impl Backend for Postgres {
             locked: bool,
             #[diesel(sql_type = Integer)]
             pid: i32,
+            #[diesel(sql_type = Bool)]
+            tables: bool,
         }
         // Named before the lock is taken (the subquery runs first), so no waiter ever sees the holder
-        // without its name; the session's pending settings ride along.
+        // without its name; the session's pending settings ride along, and the question whether
+        // the history tables exist (a yes cannot go stale; a no is asked again under the lock).
         let mut settings = self.pending_settings();
         settings.insert(
             0,
@@ -316,9 +323,12 @@ impl Backend for Postgres {
             ),
         );
         let try_lock = format!(
-            "SELECT pg_try_advisory_lock({}) AS locked, pg_backend_pid() AS pid \
+            "SELECT pg_try_advisory_lock({}) AS locked, pg_backend_pid() AS pid, \
+             to_regclass('{}') IS NOT NULL AND to_regclass('{}') IS NOT NULL AS tables \
              FROM (SELECT {}) AS named",
             self.lock_key,
+            self.tables.versions(),
+            self.tables.companion(),
             settings.join(", ")
         );
         let started = Instant::now();
@@ -337,6 +347,7 @@ impl Backend for Postgres {
             if let Some(row) = rows.first() {
                 self.pid = Some(row.pid);
                 if row.locked {
+                    self.tables_seen = row.tables;
                     break;
                 }
             }
@@ -371,6 +382,7 @@ impl Backend for Postgres {
     }
 
     fn unlock(&mut self) {
+        self.tables_seen = false;
         if self.locked {
             let _ = batch(
                 &mut self.conn,
@@ -466,6 +478,9 @@ impl Backend for Postgres {
             diesel: bool,
             #[diesel(sql_type = Bool)]
             companion: bool,
+        }
+        if self.locked && self.tables_seen {
+            return Ok((self.load_history(true)?, true));
         }
         // Both tables asked about in one round trip (the default asks twice), with the session's
         // pending settings when no lock query took them.

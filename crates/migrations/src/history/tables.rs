@@ -124,7 +124,9 @@ impl HistoryTables {
         )
     }
 
-    /// The companion row of an applied `migration`, as it stands now: its current checksum.
+    /// The companion row of an applied `migration`, as it stands now: its current checksum. One
+    /// statement either way: a row its version already has (left by a run diesel_cli reverted, or
+    /// being repaired) is overwritten whole, as if written anew.
     pub fn replace_companion(
         &self,
         migration: &Migration,
@@ -132,16 +134,18 @@ impl HistoryTables {
         took: Duration,
         stamped: bool,
     ) -> String {
-        let version = quote(migration.version());
         format!(
-            "DELETE FROM {companion} WHERE version = {version};\n\
-             INSERT INTO {companion} (version, folder, checksum, duration_ms, stamped) \
-             VALUES ({version}, {}, {}, {}, {});\n",
+            "INSERT INTO {} (version, folder, checksum, duration_ms, stamped) \
+             VALUES ({}, {}, {}, {}, {}) ON CONFLICT (version) DO UPDATE SET \
+             folder = excluded.folder, checksum = excluded.checksum, \
+             applied_at = CURRENT_TIMESTAMP, duration_ms = excluded.duration_ms, \
+             stamped = excluded.stamped;\n",
+            self.companion,
+            quote(migration.version()),
             quote(migration.folder()),
             quote(migration.scripts(dialect).checksum()),
             took.as_millis(),
             if stamped { "TRUE" } else { "FALSE" },
-            companion = self.companion,
         )
     }
 
