@@ -15,12 +15,13 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use workhub_migrations::apply::{Postgres, TemporaryDatabase};
-use workhub_migrations::schema::draft::{self, Draft};
-use workhub_migrations::schema::render::Generator;
-use workhub_migrations::schema::{scratch, ColumnType, Schema};
+use workhub_migrations::draft::{self, Draft};
+use workhub_migrations::scratch;
 use workhub_migrations::source::{self, lineage};
 use workhub_migrations::testing::postgres_server;
 use workhub_migrations::{DatabaseUrl, Target};
+use workhub_schema::render::Generator;
+use workhub_schema::{ColumnType, Schema};
 
 /// What the workhub binary's generated SQL calls its generator, so a draft written here is what
 /// `workhub db create` writes.
@@ -115,7 +116,7 @@ fn scenario(a: BranchA, table: &'static str, column: &'static str) -> Scenario {
 }
 
 fn migration(draft: &Draft) -> workhub_migrations::Migration {
-    workhub_migrations::schema::rebase::migration_of(draft).unwrap()
+    workhub_migrations::rebase::migration_of(draft).unwrap()
 }
 
 fn write(dir: &Path, draft: &Draft) {

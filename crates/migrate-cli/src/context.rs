@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
-use workhub_migrations::schema::render::Generator;
 use workhub_migrations::{
     source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
+use workhub_schema::render::Generator;
 
 use crate::cli::{DatabaseOptions, RunOptions, TransactionArg};
 use crate::failure::Failure;

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use workhub_migrations::schema::{scratch, Schema};
+use workhub_migrations::scratch;
 use workhub_migrations::{source, Database, Dialect, MigrateError, Status, Target};
+use workhub_schema::Schema;
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
@@ -258,7 +259,7 @@ pub fn warn_if_models_differ(ctx: &Context) {
 #[cfg(test)]
 mod tests {
     use workhub_migrations::embed::Embedded;
-    use workhub_migrations::schema::Schema;
+    use workhub_schema::Schema;
 
     use crate::cli::{DatabaseOptions, RunOptions, TransactionArg};
     use crate::context::Context;

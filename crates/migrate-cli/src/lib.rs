@@ -30,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use workhub_migrations::embed::Embedded;
-use workhub_migrations::schema::Schema;
+use workhub_schema::Schema;
 
 use crate::cli::{MigrateCli, MigrateCommand};
 use crate::context::Context;
@@ -47,7 +47,7 @@ pub struct App {
     pub operator: &'static str,
     /// The migrations its build script embedded (`workhub_migrations::include_embedded!`'s `EMBEDDED`).
     pub embedded: &'static Embedded,
-    /// The schema its models declare (the `schema()` that `workhub_migrations::tables!` defines).
+    /// The schema its models declare (the `schema()` that `workhub_schema::tables!` defines).
     pub models: fn() -> Schema,
 }
 

@@ -9,11 +9,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use workhub_migrations::apply::{Silent, Sqlite};
-use workhub_migrations::schema::render::Generator;
-use workhub_migrations::schema::{
-    generate, scratch, Action, Column, ColumnType, ForeignKey, Index, Schema, Table,
-};
+use workhub_migrations::scratch::{self, generate};
 use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
+use workhub_schema::render::Generator;
+use workhub_schema::{Action, Column, ColumnType, ForeignKey, Index, Schema, Table};
 
 /// The names the generated SQL gives its generator.
 const GENERATOR: Generator<'static> = Generator {

@@ -10,6 +10,16 @@
 //! - [`diesel_source`]: the same migrations as diesel's own `MigrationSource`, for diesel_migrations'
 //!   harness in a downstream crate's tests.
 //!
+//! Schema autogeneration, the pipeline behind `db create`, is split at the database: its pure half
+//! (tables declared, the schema as data, diff, render) is the `workhub-schema` crate, re-exported as
+//! [`schema`]; the half that needs a database or the migrations is here:
+//!
+//! - [`introspect`]: a schema read back from a live database;
+//! - [`scratch`]: the schema a set of migrations builds, replayed into a scratch database;
+//! - [`draft`]: a new migration's files, generated and with their lineage, before they are written;
+//! - [`rebase`]: a branch's migrations re-created on top of the history they were merged into;
+//! - [`assumed`]: whether each migration still follows the schema it was written against.
+//!
 //! Without the `runtime` feature only [`source`] and [`embed`] are built, so a build script can
 //! validate and embed migrations without compiling a database driver.
 
@@ -17,21 +27,31 @@ pub mod embed;
 pub mod source;
 
 pub use source::{Dialect, Migration, Scripts, SourceError};
+/// The pure half of schema autogeneration, for downstream convenience.
+pub use workhub_schema as schema;
 
 #[cfg(feature = "runtime")]
 pub mod apply;
+#[cfg(feature = "runtime")]
+pub mod assumed;
 #[cfg(feature = "runtime")]
 mod database_error;
 #[cfg(feature = "runtime")]
 pub mod diesel_source;
 #[cfg(feature = "runtime")]
+pub mod draft;
+#[cfg(feature = "runtime")]
 mod error;
 #[cfg(feature = "runtime")]
 pub mod history;
 #[cfg(feature = "runtime")]
+pub mod introspect;
+#[cfg(feature = "runtime")]
 pub mod plan;
 #[cfg(feature = "runtime")]
-pub mod schema;
+pub mod rebase;
+#[cfg(feature = "runtime")]
+pub mod scratch;
 #[cfg(feature = "runtime")]
 #[doc(hidden)]
 pub mod testing;

@@ -5,9 +5,10 @@
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl};
 use workhub_migrations::apply::{Backend, Postgres, Silent, Sqlite, TemporaryDatabase};
-use workhub_migrations::schema::render::Generator;
-use workhub_migrations::schema::{diff, generate, render, scratch, uncaptured, Change, Schema};
+use workhub_migrations::scratch::{self, generate, uncaptured};
 use workhub_migrations::{Dialect, Migration, Migrator, Scripts, Target};
+use workhub_schema::render::{self, Generator};
+use workhub_schema::{diff, Change, Schema};
 /// The names the tests' generated SQL gives its generator.
 const GENERATOR: Generator<'static> = Generator {
     name: "workhub",
@@ -16,7 +17,7 @@ const GENERATOR: Generator<'static> = Generator {
 };
 
 mod s01 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -28,7 +29,7 @@ mod s01 {
     }
 }
 mod s02 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -41,7 +42,7 @@ mod s02 {
     }
 }
 mod s03 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -56,7 +57,7 @@ mod s03 {
     }
 }
 mod s04 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -72,7 +73,7 @@ mod s04 {
     }
 }
 mod s05 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -89,7 +90,7 @@ mod s05 {
     }
 }
 mod s06 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -106,7 +107,7 @@ mod s06 {
     }
 }
 mod s07 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -123,7 +124,7 @@ mod s07 {
     }
 }
 mod s08 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) {
             id -> BigInt,
             #[unique]
@@ -147,7 +148,7 @@ mod s09 {
     pub use super::s07::schema;
 }
 mod s10 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -164,7 +165,7 @@ mod s10 {
     }
 }
 mod s11 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -180,7 +181,7 @@ mod s11 {
     }
 }
 mod s12 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[index(books_title_idx, title)]
         books (id) {
@@ -197,7 +198,7 @@ mod s12 {
     }
 }
 mod s13 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -213,7 +214,7 @@ mod s13 {
     }
 }
 mod s14 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -227,7 +228,7 @@ mod s14 {
     }
 }
 mod s15 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -247,7 +248,7 @@ mod s15 {
     }
 }
 mod s16 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -267,7 +268,7 @@ mod s16 {
     }
 }
 mod s17 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -287,7 +288,7 @@ mod s17 {
     }
 }
 mod s18 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[check(books_pages_positive, "page_count >= 0")]
         books (id) {
@@ -302,7 +303,7 @@ mod s18 {
     }
 }
 mod s19 {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         #[check(books_pages_positive, "page_count >= 0")]
         books (id) {
@@ -406,7 +407,7 @@ fn steps() -> Vec<Step> {
         Step {
             name: "change_foreign_key_action",
             model: s10::schema,
-            expect: |c| matches!(c, Change::AlterForeignKey { to, .. } if to.on_delete == workhub_migrations::schema::Action::Cascade),
+            expect: |c| matches!(c, Change::AlterForeignKey { to, .. } if to.on_delete == workhub_schema::Action::Cascade),
             up_contains: &["ON DELETE CASCADE"],
             then: "",
             checks: &[("SELECT COUNT(*) FROM books", 4), ("SELECT COUNT(*) FROM authors WHERE name = 'Ann'", 2)],
@@ -422,7 +423,7 @@ fn steps() -> Vec<Step> {
         Step {
             name: "add_foreign_key_set_null",
             model: s12::schema,
-            expect: |c| matches!(c, Change::AddForeignKey { foreign_key, .. } if foreign_key.on_delete == workhub_migrations::schema::Action::SetNull),
+            expect: |c| matches!(c, Change::AddForeignKey { foreign_key, .. } if foreign_key.on_delete == workhub_schema::Action::SetNull),
             up_contains: &["ON DELETE SET NULL"],
             then: "",
             checks: &[("SELECT COUNT(*) FROM pragma_foreign_key_list('books') WHERE on_delete = 'SET NULL'", 1)],
@@ -864,7 +865,7 @@ fn a_rebuild_that_breaks_a_foreign_key_fails_and_rolls_back() {
 }
 
 mod with_archived_at {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -880,7 +881,7 @@ mod with_archived_at {
 }
 
 mod cycle {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         teams (id) {
             id -> BigInt,
             #[references(people.id, on_delete = set_null)]
@@ -897,8 +898,8 @@ mod cycle {
 fn migration(
     n: usize,
     name: &str,
-    sqlite: &workhub_migrations::schema::Generated,
-    postgres: Option<&workhub_migrations::schema::Generated>,
+    sqlite: &workhub_migrations::scratch::Generated,
+    postgres: Option<&workhub_migrations::scratch::Generated>,
 ) -> Migration {
     Migration::new(
         format!("2024-01-01-0000{n:02}_{name}"),

@@ -5,9 +5,11 @@
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
-use workhub_migrations::schema::render::Generator;
-use workhub_migrations::schema::{diff, draft, generate, introspect, render, Change, Schema};
+use workhub_migrations::scratch::generate;
 use workhub_migrations::Dialect;
+use workhub_migrations::{draft, introspect};
+use workhub_schema::render::{self, Generator};
+use workhub_schema::{diff, Change, Schema};
 
 const GENERATOR: Generator<'static> = Generator {
     name: "workhub",
@@ -16,7 +18,7 @@ const GENERATOR: Generator<'static> = Generator {
 };
 
 mod reusing {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             id -> BigInt,
@@ -29,7 +31,7 @@ mod reusing {
 }
 
 mod lasting {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         authors (id) { id -> BigInt, name -> Text, }
         books (id) {
             #[autoincrement]
@@ -43,7 +45,7 @@ mod lasting {
 }
 
 mod misplaced {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         tags (book_id, tag) {
             #[autoincrement]
             book_id -> BigInt,
@@ -260,11 +262,7 @@ fn autoincrement_outside_a_single_integer_key_is_a_problem() {
 #[test]
 fn a_schema_without_autoincrement_keeps_the_digest_lineage_files_recorded() {
     // Recorded by `db create` before `autoincrement` existed; rebase and `db check` compare it.
-    let column = workhub_migrations::schema::Column::new(
-        "id",
-        workhub_migrations::schema::ColumnType::BigInt,
-        false,
-    );
+    let column = workhub_schema::Column::new("id", workhub_schema::ColumnType::BigInt, false);
     assert_eq!(
         format!("{column:?}"),
         "Column { name: \"id\", ty: BigInt, nullable: false, default: None }"

@@ -10,13 +10,14 @@ use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConne
 use diesel_migrations::MigrationHarness;
 use workhub_migrations::apply::TemporaryDatabase;
 use workhub_migrations::plan::State;
-use workhub_migrations::schema::render::Generator;
-use workhub_migrations::schema::{generate, scratch, Schema};
+use workhub_migrations::scratch::{self, generate};
 use workhub_migrations::testing::postgres_server;
 use workhub_migrations::Target;
 use workhub_migrations::{
     Database, DatabaseUrl, Dialect, DieselSource, Migration, Migrator, Scripts,
 };
+use workhub_schema::render::Generator;
+use workhub_schema::Schema;
 /// The names the tests' generated SQL gives its generator.
 const GENERATOR: Generator<'static> = Generator {
     name: "workhub",
@@ -195,7 +196,7 @@ fn diesels_harness_runs_an_embedded_set_on_postgres() {
 }
 
 mod parent {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -207,7 +208,7 @@ mod parent {
     }
 }
 mod wide_name {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 300] name -> Text, }
         tasks (id) {
             id -> BigInt,

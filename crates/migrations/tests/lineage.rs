@@ -8,11 +8,12 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use workhub_migrations::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
-use workhub_migrations::schema::rebase::{migration_of, rebase, RebaseError};
-use workhub_migrations::schema::render::Generator;
-use workhub_migrations::schema::{assumed, diff, draft, render, scratch, Schema};
+use workhub_migrations::rebase::{migration_of, rebase, RebaseError};
 use workhub_migrations::source::lineage;
+use workhub_migrations::{assumed, draft, scratch};
 use workhub_migrations::{Dialect, MigrateError, Migration, Migrator, Target};
+use workhub_schema::render::{self, Generator};
+use workhub_schema::{diff, Schema};
 /// The names the tests' generated SQL gives its generator.
 const GENERATOR: Generator<'static> = Generator {
     name: "workhub",
@@ -21,7 +22,7 @@ const GENERATOR: Generator<'static> = Generator {
 };
 
 mod parent {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -33,7 +34,7 @@ mod parent {
     }
 }
 mod color {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -46,7 +47,7 @@ mod color {
     }
 }
 mod wide_title {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -58,7 +59,7 @@ mod wide_title {
     }
 }
 mod color_and_wide_title {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -71,7 +72,7 @@ mod color_and_wide_title {
     }
 }
 mod wide_name {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 300] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -83,7 +84,7 @@ mod wide_name {
     }
 }
 mod color_and_wide_name {
-    workhub_migrations::tables! {
+    workhub_schema::tables! {
         projects (id) { id -> BigInt, #[max_length = 300] name -> Text, }
         tasks (id) {
             id -> BigInt,
@@ -471,13 +472,13 @@ fn a_merged_in_migration_that_sorts_before_the_applied_one_is_refused() {
 #[test]
 fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
     mod with_note {
-        workhub_migrations::tables! {
+        workhub_schema::tables! {
             projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
             tasks (id) { id -> BigInt, project_id -> BigInt, title -> Text, note -> Nullable<Text>, }
         }
     }
     mod note_and_color {
-        workhub_migrations::tables! {
+        workhub_schema::tables! {
             projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
             tasks (id) {
                 id -> BigInt, project_id -> BigInt, title -> Text, note -> Nullable<Text>,
@@ -486,13 +487,13 @@ fn a_generated_migration_edited_by_hand_keeps_its_edit_through_a_rebase() {
         }
     }
     mod memo {
-        workhub_migrations::tables! {
+        workhub_schema::tables! {
             projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
             tasks (id) { id -> BigInt, project_id -> BigInt, title -> Text, memo -> Nullable<Text>, }
         }
     }
     mod memo_and_color {
-        workhub_migrations::tables! {
+        workhub_schema::tables! {
             projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
             tasks (id) {
                 id -> BigInt, project_id -> BigInt, title -> Text, memo -> Nullable<Text>,
@@ -781,7 +782,7 @@ fn a_cherry_picked_migration_whose_parent_is_missing_follows_the_history_it_fits
 #[test]
 fn a_rebase_that_cannot_decide_refuses() {
     mod text_title {
-        workhub_migrations::tables! {
+        workhub_schema::tables! {
             projects (id) { id -> BigInt, #[max_length = 100] name -> Text, }
             tasks (id) {
                 id -> BigInt,

@@ -1,10 +1,10 @@
-//! workhub's tables, declared once: [`tables!`](workhub_migrations::tables) gives diesel's `table!`
+//! workhub's tables, declared once: [`tables!`](workhub_schema::tables) gives diesel's `table!`
 //! types that queries use and the [`schema()`] that `workhub db create` generates migrations from.
 //! Change a table here, then run `just migrate-create NAME` and review what it writes. Every id is
 //! `#[autoincrement]`: once given, never given again, on both backends (a deleted task's old link
 //! never reaches a newer task).
 
-workhub_migrations::tables! {
+workhub_schema::tables! {
     /// People who sign in. Emails are stored lower-cased, so the unique constraint is
     /// case-insensitive.
     users (id) {

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use time::macros::format_description;
 use time::{Date, Month, OffsetDateTime};
-use workhub_migrations::schema::{diff, draft, scratch};
 use workhub_migrations::source::{self, lineage, Lineage, MIGRATION_NAME_RULE};
 use workhub_migrations::Target;
+use workhub_migrations::{draft, scratch};
+use workhub_schema::diff;
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;

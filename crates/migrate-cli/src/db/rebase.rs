@@ -1,10 +1,11 @@
 //! `db rebase`: re-creates the migrations a merge put after another branch's, on top of them, and
-//! the lineage checks `db check` runs. The engine decides (`schema::rebase`); this module words it.
+//! the lineage checks `db check` runs. The engine decides (`workhub_migrations::rebase`); this
+//! module words it.
 
 use std::path::{Path, PathBuf};
 
-use workhub_migrations::schema::assumed;
-use workhub_migrations::schema::rebase::{self, Rebase, Rebased};
+use workhub_migrations::assumed;
+use workhub_migrations::rebase::{self, Rebase, Rebased};
 use workhub_migrations::source::{self, lineage};
 
 use crate::context::{Context, Source};

@@ -32,7 +32,7 @@ pub struct Lineage {
     hand_written: bool,
     /// The tables it touches, comma-separated (a plain string so a binary can embed it as a constant).
     tables: Cow<'static, str>,
-    /// A generated migration's SQL files as written (see `schema::draft::files_digest`): files that
+    /// A generated migration's SQL files as written (see `draft::files_digest`): files that
     /// no longer match were edited by hand, and a rebase keeps them. Not embedded in binaries.
     sql: Option<Cow<'static, str>>,
 }
@@ -89,7 +89,7 @@ impl Lineage {
         self.parent.as_deref()
     }
 
-    /// The digest of the schema it assumes (see `schema::digest`).
+    /// The digest of the schema it assumes (see `draft::digest`).
     pub fn schema(&self) -> &str {
         &self.schema
     }

@@ -1,23 +1,8 @@
 use std::borrow::Cow;
-use std::fmt;
+
+use workhub_schema::Dialect;
 
 use super::{checksum, Lineage};
-
-/// The SQL dialects one migration history serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        })
-    }
-}
 
 /// One direction pair of SQL: what `up` does and, when it can be reverted, what `down` does.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,8 @@ pub use finding::Finding;
 pub use folder_name::{is_valid_name, FolderName, MIGRATION_NAME_RULE};
 pub use lineage::Lineage;
 pub use metadata::Metadata;
-pub use migration::{Dialect, Migration, Scripts};
+pub use migration::{Migration, Scripts};
+pub use workhub_schema::Dialect;
 
 /// Sorts migrations by version and refuses two folders with the same version.
 pub fn ordered(mut migrations: Vec<Migration>) -> Result<Vec<Migration>, SourceError> {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{
     check_sql, column_list, create_index, destructive_note, foreign_key_sql, quote, unique_sql,
 };
-use crate::schema::{Change, Check, Column, ColumnType, Schema, Table};
+use crate::{Change, Check, Column, ColumnType, Schema, Table};
 
 pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
     let mut out = String::new();

@@ -1,9 +1,11 @@
 //! The schema a set of migrations builds, read from a scratch database they are replayed into: never
 //! the developer's database.
 
-use super::render::Generator;
-use super::{diff, introspect, render, Change, Schema};
+use workhub_schema::render::{self, Generator};
+use workhub_schema::{diff, Change, Schema};
+
 use crate::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
+use crate::introspect;
 use crate::plan::Target;
 use crate::{DatabaseError, DatabaseUrl, Dialect, MigrateError, Migration, Migrator};
 

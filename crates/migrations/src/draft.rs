@@ -3,8 +3,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::render::Generator;
-use super::{generate, render, Change, Generated, Schema};
+use workhub_schema::render::{self, Generator};
+use workhub_schema::{Change, Schema};
+
+use crate::scratch::{generate, Generated};
 use crate::source::lineage::LINEAGE_FILE;
 use crate::source::Lineage;
 use crate::Dialect;

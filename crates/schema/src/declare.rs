@@ -3,7 +3,7 @@
 //! uniques, foreign keys, checks) for migrations to be generated from. Every fact is written once.
 //!
 //! ```
-//! workhub_migrations::tables! {
+//! workhub_schema::tables! {
 //!     projects (id) {
 //!         id -> BigInt,
 //!     }
@@ -37,7 +37,7 @@ use diesel::sql_types::{
     BigInt, Binary, Bool, Date, Double, Float, Integer, Nullable, SmallInt, Text, Timestamp,
 };
 
-use super::model::{Column, ColumnType};
+use crate::model::{Column, ColumnType};
 
 /// The schema facts of a diesel SQL type.
 pub trait SqlTypeInfo {
@@ -83,7 +83,7 @@ pub fn names(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
-/// Declares tables once; see the [module documentation](crate::schema::declare).
+/// Declares tables once; see the [module documentation](crate::declare).
 #[macro_export]
 macro_rules! tables {
     ($(
@@ -104,13 +104,13 @@ macro_rules! tables {
         )+
 
         /// The tables declared above, as the schema migrations are generated from.
-        pub fn schema() -> $crate::schema::Schema {
+        pub fn schema() -> $crate::Schema {
             #[allow(unused_imports)]
             use ::diesel::sql_types::*;
-            $crate::schema::Schema::new(::std::vec![$({
+            $crate::Schema::new(::std::vec![$({
                 #[allow(unused_mut)]
-                let mut table = $crate::schema::Table::new(stringify!($table));
-                table.primary_key = $crate::schema::declare::names(&[$(stringify!($pk)),+]);
+                let mut table = $crate::Table::new(stringify!($table));
+                table.primary_key = $crate::declare::names(&[$(stringify!($pk)),+]);
                 $(
                     $crate::__workhub_column!(table, $column, $ty, [$([$($column_attr)*])*]);
                 )+
@@ -128,7 +128,7 @@ macro_rules! tables {
 macro_rules! __workhub_column {
     ($table:ident, $column:ident, $ty:ty, [$([$($attr:tt)*])*]) => {{
         #[allow(unused_mut)]
-        let mut column = $crate::schema::declare::column::<$ty>(stringify!($column));
+        let mut column = $crate::declare::column::<$ty>(stringify!($column));
         $( $crate::__workhub_column_attr!($table, column, $column, $($attr)*); )*
         $table.columns.push(column);
     }};
@@ -139,11 +139,11 @@ macro_rules! __workhub_column {
 macro_rules! __workhub_column_attr {
     ($table:ident, $c:ident, $name:ident, doc = $($rest:tt)*) => {};
     ($table:ident, $c:ident, $name:ident, default = $sql:literal) => {
-        $c.default = Some($crate::schema::squash($sql));
+        $c.default = Some($crate::squash($sql));
     };
     ($table:ident, $c:ident, $name:ident, max_length = $n:literal) => {
         $c.ty = match $c.ty {
-            $crate::schema::ColumnType::Text => $crate::schema::ColumnType::Varchar($n),
+            $crate::ColumnType::Text => $crate::ColumnType::Varchar($n),
             ref other => panic!("max_length applies to Text columns, not {other}"),
         };
     };
@@ -151,13 +151,13 @@ macro_rules! __workhub_column_attr {
         $c.autoincrement = true;
     };
     ($table:ident, $c:ident, $name:ident, unique) => {
-        $table.uniques.push($crate::schema::Unique {
+        $table.uniques.push($crate::Unique {
             name: format!("{}_{}_key", $table.name, stringify!($name)),
             columns: vec![stringify!($name).to_string()],
         });
     };
     ($table:ident, $c:ident, $name:ident, index) => {
-        $table.indexes.push($crate::schema::Index {
+        $table.indexes.push($crate::Index {
             name: format!("{}_{}_idx", $table.name, stringify!($name)),
             columns: vec![stringify!($name).to_string()],
             unique: false,
@@ -165,13 +165,13 @@ macro_rules! __workhub_column_attr {
     };
     ($table:ident, $c:ident, $name:ident, references($target:ident . $target_column:ident $(, $action:ident = $value:ident)* $(,)?)) => {{
         #[allow(unused_mut)]
-        let mut fk = $crate::schema::ForeignKey {
+        let mut fk = $crate::ForeignKey {
             name: format!("{}_{}_fkey", $table.name, stringify!($name)),
             columns: vec![stringify!($name).to_string()],
             references: stringify!($target).to_string(),
             referenced_columns: vec![stringify!($target_column).to_string()],
-            on_delete: $crate::schema::Action::NoAction,
-            on_update: $crate::schema::Action::NoAction,
+            on_delete: $crate::Action::NoAction,
+            on_update: $crate::Action::NoAction,
         };
         $( $crate::__workhub_fk_action!(fk, $action, $value); )*
         $table.foreign_keys.push(fk);
@@ -193,19 +193,19 @@ macro_rules! __workhub_fk_action {
 #[macro_export]
 macro_rules! __workhub_action {
     (cascade) => {
-        $crate::schema::Action::Cascade
+        $crate::Action::Cascade
     };
     (set_null) => {
-        $crate::schema::Action::SetNull
+        $crate::Action::SetNull
     };
     (set_default) => {
-        $crate::schema::Action::SetDefault
+        $crate::Action::SetDefault
     };
     (restrict) => {
-        $crate::schema::Action::Restrict
+        $crate::Action::Restrict
     };
     (no_action) => {
-        $crate::schema::Action::NoAction
+        $crate::Action::NoAction
     };
 }
 
@@ -214,29 +214,29 @@ macro_rules! __workhub_action {
 macro_rules! __workhub_table_attr {
     ($table:ident, doc = $($rest:tt)*) => {};
     ($table:ident, index($name:ident, $($column:ident),+ $(,)?)) => {
-        $table.indexes.push($crate::schema::Index {
+        $table.indexes.push($crate::Index {
             name: stringify!($name).to_string(),
-            columns: $crate::schema::declare::names(&[$(stringify!($column)),+]),
+            columns: $crate::declare::names(&[$(stringify!($column)),+]),
             unique: false,
         });
     };
     ($table:ident, unique_index($name:ident, $($column:ident),+ $(,)?)) => {
-        $table.indexes.push($crate::schema::Index {
+        $table.indexes.push($crate::Index {
             name: stringify!($name).to_string(),
-            columns: $crate::schema::declare::names(&[$(stringify!($column)),+]),
+            columns: $crate::declare::names(&[$(stringify!($column)),+]),
             unique: true,
         });
     };
     ($table:ident, unique($name:ident, $($column:ident),+ $(,)?)) => {
-        $table.uniques.push($crate::schema::Unique {
+        $table.uniques.push($crate::Unique {
             name: stringify!($name).to_string(),
-            columns: $crate::schema::declare::names(&[$(stringify!($column)),+]),
+            columns: $crate::declare::names(&[$(stringify!($column)),+]),
         });
     };
     ($table:ident, check($name:ident, $sql:literal)) => {
-        $table.checks.push($crate::schema::Check {
+        $table.checks.push($crate::Check {
             name: stringify!($name).to_string(),
-            expression: $crate::schema::squash($sql),
+            expression: $crate::squash($sql),
         });
     };
 }

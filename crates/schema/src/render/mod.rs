@@ -8,9 +8,9 @@ pub use sqlite::{postgres_refusal, sqlite};
 
 use std::fmt::Write as _;
 
-use super::diff::{rename_hints, Change, RenameHint};
-use super::{Check, ColumnType, ForeignKey, Index, Schema, Unique};
+use crate::diff::{rename_hints, Change, RenameHint};
 use crate::Dialect;
+use crate::{Check, ColumnType, ForeignKey, Index, Schema, Unique};
 
 /// The schema as `dialect` stores it, so that a model compares equal to what the database reports: a
 /// single integer primary key is SQLite's `INTEGER` rowid alias and PostgreSQL's `BIGINT` identity,
@@ -24,7 +24,7 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
             column.default = column
                 .default
                 .as_deref()
-                .map(super::introspect::normalise_default);
+                .map(crate::reported::normalise_default);
             if table.primary_key.contains(&column.name) {
                 column.nullable = false;
             }

@@ -3,8 +3,9 @@ use std::collections::BTreeMap;
 use diesel::sql_types::{Bool, Nullable, Text};
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 
+use workhub_schema::{squash, Action, Check, Column, ForeignKey, Index, Schema, Table, Unique};
+
 use super::{normalise_default, parse_type, IGNORED_TABLES};
-use crate::schema::{squash, Action, Check, Column, ForeignKey, Index, Schema, Table, Unique};
 
 fn user_tables(alias: &str) -> String {
     let ignored = IGNORED_TABLES.map(|t| format!("'{t}'")).join(", ");

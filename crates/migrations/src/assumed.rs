@@ -3,10 +3,10 @@
 //! migration changed after this one was generated (edited, or re-created by a rebase), so its SQL
 //! (a SQLite rebuild's column list, say) may no longer fit.
 
-use super::draft::digest;
-use super::scratch;
 use crate::apply::{Silent, Sqlite};
+use crate::draft::digest;
 use crate::plan::Target;
+use crate::scratch;
 use crate::source::lineage;
 use crate::{MigrateError, Migration, Migrator};
 

@@ -9,11 +9,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::draft::{self, Draft};
-use super::merge::merge;
-use super::render::Generator;
-use super::{diff, render, scratch, Change, Schema};
+use workhub_schema::merge::merge;
+use workhub_schema::render::{self, Generator};
+use workhub_schema::{diff, Change, Schema};
+
+use crate::draft::{self, Draft};
 use crate::plan::Target;
+use crate::scratch;
 use crate::source::lineage::{self, LINEAGE_FILE};
 use crate::source::{self, Lineage};
 use crate::{Dialect, MigrateError, Migration};

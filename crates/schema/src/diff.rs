@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use super::model::{squash, Check, Column, ForeignKey, Index, Schema, Table, Unique};
+use crate::model::{squash, Check, Column, ForeignKey, Index, Schema, Table, Unique};
 
 /// One detected change.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! constraint is taken from whichever side changed it; the same thing changed differently on both
 //! sides is a conflict, never a guess.
 
-use super::{Schema, Table};
+use crate::{Schema, Table};
 
 /// `ours`'s changes since `base`, applied to `theirs`; or every thing both sides changed differently.
 pub fn merge(base: &Schema, ours: &Schema, theirs: &Schema) -> Result<Schema, Vec<String>> {
@@ -107,7 +107,7 @@ fn merge_table(base: &Table, ours: &Table, theirs: &Table, conflicts: &mut Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Column, ColumnType};
+    use crate::{Column, ColumnType};
 
     fn tasks(columns: &[(&str, ColumnType)]) -> Schema {
         let mut table = Table::new("tasks");

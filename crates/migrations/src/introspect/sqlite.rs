@@ -3,8 +3,9 @@ use std::collections::BTreeMap;
 use diesel::sql_types::{Integer, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 
+use workhub_schema::{Action, Check, Column, ForeignKey, Index, Schema, Table, Unique};
+
 use super::{normalise_default, parse_type, IGNORED_TABLES};
-use crate::schema::{Action, Check, Column, ForeignKey, Index, Schema, Table, Unique};
 
 /// Every user table of `tables` with the pragma rows of `pragma` joined in: one query for the whole
 /// schema, however many tables it has.
@@ -215,7 +216,7 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Err
                 match constraint.kind.as_str() {
                     "CHECK" => table.checks.push(Check {
                         name: constraint.name,
-                        expression: crate::schema::squash(&constraint.body),
+                        expression: workhub_schema::squash(&constraint.body),
                     }),
                     "UNIQUE" => {
                         let columns = columns_of(&constraint.body);

@@ -1,16 +1,7 @@
-//! Reading a schema back from a live database, into the same [`Schema`](super::Schema) the models
-//! declare. The history tables and the database's own tables are left out.
+//! What a database reports of a column, read into the model's terms: a declared SQL type as a
+//! [`ColumnType`], a default in the form models and databases are compared in.
 
-mod postgres;
-mod sqlite;
-
-pub use postgres::postgres;
-pub use sqlite::sqlite;
-
-use super::ColumnType;
-
-/// Tables that belong to the migration machinery, never to a schema.
-pub const IGNORED_TABLES: [&str; 2] = ["__diesel_schema_migrations", "__workhub_migrations"];
+use crate::{squash, ColumnType};
 
 /// Parses a declared SQL type (`VARCHAR(200)`, `int8`, `DOUBLE PRECISION`) into a [`ColumnType`].
 pub fn parse_type(declared: &str) -> ColumnType {
@@ -44,7 +35,7 @@ pub fn parse_type(declared: &str) -> ColumnType {
 /// A default as the database reports it, made comparable with a model's: outer parentheses and
 /// PostgreSQL's `::type` casts removed, whitespace collapsed, `TRUE`/`FALSE`/`NULL` upper-cased.
 pub fn normalise_default(raw: &str) -> String {
-    let mut text = strip_casts(&super::squash(raw));
+    let mut text = strip_casts(&squash(raw));
     loop {
         let trimmed = text.trim();
         if trimmed.starts_with('(')

@@ -8,7 +8,7 @@ use super::{
     check_sql, column_list, create_index, destructive_note, foreign_key_sql, quote, unique_sql,
     Generator,
 };
-use crate::schema::{Change, Column, ColumnType, Schema, Table};
+use crate::{Change, Column, ColumnType, Schema, Table};
 
 const NEW_PREFIX: &str = "_workhub_new_";
 

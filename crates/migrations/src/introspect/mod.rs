@@ -1,0 +1,13 @@
+//! Reading a schema back from a live database, into the same [`Schema`](crate::schema::Schema) the
+//! models declare. The history tables and the database's own tables are left out.
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::postgres;
+pub use sqlite::sqlite;
+
+use workhub_schema::reported::{normalise_default, parse_type};
+
+/// Tables that belong to the migration machinery, never to a schema.
+pub const IGNORED_TABLES: [&str; 2] = ["__diesel_schema_migrations", "__workhub_migrations"];
