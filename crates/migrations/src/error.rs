@@ -170,6 +170,13 @@ pub enum MigrateError {
          dbname from its parameters"
     )]
     ScratchElsewhere { reached: String, created: String },
+    /// An application's connection handed to the engine (`Sqlite::on`, `Postgres::on`) with a
+    /// transaction open: the engine begins and commits its own, which would end the application's.
+    #[error(
+        "{database}: the connection has a transaction open; the migration engine begins and commits \
+         its own transactions, so hand it a connection outside any transaction\n  nothing was run"
+    )]
+    InTransaction { database: String },
     /// Any other database failure, with what was being done.
     #[error("{doing}: {cause}")]
     Database {

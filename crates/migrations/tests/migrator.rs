@@ -1,7 +1,8 @@
 //! The `Migrator` through its public API, on in-memory SQLite databases: what each command runs,
-//! records and refuses, with no CLI in between.
+//! records and refuses, with no CLI in between; and through connections an application opened itself,
+//! handed back as they were lent.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
@@ -89,7 +90,7 @@ fn migration(second: usize, step: Step) -> Migration {
     )
 }
 
-fn memory() -> Sqlite {
+fn memory() -> Sqlite<'static> {
     Sqlite::open(Path::new(":memory:")).expect("an in-memory database")
 }
 
@@ -662,4 +663,273 @@ fn a_fresh_postgres_database_gets_its_history_tables_with_the_first_migration() 
             "tags"
         ]
     );
+}
+
+/// Runs `probe` as each migration starts, while the run holds the migration lock.
+struct OnStart<F: FnMut()>(F);
+
+impl<F: FnMut()> Progress for OnStart<F> {
+    fn started(&mut self, _: usize, _: usize, _: &Migration, _: Direction) {
+        (self.0)()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    value: i32,
+}
+
+/// What a lent SQLite connection's owner sees of it: its foreign keys and busy timeout, whether it
+/// can begin a transaction (it has none open), and whether another migrator can take the lock.
+fn sqlite_as_lent(conn: &mut diesel::SqliteConnection, path: &Path) -> String {
+    use diesel::connection::SimpleConnection;
+    let mut pragma = |sql: &str| {
+        diesel::sql_query(sql)
+            .get_result::<Setting>(conn)
+            .unwrap()
+            .value
+    };
+    let foreign_keys = pragma("SELECT foreign_keys AS value FROM pragma_foreign_keys");
+    let busy_timeout = pragma("SELECT timeout AS value FROM pragma_busy_timeout");
+    let outside = conn.batch_execute("BEGIN; ROLLBACK").is_ok();
+    let mut other = Sqlite::open(path).unwrap();
+    let unlocked = other.lock(Duration::ZERO, &mut |_| {}).is_ok();
+    other.unlock();
+    format!(
+        "foreign_keys={foreign_keys} busy_timeout={busy_timeout} outside_transaction={outside} \
+         unlocked={unlocked}"
+    )
+}
+
+const SQLITE_AS_LENT: &str =
+    "foreign_keys=1 busy_timeout=1234 outside_transaction=true unlocked=true";
+
+/// A SQLite file in `dir` and the application's connection to it, configured as applications
+/// configure theirs: diesel turns foreign keys on, and the busy timeout is the application's own.
+fn application_sqlite(dir: &Path) -> (PathBuf, diesel::SqliteConnection) {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let path = dir.join("app.db");
+    let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    conn.batch_execute("PRAGMA busy_timeout = 1234").unwrap();
+    (path, conn)
+}
+
+/// Two histories whose last migration fails after `notes`: in its own transaction, and outside one
+/// after a BEGIN of its own, which the failure leaves open (or, on PostgreSQL, aborted).
+fn failing_after_notes() -> [History; 2] {
+    let mut broken = History::of([Step::table("notes")]);
+    broken.push(Step::sql("broken", "INSERT INTO nowhere VALUES (1);", None));
+    let mut unfinished = History::of([Step::table("notes")]);
+    unfinished.push(
+        Step::sql(
+            "unfinished",
+            "BEGIN;\nCREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+            None,
+        )
+        .outside_transaction(),
+    );
+    [broken, unfinished]
+}
+
+#[test]
+fn a_callers_sqlite_connection_is_migrated_under_the_file_lock_and_handed_back_as_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut conn) = application_sqlite(dir.path());
+    let history = History::of([
+        Step::table("parent"),
+        // A dangling reference, as a table rebuild makes one for a moment: foreign keys are off.
+        Step::sql(
+            "child",
+            "CREATE TABLE child (parent_id INTEGER REFERENCES parent (id));\n\
+             INSERT INTO child VALUES (7);",
+            Some("DROP TABLE child;"),
+        ),
+    ]);
+    let mut refusals = Vec::new();
+    let mut probe = OnStart(|| {
+        // Another migrator of the file, through its own connection, is kept out.
+        let mut other = Sqlite::open(&path).unwrap();
+        refusals.push(match other.lock(Duration::from_millis(50), &mut |_| {}) {
+            Err(MigrateError::LockTimeout { .. }) => "refused".to_string(),
+            other => format!("{other:?}"),
+        });
+    });
+    let outcome = history
+        .migrator()
+        .upgrade(
+            &mut Sqlite::on(&mut conn).unwrap(),
+            &Target::Head,
+            &mut probe,
+        )
+        .unwrap();
+    assert_eq!(outcome.ran.len(), 2);
+    assert_eq!(refusals, ["refused", "refused"]);
+    assert_eq!(sqlite_as_lent(&mut conn, &path), SQLITE_AS_LENT);
+    // The application's own queries see the migrated schema through the same connection.
+    let rows: Vec<Name> = diesel::sql_query("SELECT CAST(parent_id AS TEXT) AS name FROM child")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    // And another migrator through a path finds it applied.
+    let mut opened = Sqlite::open(&path).unwrap();
+    assert_eq!(applied(&mut opened, &history), history.folders());
+}
+
+#[test]
+fn a_failing_migration_leaves_the_callers_sqlite_connection_as_it_was_lent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut conn) = application_sqlite(dir.path());
+    for failing in failing_after_notes() {
+        let err = failing
+            .migrator()
+            .upgrade(
+                &mut Sqlite::on(&mut conn).unwrap(),
+                &Target::Head,
+                &mut Events::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, MigrateError::Statement { .. }), "{err:?}");
+        assert_eq!(sqlite_as_lent(&mut conn, &path), SQLITE_AS_LENT);
+        let mut opened = Sqlite::open(&path).unwrap();
+        assert_eq!(applied(&mut opened, &failing), failing.folders()[..1]);
+    }
+}
+
+#[test]
+fn a_callers_in_memory_connection_migrates_and_one_in_a_transaction_is_refused() {
+    use diesel::Connection;
+    let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+    let history = History::of([Step::table("users")]);
+    let mut db = Sqlite::on(&mut conn).unwrap();
+    assert_eq!(db.name(), ":memory:");
+    history
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    assert_eq!(tables(&mut db), ["users"]);
+    drop(db);
+    conn.transaction(|conn| {
+        let err = Sqlite::on(conn).unwrap_err();
+        assert!(matches!(err, MigrateError::InTransaction { .. }), "{err:?}");
+        assert!(err.to_string().contains("outside any transaction"), "{err}");
+        diesel::QueryResult::Ok(())
+    })
+    .unwrap();
+}
+
+/// What a lent PostgreSQL connection's owner sees of it: its session settings, and, from another
+/// session, whether it holds an advisory lock and whether it is idle (no transaction open).
+fn postgres_as_lent(
+    conn: &mut diesel::PgConnection,
+    observer: &mut diesel::PgConnection,
+) -> String {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let pid = diesel::sql_query("SELECT pg_backend_pid() AS value")
+        .get_result::<Setting>(conn)
+        .unwrap()
+        .value;
+    // Asked while the lent connection is between statements.
+    let seen: Row = diesel::sql_query(format!(
+        "SELECT 'advisory_locks=' || (SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' \
+         AND pid = {pid}) || ' state=' || (SELECT state FROM pg_stat_activity WHERE pid = {pid}) AS v"
+    ))
+    .get_result(observer)
+    .unwrap();
+    let settings: Row = diesel::sql_query(
+        "SELECT 'lock_timeout=' || current_setting('lock_timeout') || ' client_min_messages=' || \
+         current_setting('client_min_messages') || ' application_name=' || \
+         current_setting('application_name') AS v",
+    )
+    .get_result(conn)
+    .unwrap();
+    format!("{} {}", settings.v, seen.v)
+}
+
+const POSTGRES_AS_LENT: &str = "lock_timeout=7s client_min_messages=notice \
+     application_name=notes app advisory_locks=0 state=idle";
+
+#[test]
+fn a_callers_postgres_connection_is_migrated_under_the_advisory_lock_and_handed_back_as_found() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::DatabaseUrl;
+    let test = "a_callers_postgres_connection_is_migrated_under_the_advisory_lock_and_handed_back_as_found";
+    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "lent").unwrap();
+    let DatabaseUrl::Postgres(url) = database.url() else {
+        unreachable!("a PostgreSQL database has a postgres URL")
+    };
+    let mut conn = PgConnection::establish(url).unwrap();
+    // The application's own session settings, none of them the engine's.
+    conn.batch_execute(
+        "SET lock_timeout = '7s'; SET client_min_messages = 'notice'; \
+         SET application_name = 'notes app'",
+    )
+    .unwrap();
+    let mut observer = PgConnection::establish(url).unwrap();
+    let pid = diesel::sql_query("SELECT pg_backend_pid() AS value")
+        .get_result::<Setting>(&mut conn)
+        .unwrap()
+        .value;
+    let history = History::of([Step::table("notes")]);
+    let mut seen = Vec::new();
+    let mut probe = OnStart(|| {
+        let held: Setting = diesel::sql_query(format!(
+            "SELECT COUNT(*)::int AS value FROM pg_locks WHERE locktype = 'advisory' \
+             AND granted AND pid = {pid}"
+        ))
+        .get_result(&mut observer)
+        .unwrap();
+        let mut other = Postgres::open(database.url()).unwrap();
+        let refused = matches!(
+            other.lock(Duration::from_millis(50), &mut |_| {}),
+            Err(MigrateError::LockTimeout { .. })
+        );
+        seen.push(format!("held={} refused={refused}", held.value));
+    });
+    let outcome = history
+        .migrator()
+        .upgrade(
+            &mut Postgres::on(&mut conn).unwrap(),
+            &Target::Head,
+            &mut probe,
+        )
+        .unwrap();
+    assert_eq!(outcome.ran.len(), 1);
+    assert_eq!(seen, ["held=1 refused=true"]);
+    assert_eq!(postgres_as_lent(&mut conn, &mut observer), POSTGRES_AS_LENT);
+
+    // A failing migration, in its transaction or after its own BEGIN outside one, hands the
+    // connection back as it was lent too.
+    for failing in failing_after_notes() {
+        let err = failing
+            .migrator()
+            .upgrade(
+                &mut Postgres::on(&mut conn).unwrap(),
+                &Target::Head,
+                &mut Events::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, MigrateError::Statement { .. }), "{err:?}");
+        assert_eq!(postgres_as_lent(&mut conn, &mut observer), POSTGRES_AS_LENT);
+    }
+    let mut opened = Postgres::open(database.url()).unwrap();
+    assert_eq!(opened.history().unwrap().len(), 1, "notes only");
+
+    // A connection in the application's own transaction is refused, and its transaction goes on.
+    conn.transaction(|conn| {
+        let err = Postgres::on(conn).unwrap_err();
+        assert!(matches!(err, MigrateError::InTransaction { .. }), "{err:?}");
+        conn.batch_execute("SELECT 1")
+    })
+    .unwrap();
 }

@@ -1,5 +1,5 @@
-//! The example application, run as its users run it: migrations applied once, into its own history
-//! tables, and refused when an applied one was edited.
+//! The example application, run as its users run it: migrations applied once through a connection of
+//! its own pool, into its own history tables, and refused when an applied one was edited.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -42,12 +42,15 @@ fn the_example_migrates_into_its_own_history_tables_once() {
     assert_eq!(
         first,
         "ran 2024-03-01-090000_create_notes\nran 2024-03-02-090000_note_pinned\n\
-         at 2024-03-02-090000_note_pinned\npinned notes: 1\n"
+         at 2024-03-02-090000_note_pinned\npinned notes: 1\nforeign keys: on\n"
     );
+    // The migration lock was taken on the file the pool's connection is on (this sidecar is the
+    // lock older builds take, which every migrator also takes).
+    assert!(dir.path().join("notes.db-migrate-lock").exists());
     let second = stdout(&app(&db, "head"));
     assert_eq!(
         second,
-        "at 2024-03-02-090000_note_pinned\npinned notes: 2\n"
+        "at 2024-03-02-090000_note_pinned\npinned notes: 2\nforeign keys: on\n"
     );
     let tables = sqlite3(
         &db,
@@ -69,7 +72,7 @@ fn the_example_reverts_and_refuses_an_edited_migration() {
     let down = stdout(&app(&db, "-1"));
     assert_eq!(
         down,
-        "ran 2024-03-02-090000_note_pinned\nat 2024-03-01-090000_create_notes\n"
+        "ran 2024-03-02-090000_note_pinned\nat 2024-03-01-090000_create_notes\nforeign keys: on\n"
     );
     // The checksum recorded for the applied migration no longer matches what the binary carries.
     sqlite3(

@@ -706,7 +706,7 @@ mod tests {
 
     /// A SQLite database whose transactions fail to begin from the `fail_at`-th on (0-based).
     struct FailingBegin {
-        inner: Sqlite,
+        inner: Sqlite<'static>,
         begins: usize,
         fail_at: usize,
     }

@@ -1,7 +1,10 @@
 //! Running a plan against a database: the [`Migrator`], the [`Backend`] trait for what differs between
-//! databases, and the lock that keeps two migrators from ever running at once.
+//! databases, and the lock that keeps two migrators from ever running at once. A backend migrates
+//! through a connection it opens itself ([`Sqlite::open`], [`Postgres::open`]) or one the
+//! application lends it ([`Sqlite::on`], [`Postgres::on`]), handed back as it was found.
 
 mod backend;
+mod handle;
 mod lock;
 mod migrator;
 mod postgres;
@@ -22,8 +25,8 @@ use crate::MigrateError;
 /// An open database of either kind.
 #[derive(Debug)]
 pub enum Database {
-    Sqlite(Sqlite),
-    Postgres(Postgres),
+    Sqlite(Sqlite<'static>),
+    Postgres(Postgres<'static>),
 }
 
 impl Database {

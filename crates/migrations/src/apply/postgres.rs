@@ -6,6 +6,7 @@ use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
 use super::backend::{batch, query_history, Backend, BeginError};
+use super::handle::Handle;
 use super::progress::BlockedNotice;
 use super::url::scrub;
 use super::DatabaseUrl;
@@ -18,10 +19,18 @@ use watch::Watch;
 pub const DEFAULT_LOCK_KEY: i64 = 0x776f_726b_6875_626d;
 
 /// A PostgreSQL database. Migrators exclude each other with a session-level advisory lock on the
-/// migration connection itself, never a pooled one, so it dies with the connection.
-pub struct Postgres {
-    conn: PgConnection,
-    url: DatabaseUrl,
+/// migration connection itself, so it dies with the connection.
+///
+/// [`open`](Postgres::open) connects to a URL. [`on`](Postgres::on) migrates through a connection the
+/// application already has (one of its r2d2 pool's: `Postgres::on(&mut pooled)`), and hands it back
+/// as it found it (see there).
+pub struct Postgres<'c> {
+    conn: Handle<'c, PgConnection>,
+    /// The URL connected to; `None` for a lent connection, which then has no lock-wait watcher.
+    url: Option<DatabaseUrl>,
+    /// How messages name the database: the URL without its password, or a lent connection's
+    /// database name.
+    name: String,
     locked: bool,
     /// Whether the lock's query found both history tables. They are never dropped, so what it saw
     /// still holds once the lock is held, and the history is read without asking again.
@@ -42,23 +51,102 @@ pub struct Postgres {
     tables: HistoryTables,
     /// The advisory lock key migrators of this database's history share.
     lock_key: i64,
+    /// What the engine changes of a lent connection, as it was lent: restored when it is done.
+    found: Option<Found>,
 }
 
-impl std::fmt::Debug for Postgres {
+/// A lent connection's session settings the engine changes while it migrates.
+#[derive(Debug, Clone)]
+struct Found {
+    lock_timeout: String,
+    client_min_messages: String,
+    application_name: String,
+}
+
+impl std::fmt::Debug for Postgres<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Postgres")
             .field("locked", &self.locked)
+            .field("lent", &self.conn.is_lent())
             .finish_non_exhaustive()
     }
 }
 
-impl Postgres {
+impl Postgres<'static> {
     /// Connects. The session's settings (quiet notices, the lock timeout) are sent with its first
     /// statement of workhub's: in the lock's own query when a command takes the lock.
     pub fn open(url: &DatabaseUrl) -> Result<Self, MigrateError> {
-        Ok(Self {
-            conn: establish(url)?,
-            url: url.clone(),
+        let conn = Handle::Own(establish(url)?);
+        Ok(Self::new(conn, Some(url.clone()), url.to_string(), None))
+    }
+}
+
+impl<'c> Postgres<'c> {
+    /// Migrates through `conn`, a connection the application opened (or took from its pool). The
+    /// migration lock is the same session-level advisory lock [`open`](Postgres::open) takes, on
+    /// `conn`'s session, released at the end of every command.
+    ///
+    /// With no URL, nothing watches a statement that waits on another session's lock (no second
+    /// connection is opened): such a wait is not announced and its error does not name the session
+    /// it waited for, but the lock timeout still bounds it, as it bounds every wait.
+    ///
+    /// While this value lives, `conn`'s session runs with the engine's `lock_timeout`,
+    /// `client_min_messages` and, while it holds the migration lock, `application_name`. When it
+    /// goes, `conn` is handed back as it was found: those settings restored, the advisory lock
+    /// released, no transaction open (the engine ends every one it begins, and rolls back one a
+    /// migration's own SQL left open). A connection with a transaction open is refused
+    /// ([`MigrateError::InTransaction`]), as the engine's transactions would end it.
+    pub fn on(conn: &'c mut PgConnection) -> Result<Self, MigrateError> {
+        #[derive(QueryableByName)]
+        struct Session {
+            #[diesel(sql_type = Text)]
+            lock_timeout: String,
+            #[diesel(sql_type = Text)]
+            client_min_messages: String,
+            #[diesel(sql_type = Text)]
+            application_name: String,
+            #[diesel(sql_type = Text)]
+            database: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            transaction: Option<String>,
+        }
+        let failed = |err| MigrateError::Database {
+            doing: "reading the connection's session settings".into(),
+            cause: DatabaseError::Query(err),
+        };
+        let session: Session = diesel::sql_query(format!(
+            "SELECT current_setting('lock_timeout') AS lock_timeout, \
+             current_setting('client_min_messages') AS client_min_messages, \
+             current_setting('application_name') AS application_name, \
+             current_database()::text AS database, {TRANSACTION_ID} AS transaction"
+        ))
+        .get_result(conn)
+        .map_err(failed)?;
+        let name = format!("PostgreSQL database {}", session.database);
+        // A transaction of its own for each statement, unless one is open.
+        if session.transaction.is_some()
+            && session.transaction == transaction_id(conn).map_err(failed)?
+        {
+            return Err(MigrateError::InTransaction { database: name });
+        }
+        let found = Found {
+            lock_timeout: session.lock_timeout,
+            client_min_messages: session.client_min_messages,
+            application_name: session.application_name,
+        };
+        Ok(Self::new(Handle::Lent(conn), None, name, Some(found)))
+    }
+
+    fn new(
+        conn: Handle<'c, PgConnection>,
+        url: Option<DatabaseUrl>,
+        name: String,
+        found: Option<Found>,
+    ) -> Self {
+        Self {
+            conn,
+            url,
+            name,
             locked: false,
             tables_seen: false,
             timeout: Duration::from_secs(60),
@@ -69,7 +157,42 @@ impl Postgres {
             blocked: false,
             tables: HistoryTables::DEFAULT,
             lock_key: DEFAULT_LOCK_KEY,
-        })
+            found,
+        }
+    }
+
+    /// Restores `application_name` as it was before the lock named this session: the session's
+    /// default, or a lent connection's own.
+    fn unname(&mut self) -> Result<(), DatabaseError> {
+        match &self.found {
+            None => batch(&mut *self.conn, "RESET application_name"),
+            Some(found) => restore(
+                &mut self.conn,
+                "SELECT set_config('application_name', $1, false)",
+                &[found.application_name.as_str()],
+            ),
+        }
+    }
+
+    /// Restores a lent connection's session settings, once the lock is released (which ends a
+    /// failed transaction a migration's own SQL left).
+    fn hand_back(&mut self) {
+        let Some(found) = self.found.clone() else {
+            return;
+        };
+        if self.lock_timeout_set.is_none() && !self.quiet {
+            return;
+        }
+        let sql = "SELECT set_config('lock_timeout', $1, false), \
+                   set_config('client_min_messages', $2, false)";
+        let values = [
+            found.lock_timeout.as_str(),
+            found.client_min_messages.as_str(),
+        ];
+        if restore(&mut self.conn, sql, &values).is_err() {
+            let _ = batch(&mut *self.conn, "ROLLBACK");
+            let _ = restore(&mut self.conn, sql, &values);
+        }
     }
 
     /// The `set_config` calls this session still needs, as one select list: server notices ("table
@@ -101,7 +224,7 @@ impl Postgres {
             pid: i32,
         }
         let rows: Vec<Pid> = diesel::sql_query("SELECT pg_backend_pid() AS pid")
-            .load(&mut self.conn)
+            .load(&mut *self.conn)
             .ok()?;
         self.pid = rows.first().map(|row| row.pid);
         self.pid
@@ -113,7 +236,7 @@ impl Postgres {
         if settings.is_empty() {
             return Ok(());
         }
-        batch(&mut self.conn, &format!("SELECT {}", settings.join(", ")))?;
+        batch(&mut *self.conn, &format!("SELECT {}", settings.join(", ")))?;
         self.settled();
         Ok(())
     }
@@ -172,7 +295,7 @@ impl Postgres {
             self.lock_key as u32
         );
         diesel::sql_query(sql)
-            .load::<Session>(&mut self.conn)
+            .load::<Session>(&mut *self.conn)
             .ok()
             .and_then(|rows| rows.into_iter().next())
             .map(|row| row.describe())
@@ -278,13 +401,13 @@ fn this_host() -> String {
     }
 }
 
-impl Backend for Postgres {
+impl Backend for Postgres<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
     fn name(&self) -> String {
-        self.url.to_string()
+        self.name.clone()
     }
 
     fn history_tables(&self) -> &HistoryTables {
@@ -337,7 +460,7 @@ impl Backend for Postgres {
         loop {
             let rows: Vec<Locked> =
                 diesel::sql_query(&try_lock)
-                    .load(&mut self.conn)
+                    .load(&mut *self.conn)
                     .map_err(|err| MigrateError::Stopped {
                         doing: "taking the migration lock".into(),
                         cause: DatabaseError::Query(err),
@@ -365,7 +488,7 @@ impl Backend for Postgres {
                 None => "another session".to_string(),
             };
             if started.elapsed() >= timeout {
-                let _ = batch(&mut self.conn, "RESET application_name");
+                let _ = self.unname();
                 return Err(MigrateError::LockTimeout {
                     holder,
                     waited: started.elapsed(),
@@ -383,21 +506,31 @@ impl Backend for Postgres {
 
     fn unlock(&mut self) {
         self.tables_seen = false;
-        if self.locked {
-            let _ = batch(
-                &mut self.conn,
-                &format!(
-                    "SELECT pg_advisory_unlock({}); RESET application_name",
-                    self.lock_key
-                ),
-            );
-            self.locked = false;
+        if !self.locked {
+            return;
         }
+        self.locked = false;
+        let unlock = format!("SELECT pg_advisory_unlock({})", self.lock_key);
+        if self.found.is_none() {
+            let _ = batch(
+                &mut *self.conn,
+                &format!("{unlock}; RESET application_name"),
+            );
+            return;
+        }
+        // A lent connection outlives this value, and so would a lock left on it: a failed
+        // transaction (a migration's own BEGIN, outside the engine's) runs nothing, so it is ended
+        // first.
+        if batch(&mut *self.conn, &unlock).is_err() {
+            let _ = batch(&mut *self.conn, "ROLLBACK");
+            let _ = batch(&mut *self.conn, &unlock);
+        }
+        let _ = self.unname();
     }
 
     fn execute(&mut self, sql: &str) -> Result<(), DatabaseError> {
         self.settle()?;
-        batch(&mut self.conn, sql)
+        batch(&mut *self.conn, sql)
     }
 
     fn runs_scripts_whole(&self) -> bool {
@@ -413,8 +546,10 @@ impl Backend for Postgres {
             let Some(pid) = self.pid.or_else(|| self.backend_pid()) else {
                 return;
             };
+            // A lent connection comes without a URL to open the watcher's own connection with.
+            let Some(url) = &self.url else { return };
             let patience = (self.timeout / 2).min(Duration::from_secs(1));
-            self.watch = Watch::start(&self.url, pid, patience, notice);
+            self.watch = Watch::start(url, pid, patience, notice);
         }
     }
 
@@ -422,10 +557,10 @@ impl Backend for Postgres {
         self.settle()?;
         let Some(watch) = &self.watch else {
             self.blocked = false;
-            return batch(&mut self.conn, sql);
+            return batch(&mut *self.conn, sql);
         };
         watch.statement_started(folder);
-        let outcome = batch(&mut self.conn, sql);
+        let outcome = batch(&mut *self.conn, sql);
         let blocker = watch.statement_ended();
         self.blocked = blocker.is_some();
         match (outcome, blocker) {
@@ -444,7 +579,7 @@ impl Backend for Postgres {
     ) -> Result<(), BeginError> {
         // PostgreSQL writers wait on row and table locks statement by statement, not at BEGIN.
         self.settle()?;
-        Ok(batch(&mut self.conn, "BEGIN")?)
+        Ok(batch(&mut *self.conn, "BEGIN")?)
     }
 
     fn table_exists(&mut self, table: &str) -> Result<bool, DatabaseError> {
@@ -455,7 +590,7 @@ impl Backend for Postgres {
         }
         self.settle()?;
         let sql = format!("SELECT to_regclass('{table}') IS NOT NULL AS exists");
-        let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut self.conn)?;
+        let rows: Vec<Exists> = diesel::sql_query(sql).load(&mut *self.conn)?;
         Ok(rows.first().is_some_and(|row| row.exists))
     }
 
@@ -463,7 +598,7 @@ impl Backend for Postgres {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut self.conn, &self.tables, companion_exists)
+        query_history(&mut *self.conn, &self.tables, companion_exists)
     }
 
     fn locks_without_writing(&self) -> bool {
@@ -497,14 +632,13 @@ impl Backend for Postgres {
                 settings.join(", ")
             ));
         }
-        let tables: Vec<Tables> =
-            diesel::sql_query(sql)
-                .load(&mut self.conn)
-                .map_err(|err| MigrateError::Stopped {
-                    doing: "reading the migration history".into(),
-                    cause: DatabaseError::Query(err),
-                    undone: None,
-                })?;
+        let tables: Vec<Tables> = diesel::sql_query(sql)
+            .load(&mut *self.conn)
+            .map_err(|err| MigrateError::Stopped {
+                doing: "reading the migration history".into(),
+                cause: DatabaseError::Query(err),
+                undone: None,
+            })?;
         self.settled();
         match tables.first() {
             Some(tables) if tables.diesel => {
@@ -515,10 +649,37 @@ impl Backend for Postgres {
     }
 }
 
-impl Drop for Postgres {
+impl Drop for Postgres<'_> {
     fn drop(&mut self) {
         self.unlock();
+        self.hand_back();
     }
+}
+
+/// Runs `sql`, a `SELECT` of `set_config` calls, with `values` bound to its parameters in order.
+fn restore(conn: &mut PgConnection, sql: &str, values: &[&str]) -> Result<(), DatabaseError> {
+    let mut query = diesel::sql_query(sql).into_boxed();
+    for value in values {
+        query = query.bind::<Text, _>(*value);
+    }
+    query.execute(conn).map(drop).map_err(DatabaseError::Query)
+}
+
+/// The virtual transaction id of the statement's transaction, as a subquery: every transaction
+/// holds a lock on its own, so two statements that see the same one ran in one transaction.
+const TRANSACTION_ID: &str = "(SELECT virtualtransaction FROM pg_locks \
+     WHERE locktype = 'virtualxid' AND pid = pg_backend_pid() LIMIT 1)";
+
+fn transaction_id(conn: &mut PgConnection) -> diesel::QueryResult<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = Nullable<Text>)]
+        transaction: Option<String>,
+    }
+    let sql = format!("SELECT {TRANSACTION_ID} AS transaction");
+    Ok(diesel::sql_query(sql)
+        .get_result::<Current>(conn)?
+        .transaction)
 }
 
 /// A database created on a PostgreSQL server for one command or test (a scratch database that

@@ -1,10 +1,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::Integer;
+use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 use super::backend::{batch, query_history, Backend, BeginError};
+use super::handle::Handle;
 use super::lock::{self, FileLock, Identity};
 use crate::history::{AppliedMigration, HistoryTables};
 use crate::{DatabaseError, Dialect, MigrateError};
@@ -18,10 +19,15 @@ const QUIET_WAIT: Duration = Duration::from_millis(200);
 /// A SQLite database file. Migrators exclude each other with a [`FileLock`] on the file itself, which
 /// the OS releases when the process dies however it dies.
 ///
-/// A file that does not exist yet is not created by opening it: until the first write or lock it reads
-/// as an empty database, so a command that refuses, or only reads, leaves no file behind.
-pub struct Sqlite {
-    conn: SqliteConnection,
+/// [`open`](Sqlite::open) opens the file itself. A file that does not exist yet is not created by
+/// opening it: until the first write or lock it reads as an empty database, so a command that
+/// refuses, or only reads, leaves no file behind.
+///
+/// [`on`](Sqlite::on) migrates through a connection the application already has (one of its r2d2
+/// pool's: `Sqlite::on(&mut pooled)`), and hands it back as it found it (see there).
+pub struct Sqlite<'c> {
+    conn: Handle<'c, SqliteConnection>,
+    /// The file, or `:memory:` for a database no other connection can open (in-memory, temporary).
     path: PathBuf,
     /// Whether `conn` is the file itself rather than the empty stand-in for a file not created yet.
     on_file: bool,
@@ -30,18 +36,28 @@ pub struct Sqlite {
     /// The identity of the file `conn` opened, to notice a path that changed files.
     opened: Option<Identity>,
     tables: HistoryTables,
+    /// What the engine changes of a lent connection, as it was lent: restored when this value goes.
+    found: Option<Found>,
 }
 
-impl std::fmt::Debug for Sqlite {
+/// A lent connection's settings the engine changes while it migrates.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    busy_timeout_ms: i32,
+    foreign_keys: bool,
+}
+
+impl std::fmt::Debug for Sqlite<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sqlite")
             .field("path", &self.path)
             .field("on_file", &self.on_file)
+            .field("lent", &self.conn.is_lent())
             .finish_non_exhaustive()
     }
 }
 
-impl Sqlite {
+impl Sqlite<'static> {
     pub fn open(path: &Path) -> Result<Self, MigrateError> {
         Self::open_file(path).map_err(|cause| MigrateError::Connect {
             url: path.display().to_string(),
@@ -84,14 +100,83 @@ impl Sqlite {
             return Err(DatabaseError::Replaced);
         }
         Ok(Self {
-            conn,
+            conn: Handle::Own(conn),
             path: path.to_path_buf(),
             on_file,
             busy_timeout: BUSY_TIMEOUT,
             lock: None,
             opened,
             tables: HistoryTables::DEFAULT,
+            found: None,
         })
+    }
+}
+
+impl<'c> Sqlite<'c> {
+    /// Migrates through `conn`, a connection the application opened (or took from its pool), to the
+    /// database it is on: the migration lock is taken on that file, found with `PRAGMA
+    /// database_list`. An in-memory or temporary database is this connection's alone, so it takes no
+    /// lock: no other process can reach it.
+    ///
+    /// While this value lives, `conn` runs with foreign keys off (SQLite's table rebuild needs them
+    /// off; a generated rebuild checks them itself) and the engine's busy timeout. When it goes,
+    /// `conn` is handed back as it was found: those two settings restored, the migration lock
+    /// released, no transaction open (the engine ends every one it begins, and rolls back one a
+    /// migration's own SQL left open). A connection with a transaction open is refused
+    /// ([`MigrateError::InTransaction`]), as the engine's transactions would end it.
+    pub fn on(conn: &'c mut SqliteConnection) -> Result<Self, MigrateError> {
+        #[derive(QueryableByName)]
+        struct Session {
+            #[diesel(sql_type = Text)]
+            file: String,
+            #[diesel(sql_type = Integer)]
+            foreign_keys: i32,
+            #[diesel(sql_type = Integer)]
+            busy_timeout: i32,
+        }
+        let failed = |cause| MigrateError::Database {
+            doing: "reading the connection's database and settings".into(),
+            cause,
+        };
+        let session: Session = diesel::sql_query(
+            "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main') AS file, \
+             (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
+             (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout",
+        )
+        .get_result(conn)
+        .map_err(|err| failed(DatabaseError::Query(err)))?;
+        let path = match session.file.as_str() {
+            "" => PathBuf::from(":memory:"),
+            file => PathBuf::from(file),
+        };
+        // BEGIN fails inside a transaction, and then the ROLLBACK after it does not run.
+        if let Err(err) = batch(conn, "BEGIN; ROLLBACK") {
+            return Err(if err.to_string().contains("within a transaction") {
+                MigrateError::InTransaction {
+                    database: path.display().to_string(),
+                }
+            } else {
+                failed(err)
+            });
+        }
+        let opened = (path.as_os_str() != ":memory:")
+            .then(|| identity(&path))
+            .flatten();
+        let mut db = Self {
+            conn: Handle::Lent(conn),
+            path,
+            on_file: true,
+            busy_timeout: BUSY_TIMEOUT,
+            lock: None,
+            opened,
+            tables: HistoryTables::DEFAULT,
+            found: Some(Found {
+                busy_timeout_ms: session.busy_timeout,
+                foreign_keys: session.foreign_keys != 0,
+            }),
+        };
+        migrating(&mut db.conn).map_err(failed)?;
+        Ok(db)
     }
 
     /// The same database, its history kept in `tables`.
@@ -112,7 +197,7 @@ impl Sqlite {
     /// The connection to the file, creating the file when it does not exist yet.
     pub fn connection(&mut self) -> Result<&mut SqliteConnection, MigrateError> {
         self.create().map_err(|cause| self.unreachable(cause))?;
-        Ok(&mut self.conn)
+        Ok(&mut *self.conn)
     }
 
     fn unreachable(&self, cause: DatabaseError) -> MigrateError {
@@ -125,13 +210,14 @@ impl Sqlite {
     /// The connection to read the file through; `None` while the file does not exist (there is
     /// nothing to read, and nothing written through a stand-in would last).
     pub fn reading(&mut self) -> Option<&mut SqliteConnection> {
-        self.on_file.then_some(&mut self.conn)
+        self.on_file.then_some(&mut *self.conn)
     }
 
     /// Opens the file itself, creating it when it does not exist yet.
     fn create(&mut self) -> Result<(), DatabaseError> {
         if !self.on_file {
-            self.conn = connect(&self.path)?;
+            // Only an opened database stands in for a file: a lent connection is on its file.
+            self.conn = Handle::Own(connect(&self.path)?);
             self.on_file = true;
             self.opened = identity(&self.path);
             self.set_busy_timeout(self.busy_timeout)?;
@@ -141,7 +227,7 @@ impl Sqlite {
 
     fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), DatabaseError> {
         batch(
-            &mut self.conn,
+            &mut *self.conn,
             &format!(
                 "PRAGMA busy_timeout = {}",
                 timeout.as_millis().min(i32::MAX as u128)
@@ -163,7 +249,25 @@ impl Sqlite {
 
     fn writable(&mut self) -> Result<&mut SqliteConnection, DatabaseError> {
         self.create()?;
-        Ok(&mut self.conn)
+        Ok(&mut *self.conn)
+    }
+}
+
+impl Drop for Sqlite<'_> {
+    fn drop(&mut self) {
+        // The lock goes with `self.lock`; a lent connection is handed back as it was lent.
+        let Some(found) = self.found else { return };
+        // Only a migration's own BEGIN, in one run outside a transaction that then failed, can have
+        // left one open (the engine ends its own); with none open this ROLLBACK fails harmlessly.
+        let _ = batch(&mut *self.conn, "ROLLBACK");
+        let _ = batch(
+            &mut *self.conn,
+            &format!(
+                "PRAGMA foreign_keys = {}; PRAGMA busy_timeout = {};",
+                if found.foreign_keys { "ON" } else { "OFF" },
+                found.busy_timeout_ms
+            ),
+        );
     }
 }
 
@@ -198,23 +302,28 @@ fn connect_to(target: &str) -> Result<SqliteConnection, DatabaseError> {
         message: err.to_string(),
         source: Some(err),
     })?;
-    // diesel turns foreign keys on; migrations run with them off, as SQLite's table rebuild
-    // requires (a generated rebuild checks them itself before it commits).
+    migrating(&mut conn)?;
+    Ok(conn)
+}
+
+/// Sets what a connection migrates with: the engine's busy timeout, and foreign keys off. diesel
+/// turns them on; migrations run with them off, as SQLite's table rebuild requires (a generated
+/// rebuild checks them itself before it commits).
+fn migrating(conn: &mut SqliteConnection) -> Result<(), DatabaseError> {
     batch(
-        &mut conn,
+        conn,
         &format!(
             "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = OFF;",
             BUSY_TIMEOUT.as_millis()
         ),
-    )?;
-    Ok(conn)
+    )
 }
 
 fn identity(path: &Path) -> Option<Identity> {
     lock::identity(path).ok()
 }
 
-impl Backend for Sqlite {
+impl Backend for Sqlite<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
@@ -273,11 +382,11 @@ impl Backend for Sqlite {
         self.writable()?;
         let started = Instant::now();
         self.set_busy_timeout(QUIET_WAIT.min(timeout))?;
-        let mut result = batch(&mut self.conn, "BEGIN IMMEDIATE");
+        let mut result = batch(&mut *self.conn, "BEGIN IMMEDIATE");
         if result.as_ref().is_err_and(DatabaseError::is_busy) && started.elapsed() < timeout {
             waiting(&self.name());
             self.set_busy_timeout(timeout.saturating_sub(started.elapsed()))?;
-            result = batch(&mut self.conn, "BEGIN IMMEDIATE");
+            result = batch(&mut *self.conn, "BEGIN IMMEDIATE");
         }
         let restored = self.set_busy_timeout(self.busy_timeout);
         match result {
@@ -303,7 +412,7 @@ impl Backend for Sqlite {
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
         );
         let rows: Vec<Count> = diesel::sql_query(sql)
-            .load(&mut self.conn)
+            .load(&mut *self.conn)
             .map_err(|err| classify(&self.path, err))?;
         Ok(rows.first().is_some_and(|row| row.n > 0))
     }
@@ -312,7 +421,7 @@ impl Backend for Sqlite {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut self.conn, &self.tables, companion_exists)
+        query_history(&mut *self.conn, &self.tables, companion_exists)
     }
 
     fn clear_user_version(&mut self) -> Result<Option<&'static str>, DatabaseError> {
@@ -324,7 +433,7 @@ impl Backend for Sqlite {
         if !self.on_file {
             return Ok(None);
         }
-        let row: Row = diesel::sql_query("PRAGMA user_version").get_result(&mut self.conn)?;
+        let row: Row = diesel::sql_query("PRAGMA user_version").get_result(&mut *self.conn)?;
         Ok((row.user_version != 0).then_some("PRAGMA user_version = 0"))
     }
 }
