@@ -30,6 +30,9 @@
 #       migration applied. Target: <= 1.05x for both. Skipped with a note without a server or without
 #       a diesel_cli built with PostgreSQL support. The two tools run in alternating rounds (see
 #       measure_pair), since these runs are bound by the server's commits and the machine is shared.
+#   (h) `GET /health` of `workhub serve` (wrk, 8 connections, 5 s) on a database with all $COUNT
+#       migrations applied, against the same binary on a fresh database whose history is one migration
+#       (read from a directory with --migrations-dir). Target: >= 0.9x the fresh database's rate.
 #   (d) side by side, without targets: diesel_cli (`diesel migration run`) and Alembic (one revision
 #       file per migration, running the same SQL through op.execute) on the same workloads, when they
 #       are on the machine or can be installed from the package registries into target/bench-tools/
@@ -86,6 +89,7 @@ CASES=(
     case_postgres_psql
     case_diesel_fixture
     case_autogenerate
+    case_health
 )
 
 # The variables workhub reads would change what is measured (another database, migrations read from
@@ -553,6 +557,61 @@ case_diesel_fixture() {
     measure_pair workhub-fixture-noop diesel-fixture-noop 10 $(( (NOOP_RUNS + 9) / 10 )) "" "$workhub_run" "$diesel_run"
     add_row "diesel fixture ($expected, PostgreSQL), no-op: vs diesel_cli" "$MEDIAN_A" "$MEDIAN_B" 1.05
     psql "$server/postgres" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null
+}
+
+# serve_health NAME DB [MIGRATIONS_DIR]: req/s of GET /health of `workhub serve` on DB (wrk, 8
+# connections, 5 s), into RPS; fails on any non-2xx answer or a status other than ok.
+RPS=""
+serve_health() {
+    local name=$1 db=$2 dir=${3:-} out pid addr=""
+    local -a env=(DATABASE_URL="$db" WORKHUB_ADDR=127.0.0.1:0 RUST_LOG=warn)
+    [ -z "$dir" ] || env+=(WORKHUB_MIGRATIONS_DIR="$dir")
+    env "${env[@]}" "$WORKHUB" serve >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        addr=$(sed -n 's|^workhub listening on http://\([^ ]*\).*|\1|p' "$WORK/$name.stdout" | head -n1)
+        [ -n "$addr" ] && break
+        sleep 0.1
+    done
+    if [ -z "$addr" ]; then
+        kill "$pid" 2>/dev/null || true
+        die "workhub serve ($name) did not start: $(cat "$WORK/$name.stdout" "$WORK/$name.stderr")"
+    fi
+    curl -sf "http://$addr/health" | grep -q '"status":"ok"' || { kill "$pid"; die "/health ($name) is not ok"; }
+    out=$(wrk -t2 -c8 -d5s "http://$addr/health")
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if echo "$out" | grep -q "Non-2xx"; then die "/health ($name) answered non-2xx: $out"; fi
+    RPS=$(echo "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+    echo "    $name: $RPS req/s"
+}
+
+# (h) /health on a long history against a fresh database, the same binary.
+case_health() {
+    say "(h) GET /health with $COUNT migrations applied vs a fresh database (wrk)"
+    command -v wrk >/dev/null || { note "wrk is not installed (apt-get install -y wrk): the /health case is skipped"; return 0; }
+    command -v curl >/dev/null || { note "curl is not installed: the /health case is skipped"; return 0; }
+    local long="$WORK/health-long.db" fresh_db="$WORK/health-fresh.db" one="$WORK/health-one"
+    eval "$(fresh "$long")"
+    eval "$(fresh "$fresh_db")"
+    "$WORKHUB" --database-url "$long" --migrate-only >/dev/null
+    mkdir -p "$one"
+    cp -r "$(find "$WORK/migrations" -mindepth 1 -maxdepth 1 -type d | sort | head -n1)" "$one/"
+    "$WORKHUB" --database-url "$fresh_db" --migrations-dir "$one" --migrate-only >/dev/null
+    local rounds=2 round long_rps=() fresh_rps=()
+    for round in $(seq "$rounds"); do
+        serve_health "health-fresh-$round" "$fresh_db" "$one"
+        fresh_rps+=("$RPS")
+        serve_health "health-long-$round" "$long"
+        long_rps+=("$RPS")
+    done
+    local best_long best_fresh
+    best_long=$(printf '%s\n' "${long_rps[@]}" | sort -n | tail -n1)
+    best_fresh=$(printf '%s\n' "${fresh_rps[@]}" | sort -n | tail -n1)
+    local share met=NO
+    share=$(awk -v a="$best_long" -v b="$best_fresh" 'BEGIN { printf "%.2fx", a / b }')
+    awk -v a="$best_long" -v b="$best_fresh" 'BEGIN { exit !(a >= 0.9 * b) }' && met=yes
+    ROWS+=("GET /health, $COUNT applied: req/s vs a fresh database (higher is better)|$best_long req/s|$best_fresh req/s|$share|>= 0.9x|$met")
 }
 
 # (f) Autogenerate on a model of 500 tables x 20 columns (each with an index and a foreign key) whose

@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod embedded;
+mod health;
 mod rows;
 mod serve;
 

@@ -18,6 +18,7 @@ use workhub_migrate_cli::mode::{self, Mode};
 use workhub_migrate_cli::{db, drift};
 
 use crate::api;
+use crate::health::HealthCheck;
 
 pub const ADDR_VARIABLE: &str = "WORKHUB_ADDR";
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
@@ -80,7 +81,7 @@ fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
 async fn listen(ctx: Arc<Context>, addr: SocketAddr, state: api::AppState) -> Result<(), Failure> {
     let health = Router::new()
         .route("/health", get(health))
-        .with_state(ctx.clone());
+        .with_state(Arc::new(HealthCheck::new(ctx.clone())));
     let app = api::app(state, health);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
         Failure::failed(format!(
@@ -131,39 +132,24 @@ pub struct Health {
         (status = 200, description = "Serving", body = Health),
         (status = 503, description = "The database cannot be read", body = Health),
     ))]
-pub async fn health(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<Health>) {
-    let backend = ctx.url.dialect().to_string();
-    let report = tokio::task::spawn_blocking(move || {
-        let status = ctx.status()?;
-        Ok::<_, Failure>((
-            status.current().map(|m| m.version().to_string()),
-            status.pending().count(),
-            status.is_at_head(),
-        ))
-    })
-    .await;
-    match report {
-        Ok(Ok((revision, pending, at_head))) => (
+pub async fn health(State(check): State<Arc<HealthCheck>>) -> (StatusCode, Json<Health>) {
+    let backend = check.context().url.dialect().to_string();
+    match check.report().await {
+        Ok(report) => (
             StatusCode::OK,
             Json(Health {
-                status: if at_head {
+                status: if report.at_head {
                     HealthStatus::Ok
                 } else {
                     HealthStatus::Behind
                 },
                 backend,
-                revision,
-                pending: Some(pending as u64),
+                revision: report.revision,
+                pending: Some(report.pending as u64),
             }),
         ),
-        failed => {
-            match failed {
-                Ok(Err(err)) => {
-                    tracing::error!(error = %err, "health check cannot read the database");
-                }
-                Err(err) => tracing::error!(error = %err, "health check task failed"),
-                Ok(Ok(_)) => {}
-            }
+        Err(err) => {
+            tracing::error!(error = %err, "health check cannot read the database");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(Health {

@@ -853,6 +853,65 @@ fn internal_errors_reach_the_log_not_the_client() {
         .is_some_and(|id| !id.is_empty()));
 }
 
+/// Runs `workhub ARGS` against `database` (a path or URL) as another process would while the
+/// service runs, and asserts that it succeeded.
+fn workhub_db(database: &str, args: &[&str]) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_workhub"))
+        .env_remove("WORKHUB_MIGRATIONS_DIR")
+        .env("WORKHUB_ENV", "development")
+        .arg("--database-url")
+        .arg(database)
+        .args(args)
+        .output()
+        .expect("run workhub");
+    assert!(
+        output.status.success(),
+        "workhub {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `/health` answers from what it last read only while the database says nothing changed: a
+/// revert and an upgrade by another process, and a row another runner writes by hand, show at
+/// once; a database file that goes away is unavailable, not the last answer.
+#[test]
+fn health_follows_the_history_whoever_changes_it() {
+    let server = Server::start();
+    let db = server.db().to_str().unwrap().to_string();
+    let first = server.get("/health", "").json();
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(server.get("/health", "").json(), first);
+
+    workhub_db(&db, &["db", "downgrade", "-1"]);
+    let behind = server.get("/health", "").json();
+    assert_eq!(behind["status"], "behind", "{behind}");
+    assert_eq!(behind["pending"], 1, "{behind}");
+    assert_ne!(behind["revision"], first["revision"], "{behind}");
+
+    workhub_db(&db, &["db", "upgrade"]);
+    assert_eq!(server.get("/health", "").json(), first);
+
+    // Another runner forgets the newest version by hand (as a restore of an older history would).
+    let mut conn = SqliteConnection::establish(&db).unwrap();
+    diesel::sql_query(format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version = '{}'",
+        first["revision"].as_str().unwrap()
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let forgotten = server.get("/health", "").json();
+    assert_eq!(forgotten["pending"], 1, "{forgotten}");
+    drop(conn);
+
+    // The file goes away under the running service: not the last answer, but unavailable.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{db}{suffix}"));
+    }
+    let gone = server.call("GET", "/health", None, None);
+    assert_eq!(gone.status, 503, "{gone:?}");
+    assert_eq!(gone.json()["status"], "unavailable");
+}
+
 /// The service on a new temporary PostgreSQL database (development mode migrates it with the
 /// PostgreSQL SQL before listening); `None`, after a skip notice, when no server answers outside CI.
 fn on_postgres(test: &str) -> Option<(workhub_migrations::apply::TemporaryDatabase, Server)> {
@@ -874,6 +933,16 @@ fn the_api_works_the_same_on_postgres() {
     let health = server.get("/health", "");
     assert_eq!(health.json()["backend"], "postgres", "{health:?}");
     assert_eq!(health.json()["pending"], 0, "{health:?}");
+    // A revert and an upgrade by another process show at once.
+    let workhub_migrations::DatabaseUrl::Postgres(url) = _database.url() else {
+        unreachable!("a PostgreSQL database has a PostgreSQL URL")
+    };
+    workhub_db(url, &["db", "downgrade", "-1"]);
+    let behind = server.get("/health", "").json();
+    assert_eq!(behind["status"], "behind", "{behind}");
+    assert_eq!(behind["pending"], 1, "{behind}");
+    workhub_db(url, &["db", "upgrade"]);
+    assert_eq!(server.get("/health", "").json(), health.json());
 
     let (ada, token) = server.user("ada@example.com", "Ada");
     let project = server.post(

@@ -1,15 +1,19 @@
 //! The connection pool: one r2d2 pool per backend (SQLite or PostgreSQL), SQLite connections tuned
 //! for a service (WAL, busy timeout, foreign keys), and [`Pool::run`], which runs blocking diesel
-//! work on tokio's blocking threads so it never stalls the async workers.
+//! work on tokio's blocking threads so it never stalls the async workers. A request waits for a
+//! connection of its own before it takes a thread, so however many requests queue, the blocking
+//! threads are never more than the pool's connections.
 //!
 //! Queries are written once and compiled for both backends through [`with_conn!`] and
 //! [`write_tx!`]: each arm of their `match` is the same block typed against one connection.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, PooledConnection};
 use diesel::{PgConnection, SqliteConnection};
+use tokio::sync::Semaphore;
 use workhub_migrations::DatabaseUrl;
 
 use super::error::ApiError;
@@ -20,9 +24,15 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 type SqlitePool = diesel::r2d2::Pool<ConnectionManager<SqliteConnection>>;
 type PgPool = diesel::r2d2::Pool<ConnectionManager<PgConnection>>;
 
-/// The service's pool of database connections.
+/// The service's pool of database connections, and as many turns as it has connections.
 #[derive(Clone, Debug)]
-pub enum Pool {
+pub struct Pool {
+    connections: Connections,
+    turns: Arc<Semaphore>,
+}
+
+#[derive(Clone, Debug)]
+enum Connections {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -88,6 +98,14 @@ pub struct PoolOptions {
 impl Pool {
     /// Opens the pool, failing now (with a message for the operator) if no connection can be made.
     pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, String> {
+        let connections = Self::connections(url, options)?;
+        Ok(Self {
+            connections,
+            turns: Arc::new(Semaphore::new(options.max_size as usize)),
+        })
+    }
+
+    fn connections(url: &DatabaseUrl, options: &PoolOptions) -> Result<Connections, String> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 if url.is_memory() {
@@ -103,7 +121,7 @@ impl Pool {
                     .connection_timeout(Duration::from_secs(10))
                     .connection_customizer(Box::new(SqliteTuning))
                     .build(manager)
-                    .map(Pool::Sqlite)
+                    .map(Connections::Sqlite)
                     .map_err(|err| format!("cannot open a connection pool on {url}: {err}"))
             }
             DatabaseUrl::Postgres(raw) => {
@@ -113,7 +131,7 @@ impl Pool {
                     .connection_timeout(Duration::from_secs(10))
                     .connection_customizer(Box::new(PostgresTuning))
                     .build(manager)
-                    .map(Pool::Postgres)
+                    .map(Connections::Postgres)
                     .map_err(|err| {
                         workhub_migrations::apply::scrub(
                             &format!("cannot open a connection pool on {url}: {err}"),
@@ -130,14 +148,20 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
     {
-        let pool = self.clone();
+        let pool = self.connections.clone();
+        // Waited for here, without a thread: the pool never hands out more connections than turns.
+        let turn = Arc::clone(&self.turns)
+            .acquire_owned()
+            .await
+            .map_err(|err| ApiError::internal("the connection pool is closed", err))?;
         // Logs from the blocking thread keep the request's span (and so its request id).
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _turn = turn;
             let mut conn = match &pool {
-                Pool::Sqlite(p) => p.get().map(Conn::Sqlite),
-                Pool::Postgres(p) => p.get().map(Conn::Postgres),
+                Connections::Sqlite(p) => p.get().map(Conn::Sqlite),
+                Connections::Postgres(p) => p.get().map(Conn::Postgres),
             }
             .map_err(|err| ApiError::unavailable("no database connection is available", err))?;
             work(&mut conn)
