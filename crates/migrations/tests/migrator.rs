@@ -1012,3 +1012,56 @@ fn a_script_that_commits_and_then_fails_is_not_run_twice() {
         rows.value
     );
 }
+
+/// Through a lent connection (no watcher names the blocker), a script that waits out the lock
+/// timeout on another session's lock still waits it out once, not a second time in the retry that
+/// names the failing statement.
+#[test]
+fn a_lent_connections_lock_timeout_is_waited_out_once() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::DatabaseUrl;
+    let test = "a_lent_connections_lock_timeout_is_waited_out_once";
+    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "lent_wait").unwrap();
+    let DatabaseUrl::Postgres(url) = database.url() else {
+        unreachable!("a PostgreSQL database has a postgres URL")
+    };
+    let mut conn = PgConnection::establish(url).unwrap();
+    let history = History::of([Step::table("notes")]);
+    history
+        .migrator()
+        .upgrade(
+            &mut Postgres::on(&mut conn).unwrap(),
+            &Target::Head,
+            &mut Events::default(),
+        )
+        .unwrap();
+    // The service's long transaction holds a lock on notes.
+    let mut service = PgConnection::establish(url).unwrap();
+    service
+        .batch_execute("BEGIN; LOCK TABLE notes IN ACCESS SHARE MODE")
+        .unwrap();
+    let mut more = History::of([Step::table("notes")]);
+    more.push(Step::sql(
+        "alter",
+        "ALTER TABLE notes ADD COLUMN body TEXT;",
+        None,
+    ));
+    let mut migrator = more.migrator();
+    migrator.lock_timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let err = migrator
+        .upgrade(
+            &mut Postgres::on(&mut conn).unwrap(),
+            &Target::Head,
+            &mut Events::default(),
+        )
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(err.to_string().contains("lock timeout"), "{err}");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}: {err}");
+}
