@@ -933,3 +933,135 @@ fn a_callers_postgres_connection_is_migrated_under_the_advisory_lock_and_handed_
     })
     .unwrap();
 }
+
+/// The tables of `db`'s current schema and of schema `ops`, by qualified name.
+fn postgres_tables(db: &mut workhub_migrations::apply::Postgres) -> Vec<String> {
+    let rows: Vec<Name> = diesel::sql_query(
+        "SELECT schemaname || '.' || tablename AS name FROM pg_tables \
+         WHERE schemaname IN (current_schema(), 'ops') ORDER BY 1",
+    )
+    .load(db.connection())
+    .unwrap();
+    rows.into_iter().map(|r| r.name).collect()
+}
+
+/// History tables that cannot be created (their schema does not exist) stop a first migration
+/// outside a transaction before it runs, as they stop one in a transaction: the error says nothing
+/// was changed, and nothing was.
+#[test]
+fn history_tables_that_cannot_be_created_stop_a_first_migration_outside_a_transaction_before_it_runs(
+) {
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::history::HistoryTables;
+    let test = "history_tables_that_cannot_be_created_stop_a_first_migration_outside_a_transaction_before_it_runs";
+    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "uncreatable").unwrap();
+    let mut db = Postgres::open(database.url())
+        .unwrap()
+        .with_history_tables(HistoryTables::new("ops.versions", "ops.history").unwrap());
+    let outside = History::of([Step::sql(
+        "concurrently",
+        "CREATE TABLE tags (id INTEGER);\nCREATE INDEX CONCURRENTLY tags_id ON tags (id);",
+        None,
+    )
+    .outside_transaction()]);
+    let err = outside
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    // Before this migration ran: nothing of it, and no history tables, are left.
+    assert_eq!(postgres_tables(&mut db), Vec::<String>::new(), "{err}");
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+}
+
+/// A migration in a transaction whose script ends that transaction itself (a `COMMIT` of its own)
+/// and then fails: what it committed stays, but it is not run a second time to name the failing
+/// statement; each of its statements takes effect at most once, as under diesel_cli.
+#[test]
+fn a_script_that_commits_and_then_fails_is_not_run_twice() {
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    let test = "a_script_that_commits_and_then_fails_is_not_run_twice";
+    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "commits").unwrap();
+    let mut db = Postgres::open(database.url()).unwrap();
+    let mut history = History::of([Step::sql(
+        "counter",
+        "CREATE TABLE counter (n INTEGER);",
+        Some("DROP TABLE counter;"),
+    )]);
+    history.push(Step::sql(
+        "commits",
+        "INSERT INTO counter VALUES (1);\nCOMMIT;\nINSERT INTO nowhere VALUES (1);",
+        None,
+    ));
+    let err = history
+        .migrator()
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap_err();
+    assert!(matches!(err, MigrateError::Statement { .. }), "{err:?}");
+    let rows: Setting = diesel::sql_query("SELECT COUNT(*)::int AS value FROM counter")
+        .get_result(db.connection())
+        .unwrap();
+    assert_eq!(
+        rows.value, 1,
+        "the script's INSERT ran {} times; {err}",
+        rows.value
+    );
+}
+
+/// Through a lent connection (no watcher names the blocker), a script that waits out the lock
+/// timeout on another session's lock still waits it out once, not a second time in the retry that
+/// names the failing statement.
+#[test]
+fn a_lent_connections_lock_timeout_is_waited_out_once() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::DatabaseUrl;
+    let test = "a_lent_connections_lock_timeout_is_waited_out_once";
+    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "lent_wait").unwrap();
+    let DatabaseUrl::Postgres(url) = database.url() else {
+        unreachable!("a PostgreSQL database has a postgres URL")
+    };
+    let mut conn = PgConnection::establish(url).unwrap();
+    let history = History::of([Step::table("notes")]);
+    history
+        .migrator()
+        .upgrade(
+            &mut Postgres::on(&mut conn).unwrap(),
+            &Target::Head,
+            &mut Events::default(),
+        )
+        .unwrap();
+    // The service's long transaction holds a lock on notes.
+    let mut service = PgConnection::establish(url).unwrap();
+    service
+        .batch_execute("BEGIN; LOCK TABLE notes IN ACCESS SHARE MODE")
+        .unwrap();
+    let mut more = History::of([Step::table("notes")]);
+    more.push(Step::sql(
+        "alter",
+        "ALTER TABLE notes ADD COLUMN body TEXT;",
+        None,
+    ));
+    let mut migrator = more.migrator();
+    migrator.lock_timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let err = migrator
+        .upgrade(
+            &mut Postgres::on(&mut conn).unwrap(),
+            &Target::Head,
+            &mut Events::default(),
+        )
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(err.to_string().contains("lock timeout"), "{err}");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}: {err}");
+}
