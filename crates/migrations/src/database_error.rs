@@ -75,6 +75,19 @@ impl DatabaseError {
         }
     }
 
+    /// Whether PostgreSQL cancelled the statement at its `lock_timeout`: it waited on another
+    /// session's lock for as long as it may. (diesel does not pass the SQLSTATE, 55P03, on; the
+    /// message is the server's, in English unless `lc_messages` says otherwise.)
+    pub fn is_lock_timeout(&self) -> bool {
+        match self {
+            Self::Blocked { .. } => true,
+            Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
+                info.message().contains("due to lock timeout")
+            }
+            _ => false,
+        }
+    }
+
     /// SQLite's answer when another connection holds the database.
     pub(crate) fn is_busy(&self) -> bool {
         let message = self.to_string();

@@ -261,6 +261,9 @@ pub enum Undone {
     NotStarted,
     /// Nothing to take back of any migration, but the run had created the (empty) history tables.
     TablesOnly,
+    /// The migration's script ended workhub's transaction itself (its own `COMMIT` or `ROLLBACK`):
+    /// what it committed stays, the rest was rolled back, and it is not recorded.
+    ScriptEndedTransaction,
 }
 
 impl Undone {
@@ -280,6 +283,12 @@ impl Undone {
             }
             Self::TablesOnly => {
                 "no migration was run or recorded; only the empty history tables were created"
+            }
+            Self::ScriptEndedTransaction => {
+                "its script ends the transaction workhub runs it in (its own COMMIT, END or \
+                 ROLLBACK): what ran before that took effect, what ran after it did not, and the \
+                 migration is not recorded; check the database, take the transaction control out of \
+                 the script (or set run_in_transaction = false), then rerun"
             }
         }
     }

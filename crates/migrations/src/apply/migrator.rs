@@ -5,7 +5,7 @@ use super::{Backend, Progress};
 use crate::history::AppliedMigration;
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
-use crate::{DatabaseError, MigrateError, Migration, Undone};
+use crate::{DatabaseError, Dialect, MigrateError, Migration, Undone};
 
 /// How a run uses transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,7 +180,7 @@ impl<'m> Migrator<'m> {
             progress,
             prepare,
             |db, (sql, report), progress, clear| {
-                let sql = std::mem::take(clear) + &sql;
+                let sql = clear.take() + &sql;
                 self.in_transaction(db, progress, &sql, "stamping the history", None)?;
                 Ok(report)
             },
@@ -219,7 +219,7 @@ impl<'m> Migrator<'m> {
             progress,
             prepare,
             |db, (sql, repaired), progress, clear| {
-                let sql = std::mem::take(clear) + &sql;
+                let sql = clear.take() + &sql;
                 self.in_transaction(db, progress, &sql, "repairing the history", None)?;
                 Ok(repaired)
             },
@@ -243,7 +243,7 @@ impl<'m> Migrator<'m> {
             &mut dyn Backend,
             P,
             &mut dyn Progress,
-            &mut String,
+            &mut FirstWrite,
         ) -> Result<T, MigrateError>,
     ) -> Result<(Status<'m>, Option<T>), MigrateError> {
         if db.locks_without_writing() {
@@ -259,13 +259,17 @@ impl<'m> Migrator<'m> {
                 let Some(prepared) = prepare(&status)? else {
                     return Ok((status, None));
                 };
-                let mut first = self.user_version_reset(db)?;
+                let mut first = FirstWrite {
+                    sql: self.user_version_reset(db)?,
+                    creates_tables: false,
+                };
                 if !tables {
                     // Created in the first transaction that writes the history, with what it
                     // records: a first migration that fails leaves no tables behind either, and
                     // the run pays no commit of their own.
-                    first.push_str(&db.history_tables().create());
-                    first.push_str(";\n");
+                    first.sql.push_str(&db.history_tables().create());
+                    first.sql.push_str(";\n");
+                    first.creates_tables = true;
                 }
                 let done = body(db, prepared, progress, &mut first)?;
                 Ok((status, Some(done)))
@@ -294,7 +298,10 @@ impl<'m> Migrator<'m> {
         })?;
         let mut created = false;
         let result = (|| {
-            let mut clear = self.user_version_reset(db)?;
+            let mut clear = FirstWrite {
+                sql: self.user_version_reset(db)?,
+                creates_tables: false,
+            };
             created = self.create_tables(db, progress, &mut clear)?;
             let status = self.status(db)?;
             let Some(prepared) = prepare(&status)? else {
@@ -349,7 +356,7 @@ impl<'m> Migrator<'m> {
         &self,
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
-        clear: &mut String,
+        clear: &mut FirstWrite,
     ) -> Result<bool, MigrateError> {
         let failed = |doing: &str, cause| MigrateError::Stopped {
             doing: doing.into(),
@@ -360,9 +367,8 @@ impl<'m> Migrator<'m> {
         let mut exists = |table| db.table_exists(table);
         let present = exists(tables.versions()).and_then(|d| Ok(d && exists(tables.companion())?));
         if !present.map_err(|m| failed("checking the history tables", m))? {
-            let sql = format!("{clear}{}", tables.create());
+            let sql = format!("{}{}", clear.take(), tables.create());
             self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
-            clear.clear();
             return Ok(true);
         }
         Ok(false)
@@ -408,10 +414,10 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         migration: &Migration,
         direction: Direction,
-        first: &str,
+        first: &FirstWrite,
         sql: &str,
     ) -> Result<(), MigrateError> {
-        let begun_with_script = format!("BEGIN;\n{first}{sql}");
+        let begun_with_script = format!("BEGIN;\n{}{sql}", first.sql);
         let Err(cause) = db.execute_statement(migration.folder(), &begun_with_script) else {
             return Ok(());
         };
@@ -422,8 +428,19 @@ impl<'m> Migrator<'m> {
             cause,
             undone: Undone::Migration,
         };
-        if db.statement_was_blocked() {
+        if db.statement_was_blocked() || cause.is_lock_timeout() {
             return Err(whole(cause));
+        }
+        if ends_transaction(sql, db.dialect()) {
+            // The script's own COMMIT (or ROLLBACK) ended workhub's transaction: what it committed
+            // stays, so running it again would run that twice.
+            return Err(MigrateError::Statement {
+                folder: migration.folder().to_string(),
+                direction,
+                statement: sql.trim().to_string(),
+                cause,
+                undone: Undone::ScriptEndedTransaction,
+            });
         }
         let doing = format!("starting {}", migration.folder());
         let again = db.execute("ROLLBACK").is_ok()
@@ -433,15 +450,11 @@ impl<'m> Migrator<'m> {
         if !again {
             return Err(whole(cause));
         }
-        if !first.is_empty() {
+        if !first.sql.is_empty() {
             // Failing alone, it is what failed: the migration's script never ran.
-            if let Err(cause) = db.execute(first) {
-                return Err(failed(
-                    migration,
-                    "starting",
-                    cause,
-                    Some(Undone::Migration),
-                ));
+            if let Err(cause) = db.execute(&first.sql) {
+                let undone = (!first.creates_tables).then_some(Undone::Migration);
+                return Err(first_failed(migration, first.creates_tables, cause, undone));
             }
         }
         match run_statements(db, migration, direction, sql) {
@@ -511,7 +524,7 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         plan: &Plan<'m>,
         progress: &mut dyn Progress,
-        clear: &mut String,
+        clear: &mut FirstWrite,
     ) -> Result<Vec<Ran>, MigrateError> {
         let dialect = db.dialect();
         let total = plan.steps.len();
@@ -520,6 +533,16 @@ impl<'m> Migrator<'m> {
             db.watch_waits(notice);
         }
         let all = self.transaction == TransactionMode::All && total > 0;
+        if clear.creates_tables
+            && !all
+            && plan.steps.first().is_some_and(|m| !m.run_in_transaction())
+        {
+            // A first migration outside a transaction cannot take the tables' creation along: its
+            // statements would take effect before the tables that record them are known to be
+            // possible. Created first, on their own; a failure there leaves nothing.
+            let sql = clear.take();
+            self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
+        }
         if all {
             let doing = format!("starting {}", plan.steps[0].folder());
             self.begin(db, progress, &doing, None)?;
@@ -554,9 +577,10 @@ impl<'m> Migrator<'m> {
                 )?;
             }
             // The first change to the history carries the reset of user_version.
-            let cleared = if undone != Undone::Nothing && !whole && !clear.is_empty() {
-                db.execute(&std::mem::take(clear))
-                    .map_err(|cause| failed(migration, "starting", cause, Some(undone)))
+            let cleared = if undone != Undone::Nothing && !whole && !clear.sql.is_empty() {
+                let creates_tables = clear.creates_tables;
+                db.execute(&clear.take())
+                    .map_err(|cause| first_failed(migration, creates_tables, cause, Some(undone)))
             } else {
                 Ok(())
             };
@@ -582,7 +606,7 @@ impl<'m> Migrator<'m> {
                             failed(migration, "recording and committing", message, Some(undone))
                         })?;
                     } else if undone == Undone::Nothing {
-                        let history = std::mem::take(clear) + &history;
+                        let history = clear.take() + &history;
                         let doing = format!("recording {}", migration.folder());
                         self.in_transaction(db, progress, &history, &doing, Some(undone))?;
                     } else {
@@ -614,7 +638,10 @@ impl<'m> Migrator<'m> {
                         let _ = db.execute("ROLLBACK");
                     }
                     if let MigrateError::Statement { undone: slot, .. } = &mut err {
-                        *slot = undone;
+                        // Unless the script itself took the transaction's end out of our hands.
+                        if *slot != Undone::ScriptEndedTransaction {
+                            *slot = undone;
+                        }
                     }
                     return Err(err);
                 }
@@ -681,6 +708,55 @@ fn run_statements(
             })?;
     }
     Ok(())
+}
+
+/// workhub's own SQL for the first transaction of a command that writes the history: the
+/// `user_version` reset and, on a database that has no history tables yet, their creation.
+#[derive(Debug, Default)]
+struct FirstWrite {
+    sql: String,
+    creates_tables: bool,
+}
+
+impl FirstWrite {
+    /// The SQL, once: whoever runs it takes it.
+    fn take(&mut self) -> String {
+        self.creates_tables = false;
+        std::mem::take(&mut self.sql)
+    }
+}
+
+/// The first write failing on its own: the history tables' creation, or the start of `migration`.
+fn first_failed(
+    migration: &Migration,
+    creates_tables: bool,
+    cause: DatabaseError,
+    undone: Option<Undone>,
+) -> MigrateError {
+    if creates_tables {
+        return MigrateError::Stopped {
+            doing: "creating the history tables".into(),
+            cause,
+            undone,
+        };
+    }
+    failed(migration, "starting", cause, undone)
+}
+
+/// Whether `sql` ends the transaction it runs in itself: a top-level `COMMIT`, `END`, `ROLLBACK`
+/// (not `ROLLBACK TO` a savepoint) or `ABORT`.
+fn ends_transaction(sql: &str, dialect: Dialect) -> bool {
+    statements::split(sql, dialect)
+        .into_iter()
+        .any(|statement| {
+            let mut words =
+                statements::identifiers(statement, dialect).map(|word| word.to_ascii_uppercase());
+            match words.next().as_deref() {
+                Some("COMMIT" | "END" | "ABORT") => true,
+                Some("ROLLBACK") => !matches!(words.next().as_deref(), Some("TO")),
+                _ => false,
+            }
+        })
 }
 
 /// A failure of the bookkeeping around a migration's statements: `doing` is "starting",
