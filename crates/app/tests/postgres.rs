@@ -606,6 +606,51 @@ fn a_failure_at_commit_says_the_migration_was_rolled_back() {
     assert_eq!(applied, 1);
 }
 
+/// The times printed are what the user waited, each migration's commit included: a commit that
+/// takes 400 ms (a deferred trigger sleeping) shows in the migration's own line and in the total.
+#[test]
+fn the_printed_times_include_the_commit() {
+    let Some(database) = database("the_printed_times_include_the_commit") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(0);
+    fixture.migration(
+        "2024-01-01-000001_slow_commit",
+        "CREATE TABLE s (n INTEGER);\n\
+         CREATE FUNCTION s_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$;\n\
+         CREATE CONSTRAINT TRIGGER s_wait AFTER INSERT ON s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION s_wait();\n\
+         INSERT INTO s VALUES (1);\n",
+        Some("DROP TABLE s;\nDROP FUNCTION s_wait();\n"),
+    );
+    let run = on(&fixture, &database, &["db", "upgrade"]);
+    run.expect_code(0);
+    let millis = |line: &str, after: &str| -> f64 {
+        let rest = &line[line.find(after).unwrap_or_else(|| panic!("{after} in {line}")) + after.len()..];
+        let number: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let value: f64 = number.parse().unwrap_or_else(|_| panic!("a number in {line}"));
+        if rest[number.len()..].trim_start().starts_with("ms") {
+            value
+        } else {
+            value * 1000.0
+        }
+    };
+    let own = run
+        .stdout
+        .lines()
+        .find(|line| line.contains("applied 2024-01-01-000001_slow_commit"))
+        .unwrap_or_else(|| panic!("a line for the migration: {run:?}"));
+    assert!(millis(own, "(") >= 400.0, "{own}");
+    let total = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("Applied 1 migration"))
+        .unwrap_or_else(|| panic!("the total: {run:?}"));
+    assert!(millis(total, " in ") >= 400.0, "{total}");
+}
+
 /// Another session holding a lock a migration needs (the service's long transaction, say) is waited
 /// for at most WORKHUB_LOCK_TIMEOUT; the migration is then rolled back, and says so.
 #[test]

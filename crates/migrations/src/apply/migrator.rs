@@ -623,7 +623,10 @@ impl<'m> Migrator<'m> {
                 Ok(took)
             });
             match outcome {
-                Ok(took) => {
+                Ok(_) => {
+                    // What the user waited for it, its commit included (the history row, written
+                    // before the commit, records the time up to it).
+                    let took = started.elapsed();
                     // In one transaction for all, nothing is done until the final commit.
                     if !all {
                         progress.finished(index, total, migration, plan.direction, took);
