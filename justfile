@@ -3,7 +3,8 @@
 # they run; they use no shell-specific syntax and work the same on Windows. Generating, checking and
 # rebasing migrations run workhub-dev, which is built from the tables and the migration engine alone:
 # a model change that breaks the service's code still generates its migration. The other recipes run
-# the workhub binary that operators run.
+# the workhub binary that operators run. Every recipe passes what follows its name on to the command
+# (`just upgrade head --transaction all`, `just stamp head --force`).
 
 set windows-shell := ["powershell.exe", "-NoLogo", "-Command"]
 set dotenv-load := false
@@ -16,44 +17,50 @@ default:
     @just --list
 
 # Run the service on the configured database (SQLite workhub.db by default).
-run:
-    {{workhub}} serve
+run *args:
+    {{workhub}} serve {{args}}
+
+# Put `workhub` and `workhub-dev` on PATH (in ~/.cargo/bin), so the commands the hints name exist.
+install:
+    cargo install --locked --path crates/app
+    cargo install --locked --path crates/dev
 
 # Run every test of the workspace.
-test:
-    cargo test --workspace
+test *args:
+    cargo test --workspace {{args}}
 
-# Write a migration from the model changes (asks for a name when none is given).
-migrate-create *name:
-    {{dev}} db create {{name}}
+# Write a migration from the model changes (asks for a name when none is given; a name of several
+# words is one name: `just migrate-create "make estimate not null"`).
+migrate-create *args:
+    {{dev}} db create {{args}}
 
 # Write an empty migration template to fill in by hand.
-migrate-empty name:
-    {{dev}} db create {{name}} --empty
+migrate-empty name *args:
+    {{dev}} db create {{name}} --empty {{args}}
 
 # Apply migrations up to a revision (head, a version, a prefix, +N).
-upgrade rev="head":
-    {{workhub}} db upgrade {{rev}}
+upgrade rev="head" *args:
+    {{workhub}} db upgrade {{rev}} {{args}}
 
 # Revert migrations down to a revision (-N, a version, base).
-downgrade rev="-1":
-    {{workhub}} db downgrade {{rev}}
+downgrade rev="-1" *args:
+    {{workhub}} db downgrade {{rev}} {{args}}
 
 # Show the database's current revision.
-current:
-    {{workhub}} db current --verbose
+current *args:
+    {{workhub}} db current --verbose {{args}}
 
 # List every migration, applied or not.
-history:
-    {{workhub}} db history --verbose
+history *args:
+    {{workhub}} db history --verbose {{args}}
 
 # Record a revision as applied without running SQL (adopting an existing database).
-stamp rev:
-    {{workhub}} db stamp {{rev}}
+stamp rev *args:
+    {{workhub}} db stamp {{rev}} {{args}}
 
 # Fail when anything is pending, modified, unknown, or not captured by a migration.
-check:
-    {{dev}} db check
+check *args:
+    {{dev}} db check {{args}}
 
 # After merging branches that each added migrations: re-create the merged-in branch's on top of ours
 # (`just migrate-rebase --onto FOLDER` names ours when migrations/lineage.head does not).
@@ -61,9 +68,9 @@ migrate-rebase *args:
     {{dev}} db rebase {{args}}
 
 # Development only: delete the SQLite database and rebuild it from the migrations.
-reset:
-    {{workhub}} db reset
+reset *args:
+    {{workhub}} db reset {{args}}
 
 # Measure the migration engine against its baselines (see README, Performance).
-bench:
-    bash scripts/bench.sh
+bench *args:
+    bash scripts/bench.sh {{args}}

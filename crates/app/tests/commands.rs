@@ -886,6 +886,75 @@ fn create_refuses_a_name_that_cannot_name_a_migration() {
     assert_eq!(entries, 1, "nothing written");
 }
 
+/// A name of several words, given as one argument or as several (as a recipe passes it on), is one
+/// name; letters outside ASCII are refused by name rather than dropped.
+#[test]
+fn create_takes_a_name_of_several_words_and_refuses_non_ascii_letters() {
+    let fixture = Fixture::with_steps(1);
+    fixture.ok(&["db", "create", "make", "estimate", "not", "null", "--empty"]);
+    fixture.ok(&["db", "create", "Add due date!", "--empty"]);
+    let mut names: Vec<String> = std::fs::read_dir(fixture.migrations())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != &step_folder(1) && name != "lineage.head")
+        .map(|folder| {
+            workhub_migrations::source::FolderName::parse(&folder)
+                .unwrap()
+                .name
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["add_due_date", "make_estimate_not_null"]);
+    let before = std::fs::read_dir(fixture.migrations()).unwrap().count();
+    fixture
+        .run(&["db", "create", "Ünïcode & spaces!!", "--empty"])
+        .expect_failure(2, &["`Ü`, `ï` are not ASCII", "nothing was written"]);
+    assert_eq!(
+        std::fs::read_dir(fixture.migrations()).unwrap().count(),
+        before
+    );
+}
+
+/// On a terminal, `db create` without a name asks for one, and asks again after an empty answer.
+#[test]
+fn create_asks_again_after_an_empty_name() {
+    let test = "create_asks_again_after_an_empty_name";
+    let Some(script) = common::tool(test, "script") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(1);
+    // `script` gives the command a terminal; the answers are typed into it.
+    let mut command = std::process::Command::new(script);
+    let workhub = env!("CARGO_BIN_EXE_workhub");
+    command
+        .args(["-qec", &format!("{workhub} db create --empty"), "/dev/null"])
+        .env("DATABASE_URL", fixture.db())
+        .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+        .current_dir(fixture.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("run script");
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"\n   \nasked twice\n").unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.matches("Migration name").count(), 3, "{stdout}");
+    let created = std::fs::read_dir(fixture.migrations())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .any(|name| name.ends_with("_asked_twice"));
+    assert!(created, "{stdout}");
+}
+
 /// The outside report's case, with the real tools: a database at head (carrying an old build's
 /// fingerprint) is copied with `sqlite3 .backup`, and `diesel migration revert -n 2` reverts two
 /// data-only migrations on the copy; `--migrate-only` applies both again.

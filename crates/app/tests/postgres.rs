@@ -625,12 +625,17 @@ fn the_printed_times_include_the_commit() {
     let run = on(&fixture, &database, &["db", "upgrade"]);
     run.expect_code(0);
     let millis = |line: &str, after: &str| -> f64 {
-        let rest = &line[line.find(after).unwrap_or_else(|| panic!("{after} in {line}")) + after.len()..];
+        let rest = &line[line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in {line}"))
+            + after.len()..];
         let number: String = rest
             .chars()
             .take_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
-        let value: f64 = number.parse().unwrap_or_else(|_| panic!("a number in {line}"));
+        let value: f64 = number
+            .parse()
+            .unwrap_or_else(|_| panic!("a number in {line}"));
         if rest[number.len()..].trim_start().starts_with("ms") {
             value
         } else {

@@ -107,8 +107,10 @@ pub enum DbCommand {
     /// Write a new migration folder from the difference between the models and the migrations.
     #[command(after_help = EXIT_CODES)]
     Create {
-        /// What the migration does, e.g. add_due_date (asked for when omitted on a terminal).
-        name: Option<String>,
+        /// What the migration does, e.g. add_due_date or several words (`add due date` becomes
+        /// add_due_date); asked for when omitted on a terminal.
+        #[arg(value_name = "NAME")]
+        name: Vec<String>,
         /// Write an empty template instead of detecting changes.
         #[arg(long)]
         empty: bool,

@@ -183,18 +183,45 @@ fn ask_for_name(program: &str) -> Result<String, Failure> {
             "db create needs a NAME, e.g. `{program} db create add_due_date` (`just migrate-create add_due_date`)"
         )));
     }
-    print!("Migration name (what it does, e.g. add_due_date): ");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|err| Failure::failed(format!("cannot read the name: {err}")))?;
-    Ok(line)
+    loop {
+        print!("Migration name (what it does, e.g. add_due_date): ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let read = stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|err| Failure::failed(format!("cannot read the name: {err}")))?;
+        if read == 0 {
+            return Err(Failure::Usage(
+                "db create needs a NAME: none was given before the input ended; nothing was written"
+                    .into(),
+            ));
+        }
+        if !line.trim().is_empty() {
+            return Ok(line);
+        }
+        // An empty answer (Enter pressed too soon) is asked again, not a migration named nothing.
+    }
 }
 
-/// `Add due date` becomes `add_due_date`.
+/// `Add due date` becomes `add_due_date`: spaces and punctuation become `_`. Letters outside ASCII
+/// are refused, naming them, rather than dropped (`Ünïcode` would silently become `n_code`).
 fn normalise(name: &str) -> Result<String, Failure> {
+    let foreign: Vec<String> = name
+        .chars()
+        .filter(|c| c.is_alphanumeric() && !c.is_ascii())
+        .map(|c| format!("`{c}`"))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(Failure::Usage(format!(
+            "`{}` cannot name a migration: {} {} not ASCII; a migration's name is ASCII letters, \
+             digits and `_`, so every tool and file system reads its folder the same; nothing was \
+             written\n  hint: write the name in ASCII (spaces and punctuation become `_`)",
+            name.trim(),
+            foreign.join(", "),
+            if foreign.len() == 1 { "is" } else { "are" }
+        )));
+    }
     let mut out = String::new();
     for c in name.trim().chars() {
         if c.is_ascii_alphanumeric() {

@@ -31,7 +31,10 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         } => stamp(ctx, &target, purge, force),
         DbCommand::Check => check(ctx),
         DbCommand::Repair => repair(ctx),
-        DbCommand::Create { name, empty } => create::run(ctx, name, empty),
+        DbCommand::Create { name, empty } => {
+            let name = (!name.is_empty()).then(|| name.join(" "));
+            create::run(ctx, name, empty)
+        }
         DbCommand::Reset => reset(ctx),
         DbCommand::Rebase { onto } => rebase::run(ctx, onto.as_deref()),
     }
