@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod embedded;
 mod health;
+mod log;
 mod rows;
 mod serve;
 
@@ -31,12 +32,19 @@ fn main() -> ExitCode {
     }
     workhub_migrate_cli::trust::use_system_store();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let format = match log::Format::from_env() {
+        Ok(format) => format,
+        Err(failure) => return workhub_migrate_cli::finish(Err(failure)),
+    };
+    let serving = !cli.migrate_only && matches!(cli.command, None | Some(Command::Serve));
+    log::init(
+        format,
+        if serving {
+            log::Stream::Stdout
+        } else {
+            log::Stream::Stderr
+        },
+    );
     workhub_migrate_cli::finish(run(cli))
 }
 

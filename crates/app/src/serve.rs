@@ -19,6 +19,7 @@ use workhub_migrate_cli::{db, drift};
 
 use crate::api;
 use crate::health::HealthCheck;
+use crate::log;
 
 pub const ADDR_VARIABLE: &str = "WORKHUB_ADDR";
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
@@ -28,11 +29,11 @@ pub fn run(ctx: Context) -> Result<(), Failure> {
     let config = api::Config::from_env().map_err(Failure::Usage)?;
     match ctx.mode {
         Mode::Development => {
-            println!(
+            log::announce(&format!(
                 "development mode ({}): applying pending migrations to {}",
                 mode::VARIABLE,
                 ctx.url
-            );
+            ));
             db::migrate_to_head(&ctx)?;
             drift::warn_if_models_differ(&ctx);
         }
@@ -89,15 +90,15 @@ async fn listen(ctx: Arc<Context>, addr: SocketAddr, state: api::AppState) -> Re
         ))
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
-    println!(
+    log::announce(&format!(
         "workhub listening on http://{bound} ({} mode, {})",
         ctx.mode, ctx.url
-    );
+    ));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|err| Failure::failed(format!("the server failed: {err}")))?;
-    println!("workhub stopped");
+    log::announce("workhub stopped");
     Ok(())
 }
 
@@ -182,5 +183,5 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    println!("shutting down ...");
+    log::announce("shutting down ...");
 }

@@ -853,6 +853,73 @@ fn internal_errors_reach_the_log_not_the_client() {
         .is_some_and(|id| !id.is_empty()));
 }
 
+/// The service's log is one stream, stdout: with `WORKHUB_LOG=json` every line of it is a JSON object,
+/// the request lines with their status and a duration rounded to microseconds; stderr stays empty.
+#[test]
+fn the_log_is_json_lines_on_stdout_when_asked() {
+    let server = Server::start_with(&[("WORKHUB_LOG", "json")]);
+    assert_eq!(server.get("/health", "").status, 200);
+    let log = server.log_with("elapsed_ms");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "request")
+        .unwrap_or_else(|| panic!("a request line in {log}"));
+    assert_eq!(request["fields"]["status"], 200, "{request}");
+    assert_eq!(request["span"]["path"], "/health", "{request}");
+    let elapsed = request["fields"]["elapsed_ms"].to_string();
+    assert!(
+        elapsed
+            .split('.')
+            .nth(1)
+            .is_none_or(|decimals| decimals.len() <= 3),
+        "{elapsed}"
+    );
+    assert_eq!(server.stderr(), "");
+}
+
+/// In text, the log has no colour codes when stdout is not a terminal, even with NO_COLOR unset;
+/// a log format workhub does not know is refused before anything starts.
+#[test]
+fn the_text_log_has_no_colour_off_a_terminal_and_an_unknown_format_is_refused() {
+    let server = Server::start_with(&[("NO_COLOR", "")]);
+    assert_eq!(server.get("/health", "").status, 200);
+    let log = server.log_with("elapsed_ms");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+    let line = log.lines().find(|l| l.contains("elapsed_ms=")).unwrap();
+    let elapsed = line.split("elapsed_ms=").nth(1).unwrap();
+    let elapsed = elapsed.split_whitespace().next().unwrap();
+    assert!(
+        elapsed
+            .split('.')
+            .nth(1)
+            .is_none_or(|decimals| decimals.len() <= 3),
+        "{line}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_workhub"))
+        .current_dir(dir.path())
+        .env("WORKHUB_LOG", "xml")
+        .env("DATABASE_URL", dir.path().join("workhub.db"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("WORKHUB_LOG=`xml` is not a log format"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("workhub.db").exists(),
+        "nothing was created"
+    );
+}
+
 /// Runs `workhub ARGS` against `database` (a path or URL) as another process would while the
 /// service runs, and asserts that it succeeded.
 fn workhub_db(database: &str, args: &[&str]) {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// Variables the service reads; a test server starts without any of them inherited.
-const VARIABLES: [&str; 10] = [
+const VARIABLES: [&str; 11] = [
     "DATABASE_URL",
     "WORKHUB_ENV",
     "WORKHUB_ADDR",
@@ -26,6 +26,7 @@ const VARIABLES: [&str; 10] = [
     "WORKHUB_BODY_LIMIT_BYTES",
     "WORKHUB_DB_POOL_SIZE",
     "RUST_LOG",
+    "WORKHUB_LOG",
 ];
 
 /// A running `workhub serve`; killed when dropped.
@@ -35,6 +36,7 @@ pub struct Server {
     pub addr: String,
     dir: TempDir,
     log: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -62,13 +64,16 @@ impl Server {
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("start workhub serve");
         let log = Arc::new(Mutex::new(String::new()));
+        let stderr_log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("piped stderr");
-        let sink = log.clone();
+        let (sink, errors) = (log.clone(), stderr_log.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
+                for log in [&sink, &errors] {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
             }
         });
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
@@ -85,24 +90,31 @@ impl Server {
                 );
             }
             seen.push_str(&line);
-            if let Some(rest) = line.strip_prefix("workhub listening on http://") {
+            // Text or a JSON line (WORKHUB_LOG=json): the address follows the same words.
+            if let Some((_, rest)) = line.split_once("workhub listening on http://") {
                 break rest
-                    .split_whitespace()
+                    .split(|c: char| c.is_whitespace() || c == '"')
                     .next()
                     .expect("an address")
                     .to_string();
             }
         };
-        // Keep draining stdout so the service never blocks on a full pipe.
+        // The service's log goes on on stdout: kept with stderr's, and drained so the service
+        // never blocks on a full pipe.
+        let sink = log.clone();
         std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stdout.read_to_string(&mut rest);
+            for line in stdout.lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
         });
         Self {
             child,
             addr,
             dir,
             log,
+            stderr: stderr_log,
         }
     }
 
@@ -110,9 +122,27 @@ impl Server {
         self.dir.path().join("workhub.db")
     }
 
-    /// Everything the service logged so far.
+    /// Everything the service logged so far, after the line saying where it listens (stdout and
+    /// stderr).
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// What the service wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The log once it holds `needle`, waiting up to 5 s for the service to write it.
+    pub fn log_with(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("`{needle}` never reached the log:\n{}", self.log());
     }
 
     /// Sends raw bytes and reads the response (the connection is closed by the request's
