@@ -11,7 +11,7 @@ mod serve;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use workhub_migrate_cli::context::Context;
 use workhub_migrate_cli::failure::Failure;
 use workhub_migrate_cli::{db, App};
@@ -31,7 +31,11 @@ fn main() -> ExitCode {
         return code;
     }
     workhub_migrate_cli::trust::use_system_store();
-    let cli = Cli::parse();
+    let command = workhub_migrate_cli::cli::with_examples(Cli::command(), APP.program);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let format = match log::Format::from_env() {
         Ok(format) => format,
         Err(failure) => return workhub_migrate_cli::finish(Err(failure)),
@@ -50,7 +54,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let creating = matches!(&cli.command, Some(Command::Db { command }) if command.creates());
-    let ctx = Context::new(APP, &cli.database, &cli.run, creating)?;
+    let run = match &cli.command {
+        Some(Command::Db { command }) => command.run_options().map(|sub| sub.or(&cli.run)),
+        _ => None,
+    };
+    let ctx = Context::new(
+        APP,
+        &cli.database,
+        run.as_ref().unwrap_or(&cli.run),
+        creating,
+    )?;
     if cli.migrate_only {
         if cli.command.is_some() {
             return Err(Failure::Usage(

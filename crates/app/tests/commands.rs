@@ -915,6 +915,51 @@ fn create_takes_a_name_of_several_words_and_refuses_non_ascii_letters() {
     );
 }
 
+/// Each subcommand's help shows its own flags only, examples under the binary's name, the
+/// environment it reads and the exit codes; run options given before `db` still count.
+#[test]
+fn each_subcommand_helps_with_its_own_flags_and_examples() {
+    let fixture = Fixture::with_steps(2);
+    let current = fixture.run(&["db", "current", "--help"]);
+    current.expect_code(0);
+    for absent in ["--transaction", "--allow-out-of-order"] {
+        assert!(!current.stdout.contains(absent), "{}", current.stdout);
+    }
+    for present in [
+        "workhub db current --verbose",
+        "Environment: DATABASE_URL",
+        "Exit codes:",
+        "--verbose  ",
+    ] {
+        assert!(
+            current.stdout.contains(present),
+            "{present}: {}",
+            current.stdout
+        );
+    }
+    assert!(
+        !current.stdout.contains("WORKHUB_MIGRATIONS_DIR="),
+        "{}",
+        current.stdout
+    );
+    let upgrade = fixture.run(&["db", "upgrade", "--help"]);
+    for present in [
+        "--transaction <each|all>",
+        "--allow-out-of-order",
+        "workhub db upgrade +1",
+    ] {
+        assert!(
+            upgrade.stdout.contains(present),
+            "{present}: {}",
+            upgrade.stdout
+        );
+    }
+    // Before the subcommand, as earlier builds took them, they still apply.
+    let run = fixture.run(&["--transaction", "all", "db", "upgrade"]);
+    run.expect_code(0);
+    assert_eq!(fixture.applied(), folders(1..=2));
+}
+
 /// On a terminal, `db create` without a name asks for one, and asks again after an empty answer.
 #[test]
 fn create_asks_again_after_an_empty_name() {

@@ -27,6 +27,7 @@ pub struct DatabaseOptions {
         long,
         global = true,
         env = "WORKHUB_MIGRATIONS_DIR",
+        hide_env_values = true,
         value_name = "DIR"
     )]
     pub migrations_dir: Option<PathBuf>,
@@ -36,22 +37,34 @@ pub struct DatabaseOptions {
         long,
         global = true,
         env = "WORKHUB_LOCK_TIMEOUT",
+        hide_env_values = true,
         default_value_t = 60.0,
         value_name = "SECONDS"
     )]
     pub lock_timeout: f64,
 }
 
-/// How an upgrade or downgrade runs.
-#[derive(Debug, Clone, Args)]
+/// How an upgrade or downgrade runs: taken by `upgrade`, `downgrade` and `--migrate-only`, and shown
+/// only in their help.
+#[derive(Debug, Clone, Default, Args)]
 pub struct RunOptions {
     /// Apply pending migrations older than the newest applied one (merged from another branch).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub allow_out_of_order: bool,
 
-    /// `each`: one transaction per migration; `all`: the whole run in one transaction.
-    #[arg(long, global = true, value_enum, default_value_t = TransactionArg::Each)]
-    pub transaction: TransactionArg,
+    /// `each` (the default): one transaction per migration; `all`: the whole run in one transaction.
+    #[arg(long, value_enum, value_name = "each|all")]
+    pub transaction: Option<TransactionArg>,
+}
+
+impl RunOptions {
+    /// These options, with what they leave unsaid taken from `outer` (given before the subcommand).
+    pub fn or(&self, outer: &RunOptions) -> RunOptions {
+        RunOptions {
+            allow_out_of_order: self.allow_out_of_order || outer.allow_out_of_order,
+            transaction: self.transaction.or(outer.transaction),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,22 +80,30 @@ pub enum DbCommand {
     Upgrade {
         #[arg(default_value = "head", value_parser = parse_target, allow_hyphen_values = true)]
         target: Target,
+        #[command(flatten)]
+        run: RunOptions,
     },
     /// Revert migrations down to TARGET: -N (default -1), a version (kept applied), or base.
     #[command(after_help = EXIT_CODES)]
     Downgrade {
         #[arg(default_value = "-1", value_parser = parse_target, allow_hyphen_values = true)]
         target: Target,
+        #[command(flatten)]
+        run: RunOptions,
     },
     /// Show the applied revision and whether it is head.
     #[command(after_help = EXIT_CODES)]
     Current {
+        /// Also show where the database and the migrations are, when the revision was applied, and
+        /// its checksum.
         #[arg(short, long)]
         verbose: bool,
     },
     /// List every migration, applied or not, with current and head marked.
     #[command(after_help = EXIT_CODES)]
     History {
+        /// Also show each migration's version, checksum, whether it can be reverted, and when it was
+        /// applied or stamped.
         #[arg(short, long)]
         verbose: bool,
     },
@@ -133,6 +154,51 @@ impl DbCommand {
     pub fn creates(&self) -> bool {
         matches!(self, Self::Create { .. })
     }
+
+    /// The run options this command was given, where it takes them.
+    pub fn run_options(&self) -> Option<&RunOptions> {
+        match self {
+            Self::Upgrade { run, .. } | Self::Downgrade { run, .. } => Some(run),
+            _ => None,
+        }
+    }
+}
+
+/// What each `db` subcommand's help closes with: examples under `program`'s name, then the
+/// environment it reads and the exit codes.
+pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
+    let examples: [(&str, &[&str]); 10] = [
+        ("upgrade", &["", "+1", "20240501", "head --transaction all"]),
+        ("downgrade", &["", "-2", "base"]),
+        ("current", &["", "--verbose"]),
+        ("history", &["", "-v"]),
+        ("stamp", &["head", "head --purge", "20240501 --force"]),
+        ("check", &[""]),
+        ("repair", &[""]),
+        (
+            "create",
+            &["add_due_date", "make estimate not null", "backfill --empty"],
+        ),
+        ("reset", &[""]),
+        ("rebase", &["", "--onto 2024-05-01-120000_add_due_date"]),
+    ];
+    let environment = "Environment: DATABASE_URL, WORKHUB_MIGRATIONS_DIR, WORKHUB_LOCK_TIMEOUT, \
+                       WORKHUB_ENV (see .env.example).";
+    command.mut_subcommand("db", |db| {
+        examples.iter().fold(db, |db, (name, uses)| {
+            let lines: String = uses
+                .iter()
+                .map(|args| {
+                    format!("  {program} db {name} {args}")
+                        .trim_end()
+                        .to_string()
+                        + "\n"
+                })
+                .collect();
+            let help = format!("Examples:\n{lines}\n{environment}\n\n{EXIT_CODES}");
+            db.mut_subcommand(*name, |sub| sub.after_help(help))
+        })
+    })
 }
 
 /// The whole command line of a binary that only migrates: `PROGRAM --migrate-only` and
@@ -191,5 +257,20 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::MigrateCli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_db_subcommand_has_examples_under_the_programs_name() {
+        let command = super::with_examples(super::MigrateCli::command(), "tool");
+        let db = command.find_subcommand("db").expect("db");
+        for sub in db.get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let example = format!("  tool db {}", sub.get_name());
+            assert!(help.contains(&example), "{}: {help}", sub.get_name());
+            assert!(help.contains("Exit codes:"), "{}: {help}", sub.get_name());
+        }
     }
 }

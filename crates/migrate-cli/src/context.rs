@@ -74,8 +74,8 @@ impl Context {
             migrations,
             lock_timeout,
             transaction: match run.transaction {
-                TransactionArg::Each => TransactionMode::Each,
-                TransactionArg::All => TransactionMode::All,
+                None | Some(TransactionArg::Each) => TransactionMode::Each,
+                Some(TransactionArg::All) => TransactionMode::All,
             },
             allow_out_of_order: run.allow_out_of_order,
             commands: [

@@ -285,7 +285,7 @@ mod tests {
         };
         let run = RunOptions {
             allow_out_of_order: false,
-            transaction: TransactionArg::Each,
+            transaction: Some(TransactionArg::Each),
         };
         Context::new(app, &options, &run, false).unwrap()
     }

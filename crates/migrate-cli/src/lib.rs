@@ -59,10 +59,13 @@ pub fn main(about: &'static str, app: App) -> ExitCode {
     if let Err(code) = load_dotenv() {
         return code;
     }
-    let command = MigrateCli::command()
-        .name(app.program)
-        .bin_name(app.program)
-        .about(about);
+    let command = cli::with_examples(
+        MigrateCli::command()
+            .name(app.program)
+            .bin_name(app.program)
+            .about(about),
+        app.program,
+    );
     let cli = match MigrateCli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
@@ -73,7 +76,16 @@ pub fn main(about: &'static str, app: App) -> ExitCode {
 fn run(app: App, cli: MigrateCli) -> Result<(), Failure> {
     let creating =
         matches!(&cli.command, Some(MigrateCommand::Db { command }) if command.creates());
-    let ctx = Context::new(app, &cli.database, &cli.run, creating)?;
+    let run = match &cli.command {
+        Some(MigrateCommand::Db { command }) => command.run_options().map(|sub| sub.or(&cli.run)),
+        None => None,
+    };
+    let ctx = Context::new(
+        app,
+        &cli.database,
+        run.as_ref().unwrap_or(&cli.run),
+        creating,
+    )?;
     match (cli.migrate_only, cli.command) {
         (true, Some(_)) => Err(Failure::Usage(
             "--migrate-only runs alone; drop the subcommand".into(),

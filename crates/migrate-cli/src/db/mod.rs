@@ -20,8 +20,8 @@ use crate::progress::{millis, Report};
 
 pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
     match command {
-        DbCommand::Upgrade { target } => upgrade(ctx, &target),
-        DbCommand::Downgrade { target } => downgrade(ctx, &target),
+        DbCommand::Upgrade { target, .. } => upgrade(ctx, &target),
+        DbCommand::Downgrade { target, .. } => downgrade(ctx, &target),
         DbCommand::Current { verbose } => report::current(ctx, &ctx.status()?, verbose),
         DbCommand::History { verbose } => report::history(ctx, &ctx.status()?, verbose),
         DbCommand::Stamp {
