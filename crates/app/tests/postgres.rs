@@ -606,6 +606,49 @@ fn a_failure_at_commit_says_the_migration_was_rolled_back() {
     assert_eq!(applied, 1);
 }
 
+/// On a terminal, a long migration's line counts up the seconds it has run.
+#[test]
+fn a_long_migration_counts_its_seconds_on_a_terminal() {
+    let test = "a_long_migration_counts_its_seconds_on_a_terminal";
+    let Some(database) = database(test) else {
+        return;
+    };
+    let Some(script) = common::tool(test, "script") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(0);
+    fixture.migration(
+        "2024-01-01-000001_slow",
+        "SELECT pg_sleep(2.3);\n",
+        Some("SELECT 1;\n"),
+    );
+    // `script` runs it on a terminal of its own.
+    let command = format!(
+        "{} --database-url '{}' --migrations-dir '{}' db upgrade",
+        env!("CARGO_BIN_EXE_workhub"),
+        url(&database),
+        fixture.migrations().display()
+    );
+    let output = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(fixture.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    for tick in [
+        "applying 2024-01-01-000001_slow ... (1 s)",
+        "applying 2024-01-01-000001_slow ... (2 s)",
+    ] {
+        assert!(shown.contains(tick), "{tick} in {shown:?}");
+    }
+    assert!(
+        shown.contains("[1/1] applied 2024-01-01-000001_slow ("),
+        "{shown:?}"
+    );
+}
+
 /// The times printed are what the user waited, each migration's commit included: a commit that
 /// takes 400 ms (a deferred trigger sleeping) shows in the migration's own line and in the total.
 #[test]

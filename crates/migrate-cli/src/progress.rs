@@ -1,25 +1,44 @@
 //! How a migration run shows itself: a live line on a terminal, plain lines in a log.
 
 use std::io::{IsTerminal, Write};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use workhub_migrations::apply::BlockedNotice;
 use workhub_migrations::plan::Direction;
 use workhub_migrations::{Migration, Progress};
 
-/// Prints each migration as it runs. On a terminal the running one shows as `[n/m] name ...` and is
-/// replaced by its result; elsewhere each finished migration is one plain line.
+/// Prints each migration as it runs. On a terminal the running one shows as `[n/m] name ...`, with
+/// the seconds it has run counted up once it has run for one, and is replaced by its result;
+/// elsewhere each finished migration is one plain line.
 #[derive(Debug)]
 pub struct Report {
     terminal: bool,
+    /// The thread counting up the running migration's seconds, and how to stop it.
+    ticker: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
 impl Report {
     pub fn new() -> Self {
         Self {
             terminal: std::io::stdout().is_terminal(),
+            ticker: None,
         }
+    }
+
+    fn stop_ticker(&mut self) {
+        if let Some((stop, thread)) = self.ticker.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        self.stop_ticker();
     }
 }
 
@@ -75,15 +94,32 @@ impl Progress for Report {
 
     fn started(&mut self, index: usize, total: usize, migration: &Migration, direction: Direction) {
         if self.terminal {
-            let mut out = std::io::stdout().lock();
-            let _ = write!(
-                out,
-                "\r\x1b[2K[{}/{total}] {} {} ...",
+            self.stop_ticker();
+            let line = format!(
+                "[{}/{total}] {} {} ...",
                 index + 1,
                 verb(direction, false),
                 migration.folder()
             );
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K{line}");
             let _ = out.flush();
+            drop(out);
+            // A long migration is seen to be alive: its line counts the seconds it has run.
+            let (stop, stopped) = mpsc::channel::<()>();
+            let started = Instant::now();
+            let thread = std::thread::spawn(move || loop {
+                match stopped.recv_timeout(Duration::from_secs(1)) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        let mut out = std::io::stdout().lock();
+                        let seconds = started.elapsed().as_secs();
+                        let _ = write!(out, "\r\x1b[2K{line} ({seconds} s)");
+                        let _ = out.flush();
+                    }
+                    _ => return,
+                }
+            });
+            self.ticker = Some((stop, thread));
         }
     }
 
@@ -95,6 +131,7 @@ impl Progress for Report {
         direction: Direction,
         took: Duration,
     ) {
+        self.stop_ticker();
         let line = format!(
             "[{}/{total}] {} {} ({})",
             index + 1,
