@@ -564,11 +564,12 @@ case_diesel_fixture() {
 RPS=""
 serve_health() {
     local name=$1 db=$2 dir=${3:-} out pid addr=""
-    local -a env=(DATABASE_URL="$db" WORKHUB_ADDR=127.0.0.1:0 RUST_LOG=warn)
+    # Production, as load balancers meet it: the start only checks the database is at head.
+    local -a env=(DATABASE_URL="$db" WORKHUB_ADDR=127.0.0.1:0 WORKHUB_ENV=production RUST_LOG=warn)
     [ -z "$dir" ] || env+=(WORKHUB_MIGRATIONS_DIR="$dir")
     env "${env[@]}" "$WORKHUB" serve >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
     pid=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 600); do
         addr=$(sed -n 's|^workhub listening on http://\([^ ]*\).*|\1|p' "$WORK/$name.stdout" | head -n1)
         [ -n "$addr" ] && break
         sleep 0.1
