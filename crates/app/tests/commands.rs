@@ -960,6 +960,91 @@ fn each_subcommand_helps_with_its_own_flags_and_examples() {
     assert_eq!(fixture.applied(), folders(1..=2));
 }
 
+/// `--sql` prints what a run would send, without touching the database; the sqlite3 shell running it
+/// leaves a database workhub finds at the target, with nothing to apply and nothing modified, and the
+/// printed downgrade takes it back as `db downgrade` would.
+#[test]
+fn offline_sql_run_by_sqlite3_leaves_what_workhub_would() {
+    let test = "offline_sql_run_by_sqlite3_leaves_what_workhub_would";
+    let Some(sqlite3) = common::tool(test, "sqlite3") else {
+        return;
+    };
+    let fixture = Fixture::with_steps(3);
+    let shell = |sql: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(&sqlite3)
+            .arg(fixture.db())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sql.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let up = fixture.ok(&["db", "upgrade", "--sql", "+2"]).stdout;
+    assert!(!fixture.db().exists(), "--sql connects to nothing");
+    assert!(
+        up.contains(".bail on") && up.contains("BEGIN IMMEDIATE;"),
+        "{up}"
+    );
+    shell(&up);
+    assert_eq!(fixture.applied(), folders(1..=2));
+    // Where the database stands is said, not asked: from the second migration to head.
+    let rest = fixture
+        .ok(&[
+            "db",
+            "upgrade",
+            "--sql",
+            &format!("{}:head", step_version(2)),
+        ])
+        .stdout;
+    assert!(
+        !rest.contains("CREATE TABLE IF NOT EXISTS __diesel"),
+        "{rest}"
+    );
+    shell(&rest);
+    let upgrade = fixture.ok(&["db", "upgrade"]);
+    assert!(
+        upgrade.stdout.starts_with("Nothing to apply"),
+        "{upgrade:?}"
+    );
+    fixture.ok(&["db", "check"]);
+    let down = fixture.ok(&["db", "downgrade", "--sql", "head:-2"]).stdout;
+    shell(&down);
+    assert_eq!(fixture.applied(), folders(1..=1));
+}
+
+/// `--sql` refuses what it cannot print, changing nothing: FROM without --sql, a FROM that is not a
+/// revision, an unknown revision, and one transaction over a migration that needs its own.
+#[test]
+fn offline_sql_refuses_what_it_cannot_print() {
+    let fixture = Fixture::with_steps(2);
+    fixture
+        .run(&["db", "upgrade", "base:head"])
+        .expect_failure(2, &["only --sql takes", "nothing was run"]);
+    fixture
+        .run(&["db", "upgrade", "--sql", "+1:head"])
+        .expect_failure(2, &["FROM is a revision"]);
+    fixture
+        .run(&["db", "upgrade", "--sql", "base:29990101000000"])
+        .expect_code(2);
+    fixture
+        .run(&["db", "downgrade", "--sql", "--dialect", "mysql"])
+        .expect_code(2);
+    assert!(!fixture.db().exists(), "nothing was created");
+}
+
 /// On a terminal, `db create` without a name asks for one, and asks again after an empty answer.
 #[test]
 fn create_asks_again_after_an_empty_name() {

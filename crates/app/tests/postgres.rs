@@ -606,6 +606,44 @@ fn a_failure_at_commit_says_the_migration_was_rolled_back() {
     assert_eq!(applied, 1);
 }
 
+/// The repository's history printed with `--sql --dialect postgres` and run by psql builds what
+/// `db upgrade` builds: workhub then finds the database at head, the models matching.
+#[test]
+fn offline_sql_run_by_psql_leaves_a_database_at_head() {
+    let test = "offline_sql_run_by_psql_leaves_a_database_at_head";
+    let Some(database) = database(test) else {
+        return;
+    };
+    let Some(psql) = common::tool(test, "psql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sql = embedded(
+        dir.path(),
+        &database,
+        &["db", "upgrade", "--sql", "--dialect", "postgres"],
+    );
+    sql.expect_code(0);
+    let file = dir.path().join("upgrade.sql");
+    std::fs::write(&file, &sql.stdout).unwrap();
+    let ran = std::process::Command::new(psql)
+        .args(["-X", "-q", "-d", &url(&database), "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let upgrade = embedded(dir.path(), &database, &["db", "upgrade"]);
+    assert!(
+        upgrade.stdout.starts_with("Nothing to apply"),
+        "{upgrade:?}"
+    );
+    embedded(dir.path(), &database, &["db", "check"]).expect_code(0);
+}
+
 /// On a terminal, a long migration's line counts up the seconds it has run.
 #[test]
 fn a_long_migration_counts_its_seconds_on_a_terminal() {

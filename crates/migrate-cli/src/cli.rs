@@ -73,23 +73,56 @@ pub enum TransactionArg {
     All,
 }
 
+/// Printing what an upgrade or downgrade would run instead of running it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OfflineOptions {
+    /// Print the SQL that would run (transactions, history rows and lock included) for psql or
+    /// sqlite3, without connecting to the database.
+    #[arg(long)]
+    pub sql: bool,
+
+    /// The database kind the SQL is for (default: the database URL's).
+    #[arg(long, value_enum, requires = "sql")]
+    pub dialect: Option<DialectArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    Sqlite,
+    Postgres,
+}
+
+/// A command's TARGET, optionally after the revision the database stands at (`FROM:TARGET`, which
+/// only `--sql` takes: it cannot ask the database).
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub from: Option<Target>,
+    pub to: Target,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply migrations up to TARGET: head (default), a version or unique prefix, or +N.
     #[command(after_help = EXIT_CODES)]
     Upgrade {
-        #[arg(default_value = "head", value_parser = parse_target, allow_hyphen_values = true)]
-        target: Target,
+        /// With --sql, FROM:TARGET names where the database stands (default base).
+        #[arg(default_value = "head", value_parser = parse_range, allow_hyphen_values = true)]
+        target: Range,
         #[command(flatten)]
         run: RunOptions,
+        #[command(flatten)]
+        offline: OfflineOptions,
     },
     /// Revert migrations down to TARGET: -N (default -1), a version (kept applied), or base.
     #[command(after_help = EXIT_CODES)]
     Downgrade {
-        #[arg(default_value = "-1", value_parser = parse_target, allow_hyphen_values = true)]
-        target: Target,
+        /// With --sql, FROM:TARGET names where the database stands (default head).
+        #[arg(default_value = "-1", value_parser = parse_range, allow_hyphen_values = true)]
+        target: Range,
         #[command(flatten)]
         run: RunOptions,
+        #[command(flatten)]
+        offline: OfflineOptions,
     },
     /// Show the applied revision and whether it is head.
     #[command(after_help = EXIT_CODES)]
@@ -168,8 +201,20 @@ impl DbCommand {
 /// environment it reads and the exit codes.
 pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
     let examples: [(&str, &[&str]); 10] = [
-        ("upgrade", &["", "+1", "20240501", "head --transaction all"]),
-        ("downgrade", &["", "-2", "base"]),
+        (
+            "upgrade",
+            &[
+                "",
+                "+1",
+                "20240501",
+                "head --transaction all",
+                "--sql base:head > upgrade.sql",
+            ],
+        ),
+        (
+            "downgrade",
+            &["", "-2", "base", "--sql head:-1 --dialect postgres"],
+        ),
         ("current", &["", "--verbose"]),
         ("history", &["", "-v"]),
         ("stamp", &["head", "head --purge", "20240501 --force"]),
@@ -242,6 +287,19 @@ pub fn after_help(more: &str) -> String {
         "{EXIT_CODES}\nEnvironment: DATABASE_URL, WORKHUB_ENV, {more}WORKHUB_MIGRATIONS_DIR, \
          WORKHUB_LOCK_TIMEOUT (see .env.example)."
     )
+}
+
+fn parse_range(text: &str) -> Result<Range, String> {
+    match text.split_once(':') {
+        Some((from, to)) => Ok(Range {
+            from: Some(parse_target(from)?),
+            to: parse_target(to)?,
+        }),
+        None => Ok(Range {
+            from: None,
+            to: parse_target(text)?,
+        }),
+    }
 }
 
 fn parse_target(text: &str) -> Result<Target, String> {

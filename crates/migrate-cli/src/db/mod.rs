@@ -1,6 +1,7 @@
 //! `PROGRAM db ...` and `PROGRAM --migrate-only`: the migration workflow on one database.
 
 mod create;
+mod offline;
 mod rebase;
 mod report;
 
@@ -9,10 +10,10 @@ pub use rebase::hint as rebase_hint;
 use std::time::Instant;
 
 use workhub_migrations::apply::FileLock;
-use workhub_migrations::plan::State;
+use workhub_migrations::plan::{Direction, State};
 use workhub_migrations::{DatabaseUrl, Progress, Status, Target};
 
-use crate::cli::DbCommand;
+use crate::cli::{DbCommand, Range};
 use crate::context::Context;
 use crate::failure::Failure;
 use crate::mode::Mode;
@@ -20,8 +21,14 @@ use crate::progress::{millis, Report};
 
 pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
     match command {
-        DbCommand::Upgrade { target, .. } => upgrade(ctx, &target),
-        DbCommand::Downgrade { target, .. } => downgrade(ctx, &target),
+        DbCommand::Upgrade {
+            target, offline, ..
+        } if offline.sql => offline::print(ctx, Direction::Up, &target, offline.dialect),
+        DbCommand::Downgrade {
+            target, offline, ..
+        } if offline.sql => offline::print(ctx, Direction::Down, &target, offline.dialect),
+        DbCommand::Upgrade { target, .. } => upgrade(ctx, &online(target)?),
+        DbCommand::Downgrade { target, .. } => downgrade(ctx, &online(target)?),
         DbCommand::Current { verbose } => report::current(ctx, &ctx.status()?, verbose),
         DbCommand::History { verbose } => report::history(ctx, &ctx.status()?, verbose),
         DbCommand::Stamp {
@@ -37,6 +44,18 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         }
         DbCommand::Reset => reset(ctx),
         DbCommand::Rebase { onto } => rebase::run(ctx, onto.as_deref()),
+    }
+}
+
+/// The target of a command that asks the database where it stands: `FROM:` is for `--sql` alone.
+fn online(range: Range) -> Result<Target, Failure> {
+    match range.from {
+        None => Ok(range.to),
+        Some(from) => Err(Failure::Usage(format!(
+            "`{from}:{}` names where the database stands, which only --sql takes (it cannot ask \
+             the database); nothing was run\n  hint: drop `{from}:`, or add --sql to print the SQL",
+            range.to
+        ))),
     }
 }
 
