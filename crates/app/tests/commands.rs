@@ -960,6 +960,59 @@ fn each_subcommand_helps_with_its_own_flags_and_examples() {
     assert_eq!(fixture.applied(), folders(1..=2));
 }
 
+/// `--format json` on `current` and `history`: one JSON object of the documented shape, with each
+/// migration's state; at base `current` is null.
+#[test]
+fn current_and_history_speak_json_for_programs() {
+    let fixture = Fixture::with_steps(3);
+    let parse = |args: &[&str]| -> serde_json::Value {
+        let run = fixture.ok(args);
+        serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    };
+    fixture.ok(&["db", "upgrade", "+1"]);
+    let at_base_plus_one = parse(&["db", "current", "--format", "json"]);
+    assert_eq!(at_base_plus_one["format"], "workhub-status/1");
+    assert_eq!(at_base_plus_one["current"]["folder"], step_folder(1));
+    assert_eq!(at_base_plus_one["head"]["folder"], step_folder(3));
+    assert_eq!(at_base_plus_one["pending"], 2);
+    assert_eq!(at_base_plus_one["at_head"], false);
+    assert!(at_base_plus_one.get("migrations").is_none());
+
+    fixture.ok(&["db", "upgrade", "+1"]);
+    // The first one edited after it was applied.
+    let up = fixture.migrations().join(step_folder(1)).join("up.sql");
+    std::fs::write(
+        &up,
+        "CREATE TABLE t01 (id INTEGER PRIMARY KEY, edited INTEGER);\n",
+    )
+    .unwrap();
+    let history = parse(&["db", "history", "--format", "json"]);
+    let states: Vec<(&str, &str)> = history["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["folder"].as_str().unwrap(), m["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (step_folder(1).as_str(), "modified"),
+            (step_folder(2).as_str(), "applied"),
+            (step_folder(3).as_str(), "pending"),
+        ]
+    );
+    let second = &history["migrations"][1];
+    assert_eq!(second["current"], true);
+    assert_eq!(second["checksum"], second["recorded_checksum"]);
+    assert_eq!(history["modified"], 1);
+    assert!(
+        history["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains(&step_folder(1))),
+        "{history}"
+    );
+}
+
 /// `--sql` prints what a run would send, without touching the database; the sqlite3 shell running it
 /// leaves a database workhub finds at the target, with nothing to apply and nothing modified, and the
 /// printed downgrade takes it back as `db downgrade` would.

@@ -86,6 +86,13 @@ pub struct OfflineOptions {
     pub dialect: Option<DialectArg>,
 }
 
+/// How a report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DialectArg {
     Sqlite,
@@ -131,6 +138,9 @@ pub enum DbCommand {
         /// its checksum.
         #[arg(short, long)]
         verbose: bool,
+        /// `text` for people, `json` for programs (the shape `workhub-status/1`, in the README).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// List every migration, applied or not, with current and head marked.
     #[command(after_help = EXIT_CODES)]
@@ -139,6 +149,9 @@ pub enum DbCommand {
         /// applied or stamped.
         #[arg(short, long)]
         verbose: bool,
+        /// `text` for people, `json` for programs (the shape `workhub-status/1`, with `migrations`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Record TARGET as applied without running any SQL (adopting an existing database).
     #[command(after_help = EXIT_CODES)]
@@ -215,8 +228,8 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
             "downgrade",
             &["", "-2", "base", "--sql head:-1 --dialect postgres"],
         ),
-        ("current", &["", "--verbose"]),
-        ("history", &["", "-v"]),
+        ("current", &["", "--verbose", "--format json"]),
+        ("history", &["", "-v", "--format json"]),
         ("stamp", &["head", "head --purge", "20240501 --force"]),
         ("check", &[""]),
         ("repair", &[""]),

@@ -13,7 +13,7 @@ use workhub_migrations::apply::FileLock;
 use workhub_migrations::plan::{Direction, State};
 use workhub_migrations::{DatabaseUrl, Progress, Status, Target};
 
-use crate::cli::{DbCommand, Range};
+use crate::cli::{DbCommand, Format, Range};
 use crate::context::Context;
 use crate::failure::Failure;
 use crate::mode::Mode;
@@ -29,8 +29,16 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         } if offline.sql => offline::print(ctx, Direction::Down, &target, offline.dialect),
         DbCommand::Upgrade { target, .. } => upgrade(ctx, &online(target)?),
         DbCommand::Downgrade { target, .. } => downgrade(ctx, &online(target)?),
-        DbCommand::Current { verbose } => report::current(ctx, &ctx.status()?, verbose),
-        DbCommand::History { verbose } => report::history(ctx, &ctx.status()?, verbose),
+        DbCommand::Current {
+            format: Format::Json,
+            ..
+        } => report::json(ctx, &ctx.status()?, false),
+        DbCommand::History {
+            format: Format::Json,
+            ..
+        } => report::json(ctx, &ctx.status()?, true),
+        DbCommand::Current { verbose, .. } => report::current(ctx, &ctx.status()?, verbose),
+        DbCommand::History { verbose, .. } => report::history(ctx, &ctx.status()?, verbose),
         DbCommand::Stamp {
             target,
             purge,

@@ -1,4 +1,4 @@
-//! `db current` and `db history`: where a database stands, for people.
+//! `db current` and `db history`: where a database stands, for people, or as JSON for programs.
 
 use workhub_migrations::plan::State;
 use workhub_migrations::Status;
@@ -176,6 +176,75 @@ pub fn warn_squashed(status: &Status<'_>) {
         oldest.unwrap_or("none"),
         versions.join(", ")
     );
+}
+
+/// The versioned name of the JSON shape [`json`] writes; a change that removes or renames a field
+/// gets a new number.
+pub const STATUS_FORMAT: &str = "workhub-status/1";
+
+/// `db current --format json` (and with `migrations`, `db history --format json`): one JSON object.
+pub fn json(ctx: &Context, status: &Status<'_>, migrations: bool) -> Result<(), Failure> {
+    use serde_json::{json, Value};
+    let named = |m: Option<&workhub_migrations::Migration>| {
+        m.map_or(
+            Value::Null,
+            |m| json!({"version": m.version(), "folder": m.folder()}),
+        )
+    };
+    let late: Vec<&str> = status.out_of_order().map(|m| m.version()).collect();
+    let mut report = json!({
+        "format": STATUS_FORMAT,
+        "database": ctx.url.to_string(),
+        "dialect": status.dialect().to_string(),
+        "migrations_source": source_name(ctx),
+        "current": named(status.current()),
+        "head": named(status.head()),
+        "at_head": status.is_at_head(),
+        "pending": status.pending().count(),
+        "modified": status.modified().count(),
+        "problems": super::problems(ctx, status),
+        "unknown": status.unknown.iter().map(|row| json!({
+            "version": row.version, "folder": row.folder,
+        })).collect::<Vec<_>>(),
+        "squashed": status.squashed.iter().map(|row| json!({
+            "version": row.version, "folder": row.folder,
+        })).collect::<Vec<_>>(),
+    });
+    if migrations {
+        let current = status.current().map(|m| m.version());
+        let head = status.head().map(|m| m.version());
+        let entries: Vec<Value> = status
+            .entries()
+            .iter()
+            .map(|entry| {
+                let m = entry.migration;
+                let scripts = m.scripts(status.dialect());
+                let applied = entry.applied.as_ref();
+                json!({
+                    "folder": m.folder(),
+                    "version": m.version(),
+                    "state": match entry.state {
+                        State::Applied => "applied",
+                        State::Pending => "pending",
+                        State::Modified => "modified",
+                    },
+                    "current": current == Some(m.version()),
+                    "head": head == Some(m.version()),
+                    "out_of_order": late.contains(&m.version()),
+                    "checksum": scripts.checksum(),
+                    "recorded_checksum": applied.and_then(|row| row.checksum.as_deref()),
+                    "reversible": scripts.down().is_some(),
+                    "in_transaction": m.run_in_transaction(),
+                    "applied_at": applied.and_then(|row| row.applied_at.as_deref()),
+                    "duration_ms": applied.and_then(|row| row.duration_ms),
+                    "stamped": applied.is_some_and(|row| row.stamped),
+                })
+            })
+            .collect();
+        report["migrations"] = Value::Array(entries);
+    }
+    println!("{report}");
+    Ok(())
 }
 
 fn source_name(ctx: &Context) -> String {
