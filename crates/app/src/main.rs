@@ -54,16 +54,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let creating = matches!(&cli.command, Some(Command::Db { command }) if command.creates());
-    let run = match &cli.command {
-        Some(Command::Db { command }) => command.run_options().map(|sub| sub.or(&cli.run)),
+    let db = match &cli.command {
+        Some(Command::Db { command }) => Some(command),
         _ => None,
     };
-    let ctx = Context::new(
-        APP,
-        &cli.database,
-        run.as_ref().unwrap_or(&cli.run),
-        creating,
-    )?;
+    let ctx = Context::new(APP, &cli.database, &cli.run.for_command(db), creating)?;
     if cli.migrate_only {
         if cli.command.is_some() {
             return Err(Failure::Usage(

@@ -1095,6 +1095,15 @@ fn offline_sql_refuses_what_it_cannot_print() {
     fixture
         .run(&["db", "downgrade", "--sql", "--dialect", "mysql"])
         .expect_code(2);
+    let alone = fixture.migration(
+        "2024-01-01-000003_alone",
+        "CREATE INDEX t01_id ON t01 (id);\n",
+        Some("DROP INDEX t01_id;\n"),
+    );
+    std::fs::write(alone.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
+    fixture
+        .run(&["db", "upgrade", "--sql", "--transaction", "all"])
+        .expect_failure(1, &["2024-01-01-000003_alone"]);
     assert!(!fixture.db().exists(), "nothing was created");
 }
 

@@ -58,11 +58,15 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// These options, with what they leave unsaid taken from `outer` (given before the subcommand).
-    pub fn or(&self, outer: &RunOptions) -> RunOptions {
-        RunOptions {
-            allow_out_of_order: self.allow_out_of_order || outer.allow_out_of_order,
-            transaction: self.transaction.or(outer.transaction),
+    /// The options a run takes: those given after `command`'s name (upgrade, downgrade), with what
+    /// they leave unsaid taken from these, given before it.
+    pub fn for_command(&self, command: Option<&DbCommand>) -> RunOptions {
+        match command.and_then(DbCommand::run_options) {
+            Some(own) => RunOptions {
+                allow_out_of_order: own.allow_out_of_order || self.allow_out_of_order,
+                transaction: own.transaction.or(self.transaction),
+            },
+            None => self.clone(),
         }
     }
 }

@@ -76,16 +76,11 @@ pub fn main(about: &'static str, app: App) -> ExitCode {
 fn run(app: App, cli: MigrateCli) -> Result<(), Failure> {
     let creating =
         matches!(&cli.command, Some(MigrateCommand::Db { command }) if command.creates());
-    let run = match &cli.command {
-        Some(MigrateCommand::Db { command }) => command.run_options().map(|sub| sub.or(&cli.run)),
-        None => None,
-    };
-    let ctx = Context::new(
-        app,
-        &cli.database,
-        run.as_ref().unwrap_or(&cli.run),
-        creating,
-    )?;
+    let db = cli
+        .command
+        .as_ref()
+        .map(|MigrateCommand::Db { command }| command);
+    let ctx = Context::new(app, &cli.database, &cli.run.for_command(db), creating)?;
     match (cli.migrate_only, cli.command) {
         (true, Some(_)) => Err(Failure::Usage(
             "--migrate-only runs alone; drop the subcommand".into(),

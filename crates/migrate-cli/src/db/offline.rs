@@ -2,10 +2,10 @@
 //! printed for a DBA to run with psql or sqlite3, without connecting to the database. Where the
 //! database stands is what FROM says (an upgrade starts at base, a downgrade at head, by default).
 
-use workhub_migrations::apply::{Offline, TransactionMode, DEFAULT_LOCK_KEY};
+use workhub_migrations::apply::{Offline, DEFAULT_LOCK_KEY};
 use workhub_migrations::history::HistoryTables;
 use workhub_migrations::plan::{self, Direction};
-use workhub_migrations::{AppliedMigration, Dialect, MigrateError, Status, Target};
+use workhub_migrations::{AppliedMigration, Dialect, Status, Target};
 
 use crate::cli::{DialectArg, Range};
 use crate::context::Context;
@@ -58,15 +58,6 @@ pub fn print(
         Direction::Down => status.plan_downgrade(&range.to),
     }
     .map_err(|err| ctx.failure(err))?;
-    let outside: Vec<String> = plan
-        .steps
-        .iter()
-        .filter(|m| !m.run_in_transaction())
-        .map(|m| m.folder().to_string())
-        .collect();
-    if ctx.transaction == TransactionMode::All && !outside.is_empty() {
-        return Err(ctx.failure(MigrateError::NeedsOwnTransaction { folders: outside }));
-    }
     let tables = HistoryTables::DEFAULT;
     let offline = Offline {
         dialect,
@@ -94,6 +85,9 @@ pub fn print(
         ),
         format!("Run it with `{run_with}`; it stops at its first error."),
     ];
-    print!("{}", offline.script(&plan, &header));
+    let script = offline
+        .script(&plan, &header)
+        .map_err(|err| ctx.failure(err))?;
+    print!("{script}");
     Ok(())
 }

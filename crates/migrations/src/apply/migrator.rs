@@ -507,16 +507,7 @@ impl<'m> Migrator<'m> {
 
     /// Refuses `--transaction all` over a migration that must run outside a transaction.
     fn refuse_mixed_transactions(&self, plan: &Plan<'m>) -> Result<(), MigrateError> {
-        let outside: Vec<String> = plan
-            .steps
-            .iter()
-            .filter(|m| !m.run_in_transaction())
-            .map(|m| m.folder().to_string())
-            .collect();
-        if self.transaction == TransactionMode::All && !outside.is_empty() {
-            return Err(MigrateError::NeedsOwnTransaction { folders: outside });
-        }
-        Ok(())
+        refuse_mixed_transactions(plan, self.transaction)
     }
 
     fn run(
@@ -709,6 +700,23 @@ fn run_statements(
                 cause,
                 undone: Undone::Migration,
             })?;
+    }
+    Ok(())
+}
+
+/// Refuses one transaction for all (`mode`) over a migration of `plan` that must run outside one.
+pub(crate) fn refuse_mixed_transactions(
+    plan: &Plan<'_>,
+    mode: TransactionMode,
+) -> Result<(), MigrateError> {
+    let outside: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|m| !m.run_in_transaction())
+        .map(|m| m.folder().to_string())
+        .collect();
+    if mode == TransactionMode::All && !outside.is_empty() {
+        return Err(MigrateError::NeedsOwnTransaction { folders: outside });
     }
     Ok(())
 }

@@ -6,11 +6,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::migrator::refuse_mixed_transactions;
 use super::TransactionMode;
 use crate::history::HistoryTables;
 use crate::plan::{Direction, Plan};
 use crate::source::statements::{self, TokenKind};
-use crate::Dialect;
+use crate::{Dialect, MigrateError};
 
 /// What the script is written for.
 #[derive(Debug, Clone)]
@@ -26,8 +27,10 @@ pub struct Offline<'a> {
 }
 
 impl Offline<'_> {
-    /// The script of `plan`; `header` lines open it as comments.
-    pub fn script(&self, plan: &Plan<'_>, header: &[String]) -> String {
+    /// The script of `plan`; `header` lines open it as comments. Refused where a run would refuse:
+    /// one transaction for all over a migration that must run outside one.
+    pub fn script(&self, plan: &Plan<'_>, header: &[String]) -> Result<String, MigrateError> {
+        refuse_mixed_transactions(plan, self.transaction)?;
         let mut out = String::new();
         for line in header {
             let _ = writeln!(out, "-- {line}");
@@ -103,7 +106,7 @@ impl Offline<'_> {
         if postgres {
             let _ = writeln!(out, "\nSELECT pg_advisory_unlock({});", self.lock_key);
         }
-        out
+        Ok(out)
     }
 }
 
