@@ -960,8 +960,8 @@ fn each_subcommand_helps_with_its_own_flags_and_examples() {
     assert_eq!(fixture.applied(), folders(1..=2));
 }
 
-/// `--format json` on `current` and `history`: one JSON object of the documented shape, with each
-/// migration's state; at base `current` is null.
+/// `--format json` on `current`, `history` and an upgrade's `--plan`: one JSON object of the
+/// documented shape, with each migration's state; a plan runs nothing.
 #[test]
 fn current_and_history_speak_json_for_programs() {
     let fixture = Fixture::with_steps(3);
@@ -977,6 +977,26 @@ fn current_and_history_speak_json_for_programs() {
     assert_eq!(at_base_plus_one["pending"], 2);
     assert_eq!(at_base_plus_one["at_head"], false);
     assert!(at_base_plus_one.get("migrations").is_none());
+
+    // The plan of an upgrade, run by nothing.
+    let plan = parse(&["db", "upgrade", "--plan", "--format", "json"]);
+    assert_eq!(plan["format"], "workhub-plan/1");
+    assert_eq!(plan["direction"], "upgrade");
+    assert_eq!(plan["current"], step_folder(1));
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["folder"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, [step_folder(2), step_folder(3)]);
+    assert_eq!(fixture.applied(), folders(1..=1));
+    let text = fixture.ok(&["db", "downgrade", "base", "--plan"]).stdout;
+    assert!(
+        text.contains("would revert 1 migration (nothing was run)"),
+        "{text}"
+    );
+    assert_eq!(fixture.applied(), folders(1..=1));
 
     fixture.ok(&["db", "upgrade", "+1"]);
     // The first one edited after it was applied.

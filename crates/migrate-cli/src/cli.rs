@@ -88,11 +88,20 @@ pub struct OfflineOptions {
     /// The database kind the SQL is for (default: the database URL's).
     #[arg(long, value_enum, requires = "sql")]
     pub dialect: Option<DialectArg>,
+
+    /// Print the migrations the command would run against the database, in order, and run none.
+    #[arg(long, conflicts_with = "sql")]
+    pub plan: bool,
+
+    /// With --plan: `text` for people, `json` for programs (the shape `workhub-plan/1`).
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "plan")]
+    pub format: Format,
 }
 
 /// How a report is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    #[default]
     Text,
     Json,
 }
@@ -225,12 +234,19 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
                 "+1",
                 "20240501",
                 "head --transaction all",
+                "--plan --format json",
                 "--sql base:head > upgrade.sql",
             ],
         ),
         (
             "downgrade",
-            &["", "-2", "base", "--sql head:-1 --dialect postgres"],
+            &[
+                "",
+                "-2",
+                "base",
+                "base --plan",
+                "--sql head:-1 --dialect postgres",
+            ],
         ),
         ("current", &["", "--verbose", "--format json"]),
         ("history", &["", "-v", "--format json"]),

@@ -27,6 +27,12 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Downgrade {
             target, offline, ..
         } if offline.sql => offline::print(ctx, Direction::Down, &target, offline.dialect),
+        DbCommand::Upgrade {
+            target, offline, ..
+        } if offline.plan => report::plan(ctx, Direction::Up, &online(target)?, offline.format),
+        DbCommand::Downgrade {
+            target, offline, ..
+        } if offline.plan => report::plan(ctx, Direction::Down, &online(target)?, offline.format),
         DbCommand::Upgrade { target, .. } => upgrade(ctx, &online(target)?),
         DbCommand::Downgrade { target, .. } => downgrade(ctx, &online(target)?),
         DbCommand::Current {

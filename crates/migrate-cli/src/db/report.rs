@@ -1,8 +1,9 @@
 //! `db current` and `db history`: where a database stands, for people, or as JSON for programs.
 
-use workhub_migrations::plan::State;
-use workhub_migrations::Status;
+use workhub_migrations::plan::{Direction, State};
+use workhub_migrations::{Status, Target};
 
+use crate::cli::Format;
 use crate::context::{Context, Source};
 use crate::failure::Failure;
 
@@ -176,6 +177,79 @@ pub fn warn_squashed(status: &Status<'_>) {
         oldest.unwrap_or("none"),
         versions.join(", ")
     );
+}
+
+/// The versioned name of the JSON shape [`plan`] writes.
+pub const PLAN_FORMAT: &str = "workhub-plan/1";
+
+/// `db upgrade --plan` / `db downgrade --plan`: what the command would run now, and nothing run.
+pub fn plan(
+    ctx: &Context,
+    direction: Direction,
+    target: &Target,
+    format: Format,
+) -> Result<(), Failure> {
+    let status = ctx.status()?;
+    let plan = match direction {
+        Direction::Up => status.plan_upgrade(target, ctx.allow_out_of_order, false),
+        Direction::Down => status.plan_downgrade(target),
+    }
+    .map_err(|err| ctx.failure(err))?;
+    if format == Format::Json {
+        let steps: Vec<serde_json::Value> = plan
+            .steps
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "folder": m.folder(),
+                    "version": m.version(),
+                    "in_transaction": m.run_in_transaction(),
+                    "reversible": m.scripts(status.dialect()).down().is_some(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "format": PLAN_FORMAT,
+                "database": ctx.url.to_string(),
+                "direction": match direction {
+                    Direction::Up => "upgrade",
+                    Direction::Down => "downgrade",
+                },
+                "target": target.to_string(),
+                "current": status.current().map(|m| m.folder()),
+                "steps": steps,
+            })
+        );
+        return Ok(());
+    }
+    if plan.steps.is_empty() {
+        println!("Nothing to run: {} is at {}.", ctx.url, revision(&status));
+        return Ok(());
+    }
+    println!(
+        "{} would {} {} migration{} (nothing was run):",
+        ctx.url,
+        match direction {
+            Direction::Up => "apply",
+            Direction::Down => "revert",
+        },
+        plan.steps.len(),
+        super::plural(plan.steps.len())
+    );
+    for m in &plan.steps {
+        println!(
+            "  {}{}",
+            m.folder(),
+            if m.run_in_transaction() {
+                ""
+            } else {
+                " (outside a transaction)"
+            }
+        );
+    }
+    Ok(())
 }
 
 /// The versioned name of the JSON shape [`json`] writes; a change that removes or renames a field
