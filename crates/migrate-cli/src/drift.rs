@@ -45,9 +45,17 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
     for finding in &findings(ctx)? {
         eprintln!("warning: migrations: {finding}");
     }
+    // On PostgreSQL, with every migration applied, the replay the live schema is compared with is
+    // the one the models are compared with: one scratch database instead of two.
+    let everything_applied = status.unknown.is_empty() && status.pending().next().is_none();
+    let replayed = if ctx.url.dialect() == Dialect::Postgres && everything_applied {
+        Some(built_by_applied(ctx, status)?)
+    } else {
+        None
+    };
     let mut checked = match other_history(ctx) {
         None => {
-            let problems = model_changes(ctx)?;
+            let problems = model_changes_given(ctx, replayed.as_ref())?;
             let hints = if problems.is_empty() {
                 Vec::new()
             } else {
@@ -95,7 +103,11 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
         );
         return Ok(checked);
     }
-    let drift = live_drift(ctx, &mut db, status)?;
+    let expected = match replayed {
+        Some(schema) => schema,
+        None => built_by_applied(ctx, status)?,
+    };
+    let drift = live_drift_from(ctx, &mut db, &expected)?;
     if !drift.is_empty() {
         checked.hints.push(drift_hint(ctx, status));
     }
@@ -145,16 +157,29 @@ pub fn live_drift(
     db: &mut Database,
     status: &Status<'_>,
 ) -> Result<Vec<String>, Failure> {
-    let applied: Vec<_> = status.applied().cloned().collect();
+    let expected = built_by_applied(ctx, status)?;
+    live_drift_from(ctx, db, &expected)
+}
+
+/// How the live schema differs from `expected`, one line per object.
+fn live_drift_from(
+    ctx: &Context,
+    db: &mut Database,
+    expected: &Schema,
+) -> Result<Vec<String>, Failure> {
     let (actual, dialect) = read_live(ctx, db)?;
-    let expected = if applied.is_empty() {
-        Schema::default()
-    } else {
-        scratch::built_on(&ctx.url, &applied, &Target::Head).map_err(|err| ctx.error(err))?
-    };
     Ok(side_by_side(&scratch::differences(
-        &actual, &expected, dialect,
+        &actual, expected, dialect,
     )))
+}
+
+/// What the migrations `status` counts as applied build on the database's dialect.
+fn built_by_applied(ctx: &Context, status: &Status<'_>) -> Result<Schema, Failure> {
+    let applied: Vec<_> = status.applied().cloned().collect();
+    if applied.is_empty() {
+        return Ok(Schema::default());
+    }
+    scratch::built_on(&ctx.url, &applied, &Target::Head).map_err(|err| ctx.error(err))
 }
 
 /// The changes from the database's schema to the migrations' as the differences they are, one line
@@ -269,6 +294,14 @@ pub(crate) fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dia
 /// One line per model change that no migration captures yet. On PostgreSQL the migrations'
 /// PostgreSQL SQL is also replayed into a scratch database, so a dialect that drifted is caught too.
 pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
+    model_changes_given(ctx, None)
+}
+
+/// [`model_changes`], with what every migration builds on PostgreSQL when it is already known.
+fn model_changes_given(
+    ctx: &Context,
+    built_on_postgres: Option<&Schema>,
+) -> Result<Vec<String>, Failure> {
     let models = (ctx.app.models)();
     let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)
         .map_err(|err| ctx.error(err))?
@@ -281,10 +314,17 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
         })
         .collect();
     if lines.is_empty() && ctx.url.dialect() == Dialect::Postgres {
-        let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
-            .map_err(|err| ctx.error(err))?;
+        let replayed;
+        let built = match built_on_postgres {
+            Some(built) => built,
+            None => {
+                replayed = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
+                    .map_err(|err| ctx.error(err))?;
+                &replayed
+            }
+        };
         lines.extend(
-            scratch::differences(&built, &models, Dialect::Postgres)
+            scratch::differences(built, &models, Dialect::Postgres)
                 .iter()
                 .map(|change| {
                     format!(
