@@ -303,6 +303,8 @@ fn every_command_that_meets_tables_without_history_names_the_revision_to_stamp()
             &stamp_head,
         ],
     );
+    db.run(&["--migrate-only"])
+        .expect_failure(1, &["already exists", &stamp_head]);
     let serve = {
         let mut command = workhub_command(db.dir.path());
         command
