@@ -58,9 +58,13 @@ history *args:
 stamp rev *args:
     {{workhub}} db stamp {{rev}} {{args}}
 
-# Fail when anything is pending, modified, unknown, or not captured by a migration.
+# Fail when anything is pending, modified, unknown, not captured by a migration, or drifted.
 check *args:
     {{dev}} db check {{args}}
+
+# Print the SQL that brings the database to the models, or to a revision (`just diff head`); runs none.
+diff *args:
+    {{workhub}} db diff {{args}}
 
 # After merging branches that each added migrations: re-create the merged-in branch's on top of ours
 # (`just migrate-rebase --onto FOLDER` names ours when migrations/lineage.head does not).

@@ -178,12 +178,25 @@ pub enum DbCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Exit non-zero when anything is pending, modified, unknown or not captured by a migration.
+    /// Exit non-zero when anything is pending, modified, unknown or not captured by a migration, or
+    /// when the database's schema differs from what its applied migrations build.
     #[command(after_help = EXIT_CODES)]
     Check,
-    /// Record the current checksums of applied migrations whose SQL was deliberately edited.
+    /// Record the current checksums of applied migrations whose SQL was deliberately edited, once the
+    /// database's schema is shown to be what the migrations as edited build.
     #[command(after_help = EXIT_CODES)]
-    Repair,
+    Repair {
+        /// Record the checksums even when the database's schema differs from what the migrations build.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the SQL that would bring the database to the models, or to what the migrations build up
+    /// to TARGET (head, base, a version or unique prefix), in its dialect, without running it.
+    #[command(after_help = EXIT_CODES)]
+    Diff {
+        #[arg(value_parser = parse_target, allow_hyphen_values = true)]
+        target: Option<Target>,
+    },
     /// Write a new migration folder from the difference between the models and the migrations.
     #[command(after_help = EXIT_CODES)]
     Create {
@@ -226,7 +239,7 @@ impl DbCommand {
 /// What each `db` subcommand's help closes with: examples under `program`'s name, then the
 /// environment it reads and the exit codes.
 pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
-    let examples: [(&str, &[&str]); 10] = [
+    let examples: [(&str, &[&str]); 11] = [
         (
             "upgrade",
             &[
@@ -252,7 +265,8 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
         ("history", &["", "-v", "--format json"]),
         ("stamp", &["head", "head --purge", "20240501 --force"]),
         ("check", &[""]),
-        ("repair", &[""]),
+        ("repair", &["", "--force"]),
+        ("diff", &["", "head", "20240501"]),
         (
             "create",
             &["add_due_date", "make estimate not null", "backfill --empty"],

@@ -3,17 +3,21 @@
 
 use std::path::Path;
 
+use workhub_migrations::plan::State;
 use workhub_migrations::scratch;
 use workhub_migrations::{source, Database, Dialect, MigrateError, Status, Target};
-use workhub_schema::Schema;
+use workhub_schema::{Change, Schema, Sides};
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
 
-/// What `db check` found beyond the history: its problems, and what it compared the migrations with.
+/// What `db check` found beyond the history: its problems, their ways out, and what it compared.
 #[derive(Debug)]
 pub struct Checked {
     pub problems: Vec<String>,
+    pub hints: Vec<String>,
+    /// The database has tables and records no migration: to be stamped, not upgraded.
+    pub unadopted: bool,
     /// Ends the OK line: what was compared.
     pub compared: &'static str,
 }
@@ -33,19 +37,41 @@ pub fn other_history(ctx: &Context) -> Option<&Path> {
     (!own).then_some(dir.as_path())
 }
 
-/// `db check`'s comparison. Where workhub's models describe the migrations (not [`other_history`])
-/// they are compared with the models. Another project's history (`--migrations-dir`) they do not
-/// describe: the database is compared with what its applied migrations build in a scratch database of
-/// its own dialect instead. Either way the migration directory's findings are printed as warnings.
+/// `db check`'s comparisons. The live database is compared with what its applied migrations build in
+/// a scratch database of its own dialect (a database with tables and no history gets the way to adopt
+/// it instead). Where workhub's models describe the migrations (not [`other_history`]) the migrations
+/// are compared with the models too. The migration directory's findings are printed as warnings.
 pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure> {
     for finding in &findings(ctx)? {
         eprintln!("warning: migrations: {finding}");
     }
-    match other_history(ctx) {
-        None => Ok(Checked {
-            problems: model_changes(ctx)?,
-            compared: "the models match the migrations",
-        }),
+    // On PostgreSQL, with every migration applied, the replay the live schema is compared with is
+    // the one the models are compared with: one scratch database instead of two.
+    let everything_applied = status.unknown.is_empty() && status.pending().next().is_none();
+    let replayed = if ctx.url.dialect() == Dialect::Postgres && everything_applied {
+        Some(built_by_applied(ctx, status)?)
+    } else {
+        None
+    };
+    let mut checked = match other_history(ctx) {
+        None => {
+            let problems = model_changes_given(ctx, replayed.as_ref())?;
+            let hints = if problems.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "`{} db create NAME` captures the model changes",
+                    ctx.app.program
+                )]
+            };
+            Checked {
+                problems,
+                hints,
+                unadopted: false,
+                compared: "the models match the migrations, and its schema is what its applied \
+                           migrations build",
+            }
+        }
         Some(dir) => {
             println!(
                 "note: the models were not compared: the migrations come from {}, which workhub's \
@@ -54,23 +80,52 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
                 dir.display(),
                 ctx.url.dialect()
             );
-            // `db check` has read the status, so the database exists.
-            let mut db = ctx.open()?;
-            let problems = live_drift(ctx, &mut db, status)?
-                .into_iter()
-                .map(|change| {
-                    format!(
-                        "the database differs from what its applied migrations build; to match, \
-                         it would need: {change}"
-                    )
-                })
-                .collect();
-            Ok(Checked {
-                problems,
+            Checked {
+                problems: Vec::new(),
+                hints: Vec::new(),
+                unadopted: false,
                 compared: "its schema is what its applied migrations build",
-            })
+            }
         }
+    };
+    // `db check` has read the status, so the database exists.
+    let mut db = ctx.open()?;
+    if let Some(unadopted) = crate::adoption::assess(ctx, &mut db, status)? {
+        checked.problems.push(unadopted.describe(&ctx.url));
+        checked.hints.push(unadopted.hint(ctx.app.program));
+        checked.unadopted = true;
+        return Ok(checked);
     }
+    // What versions this binary does not know built cannot be replayed: they are a problem already.
+    if !status.unknown.is_empty() {
+        println!(
+            "note: the live schema was not compared: versions this binary does not know are applied"
+        );
+        return Ok(checked);
+    }
+    let expected = match replayed {
+        Some(schema) => schema,
+        None => built_by_applied(ctx, status)?,
+    };
+    let drift = live_drift_from(ctx, &mut db, &expected)?;
+    if !drift.is_empty() {
+        checked.hints.push(drift_hint(ctx, status));
+    }
+    checked.problems.extend(drift.iter().map(|line| {
+        format!("the database differs from what its applied migrations build: {line}")
+    }));
+    Ok(checked)
+}
+
+/// The ways out of drift: undo the hand-made change, or keep it in a migration.
+fn drift_hint(ctx: &Context, status: &Status<'_>) -> String {
+    let program = ctx.app.program;
+    let revision = status.current().map_or("base", |m| m.version());
+    format!(
+        "`{program} db diff {revision}` prints the SQL that brings the database back to what its \
+         applied migrations build (it runs nothing); to keep a change made by hand, put it in the \
+         models and a migration (`{program} db create NAME`)"
+    )
 }
 
 /// The findings about this run's migrations: those the build script recorded for the embedded set,
@@ -94,43 +149,99 @@ pub fn findings(ctx: &Context) -> Result<Vec<String>, Failure> {
 
 /// How the live schema differs from what the migrations `status` counts as applied build when
 /// replayed, in order, into a scratch database of the same dialect (in-memory SQLite, or a temporary
-/// PostgreSQL database on the same server): one description per difference, none when they agree.
-/// PostgreSQL's SQL is never replayed into SQLite.
+/// PostgreSQL database on the same server): one line per difference, naming the object, what the
+/// migrations build of it and what the database has; none when they agree. PostgreSQL's SQL is never
+/// replayed into SQLite.
 pub fn live_drift(
     ctx: &Context,
     db: &mut Database,
     status: &Status<'_>,
 ) -> Result<Vec<String>, Failure> {
-    let applied: Vec<_> = status.applied().cloned().collect();
-    let (actual, dialect) = read_live(ctx, db)?;
-    let expected =
-        scratch::built_on(&ctx.url, &applied, &Target::Head).map_err(|err| ctx.error(err))?;
-    Ok(scratch::differences(&actual, &expected, dialect)
-        .iter()
-        .map(|change| change.describe())
-        .collect())
+    let expected = built_by_applied(ctx, status)?;
+    live_drift_from(ctx, db, &expected)
 }
 
-/// Before `db repair` records checksums for applied migrations that have none (diesel_cli applied
-/// them), proves that the database is what those migrations build: it compares the live schema with a
-/// scratch replay of every applied migration on the same dialect and refuses on a difference, naming
-/// it. With every checksum already recorded there is nothing to prove.
+/// How the live schema differs from `expected`, one line per object.
+fn live_drift_from(
+    ctx: &Context,
+    db: &mut Database,
+    expected: &Schema,
+) -> Result<Vec<String>, Failure> {
+    let (actual, dialect) = read_live(ctx, db)?;
+    Ok(side_by_side(&scratch::differences(
+        &actual, expected, dialect,
+    )))
+}
+
+/// What the migrations `status` counts as applied build on the database's dialect.
+fn built_by_applied(ctx: &Context, status: &Status<'_>) -> Result<Schema, Failure> {
+    let applied: Vec<_> = status.applied().cloned().collect();
+    if applied.is_empty() {
+        return Ok(Schema::default());
+    }
+    scratch::built_on(&ctx.url, &applied, &Target::Head).map_err(|err| ctx.error(err))
+}
+
+/// The changes from the database's schema to the migrations' as the differences they are, one line
+/// per object: `index x on t: the migrations build (a, b); the database has none`. An object the
+/// diff drops and adds again (an index made unique) is one line with both shapes.
+pub fn side_by_side(changes: &[Change]) -> Vec<String> {
+    let mut objects: Vec<Sides> = Vec::new();
+    for sides in changes.iter().map(Change::sides) {
+        let pair = objects.iter_mut().find(|seen| {
+            seen.object == sides.object
+                && (seen.before.is_none() || sides.before.is_none())
+                && (seen.after.is_none() || sides.after.is_none())
+        });
+        match pair {
+            Some(seen) => {
+                seen.before = seen.before.take().or(sides.before);
+                seen.after = seen.after.take().or(sides.after);
+            }
+            None => objects.push(sides),
+        }
+    }
+    objects
+        .iter()
+        .map(|sides| {
+            format!(
+                "{}: the migrations build {}; the database has {}",
+                sides.object,
+                sides.after.as_deref().unwrap_or("none"),
+                sides.before.as_deref().unwrap_or("none")
+            )
+        })
+        .collect()
+}
+
+/// Before `db repair` records checksums (for applied migrations edited since they ran, or applied by
+/// diesel_cli without one), proves that the database is what the migrations as they now are build:
+/// it compares the live schema with a scratch replay of every applied migration on the same dialect
+/// and refuses on a difference, naming it. With nothing to record there is nothing to prove.
 pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), Failure> {
     let status = ctx
         .migrator()
         .status(db.backend())
         .map_err(|err| ctx.error(err))?;
-    let unverified: Vec<&str> = status
-        .entries()
-        .iter()
-        .filter(|entry| {
-            entry
-                .applied
-                .as_ref()
-                .is_some_and(|row| row.checksum.is_none())
-        })
-        .map(|entry| entry.migration.folder())
-        .collect();
+    let mut edited = 0;
+    let mut unverified: Vec<&str> = Vec::new();
+    for entry in status.entries() {
+        let unrecorded = entry
+            .applied
+            .as_ref()
+            .is_some_and(|row| row.checksum.is_none());
+        if entry.state == State::Modified {
+            edited += 1;
+        }
+        if entry.state == State::Modified || unrecorded {
+            unverified.push(entry.migration.folder());
+        }
+    }
+    let why = match edited {
+        0 => "applied without one",
+        n if n == unverified.len() => "edited since applied",
+        _ => "edited since applied or applied without one",
+    };
     if unverified.is_empty() {
         return Ok(());
     }
@@ -139,25 +250,29 @@ pub fn refuse_repair_over_drift(ctx: &Context, db: &mut Database) -> Result<(), 
         return Ok(());
     }
     Err(Failure::failed(format!(
-        "cannot record checksums for {} migration{} applied without one ({}): the database's schema \
-         differs from what its applied migrations build on {}:\n{}\n  \
-         hint: nothing was recorded; the history is unchanged. Bring the schema in line with the \
-         migrations (or write a migration that does), then run `{program} db repair` again",
+        "{}: cannot record checksums for {} migration{} {why} ({}): the database's schema differs \
+         from what its applied migrations, as they are now, build on {}:\n{}\n  nothing was recorded; the history \
+         is unchanged\n  hint: an edit that changes the schema belongs in a new migration: restore \
+         the edited migrations from version control and `{program} db create NAME`; if the database \
+         is the one at fault, bring it in line (`{program} db diff {revision}` prints the SQL), then \
+         run `{program} db repair` again; `{program} db repair --force` records the checksums anyway",
+        ctx.url,
         unverified.len(),
         crate::db::plural(unverified.len()),
         unverified.join(", "),
         ctx.url.dialect(),
         differences
             .iter()
-            .map(|change| format!("    to match, the database would need: {change}"))
+            .map(|line| format!("    {line}"))
             .collect::<Vec<_>>()
             .join("\n"),
-        program = ctx.app.program
+        program = ctx.app.program,
+        revision = status.current().map_or("base", |m| m.version()),
     )))
 }
 
 /// The live schema; a failure names the database and says that nothing was changed (only read).
-fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Failure> {
+pub(crate) fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Failure> {
     let read = match db {
         Database::Sqlite(sqlite) => scratch::read(sqlite).map(|s| (s, Dialect::Sqlite)),
         Database::Postgres(postgres) => {
@@ -179,6 +294,14 @@ fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dialect), Fail
 /// One line per model change that no migration captures yet. On PostgreSQL the migrations'
 /// PostgreSQL SQL is also replayed into a scratch database, so a dialect that drifted is caught too.
 pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
+    model_changes_given(ctx, None)
+}
+
+/// [`model_changes`], with what every migration builds on PostgreSQL when it is already known.
+fn model_changes_given(
+    ctx: &Context,
+    built_on_postgres: Option<&Schema>,
+) -> Result<Vec<String>, Failure> {
     let models = (ctx.app.models)();
     let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)
         .map_err(|err| ctx.error(err))?
@@ -191,10 +314,17 @@ pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
         })
         .collect();
     if lines.is_empty() && ctx.url.dialect() == Dialect::Postgres {
-        let built = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
-            .map_err(|err| ctx.error(err))?;
+        let replayed;
+        let built = match built_on_postgres {
+            Some(built) => built,
+            None => {
+                replayed = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
+                    .map_err(|err| ctx.error(err))?;
+                &replayed
+            }
+        };
         lines.extend(
-            scratch::differences(&built, &models, Dialect::Postgres)
+            scratch::differences(built, &models, Dialect::Postgres)
                 .iter()
                 .map(|change| {
                     format!(
@@ -221,17 +351,19 @@ pub fn refuse_stamp_over_other_schema(
     }
     let expected =
         scratch::built_on(&ctx.url, &ctx.migrations, target).map_err(|err| ctx.error(err))?;
-    let differences: Vec<String> = scratch::differences(&actual, &expected, dialect)
-        .iter()
-        .map(|change| format!("to match, the database would need: {}", change.describe()))
-        .collect();
+    let differences = side_by_side(&scratch::differences(&actual, &expected, dialect));
     if differences.is_empty() {
         return Ok(());
     }
-    Err(ctx.failure(MigrateError::SchemaMismatch {
+    let refusal = ctx.failure(MigrateError::SchemaMismatch {
         target: target.to_string(),
         differences,
-    }))
+    });
+    // Which revision would fit instead; a scratch replay that fails only leaves that out.
+    Err(match crate::adoption::matching(ctx, &actual, dialect) {
+        Ok((matching, _)) => refusal.and_hint(&matching.hint(ctx.app.program)),
+        Err(_) => refusal,
+    })
 }
 
 /// In development, a warning (not a refusal) when the models have changes no migration captures.

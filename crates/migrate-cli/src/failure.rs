@@ -40,6 +40,16 @@ impl Failure {
         }
     }
 
+    /// The same failure with one more way out below its message.
+    pub fn and_hint(self, hint: &str) -> Self {
+        let add = |message: String| format!("{message}\n  hint: {hint}");
+        match self {
+            Self::Usage(m) => Self::Usage(add(m)),
+            Self::Failed(m) => Self::Failed(add(m)),
+            Self::Unreachable(m) => Self::Unreachable(add(m)),
+        }
+    }
+
     /// A message that fails with the exit code `err` maps to.
     pub fn coded(err: &MigrateError, message: String) -> Self {
         match exit_code(err) {

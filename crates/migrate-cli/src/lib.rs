@@ -1,5 +1,5 @@
 //! workhub's migration command line as a library: the `db` subcommands (`upgrade`, `downgrade`,
-//! `current`, `history`, `stamp`, `check`, `repair`, `create`, `reset`, `rebase`) and
+//! `current`, `history`, `stamp`, `check`, `repair`, `diff`, `create`, `reset`, `rebase`) and
 //! `--migrate-only`, with their reports, progress lines, hints and exit codes.
 //!
 //! It owns the wording; the engine (`workhub_migrations`) decides. It knows no tables and no service:
@@ -11,11 +11,13 @@
 //! - [`context`]: what every command works with (database, migrations, mode, run options);
 //! - [`db`]: the commands;
 //! - [`drift`]: whether the models, the migrations and a database agree;
+//! - [`adoption`]: a database with tables and no recorded migration, and the revision it matches;
 //! - [`progress`], [`failure`], [`hint`], [`mode`]: how a run shows itself, how it fails (exit codes
 //!   1 problems found, 2 usage, 3 database unreachable), the way out of each failure, the startup
 //!   policy;
 //! - [`trust`]: where the bundled OpenSSL finds the system's trusted certificates, for both binaries.
 
+pub mod adoption;
 pub mod cli;
 pub mod context;
 pub mod db;

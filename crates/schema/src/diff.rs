@@ -191,6 +191,117 @@ impl Change {
     }
 }
 
+/// One change seen as a difference between two schemas: the object it concerns, and what each side
+/// has of it (`None` where that side has no such object). `before` is the schema the change starts
+/// from, `after` the one it arrives at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sides {
+    pub object: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl Change {
+    /// The object this change concerns and its shape on either side of it, for reports that show
+    /// two schemas side by side (what the migrations build against what a database has).
+    pub fn sides(&self) -> Sides {
+        let cols = |c: &[String]| format!("({})", c.join(", "));
+        let sides = |object: String, before: Option<String>, after: Option<String>| Sides {
+            object,
+            before,
+            after,
+        };
+        let table_shape = |t: &Table| {
+            let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+            format!("columns {}", cols(&names))
+        };
+        // Unlike `describe`, both sides are shown, so what tells them apart must show.
+        let column_shape = |c: &Column| {
+            let mut shape = column_shape(c);
+            if c.autoincrement {
+                shape.push_str(" AUTOINCREMENT");
+            }
+            shape
+        };
+        let index_shape = |i: &Index| {
+            format!(
+                "{}{}",
+                if i.unique { "UNIQUE " } else { "" },
+                cols(&i.columns)
+            )
+        };
+        match self {
+            Self::AddTable(t) => sides(format!("table {}", t.name), None, Some(table_shape(t))),
+            Self::DropTable(t) => sides(format!("table {}", t.name), Some(table_shape(t)), None),
+            Self::AddColumn { table, column } => sides(
+                format!("column {table}.{}", column.name),
+                None,
+                Some(column_shape(column)),
+            ),
+            Self::DropColumn { table, column } => sides(
+                format!("column {table}.{}", column.name),
+                Some(column_shape(column)),
+                None,
+            ),
+            Self::AlterColumn { table, from, to } => sides(
+                format!("column {table}.{}", to.name),
+                Some(column_shape(from)),
+                Some(column_shape(to)),
+            ),
+            Self::AlterPrimaryKey { table, from, to } => sides(
+                format!("primary key of {table}"),
+                (!from.is_empty()).then(|| cols(from)),
+                (!to.is_empty()).then(|| cols(to)),
+            ),
+            Self::AddIndex { table, index } => sides(
+                format!("index {} on {table}", index.name),
+                None,
+                Some(index_shape(index)),
+            ),
+            Self::DropIndex { table, index } => sides(
+                format!("index {} on {table}", index.name),
+                Some(index_shape(index)),
+                None,
+            ),
+            Self::AddUnique { table, unique } => sides(
+                format!("unique constraint on {table} {}", cols(&unique.columns)),
+                None,
+                Some(format!("UNIQUE {}", cols(&unique.columns))),
+            ),
+            Self::DropUnique { table, unique } => sides(
+                format!("unique constraint on {table} {}", cols(&unique.columns)),
+                Some(format!("UNIQUE {}", cols(&unique.columns))),
+                None,
+            ),
+            Self::AddForeignKey { table, foreign_key } => sides(
+                format!("foreign key on {table} {}", cols(&foreign_key.columns)),
+                None,
+                Some(fk_shape(foreign_key)),
+            ),
+            Self::DropForeignKey { table, foreign_key } => sides(
+                format!("foreign key on {table} {}", cols(&foreign_key.columns)),
+                Some(fk_shape(foreign_key)),
+                None,
+            ),
+            Self::AlterForeignKey { table, from, to } => sides(
+                format!("foreign key on {table} {}", cols(&to.columns)),
+                Some(fk_shape(from)),
+                Some(fk_shape(to)),
+            ),
+            Self::AddCheck { table, check } => sides(
+                format!("check {} on {table}", check.name),
+                None,
+                Some(format!("CHECK ({})", squash(&check.expression))),
+            ),
+            Self::DropCheck { table, check } => sides(
+                format!("check {} on {table}", check.name),
+                Some(format!("CHECK ({})", squash(&check.expression))),
+                None,
+            ),
+        }
+    }
+}
+
 fn column_shape(column: &Column) -> String {
     let mut shape = column.ty.to_string();
     if !column.nullable {

@@ -14,7 +14,7 @@ pub mod render;
 pub mod reported;
 
 pub use dialect::Dialect;
-pub use diff::{diff, Change};
+pub use diff::{diff, Change, Sides};
 pub use model::{
     squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique,
 };

@@ -1,6 +1,7 @@
 //! `PROGRAM db ...` and `PROGRAM --migrate-only`: the migration workflow on one database.
 
 mod create;
+mod diff;
 mod offline;
 mod rebase;
 mod report;
@@ -43,15 +44,26 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
             format: Format::Json,
             ..
         } => report::json(ctx, &ctx.status()?, true),
-        DbCommand::Current { verbose, .. } => report::current(ctx, &ctx.status()?, verbose),
-        DbCommand::History { verbose, .. } => report::history(ctx, &ctx.status()?, verbose),
+        DbCommand::Current { verbose, .. } => {
+            let status = ctx.status()?;
+            report::current(ctx, &status, verbose)?;
+            print_if_unadopted(ctx, &status);
+            Ok(())
+        }
+        DbCommand::History { verbose, .. } => {
+            let status = ctx.status()?;
+            report::history(ctx, &status, verbose)?;
+            print_if_unadopted(ctx, &status);
+            Ok(())
+        }
         DbCommand::Stamp {
             target,
             purge,
             force,
         } => stamp(ctx, &target, purge, force),
         DbCommand::Check => check(ctx),
-        DbCommand::Repair => repair(ctx),
+        DbCommand::Repair { force } => repair(ctx, force),
+        DbCommand::Diff { target } => diff::run(ctx, target.as_ref()),
         DbCommand::Create { name, empty } => {
             let name = (!name.is_empty()).then(|| name.join(" "));
             create::run(ctx, name, empty)
@@ -79,13 +91,20 @@ pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
     upgrade(ctx, &Target::Head)
 }
 
+/// A database with tables and no recorded migration gets a note below the report saying so.
+fn print_if_unadopted(ctx: &Context, status: &workhub_migrations::Status<'_>) {
+    if let Some(note) = crate::adoption::note_if_unadopted(ctx, status) {
+        println!("{note}");
+    }
+}
+
 pub fn upgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
     let mut db = ctx.open()?;
     let started = Instant::now();
     let outcome = ctx
         .migrator()
         .upgrade(db.backend(), target, &mut Report::new())
-        .map_err(|err| ctx.failure(err))?;
+        .map_err(|err| with_adoption_hint(ctx, ctx.failure(err)))?;
     // The whole run as the user waited for it: the lock, the history, every commit.
     let took = started.elapsed();
     report::warn_squashed(&outcome.status);
@@ -104,6 +123,31 @@ pub fn upgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
     Ok(())
 }
 
+/// An upgrade that failed on a database whose tables were made without these migrations (`table
+/// "users" already exists`): the failure with the way to adopt it. Only a failure of the run itself
+/// (exit code 1) is looked into, and only when the database records nothing and has tables the
+/// migrations create.
+fn with_adoption_hint(ctx: &Context, failure: Failure) -> Failure {
+    if failure.exit_code() != 1 {
+        return failure;
+    }
+    let assessed = ctx.open().and_then(|mut db| {
+        let status = ctx
+            .migrator()
+            .status(db.backend())
+            .map_err(|err| ctx.failure(err))?;
+        crate::adoption::assess(ctx, &mut db, &status)
+    });
+    match assessed {
+        Ok(Some(unadopted)) if !unadopted.clashing.is_empty() => failure.and_hint(&format!(
+            "{}; {}",
+            unadopted.describe(&ctx.url),
+            unadopted.hint(ctx.app.program)
+        )),
+        _ => failure,
+    }
+}
+
 fn downgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
     let mut db = ctx.open()?;
     let outcome = ctx
@@ -113,6 +157,7 @@ fn downgrade(ctx: &Context, target: &Target) -> Result<(), Failure> {
     let at = report::revision(&outcome.status);
     if outcome.ran.is_empty() {
         println!("Nothing to revert: {} is at {at}.", ctx.url);
+        print_if_unadopted(ctx, &outcome.status);
     } else {
         println!(
             "Reverted {} migration{} on {}; now at {at}.",
@@ -151,9 +196,11 @@ fn stamp(ctx: &Context, target: &Target, purge: bool, force: bool) -> Result<(),
     Ok(())
 }
 
-fn repair(ctx: &Context) -> Result<(), Failure> {
+fn repair(ctx: &Context, force: bool) -> Result<(), Failure> {
     let mut db = ctx.open()?;
-    crate::drift::refuse_repair_over_drift(ctx, &mut db)?;
+    if !force {
+        crate::drift::refuse_repair_over_drift(ctx, &mut db)?;
+    }
     let repaired = ctx
         .migrator()
         .repair(db.backend(), &mut Report::new())
@@ -199,7 +246,7 @@ pub fn problems(ctx: &Context, status: &Status<'_>) -> Vec<String> {
 }
 
 /// The commands that fix what [`problems`] lists, one hint each.
-fn remedies(program: &str, status: &Status<'_>, model_changes: bool) -> Vec<String> {
+fn remedies(program: &str, status: &Status<'_>) -> Vec<String> {
     let mut remedies = Vec::new();
     let late = status.out_of_order().count();
     if status.unknown.is_empty() && status.modified().next().is_none() {
@@ -220,11 +267,6 @@ fn remedies(program: &str, status: &Status<'_>, model_changes: bool) -> Vec<Stri
              deliberate edit"
         ));
     }
-    if model_changes {
-        remedies.push(format!(
-            "`{program} db create NAME` captures the model changes"
-        ));
-    }
     remedies
 }
 
@@ -243,14 +285,20 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     } else {
         Some(crate::drift::for_check(ctx, &status)?)
     };
-    let (changes, compared) = match drift {
-        Some(drift) => (drift.problems, drift.compared),
-        None => (Vec::new(), "nothing else was compared"),
+    let (changes, drift_hints, unadopted, compared) = match drift {
+        Some(drift) => (drift.problems, drift.hints, drift.unadopted, drift.compared),
+        None => (Vec::new(), Vec::new(), false, "nothing else was compared"),
     };
     let counted =
         problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
-    let mut remedies = remedies(ctx.app.program, &status, !changes.is_empty());
+    // An unadopted database's migrations are pending only in name: they are to be stamped.
+    let mut remedies = if unadopted {
+        Vec::new()
+    } else {
+        remedies(ctx.app.program, &status)
+    };
     remedies.extend(hints);
+    remedies.extend(drift_hints);
     problems.extend(lineage);
     problems.extend(changes);
     if problems.is_empty() {

@@ -1,0 +1,84 @@
+//! `db diff [TARGET]`: the SQL that would bring the live database to the models, or to what the
+//! migrations build up to TARGET, in the database's dialect. It is printed, never run.
+
+use workhub_migrations::{scratch, Dialect, Target};
+use workhub_schema::diff;
+use workhub_schema::render::{self, Generator};
+
+use crate::context::Context;
+use crate::drift::{other_history, read_live};
+use crate::failure::Failure;
+
+pub fn run(ctx: &Context, target: Option<&Target>) -> Result<(), Failure> {
+    // Read-only: a SQLite path with no database is an error naming it, never an empty schema.
+    ctx.status()?;
+    let (goal, source) = match target {
+        None => {
+            if let Some(dir) = other_history(ctx) {
+                return Err(Failure::Usage(format!(
+                    "the models describe this program's migrations, not those in {}, so there is \
+                     nothing to diff against\n  hint: name a revision: `{} db diff head` compares \
+                     the database with what those migrations build",
+                    dir.display(),
+                    ctx.app.program
+                )));
+            }
+            ((ctx.app.models)(), "the models".to_string())
+        }
+        Some(relative @ (Target::Forward(_) | Target::Back(_))) => {
+            return Err(Failure::Usage(format!(
+                "db diff compares with a revision's schema, and `{relative}` counts from where the \
+                 database stands\n  hint: use head, base, a version or a unique version prefix \
+                 (`{} db history` lists them)",
+                ctx.app.program
+            )))
+        }
+        Some(target) => (
+            scratch::built_on(&ctx.url, &ctx.migrations, target).map_err(|err| ctx.error(err))?,
+            format!("what the migrations build up to {target}"),
+        ),
+    };
+    let mut db = ctx.open()?;
+    let (live, dialect) = read_live(ctx, &mut db)?;
+    let from = render::for_dialect(&live, dialect);
+    let to = render::for_dialect(&goal, dialect);
+    let changes = diff(&from, &to);
+    if changes.is_empty() {
+        println!(
+            "-- {} already matches {source}: there is nothing to run.",
+            ctx.url
+        );
+        return Ok(());
+    }
+    let command = format!("{} db diff", ctx.app.program);
+    let generator = Generator {
+        create: &command,
+        ..ctx.generator()
+    };
+    let title = format!(
+        "brings {} ({dialect}) to {source}; nothing of it was run",
+        ctx.url
+    );
+    print!(
+        "{}",
+        render::header_from(&title, &source, &changes, &generator)
+    );
+    if dialect == Dialect::Sqlite {
+        // PRAGMA foreign_keys does nothing inside a transaction, and a rebuilt table's DROP would
+        // otherwise delete the rows that reference it.
+        println!("PRAGMA foreign_keys = OFF;");
+    }
+    println!("BEGIN;\n");
+    print!(
+        "{}",
+        render::render(dialect, &from, &to, &changes, &generator)
+    );
+    println!("\nCOMMIT;");
+    eprintln!(
+        "{} difference{} between {} and {source}; nothing was run",
+        changes.len(),
+        super::plural(changes.len()),
+        ctx.url
+    );
+    Ok(())
+}
