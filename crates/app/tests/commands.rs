@@ -1025,6 +1025,21 @@ fn current_and_history_speak_json_for_programs() {
     assert_eq!(second["current"], true);
     assert_eq!(second["checksum"], second["recorded_checksum"]);
     assert_eq!(history["modified"], 1);
+    // check in JSON: the same verdict, and the same exit code.
+    let run = fixture.run(&["db", "check", "--format", "json"]);
+    run.expect_code(1);
+    let check: serde_json::Value =
+        serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {:?}", run.stdout));
+    assert_eq!(check["format"], "workhub-check/1");
+    assert_eq!(check["ok"], false);
+    assert!(
+        check["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().contains(&step_folder(1))),
+        "{check}"
+    );
     assert!(
         history["problems"][0]
             .as_str()

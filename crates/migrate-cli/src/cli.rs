@@ -181,7 +181,12 @@ pub enum DbCommand {
     /// Exit non-zero when anything is pending, modified, unknown or not captured by a migration, or
     /// when the database's schema differs from what its applied migrations build.
     #[command(after_help = EXIT_CODES)]
-    Check,
+    Check {
+        /// `text` for people, `json` for programs (the shape `workhub-check/1`); the exit code is
+        /// the same either way.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Record the current checksums of applied migrations whose SQL was deliberately edited, once the
     /// database's schema is shown to be what the migrations as edited build.
     #[command(after_help = EXIT_CODES)]
@@ -264,7 +269,7 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
         ("current", &["", "--verbose", "--format json"]),
         ("history", &["", "-v", "--format json"]),
         ("stamp", &["head", "head --purge", "20240501 --force"]),
-        ("check", &[""]),
+        ("check", &["", "--format json"]),
         ("repair", &["", "--force"]),
         ("diff", &["", "head", "20240501"]),
         (

@@ -20,6 +20,8 @@ pub struct Checked {
     pub unadopted: bool,
     /// Ends the OK line: what was compared.
     pub compared: &'static str,
+    /// What was left out of the comparison, and why (`note: ...` lines).
+    pub notes: Vec<String>,
 }
 
 /// The directory of this run's migrations when it is another project's history, which workhub's models
@@ -70,23 +72,22 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
                 unadopted: false,
                 compared: "the models match the migrations, and its schema is what its applied \
                            migrations build",
+                notes: Vec::new(),
             }
         }
-        Some(dir) => {
-            println!(
-                "note: the models were not compared: the migrations come from {}, which workhub's \
-                 models do not describe; the database was compared with what its applied migrations \
-                 build on {}",
+        Some(dir) => Checked {
+            problems: Vec::new(),
+            hints: Vec::new(),
+            unadopted: false,
+            compared: "its schema is what its applied migrations build",
+            notes: vec![format!(
+                "note: the models were not compared: the migrations come from {}, which \
+                     workhub's models do not describe; the database was compared with what its \
+                     applied migrations build on {}",
                 dir.display(),
                 ctx.url.dialect()
-            );
-            Checked {
-                problems: Vec::new(),
-                hints: Vec::new(),
-                unadopted: false,
-                compared: "its schema is what its applied migrations build",
-            }
-        }
+            )],
+        },
     };
     // `db check` has read the status, so the database exists.
     let mut db = ctx.open()?;
@@ -98,8 +99,9 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
     }
     // What versions this binary does not know built cannot be replayed: they are a problem already.
     if !status.unknown.is_empty() {
-        println!(
+        checked.notes.push(
             "note: the live schema was not compared: versions this binary does not know are applied"
+                .into(),
         );
         return Ok(checked);
     }

@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
             purge,
             force,
         } => stamp(ctx, &target, purge, force),
-        DbCommand::Check => check(ctx),
+        DbCommand::Check { format } => check(ctx, format),
         DbCommand::Repair { force } => repair(ctx, force),
         DbCommand::Diff { target } => diff::run(ctx, target.as_ref()),
         DbCommand::Create { name, empty } => {
@@ -270,7 +270,7 @@ fn remedies(program: &str, status: &Status<'_>) -> Vec<String> {
     remedies
 }
 
-fn check(ctx: &Context) -> Result<(), Failure> {
+fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
     let status = ctx.status()?;
     report::warn_squashed(&status);
     let mut problems = problems(ctx, &status);
@@ -285,9 +285,21 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     } else {
         Some(crate::drift::for_check(ctx, &status)?)
     };
-    let (changes, drift_hints, unadopted, compared) = match drift {
-        Some(drift) => (drift.problems, drift.hints, drift.unadopted, drift.compared),
-        None => (Vec::new(), Vec::new(), false, "nothing else was compared"),
+    let (changes, drift_hints, unadopted, compared, notes) = match drift {
+        Some(drift) => (
+            drift.problems,
+            drift.hints,
+            drift.unadopted,
+            drift.compared,
+            drift.notes,
+        ),
+        None => (
+            Vec::new(),
+            Vec::new(),
+            false,
+            "nothing else was compared",
+            Vec::new(),
+        ),
     };
     let counted =
         problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
@@ -301,17 +313,36 @@ fn check(ctx: &Context) -> Result<(), Failure> {
     remedies.extend(drift_hints);
     problems.extend(lineage);
     problems.extend(changes);
-    if problems.is_empty() {
-        println!(
-            "OK: {} is at head: {}; {}.",
-            ctx.url,
-            report::revision(&status),
-            compared
-        );
-        return Ok(());
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "format": report::CHECK_FORMAT,
+                "database": ctx.url.to_string(),
+                "ok": problems.is_empty(),
+                "revision": report::revision(&status),
+                "compared": compared,
+                "problems": problems,
+                "hints": remedies,
+                "notes": notes,
+            })
+        ),
+        Format::Text => {
+            for line in notes.iter().chain(&problems) {
+                println!("{line}");
+            }
+            if problems.is_empty() {
+                println!(
+                    "OK: {} is at head: {}; {}.",
+                    ctx.url,
+                    report::revision(&status),
+                    compared
+                );
+            }
+        }
     }
-    for problem in &problems {
-        println!("{problem}");
+    if problems.is_empty() {
+        return Ok(());
     }
     Err(Failure::failed(format!(
         "check failed: {counted} problem{} on {} (nothing was changed){}",

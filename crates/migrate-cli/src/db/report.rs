@@ -179,6 +179,9 @@ pub fn warn_squashed(status: &Status<'_>) {
     );
 }
 
+/// The versioned name of the JSON shape `db check --format json` writes.
+pub const CHECK_FORMAT: &str = "workhub-check/1";
+
 /// The versioned name of the JSON shape [`plan`] writes.
 pub const PLAN_FORMAT: &str = "workhub-plan/1";
 
