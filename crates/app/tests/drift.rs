@@ -137,6 +137,18 @@ fn diff_prints_the_sql_that_brings_the_database_to_the_models_and_runs_none_of_i
         &["db", "diff"],
         "already matches the models: there is nothing to run",
     );
+    let json = db.ok(&["db", "diff", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(json["format"], "workhub-diff/1");
+    assert_eq!(json["dialect"], "sqlite");
+    assert_eq!(json["differences"].as_array().unwrap().len(), 2, "{json}");
+    assert!(
+        json["sql"]
+            .as_str()
+            .unwrap()
+            .contains("ALTER TABLE \"tasks\" DROP COLUMN \"notes\";"),
+        "{json}"
+    );
     let diff = db.ok(&["db", "diff"]);
     has_lines(
         &diff.stdout,

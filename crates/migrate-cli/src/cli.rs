@@ -201,6 +201,9 @@ pub enum DbCommand {
     Diff {
         #[arg(value_parser = parse_target, allow_hyphen_values = true)]
         target: Option<Target>,
+        /// `text` (the SQL), or `json` for programs (the shape `workhub-diff/1`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Write a new migration folder from the difference between the models and the migrations.
     #[command(after_help = EXIT_CODES)]
@@ -271,7 +274,7 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
         ("stamp", &["head", "head --purge", "20240501 --force"]),
         ("check", &["", "--format json"]),
         ("repair", &["", "--force"]),
-        ("diff", &["", "head", "20240501"]),
+        ("diff", &["", "head", "20240501", "--format json"]),
         (
             "create",
             &["add_due_date", "make estimate not null", "backfill --empty"],

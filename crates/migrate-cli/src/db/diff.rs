@@ -2,14 +2,18 @@
 //! migrations build up to TARGET, in the database's dialect. It is printed, never run.
 
 use workhub_migrations::{scratch, Dialect, Target};
-use workhub_schema::diff;
 use workhub_schema::render::{self, Generator};
+use workhub_schema::{diff, Change};
 
+use crate::cli::Format;
 use crate::context::Context;
 use crate::drift::{other_history, read_live};
 use crate::failure::Failure;
 
-pub fn run(ctx: &Context, target: Option<&Target>) -> Result<(), Failure> {
+/// The versioned name of the JSON shape `db diff --format json` writes.
+pub const DIFF_FORMAT: &str = "workhub-diff/1";
+
+pub fn run(ctx: &Context, target: Option<&Target>, format: Format) -> Result<(), Failure> {
     // Read-only: a SQLite path with no database is an error naming it, never an empty schema.
     ctx.status()?;
     let (goal, source) = match target {
@@ -43,6 +47,26 @@ pub fn run(ctx: &Context, target: Option<&Target>) -> Result<(), Failure> {
     let from = render::for_dialect(&live, dialect);
     let to = render::for_dialect(&goal, dialect);
     let changes = diff(&from, &to);
+    if format == Format::Json {
+        let generator = ctx.generator();
+        let sql = if changes.is_empty() {
+            String::new()
+        } else {
+            render::render(dialect, &from, &to, &changes, &generator)
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "format": DIFF_FORMAT,
+                "database": ctx.url.to_string(),
+                "dialect": dialect.to_string(),
+                "compared_with": source,
+                "differences": changes.iter().map(Change::describe).collect::<Vec<_>>(),
+                "sql": sql,
+            })
+        );
+        return Ok(());
+    }
     if changes.is_empty() {
         println!(
             "-- {} already matches {source}: there is nothing to run.",

@@ -63,7 +63,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         } => stamp(ctx, &target, purge, force),
         DbCommand::Check { format } => check(ctx, format),
         DbCommand::Repair { force } => repair(ctx, force),
-        DbCommand::Diff { target } => diff::run(ctx, target.as_ref()),
+        DbCommand::Diff { target, format } => diff::run(ctx, target.as_ref(), format),
         DbCommand::Create { name, empty } => {
             let name = (!name.is_empty()).then(|| name.join(" "));
             create::run(ctx, name, empty)
