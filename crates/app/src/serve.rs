@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use workhub_migrate_cli::context::Context;
 use workhub_migrate_cli::failure::Failure;
 use workhub_migrate_cli::mode::{self, Mode};
-use workhub_migrate_cli::{db, drift};
+use workhub_migrate_cli::{adoption, db, drift};
 
 use crate::api;
 use crate::health::HealthCheck;
@@ -67,9 +67,16 @@ fn refuse_unless_at_head(ctx: &Context) -> Result<(), Failure> {
         return Ok(());
     }
     let problems = db::problems(ctx, &status);
+    // Tables with no history are adopted with a stamp, not migrated: the release step would fail.
+    let way_out = match adoption::note_if_unadopted(ctx, &status) {
+        Some(note) => format!("\n  {note}"),
+        None => {
+            "\n  hint: run `workhub --migrate-only` as the release step, then start the service"
+                .to_string()
+        }
+    };
     Err(Failure::failed(format!(
-        "production mode: {} is not at this binary's head, so the service will not start:\n{}\n  \
-         hint: run `workhub --migrate-only` as the release step, then start the service",
+        "production mode: {} is not at this binary's head, so the service will not start:\n{}{way_out}",
         ctx.url,
         problems
             .iter()

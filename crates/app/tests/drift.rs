@@ -327,6 +327,29 @@ fn every_command_that_meets_tables_without_history_names_the_revision_to_stamp()
         output(&mut command)
     };
     serve.expect_failure(1, &["already exists", &stamp_head]);
+    // Production serve migrates nothing: it refuses to start, and says to stamp, not to migrate.
+    let production = {
+        let mut command = workhub_command(db.dir.path());
+        command
+            .env("DATABASE_URL", db.db())
+            .env("WORKHUB_ENV", "production")
+            .env("WORKHUB_ADDR", "127.0.0.1:0")
+            .arg("serve");
+        output(&mut command)
+    };
+    production.expect_failure(
+        1,
+        &[
+            "production mode",
+            "records no migration as applied",
+            &stamp_head,
+        ],
+    );
+    assert!(
+        !production.stderr.contains("--migrate-only"),
+        "{}",
+        production.stderr
+    );
 
     // A stamp of the wrong revision is refused, naming the right one; nothing is recorded.
     let before = db.snapshot();
