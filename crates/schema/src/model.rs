@@ -230,10 +230,21 @@ impl Schema {
         self.tables.iter().find(|t| t.name == name)
     }
 
+    /// Every table by its name, for lookups across a whole schema in constant time each; a name
+    /// given twice finds its first table, as [`Schema::table`] does.
+    pub fn tables_by_name(&self) -> std::collections::HashMap<&str, &Table> {
+        let mut by_name = std::collections::HashMap::with_capacity(self.tables.len());
+        for table in &self.tables {
+            by_name.entry(table.name.as_str()).or_insert(table);
+        }
+        by_name
+    }
+
     /// Checks what a declaration cannot express in types: every referenced table and column exists,
     /// names are unique. Returns one line per problem.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let tables = self.tables_by_name();
         let mut names = std::collections::HashSet::new();
         for table in &self.tables {
             if !names.insert(table.name.as_str()) {
@@ -279,7 +290,7 @@ impl Schema {
                 }
             }
             for fk in &table.foreign_keys {
-                match self.table(&fk.references) {
+                match tables.get(fk.references.as_str()) {
                     None => problems.push(format!(
                         "{}.{}: references unknown table {}",
                         table.name,
