@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
 use workhub_migrations::{
-    source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
+    schema_cache, source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
 use workhub_schema::render::Generator;
 
@@ -15,6 +15,20 @@ use crate::failure::Failure;
 use crate::hint;
 use crate::mode::Mode;
 use crate::App;
+
+/// Where the schemas replays build are kept between runs: `WORKHUB_SCHEMA_CACHE` (a directory, or
+/// `off`), else the user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`), else nowhere.
+fn schema_cache_dir() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    match set("WORKHUB_SCHEMA_CACHE") {
+        Some(value) if value == "off" => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => set("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|cache| cache.join("workhub-migrations").join("schemas")),
+    }
+}
 
 /// Where this run's migrations come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +62,7 @@ impl Context {
         creating: bool,
     ) -> Result<Self, Failure> {
         let mode = Mode::from_env().map_err(Failure::Usage)?;
+        schema_cache::keep_in(schema_cache_dir());
         let url = DatabaseUrl::parse(&options.database_url)
             .map_err(|err| Failure::coded(&err, hint::message(&err, app.program)))?;
         let (source, migrations) = match &options.migrations_dir {
