@@ -48,6 +48,9 @@ pub struct Context {
     pub lock_timeout: Duration,
     pub transaction: TransactionMode,
     pub allow_out_of_order: bool,
+    /// What diesel accepts in the migrations but `db create` would not write: recorded by the build
+    /// script for the embedded set, found by the one scan of a directory.
+    findings: Vec<String>,
     /// `PROGRAM db create` and `OPERATOR db upgrade`, as generated SQL names them.
     commands: [String; 2],
 }
@@ -65,15 +68,30 @@ impl Context {
         schema_cache::keep_in(schema_cache_dir());
         let url = DatabaseUrl::parse(&options.database_url)
             .map_err(|err| Failure::coded(&err, hint::message(&err, app.program)))?;
-        let (source, migrations) = match &options.migrations_dir {
-            Some(dir) if creating && !dir.exists() => {
-                (Source::Directory(dir.clone()), Cow::Owned(Vec::new()))
-            }
-            Some(dir) => (
+        let (source, migrations, findings) = match &options.migrations_dir {
+            Some(dir) if creating && !dir.exists() => (
                 Source::Directory(dir.clone()),
-                Cow::Owned(source::scan(dir)?.migrations),
+                Cow::Owned(Vec::new()),
+                Vec::new(),
             ),
-            None => (Source::Embedded, Cow::Borrowed(app.embedded.migrations)),
+            Some(dir) => {
+                let scan = source::scan(dir)?;
+                let findings = scan.findings.iter().map(ToString::to_string).collect();
+                (
+                    Source::Directory(dir.clone()),
+                    Cow::Owned(scan.migrations),
+                    findings,
+                )
+            }
+            None => (
+                Source::Embedded,
+                Cow::Borrowed(app.embedded.migrations),
+                app.embedded
+                    .findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
         };
         let lock_timeout = Duration::try_from_secs_f64(options.lock_timeout).map_err(|_| {
             Failure::Usage(format!(
@@ -93,11 +111,17 @@ impl Context {
                 TransactionArg::All => TransactionMode::All,
             },
             allow_out_of_order: run.allow_out_of_order,
+            findings,
             commands: [
                 format!("{} db create", app.program),
                 format!("{} db upgrade", app.operator),
             ],
         })
+    }
+
+    /// What diesel accepts in this run's migrations but `db create` would not write.
+    pub fn findings(&self) -> &[String] {
+        &self.findings
     }
 
     /// This program as the author of generated migrations: their header names its `db create`, and
