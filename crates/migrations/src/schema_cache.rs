@@ -3,9 +3,10 @@
 //! names a directory ([`keep_in`]).
 //!
 //! A kept schema is reused only when everything it depends on is the same: the dialect, the target,
-//! every migration given (folder, version, name, whether it runs in a transaction, and the exact
-//! text of the SQL the dialect runs), and the code that replayed and read it back (this crate's and
-//! workhub-schema's sources and the workspace's Cargo.lock, digested by the build script).
+//! every migration given (folder, version, name, whether it runs in a transaction, its lineage, and
+//! the exact text of the SQL the dialect runs), and the code that replayed and read it back (this
+//! crate's and workhub-schema's sources, the workspace's Cargo.lock and .cargo/config.toml, digested
+//! by the build script).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -56,6 +57,7 @@ pub fn fingerprint(migrations: &[Migration], target: &Target, dialect: Dialect) 
         field(migration.version().as_bytes());
         field(migration.name().as_bytes());
         field(&[u8::from(migration.run_in_transaction())]);
+        field(format!("{:?}", migration.lineage()).as_bytes());
         // The text itself, not its checksum: the checksum normalises line endings, which a string
         // literal in the SQL would keep.
         field(migration.scripts(dialect).up().as_bytes());

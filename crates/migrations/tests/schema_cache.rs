@@ -2,7 +2,7 @@
 //! what was replayed, reused while nothing of it changes, and never for anything else.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use workhub_migrations::schema_cache::{fingerprint, keep_in};
 use workhub_migrations::scratch::{built_by, replayed};
@@ -37,6 +37,12 @@ fn history() -> Vec<Migration> {
     ]
 }
 
+/// This test alone sets the directory, and a directory of its own to set.
+fn alone() -> (MutexGuard<'static, ()>, tempfile::TempDir) {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    (one, tempfile::tempdir().unwrap())
+}
+
 fn kept_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
@@ -53,8 +59,7 @@ fn kept_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_second_run_on_an_unchanged_history_reads_the_kept_schema() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
+    let (_one, dir) = alone();
     let migrations = history();
     let expected = replayed(&migrations, &Target::Head).unwrap();
     assert_eq!(expected.tables.len(), 2);
@@ -139,8 +144,7 @@ fn anything_replayed_that_changes_is_another_fingerprint() {
     }
 
     // And what is built follows the change, never the kept schema of the history before it.
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
+    let (_one, dir) = alone();
     keep_in(Some(dir.path().to_path_buf()));
     let mut edited = history();
     edited[0] = migration(
@@ -167,8 +171,7 @@ fn anything_replayed_that_changes_is_another_fingerprint() {
 
 #[test]
 fn a_kept_file_that_is_not_this_histories_is_replayed_over() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
+    let (_one, dir) = alone();
     let migrations = history();
     let expected = replayed(&migrations, &Target::Head).unwrap();
     let file = dir.path().join(format!(
@@ -198,8 +201,7 @@ fn a_kept_file_that_is_not_this_histories_is_replayed_over() {
 
 #[test]
 fn old_kept_schemas_are_removed() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
+    let (_one, dir) = alone();
     keep_in(Some(dir.path().to_path_buf()));
     for n in 0..40 {
         let migrations = vec![migration(1, &format!("CREATE TABLE t{n} (id INTEGER);"))];
