@@ -340,7 +340,7 @@ pub enum MigrateCommand {
 pub fn after_help(more: &str) -> String {
     format!(
         "{EXIT_CODES}\nEnvironment: DATABASE_URL, WORKHUB_ENV, {more}WORKHUB_MIGRATIONS_DIR, \
-         WORKHUB_LOCK_TIMEOUT (see .env.example)."
+         WORKHUB_LOCK_TIMEOUT, WORKHUB_SCHEMA_CACHE (see .env.example)."
     )
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
 use workhub_migrations::{
-    source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
+    schema_cache, source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
 use workhub_schema::render::Generator;
 
@@ -15,6 +15,20 @@ use crate::failure::Failure;
 use crate::hint;
 use crate::mode::Mode;
 use crate::App;
+
+/// Where the schemas replays build are kept between runs: `WORKHUB_SCHEMA_CACHE` (a directory, or
+/// `off`), else the user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`), else nowhere.
+fn schema_cache_dir() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    match set("WORKHUB_SCHEMA_CACHE") {
+        Some(value) if value == "off" => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => set("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|cache| cache.join("workhub-migrations").join("schemas")),
+    }
+}
 
 /// Where this run's migrations come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +48,9 @@ pub struct Context {
     pub lock_timeout: Duration,
     pub transaction: TransactionMode,
     pub allow_out_of_order: bool,
+    /// What diesel accepts in the migrations but `db create` would not write: recorded by the build
+    /// script for the embedded set, found by the one scan of a directory.
+    findings: Vec<String>,
     /// `PROGRAM db create` and `OPERATOR db upgrade`, as generated SQL names them.
     commands: [String; 2],
 }
@@ -48,17 +65,33 @@ impl Context {
         creating: bool,
     ) -> Result<Self, Failure> {
         let mode = Mode::from_env().map_err(Failure::Usage)?;
+        schema_cache::keep_in(schema_cache_dir());
         let url = DatabaseUrl::parse(&options.database_url)
             .map_err(|err| Failure::coded(&err, hint::message(&err, app.program)))?;
-        let (source, migrations) = match &options.migrations_dir {
-            Some(dir) if creating && !dir.exists() => {
-                (Source::Directory(dir.clone()), Cow::Owned(Vec::new()))
-            }
-            Some(dir) => (
+        let (source, migrations, findings) = match &options.migrations_dir {
+            Some(dir) if creating && !dir.exists() => (
                 Source::Directory(dir.clone()),
-                Cow::Owned(source::scan(dir)?.migrations),
+                Cow::Owned(Vec::new()),
+                Vec::new(),
             ),
-            None => (Source::Embedded, Cow::Borrowed(app.embedded.migrations)),
+            Some(dir) => {
+                let scan = source::scan(dir)?;
+                let findings = scan.findings.iter().map(ToString::to_string).collect();
+                (
+                    Source::Directory(dir.clone()),
+                    Cow::Owned(scan.migrations),
+                    findings,
+                )
+            }
+            None => (
+                Source::Embedded,
+                Cow::Borrowed(app.embedded.migrations),
+                app.embedded
+                    .findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
         };
         let lock_timeout = Duration::try_from_secs_f64(options.lock_timeout).map_err(|_| {
             Failure::Usage(format!(
@@ -78,11 +111,17 @@ impl Context {
                 Some(TransactionArg::All) => TransactionMode::All,
             },
             allow_out_of_order: run.allow_out_of_order,
+            findings,
             commands: [
                 format!("{} db create", app.program),
                 format!("{} db upgrade", app.operator),
             ],
         })
+    }
+
+    /// What diesel accepts in this run's migrations but `db create` would not write.
+    pub fn findings(&self) -> &[String] {
+        &self.findings
     }
 
     /// This program as the author of generated migrations: their header names its `db create`, and

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use workhub_migrations::plan::State;
 use workhub_migrations::scratch;
-use workhub_migrations::{source, Database, Dialect, MigrateError, Status, Target};
+use workhub_migrations::{Database, Dialect, MigrateError, Status, Target};
 use workhub_schema::{Change, Schema, Sides};
 
 use crate::context::{Context, Source};
@@ -44,7 +44,7 @@ pub fn other_history(ctx: &Context) -> Option<&Path> {
 /// it instead). Where workhub's models describe the migrations (not [`other_history`]) the migrations
 /// are compared with the models too. The migration directory's findings are printed as warnings.
 pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure> {
-    for finding in &findings(ctx)? {
+    for finding in findings(ctx) {
         eprintln!("warning: migrations: {finding}");
     }
     // On PostgreSQL, with every migration applied, the replay the live schema is compared with is
@@ -131,22 +131,9 @@ fn drift_hint(ctx: &Context, status: &Status<'_>) -> String {
 }
 
 /// The findings about this run's migrations: those the build script recorded for the embedded set,
-/// else a fresh scan of the directory's.
-pub fn findings(ctx: &Context) -> Result<Vec<String>, Failure> {
-    Ok(match &ctx.source {
-        Source::Embedded => ctx
-            .app
-            .embedded
-            .findings
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        Source::Directory(dir) => source::scan(dir)?
-            .findings
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-    })
+/// else those of the directory's scan.
+pub fn findings(ctx: &Context) -> &[String] {
+    ctx.findings()
 }
 
 /// How the live schema differs from what the migrations `status` counts as applied build when
@@ -426,12 +413,13 @@ mod tests {
 
     #[test]
     fn db_check_lists_the_findings_the_build_recorded_or_the_directorys() {
-        assert_eq!(super::findings(&context(None)).unwrap(), EMBEDDED.findings);
+        assert_eq!(super::findings(&context(None)), EMBEDDED.findings);
         let dir = tempfile::tempdir().unwrap();
         let odd = dir.path().join("2031-01-04-000000_Odd");
         std::fs::create_dir(&odd).unwrap();
         std::fs::write(odd.join("up.sql"), "SELECT 1;\n").unwrap();
-        let found = super::findings(&context(Some(dir.path().to_path_buf()))).unwrap();
+        let ctx = context(Some(dir.path().to_path_buf()));
+        let found = super::findings(&ctx);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].starts_with("`2031-01-04-000000_Odd`: not named the way"),

@@ -16,6 +16,7 @@
 //!
 //! - [`introspect`]: a schema read back from a live database;
 //! - [`scratch`]: the schema a set of migrations builds, replayed into a scratch database;
+//! - [`schema_cache`]: the schemas replays built, kept by the fingerprint of what was replayed;
 //! - [`draft`]: a new migration's files, generated and with their lineage, before they are written;
 //! - [`rebase`]: a branch's migrations re-created on top of the history they were merged into;
 //! - [`assumed`]: whether each migration still follows the schema it was written against.
@@ -50,6 +51,8 @@ pub mod introspect;
 pub mod plan;
 #[cfg(feature = "runtime")]
 pub mod rebase;
+#[cfg(feature = "runtime")]
+pub mod schema_cache;
 #[cfg(feature = "runtime")]
 pub mod scratch;
 #[cfg(feature = "runtime")]

@@ -7,6 +7,7 @@ use workhub_schema::{diff, Change, Schema};
 use crate::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use crate::introspect;
 use crate::plan::Target;
+use crate::schema_cache;
 use crate::{DatabaseError, DatabaseUrl, Dialect, MigrateError, Migration, Migrator};
 
 /// The schema `migrations` build up to `target` on the database `url` names: replayed into an
@@ -32,8 +33,21 @@ pub fn differences(from: &Schema, to: &Schema, dialect: Dialect) -> Vec<Change> 
     )
 }
 
-/// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back.
+/// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back,
+/// once per history state: a schema [`schema_cache`] keeps for exactly these migrations and this
+/// code is reused instead.
 pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
+    let fingerprint = schema_cache::fingerprint(migrations, target, Dialect::Sqlite);
+    if let Some(schema) = schema_cache::get(&fingerprint) {
+        return Ok(schema);
+    }
+    let schema = replayed(migrations, target)?;
+    schema_cache::put(&fingerprint, &schema);
+    Ok(schema)
+}
+
+/// The replay itself, with nothing kept.
+pub fn replayed(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
     let mut scratch = Sqlite::open(std::path::Path::new(":memory:"))?;
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// A column's type, independent of any dialect's spelling of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ColumnType {
     SmallInt,
     Integer,
@@ -69,6 +70,7 @@ impl fmt::Display for ColumnType {
 }
 
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Column {
     pub name: String,
     pub ty: ColumnType,
@@ -109,6 +111,7 @@ impl Column {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Index {
     pub name: String,
     pub columns: Vec<String>,
@@ -117,6 +120,7 @@ pub struct Index {
 
 /// A `UNIQUE` table constraint (as opposed to a unique index, which [`Index`] covers).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Unique {
     pub name: String,
     pub columns: Vec<String>,
@@ -124,6 +128,7 @@ pub struct Unique {
 
 /// What a foreign key does when the row it references is deleted or its key updated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Action {
     #[default]
     NoAction,
@@ -156,6 +161,7 @@ impl Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ForeignKey {
     pub name: String,
     pub columns: Vec<String>,
@@ -167,12 +173,14 @@ pub struct ForeignKey {
 
 /// A named `CHECK` constraint; the expression is compared after whitespace normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Check {
     pub name: String,
     pub expression: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Table {
     pub name: String,
     pub columns: Vec<Column>,
@@ -216,6 +224,7 @@ impl Table {
 
 /// A whole schema: tables in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Schema {
     pub tables: Vec<Table>,
 }
@@ -230,10 +239,21 @@ impl Schema {
         self.tables.iter().find(|t| t.name == name)
     }
 
+    /// Every table by its name, for lookups across a whole schema in constant time each; a name
+    /// given twice finds its first table, as [`Schema::table`] does.
+    pub fn tables_by_name(&self) -> std::collections::HashMap<&str, &Table> {
+        let mut by_name = std::collections::HashMap::with_capacity(self.tables.len());
+        for table in &self.tables {
+            by_name.entry(table.name.as_str()).or_insert(table);
+        }
+        by_name
+    }
+
     /// Checks what a declaration cannot express in types: every referenced table and column exists,
     /// names are unique. Returns one line per problem.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let tables = self.tables_by_name();
         let mut names = std::collections::HashSet::new();
         for table in &self.tables {
             if !names.insert(table.name.as_str()) {
@@ -279,7 +299,7 @@ impl Schema {
                 }
             }
             for fk in &table.foreign_keys {
-                match self.table(&fk.references) {
+                match tables.get(fk.references.as_str()) {
                     None => problems.push(format!(
                         "{}.{}: references unknown table {}",
                         table.name,

@@ -2,6 +2,7 @@
 //! `BIGINT` identity (SQLite's rowid is 64-bit too), and every check constraint carries its source
 //! expression as a comment so introspection compares it exactly.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::{
@@ -18,7 +19,7 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
             _ => None,
         })
         .collect();
-    let dropped: Vec<&str> = changes
+    let dropped: HashSet<&str> = changes
         .iter()
         .filter_map(|c| match c {
             Change::DropTable(table) => Some(table.name.as_str()),

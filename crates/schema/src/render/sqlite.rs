@@ -14,6 +14,7 @@ const NEW_PREFIX: &str = "_workhub_new_";
 
 pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change], generator: &Generator) -> String {
     let mut out = String::new();
+    let (from_tables, to_tables) = (from.tables_by_name(), to.tables_by_name());
     let mut rebuilt = false;
     let mut index = 0;
     while index < changes.len() {
@@ -37,7 +38,10 @@ pub fn sqlite(from: &Schema, to: &Schema, changes: &[Change], generator: &Genera
                     })
                     .map_or(changes.len(), |n| index + n);
                 let group = &changes[index..end];
-                let (Some(old), Some(new)) = (from.table(&name), to.table(&name)) else {
+                let (Some(old), Some(new)) = (
+                    from_tables.get(name.as_str()).copied(),
+                    to_tables.get(name.as_str()).copied(),
+                ) else {
                     index = end;
                     continue;
                 };

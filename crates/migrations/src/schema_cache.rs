@@ -1,0 +1,167 @@
+//! The schemas replays have built, kept by the fingerprint of exactly what was replayed, so that one
+//! history state is replayed once: by this process (always), and across runs when the application
+//! names a directory ([`keep_in`]).
+//!
+//! A kept schema is reused only when everything it depends on is the same: the dialect, the target,
+//! every migration given (folder, version, name, whether it runs in a transaction, its lineage, and
+//! the exact text of the SQL the dialect runs), and the code that replayed and read it back (this
+//! crate's and workhub-schema's sources, the workspace's Cargo.lock and .cargo/config.toml, digested
+//! by the build script).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use workhub_schema::Schema;
+
+use crate::plan::Target;
+use crate::{Dialect, Migration};
+
+/// The kept schemas beyond which the oldest files are removed: one per history state recently
+/// checked, enough for a few branches.
+const KEPT_FILES: usize = 32;
+
+/// What a file of the directory names itself as, so that a file of another format is never read.
+const FORMAT: &str = "workhub-migrations replayed schema, format 1";
+
+/// The directory kept schemas are written to, when the application named one.
+static DIRECTORY: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The last schema built in this process, with its fingerprint.
+static LAST: Mutex<Option<(String, Schema)>> = Mutex::new(None);
+
+/// Keeps replayed schemas in `dir` from now on (created when first written), or in this process
+/// alone with `None`, the default. What this process kept so far is forgotten, so the next schema
+/// asked for is read from `dir` or replayed.
+pub fn keep_in(dir: Option<PathBuf>) {
+    *DIRECTORY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = dir;
+    *LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+/// The fingerprint of replaying `migrations` up to `target` on `dialect` with this build's code.
+pub fn fingerprint(migrations: &[Migration], target: &Target, dialect: Dialect) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(FORMAT.as_bytes());
+    field(env!("WORKHUB_MIGRATIONS_CODE_DIGEST").as_bytes());
+    field(format!("{dialect:?}").as_bytes());
+    field(format!("{target:?}").as_bytes());
+    field(&(migrations.len() as u64).to_le_bytes());
+    for migration in migrations {
+        field(migration.folder().as_bytes());
+        field(migration.version().as_bytes());
+        field(migration.name().as_bytes());
+        field(&[u8::from(migration.run_in_transaction())]);
+        field(format!("{:?}", migration.lineage()).as_bytes());
+        // The text itself, not its checksum: the checksum normalises line endings, which a string
+        // literal in the SQL would keep.
+        field(migration.scripts(dialect).up().as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The schema kept under `fingerprint`: this process's last one, else the directory's file.
+pub fn get(fingerprint: &str) -> Option<Schema> {
+    if let Some((key, schema)) = LAST
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+    {
+        if key == fingerprint {
+            return Some(schema.clone());
+        }
+    }
+    let dir = directory()?;
+    let path = file(&dir, fingerprint);
+    let text = std::fs::read(&path).ok()?;
+    let kept: Kept = serde_json::from_slice(&text).ok()?;
+    // The name is the fingerprint, and so is the content: a file copied or renamed is not reused.
+    if kept.format != FORMAT || kept.fingerprint != fingerprint {
+        return None;
+    }
+    remember(fingerprint, &kept.schema);
+    // Read now, so pruned last.
+    if let Ok(file) = std::fs::File::options().append(true).open(&path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+    Some(kept.schema)
+}
+
+/// Keeps `schema` under `fingerprint`. Writing is best effort: a directory that cannot be written
+/// only means the next run replays again.
+pub fn put(fingerprint: &str, schema: &Schema) {
+    remember(fingerprint, schema);
+    let Some(dir) = directory() else { return };
+    let kept = Kept {
+        format: FORMAT.to_string(),
+        fingerprint: fingerprint.to_string(),
+        schema: schema.clone(),
+    };
+    let Ok(text) = serde_json::to_vec(&kept) else {
+        return;
+    };
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    // Written aside and renamed into place: a reader never sees half a file, and two writers of
+    // one fingerprint write the same content.
+    let partial = dir.join(format!(".{fingerprint}.{}.partial", std::process::id()));
+    if std::fs::write(&partial, text).is_err()
+        || std::fs::rename(&partial, file(&dir, fingerprint)).is_err()
+    {
+        let _ = std::fs::remove_file(&partial);
+        return;
+    }
+    prune(&dir);
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    format: String,
+    fingerprint: String,
+    schema: Schema,
+}
+
+fn remember(fingerprint: &str, schema: &Schema) {
+    *LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        Some((fingerprint.to_string(), schema.clone()));
+}
+
+fn directory() -> Option<PathBuf> {
+    DIRECTORY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+fn file(dir: &Path, fingerprint: &str) -> PathBuf {
+    dir.join(format!("{fingerprint}.json"))
+}
+
+/// Removes the oldest kept schemas beyond [`KEPT_FILES`].
+fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    if kept.len() <= KEPT_FILES {
+        return;
+    }
+    kept.sort();
+    for (_, path) in &kept[..kept.len() - KEPT_FILES] {
+        let _ = std::fs::remove_file(path);
+    }
+}

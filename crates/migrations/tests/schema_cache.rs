@@ -1,0 +1,216 @@
+//! One replay per history state: the schema a history builds is kept by the fingerprint of exactly
+//! what was replayed, reused while nothing of it changes, and never for anything else.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use workhub_migrations::schema_cache::{fingerprint, keep_in};
+use workhub_migrations::scratch::{built_by, replayed};
+use workhub_migrations::{Dialect, Migration, Scripts, Target};
+use workhub_schema::Schema;
+
+/// The directory a schema is kept in is the process's: one test at a time sets it.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn migration(n: u32, up: &str) -> Migration {
+    Migration::new(
+        format!("2024-01-01-0000{n:02}_step_{n}"),
+        format!("2024010100{:04}", n),
+        format!("step_{n}"),
+        true,
+        Scripts::new(up.to_string(), None),
+        None,
+    )
+}
+
+fn history() -> Vec<Migration> {
+    vec![
+        migration(
+            1,
+            "CREATE TABLE authors (id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL DEFAULT 'a\nb');",
+        ),
+        migration(
+            2,
+            "CREATE TABLE books (id INTEGER PRIMARY KEY NOT NULL, author_id BIGINT NOT NULL REFERENCES authors (id));\n\
+             CREATE INDEX books_author_idx ON books (author_id);",
+        ),
+    ]
+}
+
+/// This test alone sets the directory, and a directory of its own to set.
+fn alone() -> (MutexGuard<'static, ()>, tempfile::TempDir) {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    (one, tempfile::tempdir().unwrap())
+}
+
+fn kept_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_second_run_on_an_unchanged_history_reads_the_kept_schema() {
+    let (_one, dir) = alone();
+    let migrations = history();
+    let expected = replayed(&migrations, &Target::Head).unwrap();
+    assert_eq!(expected.tables.len(), 2);
+
+    keep_in(Some(dir.path().to_path_buf()));
+    assert_eq!(built_by(&migrations, &Target::Head).unwrap(), expected);
+    let files = kept_files(dir.path());
+    let key = fingerprint(&migrations, &Target::Head, Dialect::Sqlite);
+    assert_eq!(files, [dir.path().join(format!("{key}.json"))]);
+
+    // A new process (nothing in memory) reads the file instead of replaying: seen by editing the
+    // kept schema, which only a read can return.
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("\"books_author_idx\""), "{text}");
+    std::fs::write(
+        &files[0],
+        text.replace("\"books_author_idx\"", "\"edited_idx\""),
+    )
+    .unwrap();
+    keep_in(Some(dir.path().to_path_buf()));
+    let read = built_by(&migrations, &Target::Head).unwrap();
+    assert_eq!(read.tables[1].indexes[0].name, "edited_idx");
+    keep_in(None);
+}
+
+#[test]
+fn anything_replayed_that_changes_is_another_fingerprint() {
+    let base = history();
+    let key = |migrations: &[Migration], target: &Target, dialect: Dialect| {
+        fingerprint(migrations, target, dialect)
+    };
+    let same = key(&base, &Target::Head, Dialect::Sqlite);
+    assert_eq!(same, key(&history(), &Target::Head, Dialect::Sqlite));
+
+    let mut crlf = history();
+    // Line endings inside a literal change the schema, though not the checksum.
+    crlf[0] = migration(
+        1,
+        "CREATE TABLE authors (id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL DEFAULT 'a\r\nb');",
+    );
+    assert_eq!(
+        crlf[0].scripts(Dialect::Sqlite).checksum(),
+        base[0].scripts(Dialect::Sqlite).checksum()
+    );
+    let mut reordered = history();
+    reordered.swap(0, 1);
+    let mut outside = history();
+    outside[1] = Migration::new(
+        base[1].folder().to_string(),
+        base[1].version().to_string(),
+        base[1].name().to_string(),
+        false,
+        Scripts::new(base[1].scripts(Dialect::Sqlite).up().to_string(), None),
+        None,
+    );
+    let mut renamed = history();
+    renamed[1] = Migration::new(
+        "2024-01-01-000002_other".into(),
+        base[1].version().to_string(),
+        "other".into(),
+        true,
+        Scripts::new(base[1].scripts(Dialect::Sqlite).up().to_string(), None),
+        None,
+    );
+    let others = [
+        key(&crlf, &Target::Head, Dialect::Sqlite),
+        key(&reordered, &Target::Head, Dialect::Sqlite),
+        key(&outside, &Target::Head, Dialect::Sqlite),
+        key(&renamed, &Target::Head, Dialect::Sqlite),
+        key(&base[..1], &Target::Head, Dialect::Sqlite),
+        key(
+            &base,
+            &Target::Revision(base[0].version().into()),
+            Dialect::Sqlite,
+        ),
+        key(&base, &Target::Forward(1), Dialect::Sqlite),
+        key(&base, &Target::Head, Dialect::Postgres),
+    ];
+    for (n, other) in others.iter().enumerate() {
+        assert_ne!(*other, same, "variant {n}");
+        assert!(others[n + 1..].iter().all(|o| o != other), "variant {n}");
+    }
+
+    // And what is built follows the change, never the kept schema of the history before it.
+    let (_one, dir) = alone();
+    keep_in(Some(dir.path().to_path_buf()));
+    let mut edited = history();
+    edited[0] = migration(
+        1,
+        "CREATE TABLE authors (id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL DEFAULT 'c');",
+    );
+    let default = |schema: &Schema| schema.tables[0].columns[1].default.clone();
+    let before = built_by(&base, &Target::Head).unwrap();
+    assert_eq!(default(&before).as_deref(), Some("'a b'"));
+    let after = built_by(&edited, &Target::Head).unwrap();
+    assert_eq!(default(&after).as_deref(), Some("'c'"));
+    keep_in(Some(dir.path().to_path_buf()));
+    assert_eq!(built_by(&base, &Target::Head).unwrap(), before);
+    assert_eq!(
+        built_by(&base, &Target::Revision(base[0].version().into()))
+            .unwrap()
+            .tables
+            .len(),
+        1
+    );
+    assert_eq!(kept_files(dir.path()).len(), 3);
+    keep_in(None);
+}
+
+#[test]
+fn a_kept_file_that_is_not_this_histories_is_replayed_over() {
+    let (_one, dir) = alone();
+    let migrations = history();
+    let expected = replayed(&migrations, &Target::Head).unwrap();
+    let file = dir.path().join(format!(
+        "{}.json",
+        fingerprint(&migrations, &Target::Head, Dialect::Sqlite)
+    ));
+
+    // Not JSON at all.
+    std::fs::write(&file, "not a schema").unwrap();
+    keep_in(Some(dir.path().to_path_buf()));
+    assert_eq!(built_by(&migrations, &Target::Head).unwrap(), expected);
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert!(rewritten.contains("\"books\""), "{rewritten}");
+
+    // Another history's kept schema, copied under this history's name.
+    keep_in(Some(dir.path().to_path_buf()));
+    built_by(&migrations[..1], &Target::Head).unwrap();
+    let other = dir.path().join(format!(
+        "{}.json",
+        fingerprint(&migrations[..1], &Target::Head, Dialect::Sqlite)
+    ));
+    std::fs::copy(&other, &file).unwrap();
+    keep_in(Some(dir.path().to_path_buf()));
+    assert_eq!(built_by(&migrations, &Target::Head).unwrap(), expected);
+    keep_in(None);
+}
+
+#[test]
+fn old_kept_schemas_are_removed() {
+    let (_one, dir) = alone();
+    keep_in(Some(dir.path().to_path_buf()));
+    for n in 0..40 {
+        let migrations = vec![migration(1, &format!("CREATE TABLE t{n} (id INTEGER);"))];
+        assert_eq!(
+            built_by(&migrations, &Target::Head).unwrap().tables[0].name,
+            format!("t{n}")
+        );
+    }
+    let kept = kept_files(dir.path()).len();
+    assert!((1..=32).contains(&kept), "{kept} files kept");
+    keep_in(None);
+}
