@@ -101,9 +101,11 @@ fn check(ctx: &Context, watched: &mut Option<Watched>) -> Result<Report, Failure
         Some(watched) => watched,
         None => watched.insert(Watched::open(ctx)?),
     };
-    let signal = watched.signal().map_err(|err| ctx.failure(err))?;
-    if let Some((seen, report)) = &watched.last {
-        if *seen == signal {
+    // A server that will not say (a role the function is revoked from) gets the history read each
+    // time: slower, never wrong. A connection that is gone fails the history read below.
+    let signal = watched.signal().ok();
+    if let (Some(signal), Some((seen, report))) = (&signal, &watched.last) {
+        if seen == signal {
             return Ok(report.clone());
         }
     }
@@ -116,7 +118,7 @@ fn check(ctx: &Context, watched: &mut Option<Watched>) -> Result<Report, Failure
         pending: status.pending().count(),
         at_head: status.is_at_head(),
     };
-    watched.last = Some((signal, report.clone()));
+    watched.last = signal.map(|signal| (signal, report.clone()));
     Ok(report)
 }
 
