@@ -992,6 +992,60 @@ fn on_postgres(test: &str) -> Option<(workhub_migrations::apply::TemporaryDataba
     Some((database, server))
 }
 
+/// A role the WAL position function is revoked from (as some managed servers do) still gets a
+/// true `/health`: the history read every time instead of an answer of unavailable.
+#[test]
+fn health_without_the_wal_position_reads_the_history_every_time() {
+    let test = "health_without_the_wal_position_reads_the_history_every_time";
+    let Some(postgres) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let workhub_migrations::DatabaseUrl::Postgres(admin_url) = &postgres else {
+        unreachable!("a PostgreSQL server has a PostgreSQL URL")
+    };
+    let role = format!("workhub_health_{}", std::process::id());
+    /// Drops the role once the database it owns is gone (declared first, so dropped last).
+    struct Role(String, String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            if let Ok(mut admin) = diesel::PgConnection::establish(&self.1) {
+                let _ = diesel::sql_query(format!("DROP ROLE IF EXISTS {}", self.0))
+                    .execute(&mut admin);
+            }
+        }
+    }
+    let _role = Role(role.clone(), admin_url.clone());
+    let mut admin = diesel::PgConnection::establish(admin_url).unwrap();
+    diesel::sql_query(format!("CREATE ROLE {role} LOGIN"))
+        .execute(&mut admin)
+        .unwrap();
+    let database =
+        workhub_migrations::apply::TemporaryDatabase::create(&postgres, "health_role").unwrap();
+    let workhub_migrations::DatabaseUrl::Postgres(owner_url) = database.url() else {
+        unreachable!("a PostgreSQL database has a PostgreSQL URL")
+    };
+    let mut owner = diesel::PgConnection::establish(owner_url).unwrap();
+    for sql in [
+        format!("ALTER DATABASE {} OWNER TO {role}", database.name()),
+        format!("ALTER SCHEMA public OWNER TO {role}"),
+        "REVOKE EXECUTE ON FUNCTION pg_current_wal_insert_lsn() FROM PUBLIC".to_string(),
+    ] {
+        diesel::sql_query(sql).execute(&mut owner).unwrap();
+    }
+    drop(owner);
+    let url = owner_url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(&url, owner_url, "the URL names the role");
+    let server = Server::start_with(&[("DATABASE_URL", url.as_str())]);
+    let health = server.get("/health", "");
+    assert_eq!(health.status, 200, "{health:?}");
+    assert_eq!(health.json()["status"], "ok", "{health:?}");
+    workhub_db(&url, &["db", "downgrade", "-1"]);
+    let behind = server.get("/health", "").json();
+    assert_eq!(behind["status"], "behind", "{behind}");
+    drop(server);
+    drop(database);
+}
+
 #[test]
 fn the_api_works_the_same_on_postgres() {
     let Some((_database, server)) = on_postgres("the_api_works_the_same_on_postgres") else {
