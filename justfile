@@ -62,6 +62,10 @@ stamp rev *args:
 check *args:
     {{dev}} db check {{args}}
 
+# Report what migrations do that can lose data or stall a busy database (errors fail).
+lint *args:
+    {{dev}} db lint {{args}}
+
 # Print the SQL that brings the database to the models, or to a revision (`just diff head`); runs none.
 diff *args:
     {{workhub}} db diff {{args}}

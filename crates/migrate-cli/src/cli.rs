@@ -205,6 +205,17 @@ pub enum DbCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Report what migrations do that can lose data or stall a busy database, each finding with its
+    /// rule, file and line, why it matters and the safe way to write it; errors fail the command.
+    #[command(after_help = EXIT_CODES)]
+    Lint {
+        /// The migrations to lint (folder names or paths, versions, names); default: every one.
+        #[arg(value_name = "MIGRATION")]
+        migrations: Vec<String>,
+        /// `text` for people, `json` for programs (the shape `workhub-lint/1`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Write a new migration folder from the difference between the models and the migrations.
     #[command(after_help = EXIT_CODES)]
     Create {
@@ -247,7 +258,7 @@ impl DbCommand {
 /// What each `db` subcommand's help closes with: examples under `program`'s name, then the
 /// environment it reads and the exit codes.
 pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
-    let examples: [(&str, &[&str]); 11] = [
+    let examples: [(&str, &[&str]); 12] = [
         (
             "upgrade",
             &[
@@ -275,6 +286,10 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
         ("check", &["", "--format json"]),
         ("repair", &["", "--force"]),
         ("diff", &["", "head", "20240501", "--format json"]),
+        (
+            "lint",
+            &["", "2024-05-01-120000_add_due_date", "--format json"],
+        ),
         (
             "create",
             &["add_due_date", "make estimate not null", "backfill --empty"],

@@ -47,6 +47,7 @@ mod error;
 pub mod history;
 #[cfg(feature = "runtime")]
 pub mod introspect;
+pub mod lint;
 #[cfg(feature = "runtime")]
 pub mod plan;
 #[cfg(feature = "runtime")]

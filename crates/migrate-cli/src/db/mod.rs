@@ -2,6 +2,7 @@
 
 mod create;
 mod diff;
+mod lint;
 mod offline;
 mod rebase;
 mod report;
@@ -64,6 +65,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Check { format } => check(ctx, format),
         DbCommand::Repair { force } => repair(ctx, force),
         DbCommand::Diff { target, format } => diff::run(ctx, target.as_ref(), format),
+        DbCommand::Lint { migrations, format } => lint::run(ctx, &migrations, format),
         DbCommand::Create { name, empty } => {
             let name = (!name.is_empty()).then(|| name.join(" "));
             create::run(ctx, name, empty)

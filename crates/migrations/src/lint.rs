@@ -1,0 +1,467 @@
+//! Migration linting: what a migration's SQL does that can lose data or stall a busy database, found
+//! by reading it as the database reads it (the statement splitter's tokens), each finding with the
+//! rule it breaks, where, why it matters and the safe way to write it.
+//!
+//! A migration is read against the dialect it targets: `up.postgres.sql` as PostgreSQL, the
+//! `up.sql` beside it as SQLite, and a portable `up.sql` (no override) as both. A table the
+//! migration creates itself is new and empty, so what would lock or scan a busy table is safe on it.
+//! A comment `-- workhub-lint: allow RULE REASON` in the script silences RULE there, and must give
+//! the reason.
+
+use std::collections::BTreeSet;
+
+use crate::source::statements;
+use crate::{Dialect, Migration};
+
+/// How much a finding matters: an error fails `db lint`, a warning is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// The rules, each with its id (what a silencing comment names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Rule {
+    DropTable,
+    DropColumn,
+    AddColumnNotNull,
+    CreateIndexNotConcurrently,
+    DropIndexNotConcurrently,
+    AddUniqueConstraint,
+    ForeignKeyNotValid,
+    CheckNotValid,
+    SetNotNull,
+    AlterColumnType,
+    VacuumFull,
+    LockTimeout,
+    SilenceWithoutReason,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 13] = [
+        Rule::DropTable,
+        Rule::DropColumn,
+        Rule::AddColumnNotNull,
+        Rule::CreateIndexNotConcurrently,
+        Rule::DropIndexNotConcurrently,
+        Rule::AddUniqueConstraint,
+        Rule::ForeignKeyNotValid,
+        Rule::CheckNotValid,
+        Rule::SetNotNull,
+        Rule::AlterColumnType,
+        Rule::VacuumFull,
+        Rule::LockTimeout,
+        Rule::SilenceWithoutReason,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::DropTable => "drop-table",
+            Self::DropColumn => "drop-column",
+            Self::AddColumnNotNull => "add-column-not-null",
+            Self::CreateIndexNotConcurrently => "create-index-not-concurrently",
+            Self::DropIndexNotConcurrently => "drop-index-not-concurrently",
+            Self::AddUniqueConstraint => "add-unique-constraint",
+            Self::ForeignKeyNotValid => "foreign-key-not-valid",
+            Self::CheckNotValid => "check-not-valid",
+            Self::SetNotNull => "set-not-null",
+            Self::AlterColumnType => "alter-column-type",
+            Self::VacuumFull => "vacuum-full",
+            Self::LockTimeout => "lock-timeout",
+            Self::SilenceWithoutReason => "silence-without-reason",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::DropIndexNotConcurrently | Self::SetNotNull | Self::LockTimeout => {
+                Severity::Warning
+            }
+            _ => Severity::Error,
+        }
+    }
+
+    /// Why it matters.
+    pub fn why(self) -> &'static str {
+        match self {
+            Self::DropTable => "destructive: every row of the table is lost, and the release still running reads it",
+            Self::DropColumn => "destructive: the column's data is lost, and the release still running reads it",
+            Self::AddColumnNotNull => "data-dependent: with rows in the table and no default, the statement fails",
+            Self::CreateIndexNotConcurrently => "blocks every write to the table for the whole index build",
+            Self::DropIndexNotConcurrently => "takes ACCESS EXCLUSIVE on the index's table: reads and writes wait",
+            Self::AddUniqueConstraint => "builds its index under ACCESS EXCLUSIVE: the table is unusable for the whole build, and existing duplicates fail it",
+            Self::ForeignKeyNotValid => "checks every existing row while both tables are locked (SHARE ROW EXCLUSIVE)",
+            Self::CheckNotValid => "checks every existing row under ACCESS EXCLUSIVE",
+            Self::SetNotNull => "scans the whole table under ACCESS EXCLUSIVE, and fails on existing NULLs",
+            Self::AlterColumnType => "most type changes rewrite the table and its indexes under ACCESS EXCLUSIVE",
+            Self::VacuumFull => "rewrites the table under ACCESS EXCLUSIVE for as long as it takes",
+            Self::LockTimeout => "without a lock_timeout, a statement queued behind a long query blocks all traffic on the table while it waits",
+            Self::SilenceWithoutReason => "a silenced rule must say why it does not apply",
+        }
+    }
+
+    /// The safe way to write it.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Self::DropTable | Self::DropColumn => "stop reading it in one release, drop it in the next; or silence the rule with the reason the data can go",
+            Self::AddColumnNotNull => "add it with a DEFAULT, or nullable, backfill, then SET NOT NULL in a later migration",
+            Self::CreateIndexNotConcurrently => "CREATE INDEX CONCURRENTLY, in a migration of its own with run_in_transaction = false (metadata.toml)",
+            Self::DropIndexNotConcurrently => "DROP INDEX CONCURRENTLY, in a migration of its own with run_in_transaction = false",
+            Self::AddUniqueConstraint => "CREATE UNIQUE INDEX CONCURRENTLY (run_in_transaction = false), then ADD CONSTRAINT ... UNIQUE USING INDEX",
+            Self::ForeignKeyNotValid => "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a later migration",
+            Self::CheckNotValid => "ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT in a later migration",
+            Self::SetNotNull => "ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (which uses it) and drop the check",
+            Self::AlterColumnType => "add a column of the new type, backfill it in batches, switch readers, then drop the old one",
+            Self::VacuumFull => "plain VACUUM, or pg_repack outside the migration",
+            Self::LockTimeout => "start the migration with SET lock_timeout = '5s' (SET LOCAL inside its transaction)",
+            Self::SilenceWithoutReason => "write the reason after the rule: -- workhub-lint: allow RULE REASON",
+        }
+    }
+
+    fn from_id(id: &str) -> Option<Rule> {
+        Self::ALL.into_iter().find(|rule| rule.id() == id)
+    }
+}
+
+/// One thing a migration's SQL does that a rule warns of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: Rule,
+    pub folder: String,
+    /// `up.sql` or `up.postgres.sql`.
+    pub file: &'static str,
+    /// The line the statement starts on, from 1.
+    pub line: usize,
+    /// What the statement does, in its own names.
+    pub message: String,
+}
+
+/// Every finding in `migration`'s up scripts, in file and line order.
+pub fn lint(migration: &Migration) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if migration.has_postgres_override() {
+        let postgres = migration.scripts(Dialect::Postgres).up();
+        findings.extend(script(
+            migration,
+            "up.sql",
+            migration.scripts(Dialect::Sqlite).up(),
+            &[Dialect::Sqlite],
+        ));
+        findings.extend(script(
+            migration,
+            "up.postgres.sql",
+            postgres,
+            &[Dialect::Postgres],
+        ));
+    } else {
+        let sql = migration.scripts(Dialect::Sqlite).up();
+        findings.extend(script(
+            migration,
+            "up.sql",
+            sql,
+            &[Dialect::Postgres, Dialect::Sqlite],
+        ));
+    }
+    findings
+}
+
+/// One statement as the rules read it: its words (keywords upper-cased, identifiers as written,
+/// quotes removed) and the line it starts on.
+struct Statement {
+    words: Vec<String>,
+    line: usize,
+}
+
+impl Statement {
+    fn is(&self, index: usize, keyword: &str) -> bool {
+        self.words
+            .get(index)
+            .is_some_and(|word| word.eq_ignore_ascii_case(keyword))
+    }
+
+    fn has(&self, keyword: &str) -> bool {
+        self.words
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case(keyword))
+    }
+
+    /// The position of `keyword` after `from`.
+    fn find(&self, keyword: &str, from: usize) -> Option<usize> {
+        (from..self.words.len()).find(|&i| self.is(i, keyword))
+    }
+
+    /// The table an `ALTER TABLE [IF EXISTS] [ONLY] name` or `... ON name` names.
+    fn table_after(&self, mut at: usize) -> Option<&str> {
+        for skip in ["IF", "EXISTS", "ONLY"] {
+            if self.is(at, skip) {
+                at += 1;
+            }
+        }
+        self.words.get(at).map(|name| unqualified(name))
+    }
+}
+
+fn unqualified(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+fn script(
+    migration: &Migration,
+    file: &'static str,
+    sql: &str,
+    dialects: &[Dialect],
+) -> Vec<Finding> {
+    let postgres = dialects.contains(&Dialect::Postgres);
+    let dialect = dialects[0];
+    let mut findings = Vec::new();
+    let (allowed, mut unreasoned) = silences(sql, dialect);
+    let statements: Vec<Statement> = statements::split(sql, dialect)
+        .into_iter()
+        .map(|text| Statement {
+            words: statements::identifiers(text, dialect)
+                .map(|w| w.into_owned())
+                .collect(),
+            line: line_of(sql, text),
+        })
+        .collect();
+    // Tables this migration creates (or builds under a new name and renames into place, as a SQLite
+    // rebuild does): new, so empty, and nobody else holds them.
+    let mut created: BTreeSet<String> = BTreeSet::new();
+    for s in &statements {
+        if s.is(0, "CREATE") {
+            let at = s.find("TABLE", 1).filter(|&i| i <= 3);
+            if let Some(name) = at.and_then(|i| s.table_after(i + 1)) {
+                created.insert(name.to_ascii_lowercase());
+            }
+        }
+        if s.is(0, "ALTER") && s.is(1, "TABLE") {
+            if let Some(to) = s.find("RENAME", 2).filter(|&i| s.is(i + 1, "TO")) {
+                if let Some(name) = s.words.get(to + 2) {
+                    created.insert(unqualified(name).to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let existing = |name: &str| !created.contains(&name.to_ascii_lowercase());
+    let mut push = |rule: Rule, line: usize, message: String| {
+        if !allowed.contains(&rule) {
+            findings.push(Finding {
+                rule,
+                folder: migration.folder().to_string(),
+                file,
+                line,
+                message,
+            });
+        }
+    };
+    let mut lock_timeout_set = false;
+    let mut warned_lock_timeout = false;
+    for s in &statements {
+        if s.is(0, "SET")
+            && (s.is(1, "LOCK_TIMEOUT") || (s.is(1, "LOCAL") && s.is(2, "LOCK_TIMEOUT")))
+        {
+            lock_timeout_set = true;
+        }
+        let mut locks_existing = None;
+        if s.is(0, "DROP") && s.is(1, "TABLE") {
+            if let Some(table) = s.table_after(2) {
+                if existing(table) {
+                    push(Rule::DropTable, s.line, format!("DROP TABLE {table}"));
+                    locks_existing = Some(table.to_string());
+                }
+            }
+        }
+        if s.is(0, "ALTER") && s.is(1, "TABLE") {
+            let Some(table) = s.table_after(2).map(str::to_string) else {
+                continue;
+            };
+            if !existing(&table) {
+                continue;
+            }
+            locks_existing = Some(table.clone());
+            if let Some(at) = s.find("DROP", 3).filter(|&i| s.is(i + 1, "COLUMN")) {
+                let column = s.words.get(at + 2).map_or("?", String::as_str);
+                push(
+                    Rule::DropColumn,
+                    s.line,
+                    format!("ALTER TABLE {table} DROP COLUMN {column}"),
+                );
+            }
+            if let Some(at) = s.find("ADD", 3) {
+                let column_at = if s.is(at + 1, "COLUMN") {
+                    at + 2
+                } else {
+                    at + 1
+                };
+                let adds_column = ![
+                    "CONSTRAINT",
+                    "UNIQUE",
+                    "CHECK",
+                    "FOREIGN",
+                    "PRIMARY",
+                    "EXCLUDE",
+                ]
+                .iter()
+                .any(|k| s.is(column_at, k));
+                if adds_column && s.has("NOT") && s.find("NULL", at).is_some() && !s.has("DEFAULT")
+                {
+                    let column = s.words.get(column_at).map_or("?", String::as_str);
+                    push(
+                        Rule::AddColumnNotNull,
+                        s.line,
+                        format!(
+                            "ALTER TABLE {table} ADD COLUMN {column} NOT NULL without a DEFAULT"
+                        ),
+                    );
+                }
+                if postgres && !adds_column {
+                    let not_valid = s.find("NOT", at).is_some_and(|i| s.is(i + 1, "VALID"));
+                    if s.find("UNIQUE", at).is_some() && !s.has("USING") {
+                        push(
+                            Rule::AddUniqueConstraint,
+                            s.line,
+                            format!("ALTER TABLE {table} ADD ... UNIQUE"),
+                        );
+                    }
+                    if s.find("FOREIGN", at).is_some() && !not_valid {
+                        push(
+                            Rule::ForeignKeyNotValid,
+                            s.line,
+                            format!("ALTER TABLE {table} ADD ... FOREIGN KEY without NOT VALID"),
+                        );
+                    }
+                    if s.find("CHECK", at).is_some() && !not_valid {
+                        push(
+                            Rule::CheckNotValid,
+                            s.line,
+                            format!("ALTER TABLE {table} ADD ... CHECK without NOT VALID"),
+                        );
+                    }
+                }
+            }
+            if postgres {
+                if let Some(at) = s
+                    .find("SET", 3)
+                    .filter(|&i| s.is(i + 1, "NOT") && s.is(i + 2, "NULL"))
+                {
+                    let _ = at;
+                    push(
+                        Rule::SetNotNull,
+                        s.line,
+                        format!("ALTER TABLE {table} ... SET NOT NULL"),
+                    );
+                }
+                if s.find("ALTER", 3).is_some() && s.find("TYPE", 3).is_some() {
+                    push(
+                        Rule::AlterColumnType,
+                        s.line,
+                        format!("ALTER TABLE {table} ... TYPE"),
+                    );
+                }
+            }
+        }
+        if postgres && s.is(0, "CREATE") {
+            let index_at = if s.is(1, "UNIQUE") { 2 } else { 1 };
+            if s.is(index_at, "INDEX") && !s.is(index_at + 1, "CONCURRENTLY") {
+                if let Some(table) = s.find("ON", index_at).and_then(|i| s.table_after(i + 1)) {
+                    if existing(table) {
+                        push(
+                            Rule::CreateIndexNotConcurrently,
+                            s.line,
+                            format!("CREATE INDEX on {table} without CONCURRENTLY"),
+                        );
+                        locks_existing = Some(table.to_string());
+                    }
+                }
+            }
+        }
+        if postgres && s.is(0, "DROP") && s.is(1, "INDEX") && !s.is(2, "CONCURRENTLY") {
+            let index = s.table_after(2).unwrap_or("?").to_string();
+            push(
+                Rule::DropIndexNotConcurrently,
+                s.line,
+                format!("DROP INDEX {index} without CONCURRENTLY"),
+            );
+            locks_existing = Some(index);
+        }
+        if postgres && s.is(0, "VACUUM") && s.is(1, "FULL") {
+            push(Rule::VacuumFull, s.line, "VACUUM FULL".into());
+        }
+        if let Some(table) = locks_existing {
+            if postgres && !lock_timeout_set && !warned_lock_timeout {
+                warned_lock_timeout = true;
+                push(
+                    Rule::LockTimeout,
+                    s.line,
+                    format!("locks {table} with no lock_timeout set before it"),
+                );
+            }
+        }
+    }
+    for line in unreasoned.drain(..) {
+        findings.push(Finding {
+            rule: Rule::SilenceWithoutReason,
+            folder: migration.folder().to_string(),
+            file,
+            line,
+            message: "a workhub-lint comment allows a rule without saying why".into(),
+        });
+    }
+    findings.sort_by_key(|f| f.line);
+    findings
+}
+
+/// The rules `sql`'s `-- workhub-lint: allow RULE REASON` comments silence, and the lines of those
+/// that give no reason or name no rule (which silence nothing).
+fn silences(sql: &str, dialect: Dialect) -> (BTreeSet<Rule>, Vec<usize>) {
+    let mut allowed = BTreeSet::new();
+    let mut unreasoned = Vec::new();
+    for token in statements::tokens(sql, dialect) {
+        if token.kind != statements::TokenKind::Comment {
+            continue;
+        }
+        let text = token
+            .text
+            .trim_start_matches("--")
+            .trim_start_matches("/*")
+            .trim_end_matches("*/")
+            .trim();
+        let Some(rest) = text.strip_prefix("workhub-lint:") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let rule = match (words.next(), words.next()) {
+            (Some("allow"), Some(id)) => Rule::from_id(id),
+            _ => None,
+        };
+        let reason = words.next().is_some();
+        match rule {
+            Some(rule) if reason => {
+                allowed.insert(rule);
+            }
+            _ => unreasoned.push(line_at(sql, token.start)),
+        }
+    }
+    (allowed, unreasoned)
+}
+
+/// The line `part` (a slice of `sql`) starts on.
+fn line_of(sql: &str, part: &str) -> usize {
+    let offset = (part.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
+    line_at(sql, offset.min(sql.len()))
+}
+
+fn line_at(sql: &str, offset: usize) -> usize {
+    sql[..offset].matches('\n').count() + 1
+}
