@@ -12,8 +12,10 @@ fn risky() -> Fixture {
         "2024-01-01-000001_tables",
         "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT);\n\
          CREATE TABLE u (id INTEGER PRIMARY KEY);\n\
-         CREATE INDEX t_email ON t (email);\n",
-        Some("DROP TABLE u;\nDROP TABLE t;\n"),
+         CREATE INDEX t_email ON t (email);\n\
+         CREATE MATERIALIZED VIEW t_count AS SELECT COUNT(*) AS n FROM t;\n\
+         CREATE UNIQUE INDEX t_count_n ON t_count (n);\n",
+        Some("DROP MATERIALIZED VIEW t_count;\nDROP TABLE u;\nDROP TABLE t;\n"),
     );
     fixture.migration(
         "2024-01-01-000002_risky",
@@ -58,7 +60,7 @@ fn lint_names_each_hazard_with_its_file_line_and_fix() {
         "{}",
         run.stdout
     );
-    // The first migration's index is on a table it creates: nothing to say.
+    // The first migration's indexes are on a table and a view it creates: nothing to say.
     assert!(!run.stdout.contains("000001_tables"), "{}", run.stdout);
     assert!(!run.stdout.contains('\u{1b}'), "no colour off a terminal");
 

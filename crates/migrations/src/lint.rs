@@ -235,12 +235,13 @@ fn script(
             line: line_of(sql, text),
         })
         .collect();
-    // Tables this migration creates (or builds under a new name and renames into place, as a SQLite
-    // rebuild does): new, so empty, and nobody else holds them.
+    // Tables (and materialized views) this migration creates, or builds under a new name and renames
+    // into place as a SQLite rebuild does: new, so nobody else holds them yet.
     let mut created: BTreeSet<String> = BTreeSet::new();
     for s in &statements {
         if s.is(0, "CREATE") {
-            let at = s.find("TABLE", 1).filter(|&i| i <= 3);
+            // CREATE [OR REPLACE] [TEMP] [UNLOGGED | MATERIALIZED] TABLE | VIEW name
+            let at = (1..=4).find(|&i| s.is(i, "TABLE") || s.is(i, "VIEW"));
             if let Some(name) = at.and_then(|i| s.table_after(i + 1)) {
                 created.insert(name.to_ascii_lowercase());
             }
