@@ -352,11 +352,9 @@ fn script(
                 }
             }
             if postgres {
-                if let Some(at) = s
-                    .find("SET", 3)
-                    .filter(|&i| s.is(i + 1, "NOT") && s.is(i + 2, "NULL"))
+                if s.find("SET", 3)
+                    .is_some_and(|i| s.is(i + 1, "NOT") && s.is(i + 2, "NULL"))
                 {
-                    let _ = at;
                     push(
                         Rule::SetNotNull,
                         s.line,

@@ -90,6 +90,21 @@ fn migration(second: usize, step: Step) -> Migration {
     )
 }
 
+/// A new database on the test PostgreSQL server, and its URL; `None` after a skip notice when no
+/// server answers outside CI.
+fn postgres(
+    test: &str,
+    purpose: &str,
+) -> Option<(workhub_migrations::apply::TemporaryDatabase, String)> {
+    let server = workhub_migrations::testing::postgres_server(test)?;
+    let database = workhub_migrations::apply::TemporaryDatabase::create(&server, purpose).unwrap();
+    let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
+        unreachable!("a PostgreSQL database has a postgres URL")
+    };
+    let url = url.clone();
+    Some((database, url))
+}
+
 fn memory() -> Sqlite<'static> {
     Sqlite::open(Path::new(":memory:")).expect("an in-memory database")
 }
@@ -858,16 +873,12 @@ const POSTGRES_AS_LENT: &str = "lock_timeout=7s client_min_messages=notice \
 fn a_callers_postgres_connection_is_migrated_under_the_advisory_lock_and_handed_back_as_found() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
-    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
-    use workhub_migrations::DatabaseUrl;
+    use workhub_migrations::apply::Postgres;
     let test = "a_callers_postgres_connection_is_migrated_under_the_advisory_lock_and_handed_back_as_found";
-    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+    let Some((database, url)) = postgres(test, "lent") else {
         return;
     };
-    let database = TemporaryDatabase::create(&server, "lent").unwrap();
-    let DatabaseUrl::Postgres(url) = database.url() else {
-        unreachable!("a PostgreSQL database has a postgres URL")
-    };
+    let url = &url;
     let mut conn = PgConnection::establish(url).unwrap();
     // The application's own session settings, none of them the engine's.
     conn.batch_execute(
@@ -951,13 +962,12 @@ fn postgres_tables(db: &mut workhub_migrations::apply::Postgres) -> Vec<String> 
 #[test]
 fn history_tables_that_cannot_be_created_stop_a_first_migration_outside_a_transaction_before_it_runs(
 ) {
-    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::apply::Postgres;
     use workhub_migrations::history::HistoryTables;
     let test = "history_tables_that_cannot_be_created_stop_a_first_migration_outside_a_transaction_before_it_runs";
-    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+    let Some((database, _)) = postgres(test, "uncreatable") else {
         return;
     };
-    let database = TemporaryDatabase::create(&server, "uncreatable").unwrap();
     let mut db = Postgres::open(database.url())
         .unwrap()
         .with_history_tables(HistoryTables::new("ops.versions", "ops.history").unwrap());
@@ -992,12 +1002,11 @@ fn history_tables_that_cannot_be_created_stop_a_first_migration_outside_a_transa
 /// statement; each of its statements takes effect at most once, as under diesel_cli.
 #[test]
 fn a_script_that_commits_and_then_fails_is_not_run_twice() {
-    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
+    use workhub_migrations::apply::Postgres;
     let test = "a_script_that_commits_and_then_fails_is_not_run_twice";
-    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+    let Some((database, _)) = postgres(test, "commits") else {
         return;
     };
-    let database = TemporaryDatabase::create(&server, "commits").unwrap();
     let mut db = Postgres::open(database.url()).unwrap();
     let mut history = History::of([Step::sql(
         "counter",
@@ -1046,16 +1055,12 @@ fn a_script_that_commits_and_then_fails_is_not_run_twice() {
 fn a_lent_connections_lock_timeout_is_waited_out_once() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
-    use workhub_migrations::apply::{Postgres, TemporaryDatabase};
-    use workhub_migrations::DatabaseUrl;
+    use workhub_migrations::apply::Postgres;
     let test = "a_lent_connections_lock_timeout_is_waited_out_once";
-    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+    let Some((_database, url)) = postgres(test, "lent_wait") else {
         return;
     };
-    let database = TemporaryDatabase::create(&server, "lent_wait").unwrap();
-    let DatabaseUrl::Postgres(url) = database.url() else {
-        unreachable!("a PostgreSQL database has a postgres URL")
-    };
+    let url = &url;
     let mut conn = PgConnection::establish(url).unwrap();
     let history = History::of([Step::table("notes")]);
     history
