@@ -186,6 +186,10 @@ pub enum DbCommand {
         /// the same either way.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also lint every migration after REVISION (the one production runs), not only the
+        /// pending ones: in CI, where the database was just upgraded, this is what the branch adds.
+        #[arg(long, value_name = "REVISION")]
+        lint_since: Option<String>,
     },
     /// Record the current checksums of applied migrations whose SQL was deliberately edited, once the
     /// database's schema is shown to be what the migrations as edited build.
@@ -283,7 +287,7 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
         ("current", &["", "--verbose", "--format json"]),
         ("history", &["", "-v", "--format json"]),
         ("stamp", &["head", "head --purge", "20240501 --force"]),
-        ("check", &["", "--format json"]),
+        ("check", &["", "--format json", "--lint-since 20240501"]),
         ("repair", &["", "--force"]),
         ("diff", &["", "head", "20240501", "--format json"]),
         (

@@ -62,7 +62,7 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
             purge,
             force,
         } => stamp(ctx, &target, purge, force),
-        DbCommand::Check { format } => check(ctx, format),
+        DbCommand::Check { format, lint_since } => check(ctx, format, lint_since.as_deref()),
         DbCommand::Repair { force } => repair(ctx, force),
         DbCommand::Diff { target, format } => diff::run(ctx, target.as_ref(), format),
         DbCommand::Lint { migrations, format } => lint::run(ctx, &migrations, format),
@@ -272,7 +272,7 @@ fn remedies(program: &str, status: &Status<'_>) -> Vec<String> {
     remedies
 }
 
-fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
+fn check(ctx: &Context, format: Format, lint_since: Option<&str>) -> Result<(), Failure> {
     let status = ctx.status()?;
     report::warn_squashed(&status);
     let mut problems = problems(ctx, &status);
@@ -287,7 +287,8 @@ fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
     } else {
         Some(crate::drift::for_check(ctx, &status)?)
     };
-    let (changes, drift_hints, unadopted, compared, notes) = match drift {
+    let (linted, lint_notes) = lint::for_check(ctx, &status, lint_since)?;
+    let (changes, drift_hints, unadopted, compared, mut notes) = match drift {
         Some(drift) => (
             drift.problems,
             drift.hints,
@@ -303,8 +304,11 @@ fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
             Vec::new(),
         ),
     };
-    let counted =
-        problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
+    notes.extend(lint_notes);
+    let counted = problems.iter().filter(|p| !p.starts_with("  ")).count()
+        + lineage.len()
+        + changes.len()
+        + linted.len();
     // An unadopted database's migrations are pending only in name: they are to be stamped.
     let mut remedies = if unadopted {
         Vec::new()
@@ -315,6 +319,14 @@ fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
     remedies.extend(drift_hints);
     problems.extend(lineage);
     problems.extend(changes);
+    if !linted.is_empty() {
+        remedies.push(format!(
+            "`{} db lint MIGRATION` explains each lint error and its safe form; write it that way, \
+             or silence a rule that does not apply with `-- workhub-lint: allow RULE REASON`",
+            ctx.app.program
+        ));
+    }
+    problems.extend(linted);
     match format {
         Format::Json => println!(
             "{}",
