@@ -720,6 +720,7 @@ fn an_unknown_schema_digest_is_never_called_stale() {
                 (lineage::LINEAGE_FILE, lineage.to_toml()),
             ],
             lineage,
+            notes: Vec::new(),
         };
         vec![initial.clone(), migration_of(&draft).unwrap()]
     };
