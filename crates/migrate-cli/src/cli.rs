@@ -230,6 +230,17 @@ pub enum DbCommand {
         /// Write an empty template instead of detecting changes.
         #[arg(long)]
         empty: bool,
+        /// The lock_timeout each generated PostgreSQL migration sets first (`5s`, `500ms`,
+        /// `1min`): a statement that waits longer for a lock fails instead of queueing all traffic
+        /// on its table behind it.
+        #[arg(
+            long,
+            env = "WORKHUB_POSTGRES_LOCK_TIMEOUT",
+            hide_env_values = true,
+            default_value = workhub_migrations::schema::render::online::DEFAULT_LOCK_TIMEOUT,
+            value_name = "DURATION"
+        )]
+        postgres_lock_timeout: String,
     },
     /// Development only: delete the SQLite database and rebuild it from the migrations.
     #[command(after_help = EXIT_CODES)]

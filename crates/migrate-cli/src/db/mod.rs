@@ -66,9 +66,13 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Repair { force } => repair(ctx, force),
         DbCommand::Diff { target, format } => diff::run(ctx, target.as_ref(), format),
         DbCommand::Lint { migrations, format } => lint::run(ctx, &migrations, format),
-        DbCommand::Create { name, empty } => {
+        DbCommand::Create {
+            name,
+            empty,
+            postgres_lock_timeout,
+        } => {
             let name = (!name.is_empty()).then(|| name.join(" "));
-            create::run(ctx, name, empty)
+            create::run(ctx, name, empty, &postgres_lock_timeout)
         }
         DbCommand::Reset => reset(ctx),
         DbCommand::Rebase { onto } => rebase::run(ctx, onto.as_deref()),

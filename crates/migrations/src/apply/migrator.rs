@@ -581,7 +581,11 @@ impl<'m> Migrator<'m> {
                         let first = std::mem::take(clear);
                         self.run_script(db, progress, migration, plan.direction, &first, sql)
                     } else {
-                        run_statements(db, migration, plan.direction, sql)
+                        let ran = run_statements(db, migration, plan.direction, sql);
+                        if !own_transaction {
+                            db.script_ran_outside_transaction();
+                        }
+                        ran
                     }
                 })
                 .and_then(|()| {

@@ -396,7 +396,9 @@ fn script(
                     );
                 }
                 if postgres && !adds_column {
-                    let not_valid = s.find("NOT", at).is_some_and(|i| s.is(i + 1, "VALID"));
+                    // Any NOT VALID after ADD: a check's own `IS NOT NULL` comes first.
+                    let not_valid =
+                        (at..s.words.len()).any(|i| s.is(i, "NOT") && s.is(i + 1, "VALID"));
                     if s.find("UNIQUE", at).is_some() && !s.has("USING") {
                         push(
                             Rule::AddUniqueConstraint,
