@@ -204,12 +204,13 @@ history_tables_sql() {
     esac
 }
 
-# write_history DIR N BASELINE: N migrations in diesel's format in DIR
-# (<version-with-dashes>_create_bench_NNNNN/{up,down}.sql), and in BASELINE the sqlite3 script that
+# write_history DIR N BASELINE [PREFIX]: N migrations in diesel's format in DIR
+# (<version-with-dashes>_create_PREFIX_NNNNN/{up,down}.sql, tables PREFIX_NNNNN; PREFIX defaults to
+# bench, the embedded set's), and in BASELINE the sqlite3 script that
 # runs the same SQL with the same transactions and history rows as workhub (one BEGIN IMMEDIATE/COMMIT
 # per migration).
 write_history() {
-    local dir=$1 count=$2 baseline=$3
+    local dir=$1 count=$2 baseline=$3 prefix=${4:-bench}
     mkdir -p "$dir"
     local i n folder width=4
     [ "$count" -lt 10000 ] || width=5
@@ -217,12 +218,12 @@ write_history() {
     for ((i = 1; i <= count; i++)); do
         printf -v n "%0${width}d" "$i"
         # One second apart from 2024-01-01 00:00:00: distinct, ordered versions.
-        printf -v folder '%s-%02d%02d%02d_create_bench_%s' "2024-01-01" $((i / 3600)) $((i / 60 % 60)) $((i % 60)) "$n"
+        printf -v folder '%s-%02d%02d%02d_create_%s_%s' "2024-01-01" $((i / 3600)) $((i / 60 % 60)) $((i % 60)) "$prefix" "$n"
         folders+=("$folder")
         mkdir "$dir/$folder"
-        printf 'CREATE TABLE bench_%s (\n    id INTEGER PRIMARY KEY NOT NULL,\n    name TEXT NOT NULL,\n    created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n);\nCREATE INDEX bench_%s_name ON bench_%s (name);\nINSERT INTO bench_%s (id, name) VALUES (1, %s);\n' \
-            "$n" "$n" "$n" "$n" "'migration $n'" >"$dir/$folder/up.sql"
-        printf 'DROP TABLE bench_%s;\n' "$n" >"$dir/$folder/down.sql"
+        printf 'CREATE TABLE %s_%s (\n    id INTEGER PRIMARY KEY NOT NULL,\n    name TEXT NOT NULL,\n    created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n);\nCREATE INDEX %s_%s_name ON %s_%s (name);\nINSERT INTO %s_%s (id, name) VALUES (1, %s);\n' \
+            "$prefix" "$n" "$prefix" "$n" "$prefix" "$n" "$prefix" "$n" "'migration $n'" >"$dir/$folder/up.sql"
+        printf 'DROP TABLE %s_%s;\n' "$prefix" "$n" >"$dir/$folder/down.sql"
     done
 
     # The history rows workhub records (history/tables.rs `record`, `replace_companion`): version =
@@ -706,7 +707,9 @@ case_growth() {
     local -A apply=() sqlite=() check=() noop=()
     for n in $GROWTH; do
         dir="$WORK/growth-$n"
-        write_history "$dir" "$n" "$WORK/growth-$n.sql"
+        # Tables of their own: a history the binary does not embed, so `db check` compares the database
+        # with what it builds (not with workhub's models).
+        write_history "$dir" "$n" "$WORK/growth-$n.sql" grow
         runs=5
         [ "$n" -lt 5000 ] || runs=3
         db="$WORK/growth-$n.db"
