@@ -1,8 +1,10 @@
 //! Writing changes as SQL, one renderer per dialect, plus the reviewer's header both share.
 
+mod mysql;
 mod postgres;
 mod sqlite;
 
+pub use mysql::mysql;
 pub use postgres::postgres;
 pub use sqlite::{postgres_refusal, sqlite};
 
@@ -31,12 +33,12 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
             if auto.as_deref() == Some(column.name.as_str()) {
                 column.ty = match dialect {
                     Dialect::Sqlite => ColumnType::Integer,
-                    Dialect::Postgres => ColumnType::BigInt,
+                    Dialect::Postgres | Dialect::Mysql => ColumnType::BigInt,
                 };
                 column.default = None;
             }
             // A PostgreSQL identity never hands out an id twice: there is nothing to express.
-            if dialect == Dialect::Postgres || auto.as_deref() != Some(column.name.as_str()) {
+            if dialect != Dialect::Sqlite || auto.as_deref() != Some(column.name.as_str()) {
                 column.autoincrement = false;
             }
         }
@@ -68,6 +70,7 @@ pub fn render(
     match dialect {
         Dialect::Sqlite => sqlite(from, to, changes, generator),
         Dialect::Postgres => postgres(from, to, changes),
+        Dialect::Mysql => mysql(from, to, changes),
     }
 }
 
