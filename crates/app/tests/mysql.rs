@@ -448,3 +448,32 @@ fn a_migrator_killed_halfway_leaves_a_record_the_next_run_refuses_and_resumes() 
     on(&fixture, &database, &["db", "downgrade", "base"]).expect_code(0);
     assert_eq!(user_tables(&database), 0);
 }
+
+#[test]
+fn a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout() {
+    let Some(database) =
+        database("a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout")
+    else {
+        return;
+    };
+    let fixture = mysql_steps(1);
+    let mut holder = MysqlConnection::establish(&url(&database)).unwrap();
+    diesel::sql_query("DO GET_LOCK(CONCAT('workhub_migrate:', DATABASE()), 0)")
+        .execute(&mut holder)
+        .unwrap();
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "1")
+        .args(["db", "upgrade"]);
+    let refused = common::output(&mut command);
+    refused.expect_failure(
+        1,
+        &["gave up after", "held by connection", "nothing was run"],
+    );
+    assert!(!table_exists(&database, "t01"));
+    // Released (here by closing the connection, as when a migrator dies), the next run proceeds.
+    drop(holder);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    assert!(table_exists(&database, "t01"));
+}

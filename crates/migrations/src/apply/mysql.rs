@@ -101,8 +101,12 @@ impl Mysql {
             #[diesel(sql_type = Nullable<Text>)]
             who: Option<String>,
         }
-        let sql = "SELECT p.ID AS id, CONCAT(p.USER, '@', p.HOST) AS who \
-                   FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)";
+        // Without the PROCESS privilege another user's connection is not in PROCESSLIST: it is
+        // named by its id alone.
+        let sql = "SELECT CAST(l.id AS SIGNED) AS id, CONCAT(p.USER, '@', p.HOST) AS who \
+                   FROM (SELECT IS_USED_LOCK(?) AS id) l \
+                   LEFT JOIN information_schema.PROCESSLIST p ON p.ID = l.id \
+                   WHERE l.id IS NOT NULL";
         let rows: Vec<Holder> = diesel::sql_query(sql)
             .bind::<Text, _>(&self.lock_name)
             .load(&mut self.conn)
@@ -174,6 +178,7 @@ impl Backend for Mysql {
     ) -> Result<(), MigrateError> {
         let started = Instant::now();
         let mut told = false;
+        let mut unnamed = 0;
         loop {
             let row: Number = diesel::sql_query("SELECT GET_LOCK(?, 0) AS n")
                 .bind::<Text, _>(&self.lock_name)
@@ -186,9 +191,19 @@ impl Backend for Mysql {
             if row.n == Some(1) {
                 break;
             }
-            // Released between the two queries: the next try takes it.
-            let Some(holder) = self.holder() else {
-                continue;
+            let holder = match self.holder() {
+                Some(holder) => {
+                    unnamed = 0;
+                    holder
+                }
+                // Released between the two queries: the next try takes it at once. Only if it
+                // stays unnamed (a user without the PROCESS privilege sees no other user's
+                // connections) is it "another connection".
+                None if unnamed < 3 => {
+                    unnamed += 1;
+                    continue;
+                }
+                None => "another connection".to_string(),
             };
             if started.elapsed() >= timeout {
                 return Err(MigrateError::LockTimeout {
