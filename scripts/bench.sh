@@ -11,8 +11,8 @@
 #   (a) `workhub --migrate-only` applying all 1,000 to a new SQLite database, against the sqlite3 shell
 #       running the same SQL with the same transaction boundaries (one BEGIN IMMEDIATE/COMMIT per
 #       migration) and the same history rows (the two history tables, and per migration the INSERT
-#       into __diesel_schema_migrations, the DELETE + INSERT into __workhub_migrations that
-#       crates/migrations/src/apply/migrator.rs `record` runs). Target: <= 1.05x.
+#       into __diesel_schema_migrations, the upsert into __workhub_migrations that
+#       crates/migrations/src/history/tables.rs `replace_companion` writes). Target: <= 1.05x.
 #   (b) the same with `--transaction all`, against one sqlite3 transaction around everything. <= 1.1x.
 #   (c) `workhub --migrate-only` with all 1,000 already applied (nothing to do). Target: median
 #       <= 5 ms; the baseline is the cost of starting a process that opens the database
@@ -36,6 +36,15 @@
 #   (h) `GET /health` of `workhub serve` (wrk, 8 connections, 5 s) on a database with all $COUNT
 #       migrations applied, against the same binary on a fresh database whose history is one migration
 #       (read from a directory with --migrations-dir). Target: >= 0.9x the fresh database's rate.
+#   (i) growth: the same kind of history at N = 1,000 and N = 10,000 (WORKHUB_BENCH_GROWTH), read
+#       with --migrations-dir: applying it to a new database against the sqlite3 shell running the
+#       same statements and history rows (target <= 1.0x at both sizes), `db check` on the database
+#       at head (target <= 1 s at 10,000, with its peak memory; its first run on a history replays it
+#       and is reported apart), and the no-op; then each one's 10,000/1,000 ratio beside the sqlite3
+#       shell's (linear in the history is 10x).
+#   (j) the write stall on PostgreSQL: crates/migrations/tests/write_stall.rs (1,000,000 rows, writes
+#       from another connection) for each generated change against the same change written the naive
+#       way; its table is appended to the report.
 #   (d) side by side, without targets: diesel_cli (`diesel migration run`) and Alembic (one revision
 #       file per migration, running the same SQL through op.execute) on the same workloads, when they
 #       are on the machine or can be installed from the package registries into target/bench-tools/
@@ -59,6 +68,7 @@
 #   WORKHUB_BENCH_RUNS         runs of each apply case (default 10; 1 warmup run)
 #   WORKHUB_BENCH_NOOP_RUNS    runs of each no-op case (default 50; 3 warmup runs)
 #   WORKHUB_BENCH_ANCHOR_RUNS  runs of diesel_cli / Alembic apply cases (default 5; 1 warmup run)
+#   WORKHUB_BENCH_GROWTH       the history sizes of the growth case (default "1000 10000")
 #   WORKHUB_BENCH_INSTALL      0 = never install diesel_cli or Alembic, use them only when present
 #   WORKHUB_BENCH_INSTALL_TIMEOUT  seconds allowed for `cargo install diesel_cli` (default 900)
 #   WORKHUB_BENCH_REV          build a committed revision (e.g. HEAD, from `git archive`) instead of the
@@ -79,6 +89,7 @@ COUNT=${WORKHUB_BENCH_MIGRATIONS:-1000}
 RUNS=${WORKHUB_BENCH_RUNS:-10}
 NOOP_RUNS=${WORKHUB_BENCH_NOOP_RUNS:-50}
 ANCHOR_RUNS=${WORKHUB_BENCH_ANCHOR_RUNS:-5}
+GROWTH=${WORKHUB_BENCH_GROWTH:-"1000 10000"}
 INSTALL=${WORKHUB_BENCH_INSTALL:-1}
 INSTALL_TIMEOUT=${WORKHUB_BENCH_INSTALL_TIMEOUT:-900}
 REV=${WORKHUB_BENCH_REV:-}
@@ -93,6 +104,8 @@ CASES=(
     case_diesel_fixture
     case_autogenerate
     case_health
+    case_growth
+    case_write_stall
 )
 
 # The variables workhub reads would change what is measured (another database, migrations read from
@@ -108,6 +121,7 @@ WORKHUB=""
 LOAD=""
 DIESEL=""
 ALEMBIC=""
+STALL_TABLE=""
 
 say() { printf '\n==> %s\n' "$*"; }
 note() { printf '    note: %s\n' "$*"; NOTES+=("$*"); }
@@ -190,18 +204,18 @@ history_tables_sql() {
     esac
 }
 
-# Writes, for i = 1..COUNT:
-#   $WORK/migrations/<version-with-dashes>_create_bench_NNNN/{up,down}.sql   (diesel format, embedded)
-#   $WORK/alembic/versions/rNNNN.py                                          (the same SQL for Alembic)
-#   $WORK/baseline-each.sql, $WORK/baseline-all.sql                          (the sqlite3 baselines)
-generate_workload() {
-    say "generating $COUNT migrations in $WORK"
-    local dir="$WORK/migrations" versions="$WORK/alembic/versions"
-    mkdir -p "$dir" "$versions"
-    local i n folder
+# write_history DIR N BASELINE: N migrations in diesel's format in DIR
+# (<version-with-dashes>_create_bench_NNNNN/{up,down}.sql), and in BASELINE the sqlite3 script that
+# runs the same SQL with the same transactions and history rows as workhub (one BEGIN IMMEDIATE/COMMIT
+# per migration).
+write_history() {
+    local dir=$1 count=$2 baseline=$3
+    mkdir -p "$dir"
+    local i n folder width=4
+    [ "$count" -lt 10000 ] || width=5
     local -a folders=()
-    for ((i = 1; i <= COUNT; i++)); do
-        printf -v n '%04d' "$i"
+    for ((i = 1; i <= count; i++)); do
+        printf -v n "%0${width}d" "$i"
         # One second apart from 2024-01-01 00:00:00: distinct, ordered versions.
         printf -v folder '%s-%02d%02d%02d_create_bench_%s' "2024-01-01" $((i / 3600)) $((i / 60 % 60)) $((i % 60)) "$n"
         folders+=("$folder")
@@ -211,8 +225,9 @@ generate_workload() {
         printf 'DROP TABLE bench_%s;\n' "$n" >"$dir/$folder/down.sql"
     done
 
-    # The history rows workhub records (migrator.rs `record`): version = folder up to the first `_`
-    # without dashes; checksum = SHA-256 of up.sql (it has no CR, so normalising changes nothing).
+    # The history rows workhub records (history/tables.rs `record`, `replace_companion`): version =
+    # folder up to the first `_` without dashes; checksum = SHA-256 of up.sql (it has no CR, so
+    # normalising changes nothing).
     local tables checksum file version
     tables=$(history_tables_sql)
     {
@@ -225,12 +240,24 @@ generate_workload() {
             printf 'BEGIN IMMEDIATE;\n'
             cat "$dir/$file"
             printf "INSERT INTO __diesel_schema_migrations (version) VALUES ('%s');\n" "$version"
-            printf "DELETE FROM __workhub_migrations WHERE version = '%s';\n" "$version"
-            printf "INSERT INTO __workhub_migrations (version, folder, checksum, duration_ms, stamped) VALUES ('%s', '%s', '%s', %d, FALSE);\n" \
+            printf "INSERT INTO __workhub_migrations (version, folder, checksum, duration_ms, stamped) VALUES ('%s', '%s', '%s', %d, FALSE) ON CONFLICT (version) DO UPDATE SET folder = excluded.folder, checksum = excluded.checksum, applied_at = CURRENT_TIMESTAMP, duration_ms = excluded.duration_ms, stamped = excluded.stamped;\n" \
                 "$version" "$folder" "$checksum" 1
             printf 'COMMIT;\n'
         done < <(cd "$dir" && printf '%s/up.sql\n' "${folders[@]}" | xargs sha256sum)
-    } >"$WORK/baseline-each.sql"
+    } >"$baseline"
+}
+
+# Writes, for i = 1..COUNT:
+#   $WORK/migrations/<version-with-dashes>_create_bench_NNNN/{up,down}.sql   (diesel format, embedded)
+#   $WORK/alembic/versions/rNNNN.py                                          (the same SQL for Alembic)
+#   $WORK/baseline-each.sql, $WORK/baseline-all.sql                          (the sqlite3 baselines)
+generate_workload() {
+    say "generating $COUNT migrations in $WORK"
+    local versions="$WORK/alembic/versions" i n
+    mkdir -p "$versions"
+    write_history "$WORK/migrations" "$COUNT" "$WORK/baseline-each.sql"
+    local tables
+    tables=$(history_tables_sql)
     # One transaction around every migration; the history tables are created before it, as workhub does.
     {
         printf '%s\n' "$tables"
@@ -323,6 +350,7 @@ build_workhub() {
 # measure NAME RUNS WARMUP PREPARE COMMAND: runs hyperfine (no shell), prints its summary, and stores
 # the median in seconds in MEDIAN. PREPARE is a command run before every run ("" for none).
 MEDIAN=""
+CPU=""
 measure() {
     local name=$1 runs=$2 warmup=$3 prepare=$4 command=$5
     local csv="$WORK/hyperfine-$name.csv"
@@ -332,6 +360,8 @@ measure() {
     # command,mean,stddev,median,user,system,min,max
     MEDIAN=$(awk -F, 'NR == 2 { print $4 }' "$csv")
     [ -n "$MEDIAN" ] || die "no median in $csv"
+    # Mean user + system CPU time: what the command itself computed, without the waits for the disk.
+    CPU=$(awk -F, 'NR == 2 { printf "%.6f", $5 + $6 }' "$csv")
 }
 
 # measure_pair NAME_A NAME_B ROUNDS RUNS PREPARE COMMAND_A COMMAND_B: the two commands in alternating
@@ -622,7 +652,8 @@ case_health() {
 # foreign key) whose one migration exists, with one column changed: getting the schema the migration
 # builds, comparing it with the model and rendering both dialects, as `workhub db create` does. Two
 # series: the migration replayed into a scratch database and read back (a history not seen before),
-# and the schema a replay of it kept read from its file (a second run on an unchanged history). The
+# the schema a replay of it kept read from its file (a second run on an unchanged history), and a
+# history grown by one migration since (the kept database with only the new migration applied). The
 # example measures that work in-process (medians over 10 runs, 5 at 2,000 tables). Target: <= 0.3 s;
 # the 2,000/500 ratio of each series is the growth check (linear in tables would be 4x). For
 # reference, the issue measured Alembic at 6.7 s on the 500-table case on this kind of machine.
@@ -633,17 +664,20 @@ case_autogenerate() {
     for tables in 500 2000; do
         runs=10
         [ "$tables" = 2000 ] && runs=5
-        out=$(cd "$SRC" && CARGO_TARGET_DIR="$BENCH_TARGET" cargo run --release --quiet -p workhub-migrations \
-            --example autogenerate_bench -- "$tables" "$runs")
+        out=$(cd "$SRC" && WORKHUB_BENCH_SQL="$WORK/autogenerate-$tables.sql" CARGO_TARGET_DIR="$BENCH_TARGET" \
+            cargo run --release --quiet -p workhub-migrations --example autogenerate_bench -- "$tables" "$runs")
         printf '    %s\n' "$out"
-        for series in "replayed" "kept schema"; do
+        # SQLite's own floor for the replay: the sqlite3 shell running the same migration in memory.
+        measure "sqlite3-replay-$tables" "$runs" 1 "" "sqlite3 -bail :memory: '.read $WORK/autogenerate-$tables.sql'"
+        at["$tables sqlite3"]=$MEDIAN
+        for series in "replayed" "kept schema" "one new migration"; do
             median=$(printf '%s\n' "$out" | sed -n "s/.*, $series: median \([0-9.]*\) ms.*/\1/p")
             [ -n "$median" ] || die "no median of the $series series in the autogenerate output: $out"
             at["$tables $series"]=$(awk -v m="$median" 'BEGIN { printf "%.6f", m / 1000 }')
         done
     done
     local seconds met case
-    for series in "replayed" "kept schema"; do
+    for series in "replayed" "kept schema" "one new migration"; do
         for tables in 500 2000; do
             seconds=${at["$tables $series"]}
             met=NO
@@ -651,11 +685,88 @@ case_autogenerate() {
             case="autogenerate $tables tables x 20 columns, one change, $series"
             [ "$series" = replayed ] && [ "$tables" = 500 ] && case+=" (Alembic: 6.7 s per the issue)"
             [ "$series" = "kept schema" ] && case+=" (a second run on an unchanged history)"
-            ROWS+=("$case|$(ms "$seconds")|—|—|<= 300 ms|$met")
+            [ "$series" = "one new migration" ] && case+=" (the history grew by one migration since the kept replay)"
+            if [ "$series" = replayed ]; then
+                case+=" vs the sqlite3 shell running the migration (SQLite's floor)"
+                ROWS+=("$case|$(ms "$seconds")|$(ms "${at["$tables sqlite3"]}")|$(ratio "$seconds" "${at["$tables sqlite3"]}")|<= 300 ms|$met")
+            else
+                ROWS+=("$case|$(ms "$seconds")|—|—|<= 300 ms|$met")
+            fi
         done
         # Growth: the same series at 2,000 tables against 500, measured in this run.
         ROWS+=("autogenerate growth, $series: 2,000 tables vs 500 (linear: 4x)|$(ms "${at["2000 $series"]}")|$(ms "${at["500 $series"]}")|$(ratio "${at["2000 $series"]}" "${at["500 $series"]}")|—|—")
     done
+}
+
+# (i) Growth in the history: each size's own directory of migrations, all read with --migrations-dir
+# (the embedded binary holds $COUNT). Runs shrink as the history grows, to keep the bench short.
+case_growth() {
+    say "(i) growth: histories of $GROWTH migrations"
+    local n runs db dir base peak
+    local -A apply=() sqlite=() check=() noop=()
+    for n in $GROWTH; do
+        dir="$WORK/growth-$n"
+        write_history "$dir" "$n" "$WORK/growth-$n.sql"
+        runs=5
+        [ "$n" -lt 5000 ] || runs=3
+        db="$WORK/growth-$n.db"
+        # Bound by the disk's syncs, which a shared machine makes noisy: alternating rounds, and the
+        # CPU time of each (what the tool itself computed) beside the wall time.
+        local rounds=3 cpu_wh cpu_sq
+        [ "$n" -lt 5000 ] || runs=1
+        measure_pair "workhub-apply-$n" "sqlite3-apply-$n" "$rounds" "$runs" "$(fresh "$db")" \
+            "$WORKHUB --database-url $db --migrations-dir $dir --migrate-only" \
+            "sqlite3 -bail $db '.read $WORK/growth-$n.sql'"
+        apply[$n]=$MEDIAN_A
+        sqlite[$n]=$MEDIAN_B
+        measure "workhub-apply-cpu-$n" "$runs" 0 "$(fresh "$db")" "$WORKHUB --database-url $db --migrations-dir $dir --migrate-only" >/dev/null
+        cpu_wh=$CPU
+        measure "sqlite3-apply-cpu-$n" "$runs" 0 "$(fresh "$db")" "sqlite3 -bail $db '.read $WORK/growth-$n.sql'" >/dev/null
+        cpu_sq=$CPU
+        add_row "apply $n (--migrations-dir), tx each: vs sqlite3 (CPU time $(ms "$cpu_wh") vs $(ms "$cpu_sq"): $(ratio "$cpu_wh" "$cpu_sq"))" "${apply[$n]}" "${sqlite[$n]}" 1.0
+        eval "$(fresh "$db")"
+        "$WORKHUB" --database-url "$db" --migrations-dir "$dir" --migrate-only >/dev/null
+        # db check replays the history into a scratch database once per history state, then reads
+        # the schema that replay kept: the first run on a new cache is the cold one.
+        local cache="$WORK/growth-cache-$n"
+        rm -rf "$cache"
+        local started ended cold
+        started=$(date +%s.%N)
+        WORKHUB_SCHEMA_CACHE=$cache "$WORKHUB" --database-url "$db" --migrations-dir "$dir" db check >/dev/null
+        ended=$(date +%s.%N)
+        cold=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.6f", b - a }')
+        measure "workhub-check-$n" "$runs" 1 "" "env WORKHUB_SCHEMA_CACHE=$cache $WORKHUB --database-url $db --migrations-dir $dir db check"
+        check[$n]=$MEDIAN
+        peak=$(WORKHUB_SCHEMA_CACHE=$cache /usr/bin/time -f '%M' "$WORKHUB" --database-url "$db" --migrations-dir "$dir" db check 2>&1 >/dev/null | tail -n1)
+        local met=—
+        if [ "$n" -ge 10000 ]; then met=NO; le "${check[$n]}" 1 && met=yes; fi
+        ROWS+=("db check at head, $n migrations (peak memory $((peak / 1024)) MiB; first run on the history, replaying it: $(ms "$cold"))|$(ms "${check[$n]}")|—|—|$([ "$n" -ge 10000 ] && echo '<= 1 s' || echo —)|$met")
+        measure "workhub-noop-$n" 20 2 "" "$WORKHUB --database-url $db --migrations-dir $dir --migrate-only"
+        noop[$n]=$MEDIAN
+        ROWS+=("no-op, $n applied (--migrations-dir)|$(ms "${noop[$n]}")|—|—|—|—")
+    done
+    local sizes=($GROWTH)
+    local small=${sizes[0]} large=${sizes[${#sizes[@]} - 1]}
+    [ "$small" != "$large" ] || return 0
+    local what
+    for what in apply check noop; do
+        local -n series=$what
+        ROWS+=("growth $small -> $large, workhub $what (linear: $((large / small))x)|$(ms "${series[$large]}")|$(ms "${series[$small]}")|$(ratio "${series[$large]}" "${series[$small]}")|—|—")
+    done
+    ROWS+=("growth $small -> $large, sqlite3 shell apply (SQLite's own floor)|$(ms "${sqlite[$large]}")|$(ms "${sqlite[$small]}")|$(ratio "${sqlite[$large]}" "${sqlite[$small]}")|—|—")
+}
+
+# (j) The write stall (issue 17): the test's own measurements, appended under the table.
+case_write_stall() {
+    say "(j) write stall on PostgreSQL: generated changes vs naive ones, 1,000,000 rows under writes"
+    local table="$WORK/write-stall.md"
+    if ! (cd "$SRC" && CI=true WORKHUB_STALL_REPORT="$table" CARGO_TARGET_DIR="$BENCH_TARGET" \
+        cargo test --release --quiet -p workhub-migrations --test write_stall >/dev/null 2>&1); then
+        note "the write-stall test failed or found no PostgreSQL server (run \`cargo test -p workhub-migrations --test write_stall\` to see why)"
+        return 0
+    fi
+    STALL_TABLE=$(cat "$table")
+    printf '%s\n' "$STALL_TABLE"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -686,6 +797,9 @@ report() {
         [ -z "$ALEMBIC" ] || printf '; %s' "$("$ALEMBIC" --version 2>/dev/null | head -n1 | tr -d '\n')"
         printf '. %s migrations; medians of %s runs (apply), %s (no-op), %s (diesel_cli/Alembic apply, Alembic no-op).\n' \
             "$COUNT" "$RUNS" "$NOOP_RUNS" "$ANCHOR_RUNS"
+        if [ -n "$STALL_TABLE" ]; then
+            printf '\nWrite stall on PostgreSQL (the longest a write from another connection waited while the change ran; a lock wait over the bound fails the write, which is tried again):\n\n%s\n' "$STALL_TABLE"
+        fi
         for row in "${NOTES[@]+"${NOTES[@]}"}"; do
             printf '\nNote: %s\n' "$row"
         done

@@ -143,3 +143,381 @@ fn the_repository_history_lints_clean() {
         run.stderr
     );
 }
+
+/// What a statement-by-statement reading cannot see: a SQLite rebuild (new table, copy, drop, rename)
+/// that leaves a column out, found by replaying the history; renames the running release would miss;
+/// a unique index over rows that may hold duplicates.
+#[test]
+fn a_rebuild_that_loses_a_column_renames_and_unique_on_existing_data_are_found() {
+    let fixture = Fixture::new();
+    fixture.migration(
+        "2024-01-01-000001_tables",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT, note TEXT);\n\
+         CREATE TABLE old_name (id INTEGER PRIMARY KEY);\n",
+        Some("DROP TABLE old_name;\nDROP TABLE t;\n"),
+    );
+    fixture.migration(
+        "2024-01-01-000002_rebuild",
+        "CREATE TABLE _new_t (id INTEGER PRIMARY KEY, email TEXT);\n\
+         INSERT INTO _new_t (id, email) SELECT id, email FROM t;\n\
+         DROP TABLE t;\n\
+         ALTER TABLE _new_t RENAME TO t;\n",
+        None,
+    );
+    fixture.migration(
+        "2024-01-01-000003_renames",
+        "ALTER TABLE old_name RENAME TO new_name;\n\
+         ALTER TABLE t RENAME COLUMN email TO mail;\n\
+         CREATE UNIQUE INDEX t_mail ON t (mail);\n",
+        None,
+    );
+    let run = fixture.run(&["db", "lint", "--format", "json"]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let found: Vec<(String, String, u64, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["migration"].as_str().unwrap()[18..].to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |migration: &str, rule: &str, line: u64, message: &str| {
+        assert!(
+            found
+                .iter()
+                .any(|f| f.0 == migration && f.1 == rule && f.2 == line && f.3.contains(message)),
+            "{migration} {rule} at line {line} ({message}) in {found:#?}"
+        );
+    };
+    // The rebuild's DROP TABLE is where the column goes.
+    has(
+        "rebuild",
+        "drop-column",
+        3,
+        "rebuilds t without its column note",
+    );
+    has("renames", "rename-table", 1, "RENAME TO new_name");
+    has("renames", "rename-column", 2, "RENAME COLUMN email TO mail");
+    has(
+        "renames",
+        "unique-on-existing-data",
+        3,
+        "CREATE UNIQUE INDEX on t",
+    );
+    assert!(
+        !found.iter().any(|f| f.0 == "tables"),
+        "a migration's own new tables: {found:#?}"
+    );
+    // And, read as PostgreSQL (a portable script), the index is built without CONCURRENTLY.
+    has(
+        "renames",
+        "create-index-not-concurrently",
+        3,
+        "CREATE INDEX on t",
+    );
+    assert_eq!(report["errors"], 4, "{found:#?}");
+
+    // Silenced with a reason, the rebuild's loss is not reported.
+    fixture.migration(
+        "2024-01-01-000002_rebuild",
+        "-- workhub-lint: allow drop-column note was never written to by any release\n\
+         CREATE TABLE _new_t (id INTEGER PRIMARY KEY, email TEXT);\n\
+         INSERT INTO _new_t (id, email) SELECT id, email FROM t;\n\
+         DROP TABLE t;\n\
+         ALTER TABLE _new_t RENAME TO t;\n",
+        None,
+    );
+    let run = fixture.run(&["db", "lint", "2024-01-01-000002_rebuild"]);
+    run.expect_code(0);
+    assert!(!run.stdout.contains("drop-column"), "{}", run.stdout);
+}
+
+/// A migration whose lineage does not follow the one before it (merged from another branch) is an
+/// error, naming both and the fix.
+#[test]
+fn a_history_merged_from_two_branches_is_non_linear() {
+    let fixture = Fixture::new();
+    fixture.migration(
+        "2024-01-01-000001_tables",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\n",
+        Some("DROP TABLE t;\n"),
+    );
+    for (folder, table) in [
+        ("2024-01-02-000001_ours", "a"),
+        ("2024-01-03-000001_theirs", "b"),
+    ] {
+        let dir = fixture.migration(
+            folder,
+            &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY);\n"),
+            Some(&format!("DROP TABLE {table};\n")),
+        );
+        std::fs::write(
+            dir.join("lineage.toml"),
+            format!(
+                "parent = \"2024-01-01-000001_tables\"\nschema = \"unknown\"\n\
+                 kind = \"hand-written\"\ntables = [\"{table}\"]\n"
+            ),
+        )
+        .unwrap();
+    }
+    let run = fixture.run(&["db", "lint"]);
+    run.expect_failure(1, &["1 error"]);
+    let head = format!(
+        "{}/2024-01-03-000001_theirs/lineage.toml:1: error[non-linear-history]: \
+         2024-01-02-000001_ours and 2024-01-03-000001_theirs were both written after \
+         2024-01-01-000001_tables",
+        fixture.migrations().display()
+    );
+    assert!(run.stdout.contains(&head), "{head} in:\n{}", run.stdout);
+    assert!(run.stdout.contains("db rebase"), "{}", run.stdout);
+}
+
+/// `db check` lints what the database has not applied yet, and with `--lint-since` what came after
+/// a revision, so CI fails on a risky migration even after upgrading its scratch database.
+#[test]
+fn check_fails_on_lint_errors_in_pending_migrations_and_after_lint_since() {
+    let fixture = Fixture::new();
+    fixture.migration(
+        "2024-01-01-000001_tables",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT);\n",
+        Some("DROP TABLE t;\n"),
+    );
+    fixture.ok(&["db", "upgrade"]);
+    fixture.migration(
+        "2024-01-01-000002_drop_email",
+        "ALTER TABLE t DROP COLUMN email;\n",
+        None,
+    );
+    let line =
+        "lint: 2024-01-01-000002_drop_email/up.sql:1: drop-column: ALTER TABLE t DROP COLUMN email";
+    let before = fixture.snapshot();
+    let run = fixture.run(&["db", "check"]);
+    run.expect_failure(
+        1,
+        &[
+            "check failed: 2 problems",
+            "nothing was changed",
+            "db lint MIGRATION",
+        ],
+    );
+    assert!(run.stdout.contains(line), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("pending: 2024-01-01-000002_drop_email"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(fixture.snapshot(), before, "check changed nothing");
+
+    fixture.ok(&["db", "upgrade"]);
+    // Applied, it is past review: a plain check passes ...
+    fixture.ok(&["db", "check"]);
+    // ... and the branch's CI asks for everything after what production runs.
+    let run = fixture.run(&["db", "check", "--lint-since", "20240101000001"]);
+    run.expect_failure(1, &["check failed: 1 problem"]);
+    assert!(run.stdout.contains(line), "{}", run.stdout);
+    let json = fixture.run(&[
+        "db",
+        "check",
+        "--lint-since",
+        "20240101000001",
+        "--format",
+        "json",
+    ]);
+    json.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("lint: "),
+        "{report}"
+    );
+    // An unknown revision is named.
+    fixture
+        .run(&["db", "check", "--lint-since", "1999"])
+        .expect_failure(2, &["1999"]);
+}
+
+/// PostgreSQL hazards, each with the rule of squawk (a PostgreSQL migration linter nobody here
+/// wrote, from PyPI) that names the same thing.
+const HAZARDS: [(&str, &str, &str); 12] = [
+    (
+        "create-index-not-concurrently",
+        "require-concurrent-index-creation",
+        "CREATE INDEX t_email ON t (email);",
+    ),
+    (
+        "drop-index-not-concurrently",
+        "require-concurrent-index-deletion",
+        "DROP INDEX t_n;",
+    ),
+    (
+        "foreign-key-not-valid",
+        "adding-foreign-key-constraint",
+        "ALTER TABLE t ADD CONSTRAINT t_u FOREIGN KEY (u_id) REFERENCES u (id);",
+    ),
+    (
+        "check-not-valid",
+        "constraint-missing-not-valid",
+        "ALTER TABLE t ADD CONSTRAINT t_n_positive CHECK (n > 0);",
+    ),
+    (
+        "alter-column-type",
+        "changing-column-type",
+        "ALTER TABLE t ALTER COLUMN n TYPE BIGINT;",
+    ),
+    (
+        "add-unique-constraint",
+        "disallowed-unique-constraint",
+        "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE (email);",
+    ),
+    (
+        "add-column-not-null",
+        "adding-required-field",
+        "ALTER TABLE t ADD COLUMN z BIGINT NOT NULL;",
+    ),
+    (
+        "rename-column",
+        "renaming-column",
+        "ALTER TABLE t RENAME COLUMN email TO mail;",
+    ),
+    (
+        "rename-table",
+        "renaming-table",
+        "ALTER TABLE t RENAME TO t2;",
+    ),
+    (
+        "drop-column",
+        "ban-drop-column",
+        "ALTER TABLE t DROP COLUMN email;",
+    ),
+    ("drop-table", "ban-drop-table", "DROP TABLE t;"),
+    (
+        "lock-timeout",
+        "require-lock-timeout",
+        "ALTER TABLE t ADD COLUMN y TEXT;",
+    ),
+];
+
+/// The safe forms of the same changes, which neither linter reports.
+const SAFE: &str = "SET lock_timeout = '5s';\n\
+    ALTER TABLE t ADD CONSTRAINT t_u FOREIGN KEY (u_id) REFERENCES u (id) NOT VALID;\n\
+    ALTER TABLE t VALIDATE CONSTRAINT t_u;\n\
+    ALTER TABLE t ADD CONSTRAINT t_n_positive CHECK (n > 0) NOT VALID;\n\
+    ALTER TABLE t VALIDATE CONSTRAINT t_n_positive;\n\
+    ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE USING INDEX t_email_key;\n\
+    ALTER TABLE t ADD COLUMN z BIGINT NOT NULL DEFAULT 0;\n\
+    ALTER TABLE t ADD COLUMN y TEXT;\n";
+
+/// db lint and squawk agree on every hazard both know, one migration each, and on the safe forms.
+#[test]
+fn lint_agrees_with_squawk_on_postgresql_hazards() {
+    let test = "lint_agrees_with_squawk_on_postgresql_hazards";
+    let Some(squawk) = common::tool(test, "squawk") else {
+        return;
+    };
+    let fixture = Fixture::new();
+    let tables = "CREATE TABLE u (id BIGINT PRIMARY KEY);\n\
+        CREATE TABLE t (id BIGINT PRIMARY KEY, u_id BIGINT, email TEXT, n INTEGER);\n\
+        CREATE INDEX t_n ON t (n);\n";
+    fixture.migration(
+        "2024-01-01-000000_tables",
+        tables,
+        Some("DROP TABLE t;\nDROP TABLE u;\n"),
+    );
+    let mut scripts = Vec::new();
+    for (i, (_, _, sql)) in HAZARDS.iter().enumerate() {
+        let folder = format!("2024-01-01-{:06}_hazard", i + 1);
+        let dir = fixture.migration(&folder, "SELECT 1;\n", None);
+        std::fs::write(dir.join("up.postgres.sql"), format!("{sql}\n")).unwrap();
+        scripts.push(dir.join("up.postgres.sql"));
+    }
+    let safe = fixture.migration("2024-01-02-000000_safe", "SELECT 1;\n", None);
+    std::fs::write(safe.join("up.postgres.sql"), SAFE).unwrap();
+    let concurrent = fixture.migration("2024-01-02-000001_index", "SELECT 1;\n", None);
+    std::fs::write(
+        concurrent.join("up.postgres.sql"),
+        "SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY t_email ON t (email);\nDROP INDEX CONCURRENTLY t_n;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        concurrent.join("metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .unwrap();
+
+    let ours = fixture.run(&["db", "lint", "--format", "json"]);
+    let ours: serde_json::Value = serde_json::from_str(ours.stdout.trim()).unwrap();
+    let ours: Vec<(String, String)> = ours["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("up.postgres.sql"))
+        .map(|f| {
+            (
+                f["migration"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut command = std::process::Command::new(&squawk);
+    command.args(["--pg-version", "15", "--reporter", "json"]);
+    command
+        .args(&scripts)
+        .arg(safe.join("up.postgres.sql"))
+        .arg(concurrent.join("up.postgres.sql"));
+    let output = command.output().unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "squawk's JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    let theirs: Vec<(String, String)> = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let file = std::path::Path::new(f["file"].as_str().unwrap());
+            let folder = file
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap();
+            (
+                folder.to_string(),
+                f["rule_name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let known: Vec<&str> = HAZARDS.iter().map(|h| h.1).collect();
+    for (i, (rule, squawk_rule, sql)) in HAZARDS.iter().enumerate() {
+        let folder = format!("2024-01-01-{:06}_hazard", i + 1);
+        assert!(
+            ours.contains(&(folder.clone(), rule.to_string())),
+            "db lint misses {rule} in `{sql}`: {ours:?}"
+        );
+        assert!(
+            theirs.contains(&(folder.clone(), squawk_rule.to_string())),
+            "squawk misses {squawk_rule} in `{sql}`: {theirs:?}"
+        );
+    }
+    for folder in ["2024-01-02-000000_safe", "2024-01-02-000001_index"] {
+        let mine: Vec<_> = ours.iter().filter(|f| f.0 == folder).collect();
+        assert!(mine.is_empty(), "db lint on the safe forms: {mine:?}");
+        let flagged: Vec<_> = theirs
+            .iter()
+            .filter(|f| f.0 == folder && known.contains(&f.1.as_str()))
+            .collect();
+        assert!(flagged.is_empty(), "squawk on the safe forms: {flagged:?}");
+    }
+}

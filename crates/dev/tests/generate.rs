@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The variables the migration commands read; every command starts without them.
-const VARIABLES: [&str; 4] = [
+const VARIABLES: [&str; 5] = [
     "DATABASE_URL",
     "WORKHUB_ENV",
     "WORKHUB_MIGRATIONS_DIR",
     "WORKHUB_LOCK_TIMEOUT",
+    "WORKHUB_POSTGRES_LOCK_TIMEOUT",
 ];
 
 fn workspace() -> PathBuf {
@@ -249,5 +250,181 @@ fn it_names_itself_in_hints_and_documents_its_exit_codes() {
                 "{args:?}: {needle:?} not in:\n{help}"
             );
         }
+    }
+}
+
+/// `dir/migrations`: the repository's history, then a hand-written migration `folder` running
+/// `up`, which leaves the schema short of the models.
+fn history_with(dir: &Path, folder: &str, up: &str) -> PathBuf {
+    let migrations = dir.join("migrations");
+    copy_dir(&workspace().join("migrations"), &migrations);
+    std::fs::create_dir(migrations.join(folder)).unwrap();
+    std::fs::write(migrations.join(folder).join("up.sql"), up).unwrap();
+    migrations
+}
+
+/// An index on a table that exists is PostgreSQL's to build CONCURRENTLY: `db create` writes it as a
+/// companion run outside a transaction, with the lock_timeout asked for, and says so;
+/// `--transaction all` refuses it by name; a lock_timeout PostgreSQL would not read is refused with
+/// nothing written.
+#[test]
+fn an_index_on_an_existing_table_is_written_to_run_outside_a_transaction() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    let migrations = history_with(
+        dir,
+        "2026-12-31-000000_drop_email_idx",
+        "DROP INDEX project_invitations_email_idx;\n",
+    );
+    let db = dir.join("dev.db");
+    let base = [
+        "--migrations-dir",
+        migrations.to_str().unwrap(),
+        "--database-url",
+        db.to_str().unwrap(),
+    ];
+    let run = |args: &[&str]| {
+        let all: Vec<&str> = base.iter().chain(args).copied().collect();
+        dev(dir, &all)
+    };
+    let run_ok = |args: &[&str]| {
+        let all: Vec<&str> = base.iter().chain(args).copied().collect();
+        ok(dir, &all)
+    };
+    let folders = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&migrations)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = folders();
+
+    let bad = run(&["db", "create", "restore", "--postgres-lock-timeout", "5"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("`5` is not a lock_timeout")
+            && text(&bad.stderr).contains("nothing was written"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert_eq!(folders(), before);
+
+    let created = run_ok(&[
+        "db",
+        "create",
+        "restore email index",
+        "--postgres-lock-timeout",
+        "2s",
+    ]);
+    for needle in [
+        "Detected 1 change:",
+        "  added index project_invitations_email_idx",
+        "_restore_email_index_online",
+        "runs outside a transaction (metadata.toml)",
+        "builds index project_invitations_email_idx on project_invitations CONCURRENTLY",
+    ] {
+        assert!(created.contains(needle), "{needle} not in:\n{created}");
+    }
+    let new: Vec<String> = folders()
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(new.len(), 1, "only the companion: {new:?}");
+    assert!(new[0].ends_with("_restore_email_index_online"), "{new:?}");
+    let folder = migrations.join(&new[0]);
+    let metadata = std::fs::read_to_string(folder.join("metadata.toml")).unwrap();
+    assert!(
+        metadata.contains("run_in_transaction = false"),
+        "{metadata}"
+    );
+    let up = std::fs::read_to_string(folder.join("up.postgres.sql")).unwrap();
+    for needle in [
+        "SET lock_timeout = '2s';",
+        "CREATE INDEX CONCURRENTLY \"project_invitations_email_idx\" ON \"project_invitations\" (\"email\");",
+        "RESET lock_timeout;",
+    ] {
+        assert!(up.contains(needle), "{needle} not in:\n{up}");
+    }
+    let sqlite = std::fs::read_to_string(folder.join("up.sql")).unwrap();
+    assert!(
+        sqlite.contains("CREATE INDEX \"project_invitations_email_idx\" ON \"project_invitations\" (\"email\");"),
+        "{sqlite}"
+    );
+    let head = std::fs::read_to_string(migrations.join("lineage.head")).unwrap();
+    assert!(head.contains(&new[0]), "{head}");
+
+    let all = run(&["db", "upgrade", "--transaction", "all"]);
+    assert_eq!(all.status.code(), Some(1), "{}", text(&all.stderr));
+    for needle in [
+        new[0].as_str(),
+        "run_in_transaction = false",
+        "nothing was run",
+    ] {
+        assert!(
+            text(&all.stderr).contains(needle),
+            "{needle} not in:\n{}",
+            text(&all.stderr)
+        );
+    }
+    // Refused before anything ran: the database was not even created.
+    assert!(!db.exists(), "--transaction all created {}", db.display());
+    let upgraded = run_ok(&["db", "upgrade"]);
+    assert!(upgraded.contains(&new[0]), "{upgraded}");
+    let checked = run_ok(&["db", "check"]);
+    assert!(
+        checked.contains("the models match the migrations"),
+        "{checked}"
+    );
+}
+
+/// Every warning the generated SQL carries in its comments is printed too: here a renamed column
+/// the models still call by its old name (a possible rename, a destructive drop, a NOT NULL column
+/// added without a default), and the hazard acknowledged for `db lint`.
+#[test]
+fn db_create_prints_every_warning_its_sql_carries() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    let migrations = history_with(
+        dir,
+        "2026-12-31-000000_rename_email",
+        "ALTER TABLE project_invitations RENAME COLUMN email TO mail;\n",
+    );
+    let args = [
+        "--migrations-dir",
+        migrations.to_str().unwrap(),
+        "--database-url",
+        "x.db",
+        "db",
+        "create",
+        "back",
+    ];
+    let created = ok(dir, &args);
+    let printed = [
+        "warning: possible rename: column project_invitations.mail -> project_invitations.email",
+        "warning: destructive: dropped column project_invitations.mail: data can be lost",
+        "warning: project_invitations.email is NOT NULL without a default",
+        "ALTER TABLE project_invitations DROP COLUMN mail (drop-column): the models no longer declare the column",
+        "builds unique constraint project_invitations_project_id_email_key on project_invitations as a unique index CONCURRENTLY",
+    ];
+    for needle in printed {
+        assert!(created.contains(needle), "{needle} not in:\n{created}");
+    }
+    let main = std::fs::read_dir(&migrations)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_back"))
+        .expect("the migration");
+    let sql = std::fs::read_to_string(main.join("up.postgres.sql")).unwrap();
+    for comment in [
+        "-- POSSIBLE RENAME: column project_invitations.mail -> project_invitations.email",
+        "-- DESTRUCTIVE, data can be lost: dropped column project_invitations.mail",
+        "-- WARNING: project_invitations.email is NOT NULL without a default",
+        "-- workhub-lint: allow drop-column the models no longer declare the column",
+    ] {
+        assert!(sql.contains(comment), "{comment} not in:\n{sql}");
     }
 }

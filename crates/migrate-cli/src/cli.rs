@@ -193,6 +193,10 @@ pub enum DbCommand {
         /// the same either way.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also lint every migration after REVISION (the one production runs), not only the
+        /// pending ones: in CI, where the database was just upgraded, this is what the branch adds.
+        #[arg(long, value_name = "REVISION")]
+        lint_since: Option<String>,
     },
     /// Record the current checksums of applied migrations whose SQL was deliberately edited, once the
     /// database's schema is shown to be what the migrations as edited build.
@@ -233,6 +237,17 @@ pub enum DbCommand {
         /// Write an empty template instead of detecting changes.
         #[arg(long)]
         empty: bool,
+        /// The lock_timeout each generated PostgreSQL migration sets first (`5s`, `500ms`,
+        /// `1min`): a statement that waits longer for a lock fails instead of queueing all traffic
+        /// on its table behind it.
+        #[arg(
+            long,
+            env = "WORKHUB_POSTGRES_LOCK_TIMEOUT",
+            hide_env_values = true,
+            default_value = workhub_migrations::schema::render::online::DEFAULT_LOCK_TIMEOUT,
+            value_name = "DURATION"
+        )]
+        postgres_lock_timeout: String,
     },
     /// Development only: delete the SQLite database and rebuild it from the migrations.
     #[command(after_help = EXIT_CODES)]
@@ -290,7 +305,7 @@ pub fn with_examples(command: clap::Command, program: &str) -> clap::Command {
         ("current", &["", "--verbose", "--format json"]),
         ("history", &["", "-v", "--format json"]),
         ("stamp", &["head", "head --purge", "20240501 --force"]),
-        ("check", &["", "--format json"]),
+        ("check", &["", "--format json", "--lint-since 20240501"]),
         ("repair", &["", "--force"]),
         ("diff", &["", "head", "20240501", "--format json"]),
         (

@@ -10,7 +10,9 @@ pub fn message(err: &MigrateError, program: &str) -> String {
         MigrateError::Source(err) => source_message(err),
         // The flag that chose the mode is this command line's: it words the whole refusal.
         MigrateError::NeedsOwnTransaction { folders } => format!(
-            "--transaction all cannot include migrations with run_in_transaction = false:{}\n  \
+            "--transaction all cannot include migrations with run_in_transaction = false \
+             (CREATE INDEX CONCURRENTLY and other statements a transaction block refuses):{}\n  \
+             nothing was run\n  \
              hint: use --transaction each (the default), or stop the run before them",
             folders
                 .iter()

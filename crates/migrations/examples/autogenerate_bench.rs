@@ -5,6 +5,7 @@
 //! reading it back (a history `db create` has not seen), and reading the schema a replay of this
 //! history kept (a second `db create` on an unchanged history, in a new process). `scripts/bench.sh`
 //! runs it; it prints the median of each series' runs in milliseconds, one line each.
+//! `WORKHUB_BENCH_SQL=FILE` also writes the migration's SQLite script there.
 //!
 //! `cargo run --release -p workhub-migrations --example autogenerate_bench -- [TABLES] [RUNS]`
 
@@ -25,7 +26,8 @@ const GENERATOR: Generator<'static> = Generator {
     upgrade: "bench upgrade",
 };
 
-fn model(tables: usize, changed: bool) -> Schema {
+/// The model with `changed` columns changed (0, 1 or 2).
+fn model(tables: usize, changed: usize) -> Schema {
     Schema::new(
         (0..tables)
             .map(|t| {
@@ -49,8 +51,11 @@ fn model(tables: usize, changed: bool) -> Schema {
                         .columns
                         .push(Column::new(&format!("column_{c:02}"), ty, c % 3 == 0));
                 }
-                if changed && t == tables / 2 {
+                if changed >= 1 && t == tables / 2 {
                     table.columns[5].ty = ColumnType::Varchar(200);
+                }
+                if changed >= 2 && t == tables / 3 {
+                    table.columns[9].ty = ColumnType::Varchar(200);
                 }
                 table.indexes.push(Index {
                     name: format!("{name}_column_02_idx"),
@@ -81,12 +86,16 @@ fn main() {
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let initial = generate(
         &Schema::default(),
-        &model(tables, false),
+        &model(tables, 0),
         Dialect::Sqlite,
         "initial",
         &GENERATOR,
     )
     .expect("the initial migration");
+    // The migration's SQL, for the bench to time the sqlite3 shell replaying the same statements.
+    if let Some(path) = std::env::var_os("WORKHUB_BENCH_SQL") {
+        std::fs::write(path, &initial.up).expect("writing WORKHUB_BENCH_SQL");
+    }
     let migrations = vec![Migration::new(
         "2024-01-01-000000_initial".into(),
         "20240101000000".into(),
@@ -95,7 +104,7 @@ fn main() {
         Scripts::new(initial.up, Some(initial.down)),
         None,
     )];
-    let changed = model(tables, true);
+    let changed = model(tables, 1);
     let kept_in = std::env::temp_dir().join(format!("autogenerate-bench-{}", std::process::id()));
     let mut replayed: Vec<Duration> = Vec::with_capacity(runs);
     let mut kept: Vec<Duration> = Vec::with_capacity(runs);
@@ -115,6 +124,38 @@ fn main() {
         let current = scratch::built_by(&migrations, &Target::Head).expect("kept schema");
         autogenerate(&current, &changed);
         kept.push(started.elapsed());
+    }
+    // A history grown by one migration (the change above, as `db create` wrote it) since the kept
+    // replay, and the models changed once more: the database that replay kept has the new migration
+    // applied to a copy of it. Each run starts with nothing kept for the grown history.
+    let change = generate(
+        &model(tables, 0),
+        &changed,
+        Dialect::Sqlite,
+        "change",
+        &GENERATOR,
+    )
+    .expect("the change");
+    let mut grown = migrations.clone();
+    grown.push(Migration::new(
+        "2024-01-02-000000_change".into(),
+        "20240102000000".into(),
+        "change".into(),
+        true,
+        Scripts::new(change.up, Some(change.down)),
+        None,
+    ));
+    let changed_again = model(tables, 2);
+    let grown_fingerprint = schema_cache::fingerprint(&grown, &Target::Head, Dialect::Sqlite);
+    let mut after_new: Vec<Duration> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let _ = std::fs::remove_file(kept_in.join(format!("{grown_fingerprint}.json")));
+        let _ = std::fs::remove_file(kept_in.join(format!("{grown_fingerprint}.db")));
+        schema_cache::keep_in(Some(kept_in.clone()));
+        let started = Instant::now();
+        let current = scratch::built_by(&grown, &Target::Head).expect("grown history");
+        autogenerate(&current, &changed_again);
+        after_new.push(started.elapsed());
     }
     let _ = std::fs::remove_dir_all(&kept_in);
     // Where the time goes, for profiling: WORKHUB_BENCH_BREAKDOWN=1.
@@ -138,7 +179,11 @@ fn main() {
             t.elapsed()
         );
     }
-    for (series, mut times) in [("replayed", replayed), ("kept schema", kept)] {
+    for (series, mut times) in [
+        ("replayed", replayed),
+        ("kept schema", kept),
+        ("one new migration", after_new),
+    ] {
         times.sort();
         println!(
             "autogenerate {tables} tables x 20 columns, one column changed, {series}: median {:.1} ms over {runs} runs (min {:.1} ms)",

@@ -8,8 +8,8 @@ use workhub_schema::{Change, Schema};
 
 use crate::scratch::{generate, Generated};
 use crate::source::lineage::LINEAGE_FILE;
-use crate::source::Lineage;
-use crate::Dialect;
+use crate::source::{self, Lineage};
+use crate::{Dialect, Migration, SourceError};
 
 /// The files of one migration folder, and the changes its SQL makes (none when written by hand).
 #[derive(Debug, Clone)]
@@ -19,6 +19,22 @@ pub struct Draft {
     pub lineage: Lineage,
     /// File name and text, `lineage.toml` included.
     pub files: Vec<(&'static str, String)>,
+    /// What `db create` prints besides the changes, one line each: how PostgreSQL's online form
+    /// makes them, and the hazards the SQL keeps knowingly, each silenced for `db lint` with why
+    /// (see [`online`](crate::online)).
+    pub notes: Vec<String>,
+}
+
+impl Draft {
+    /// The migration its files make, as the source would read the folder.
+    pub fn migration(&self) -> Result<Migration, SourceError> {
+        let files = self
+            .files
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.clone().into_bytes()))
+            .collect();
+        source::migration_from_files(&self.folder, files).map(|(migration, _)| migration)
+    }
 }
 
 /// The migration `folder` that turns `current` (what the migrations up to `parent` build) into
@@ -67,6 +83,7 @@ pub fn generated(
         changes: sqlite.changes,
         files,
         lineage,
+        notes: Vec::new(),
     })
 }
 
@@ -91,6 +108,7 @@ pub fn hand_written(
         changes: Vec::new(),
         lineage,
         files,
+        notes: Vec::new(),
     }
 }
 

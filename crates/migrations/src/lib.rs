@@ -18,6 +18,8 @@
 //! - [`scratch`]: the schema a set of migrations builds, replayed into a scratch database;
 //! - [`schema_cache`]: the schemas replays built, kept by the fingerprint of what was replayed;
 //! - [`draft`]: a new migration's files, generated and with their lineage, before they are written;
+//! - [`online`]: what `db create` writes: PostgreSQL's online form, with a companion run outside a
+//!   transaction where a step cannot hold one without blocking;
 //! - [`rebase`]: a branch's migrations re-created on top of the history they were merged into;
 //! - [`assumed`]: whether each migration still follows the schema it was written against.
 //!
@@ -48,6 +50,8 @@ pub mod history;
 #[cfg(feature = "runtime")]
 pub mod introspect;
 pub mod lint;
+#[cfg(feature = "runtime")]
+pub mod online;
 #[cfg(feature = "runtime")]
 pub mod plan;
 #[cfg(feature = "runtime")]

@@ -84,6 +84,12 @@ pub enum RebaseError {
     NothingMergedIn { onto: String },
     /// The re-created files do not form a valid migration folder.
     Source(source::SourceError),
+    /// A companion `db create` wrote to run outside a transaction (PostgreSQL's online form), which
+    /// is re-created only with the migration it completes, by generating both again.
+    OnlinePair {
+        companion: String,
+        completes: Option<String>,
+    },
 }
 
 impl fmt::Display for RebaseError {
@@ -111,6 +117,21 @@ impl fmt::Display for RebaseError {
                 }
                 Ok(())
             }
+            Self::OnlinePair {
+                companion,
+                completes,
+            } => write!(
+                f,
+                "{companion} is the companion db create wrote to run outside a transaction (it \
+                 completes {} on PostgreSQL without blocking); a rebase cannot re-create such a pair \
+                 one folder at a time: delete {companion}{}, rebase the rest, then run db create again \
+                 to generate the change anew on the rebased history",
+                completes.as_deref().unwrap_or("the change before it"),
+                completes
+                    .as_deref()
+                    .map(|m| format!(" and {m}"))
+                    .unwrap_or_default()
+            ),
             Self::Conflicts { migration, conflicts } => write!(
                 f,
                 "{migration} changes what the other branch also changed, differently:{}",
@@ -179,6 +200,18 @@ pub fn rebase(
         .collect();
     if theirs.is_empty() {
         return Err(RebaseError::NothingMergedIn { onto: ours.into() });
+    }
+    if let Some(companion) = theirs
+        .iter()
+        .find(|m| !m.run_in_transaction() && m.lineage().is_some_and(|l| !l.is_hand_written()))
+    {
+        return Err(RebaseError::OnlinePair {
+            companion: companion.folder().to_string(),
+            completes: companion
+                .lineage()
+                .and_then(Lineage::parent)
+                .map(str::to_string),
+        });
     }
     let onto = tip.folder().to_string();
     let mut schema = built(&history, &first.migration)?;
@@ -294,6 +327,7 @@ fn restore_parents(
                 changes: Vec::new(),
                 lineage,
                 files,
+                notes: Vec::new(),
             },
             hand_written: true,
             edited: false,

@@ -7,6 +7,10 @@
 //! the exact text of the SQL the dialect runs), and the code that replayed and read it back (this
 //! crate's and workhub-schema's sources, the workspace's Cargo.lock and .cargo/config.toml, digested
 //! by the build script).
+//!
+//! Beside each schema a SQLite replay built, the directory keeps the replayed database itself (a few of
+//! the newest): a history that grew by a migration or two since is then built by applying only the
+//! new ones to a copy of it, which is exactly what replaying the whole history would have built.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,6 +24,9 @@ use crate::{Dialect, Migration};
 /// The kept schemas beyond which the oldest files are removed: one per history state recently
 /// checked, enough for a few branches.
 const KEPT_FILES: usize = 32;
+
+/// The kept databases beyond which the oldest are removed: each holds a whole schema.
+const KEPT_DATABASES: usize = 4;
 
 /// What a file of the directory names itself as, so that a file of another format is never read.
 const FORMAT: &str = "workhub-migrations replayed schema, format 1";
@@ -121,7 +128,7 @@ pub fn put(fingerprint: &str, schema: &Schema) {
         let _ = std::fs::remove_file(&partial);
         return;
     }
-    prune(&dir);
+    prune(&dir, ".json", KEPT_FILES);
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -147,21 +154,50 @@ fn file(dir: &Path, fingerprint: &str) -> PathBuf {
     dir.join(format!("{fingerprint}.json"))
 }
 
-/// Removes the oldest kept schemas beyond [`KEPT_FILES`].
-fn prune(dir: &Path) {
+/// Removes the oldest files of `dir` whose names end in `suffix` beyond the newest `keep`.
+fn prune(dir: &Path, suffix: &str, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
         .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(suffix))
         .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
         .collect();
-    if kept.len() <= KEPT_FILES {
+    if kept.len() <= keep {
         return;
     }
     kept.sort();
-    for (_, path) in &kept[..kept.len() - KEPT_FILES] {
+    for (_, path) in &kept[..kept.len() - keep] {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// The database a SQLite replay of exactly what `fingerprint` names built, kept by [`keep_database`].
+pub fn database(fingerprint: &str) -> Option<PathBuf> {
+    let path = directory()?.join(format!("{fingerprint}.db"));
+    path.is_file().then_some(path)
+}
+
+/// A fresh directory inside the kept directory to build a database in (on the same file system, so
+/// [`keep_database`] renames it into place), or `None` when nothing is kept across runs.
+pub fn workspace() -> Option<PathBuf> {
+    let dir = directory()?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let work = dir.join(format!(".replay-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&work).ok()?;
+    Some(work)
+}
+
+/// Keeps the closed database file `built` as what a replay of `fingerprint` builds (moved, best
+/// effort), and removes the oldest kept databases beyond [`KEPT_DATABASES`].
+pub fn keep_database(fingerprint: &str, built: &Path) {
+    let Some(dir) = directory() else { return };
+    if std::fs::rename(built, dir.join(format!("{fingerprint}.db"))).is_err() {
+        let _ = std::fs::remove_file(built);
+        return;
+    }
+    prune(&dir, ".db", KEPT_DATABASES);
 }

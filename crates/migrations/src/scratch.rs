@@ -44,13 +44,90 @@ pub fn built_by(migrations: &[Migration], target: &Target) -> Result<Schema, Mig
     if let Some(schema) = schema_cache::get(&fingerprint) {
         return Ok(schema);
     }
-    let schema = replayed(migrations, target)?;
+    let schema = match from_kept_database(migrations, target, &fingerprint) {
+        Some(schema) => schema,
+        None => replayed_and_kept(migrations, target, &fingerprint)?,
+    };
     schema_cache::put(&fingerprint, &schema);
+    Ok(schema)
+}
+
+/// How many migrations back a kept database is looked for: a branch's few new ones.
+const NEW_MIGRATIONS: usize = 16;
+
+/// The schema built by applying the migrations a kept database of an earlier state of this history
+/// lacks to a copy of it, keeping the result in its place; `None` when no such database is kept or
+/// anything fails on the way (the caller replays the whole history, which reports any error).
+fn from_kept_database(
+    migrations: &[Migration],
+    target: &Target,
+    fingerprint: &str,
+) -> Option<Schema> {
+    if *target != Target::Head {
+        return None;
+    }
+    let kept = (migrations.len().saturating_sub(NEW_MIGRATIONS).max(1)..migrations.len())
+        .rev()
+        .find_map(|k| {
+            schema_cache::database(&schema_cache::fingerprint(
+                &migrations[..k],
+                &Target::Head,
+                Dialect::Sqlite,
+            ))
+        })?;
+    let work = schema_cache::workspace()?;
+    let path = work.join("replay.db");
+    let built = (|| {
+        std::fs::copy(&kept, &path).ok()?;
+        let mut db = Sqlite::open(&path).ok()?;
+        let mut migrator = Migrator::new(migrations);
+        migrator.allow_out_of_order = true;
+        migrator.allow_diverged = true;
+        migrator.upgrade(&mut db, &Target::Head, &mut Silent).ok()?;
+        let schema = read(&mut db).ok()?;
+        drop(db);
+        Some(schema)
+    })();
+    if built.is_some() {
+        schema_cache::keep_database(fingerprint, &path);
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    built
+}
+
+/// A whole replay into memory; when schemas are kept across runs, its database is kept too.
+fn replayed_and_kept(
+    migrations: &[Migration],
+    target: &Target,
+    fingerprint: &str,
+) -> Result<Schema, MigrateError> {
+    let mut scratch = replay_into_memory(migrations, target)?;
+    let schema = read(&mut scratch)?;
+    if *target == Target::Head {
+        if let (Some(work), Some(conn)) = (schema_cache::workspace(), scratch.reading()) {
+            let path = work.join("replay.db");
+            let into = format!(
+                "VACUUM INTO '{}'",
+                path.display().to_string().replace('\'', "''")
+            );
+            if diesel::RunQueryDsl::execute(diesel::sql_query(into), conn).is_ok() {
+                schema_cache::keep_database(fingerprint, &path);
+            }
+            let _ = std::fs::remove_dir_all(&work);
+        }
+    }
     Ok(schema)
 }
 
 /// The replay itself, with nothing kept.
 pub fn replayed(migrations: &[Migration], target: &Target) -> Result<Schema, MigrateError> {
+    read(&mut replay_into_memory(migrations, target)?)
+}
+
+fn replay_into_memory(
+    migrations: &[Migration],
+    target: &Target,
+) -> Result<Sqlite<'static>, MigrateError> {
     let mut scratch = Sqlite::open(std::path::Path::new(":memory:"))?;
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;
@@ -58,7 +135,7 @@ pub fn replayed(migrations: &[Migration], target: &Target) -> Result<Schema, Mig
     if !(migrations.is_empty() || *target == Target::Base) {
         migrator.upgrade(&mut scratch, target, &mut Silent)?;
     }
-    read(&mut scratch)
+    Ok(scratch)
 }
 
 /// Replays `migrations` (their PostgreSQL SQL) up to `target` into a temporary database created on

@@ -720,6 +720,7 @@ fn an_unknown_schema_digest_is_never_called_stale() {
                 (lineage::LINEAGE_FILE, lineage.to_toml()),
             ],
             lineage,
+            notes: Vec::new(),
         };
         vec![initial.clone(), migration_of(&draft).unwrap()]
     };
@@ -946,5 +947,65 @@ fn sqlite_sql_run_by_postgres_fails_at_its_first_statement() {
             "{err}"
         );
         assert_eq!(scratch::read_postgres(&mut db).unwrap(), before);
+    }
+}
+
+/// A branch whose migration came with a companion run outside a transaction (PostgreSQL's online
+/// form) is not re-created one folder at a time: the rebase refuses, naming the companion and the
+/// migration it completes, and the way out.
+#[test]
+fn a_rebase_over_an_online_companion_is_refused_naming_the_pair() {
+    use workhub_migrations::online::{self, Folders};
+    use workhub_schema::render::online::Online;
+
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let base = vec![initial.clone()];
+    let current = scratch::built_by(&base, &Target::Head).unwrap();
+    // The branch's change: a column and an index on it, so the migration and its companion.
+    let mut models = parent::schema();
+    let tasks = models
+        .tables
+        .iter_mut()
+        .find(|t| t.name == "tasks")
+        .unwrap();
+    tasks.columns.push(workhub_schema::Column::new(
+        "done",
+        workhub_schema::ColumnType::Bool,
+        true,
+    ));
+    tasks.indexes.push(workhub_schema::Index {
+        name: "tasks_done_idx".into(),
+        columns: vec!["done".into()],
+        unique: false,
+    });
+    let drafts = online::drafts(
+        Folders {
+            main: "2024-01-03-000000_add_done",
+            companion: "2024-01-03-000001_add_done_online",
+        },
+        Some(INITIAL),
+        &base,
+        &current,
+        &models,
+        &GENERATOR,
+        &Online::default(),
+    )
+    .unwrap();
+    assert_eq!(drafts.len(), 2, "the migration and its companion");
+    let mut merged = vec![initial, a];
+    merged.extend(drafts.iter().map(|d| migration_of(d).unwrap()));
+    let err = rebase(&merged, &models, ADD_COLOR, &GENERATOR, |m, _| {
+        format!("2024-02-01-000000_{}", m.name())
+    })
+    .unwrap_err();
+    assert!(matches!(err, RebaseError::OnlinePair { .. }), "{err:?}");
+    let message = err.to_string();
+    for needle in [
+        "2024-01-03-000001_add_done_online is the companion",
+        "delete 2024-01-03-000001_add_done_online and 2024-01-03-000000_add_done",
+        "run db create again",
+    ] {
+        assert!(message.contains(needle), "{needle} not in: {message}");
     }
 }

@@ -1100,3 +1100,41 @@ fn a_lent_connections_lock_timeout_is_waited_out_once() {
         "waited {waited:?}: {err}"
     );
 }
+
+/// A migration outside a transaction may `SET lock_timeout` for the session (generated ones do):
+/// the engine's own timeout is back for what it runs next, the next migration's SQL included.
+#[test]
+fn a_lock_timeout_set_outside_a_transaction_does_not_outlive_its_migration() {
+    let test = "a_lock_timeout_set_outside_a_transaction_does_not_outlive_its_migration";
+    let Some((database, _url)) = postgres(test, "session_set") else {
+        return;
+    };
+    let mut db = workhub_migrations::apply::Postgres::open(database.url()).unwrap();
+    let history = History::of([
+        Step::sql(
+            "sets_its_own",
+            "SET lock_timeout = '1ms';\nCREATE TABLE a (id INTEGER);",
+            None,
+        )
+        .outside_transaction(),
+        Step::sql(
+            "sees_the_engines",
+            "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS value;",
+            None,
+        ),
+    ]);
+    let mut migrator = history.migrator();
+    migrator.lock_timeout = Duration::from_secs(7);
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Events::default())
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Seen {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let seen: Seen = diesel::sql_query("SELECT value FROM seen")
+        .get_result(db.connection())
+        .unwrap();
+    assert_eq!(seen.value, "7s");
+}

@@ -50,6 +50,17 @@ impl ColumnType {
     }
 }
 
+impl ColumnType {
+    /// How the models declare this type (diesel's SQL type names).
+    pub fn declared(&self) -> String {
+        match self {
+            Self::Varchar(n) => format!("Text (with #[max_length = {n}])"),
+            Self::Other(name) => name.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -315,12 +326,39 @@ impl Schema {
                                 ));
                             }
                         }
+                        problems.extend(foreign_key_type_mismatches(table, fk, target));
                     }
                 }
             }
         }
         problems
     }
+}
+
+/// Each column of `fk` whose type is not the type of the key column it references: an `Integer`
+/// column referencing a `BigInt` key accepts every row until the key passes 2^31-1, then every insert
+/// of a newer id fails.
+fn foreign_key_type_mismatches(table: &Table, fk: &ForeignKey, target: &Table) -> Vec<String> {
+    fk.columns
+        .iter()
+        .zip(&fk.referenced_columns)
+        .filter_map(|(column, referenced)| {
+            let (own, key) = (table.column(column)?, target.column(referenced)?);
+            (own.ty != key.ty).then(|| {
+                format!(
+                    "{t}.{column} is {} but references {}.{referenced}, which is {}: a foreign key \
+                     column must have the type of the key it references, or ids past what {t}.{column} \
+                     holds cannot be referenced (inserts fail once they pass it); declare {column} -> {} \
+                     in table {t}",
+                    own.ty,
+                    target.name,
+                    key.ty,
+                    key.ty.declared(),
+                    t = table.name,
+                )
+            })
+        })
+        .collect()
 }
 
 /// Collapses runs of whitespace and trims, so `a  IN ( 'x')` and `a IN ( 'x')` compare equal.
@@ -357,6 +395,34 @@ mod tests {
         assert!(Schema::new(vec![table("users", ColumnType::BigInt)])
             .problems()
             .is_empty());
+    }
+
+    #[test]
+    fn a_foreign_key_of_another_type_than_its_key_is_refused() {
+        let users = table("users", ColumnType::BigInt);
+        let mut tasks = table("tasks", ColumnType::BigInt);
+        tasks
+            .columns
+            .push(Column::new("owner_id", ColumnType::Integer, false));
+        tasks.foreign_keys.push(ForeignKey {
+            name: "tasks_owner_id_fkey".into(),
+            columns: vec!["owner_id".into()],
+            references: "users".into(),
+            referenced_columns: vec!["id".into()],
+            on_delete: Action::Cascade,
+            on_update: Action::NoAction,
+        });
+        let problems = Schema::new(vec![users.clone(), tasks.clone()]).problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        for needle in [
+            "tasks.owner_id is INTEGER",
+            "users.id, which is BIGINT",
+            "declare owner_id -> BigInt",
+        ] {
+            assert!(problems[0].contains(needle), "{needle}: {}", problems[0]);
+        }
+        tasks.columns[1].ty = ColumnType::BigInt;
+        assert!(Schema::new(vec![users, tasks]).problems().is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use tempfile::TempDir;
 
 /// The environment variables workhub reads; every command starts without them.
-pub const WORKHUB_VARIABLES: [&str; 10] = [
+pub const WORKHUB_VARIABLES: [&str; 11] = [
     "DATABASE_URL",
     "WORKHUB_SESSION_TTL_HOURS",
     "WORKHUB_BODY_LIMIT_BYTES",
@@ -23,6 +23,7 @@ pub const WORKHUB_VARIABLES: [&str; 10] = [
     "WORKHUB_ADDR",
     "WORKHUB_MIGRATIONS_DIR",
     "WORKHUB_LOCK_TIMEOUT",
+    "WORKHUB_POSTGRES_LOCK_TIMEOUT",
     "WORKHUB_EMBED_MIGRATIONS_DIR",
     "RUST_LOG",
 ];

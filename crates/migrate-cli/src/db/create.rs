@@ -6,14 +6,25 @@ use std::path::{Path, PathBuf};
 use time::macros::format_description;
 use time::{Date, Month, OffsetDateTime};
 use workhub_migrations::source::{self, lineage, Lineage, MIGRATION_NAME_RULE};
-use workhub_migrations::Target;
-use workhub_migrations::{draft, scratch};
+use workhub_migrations::{draft, online, scratch};
+use workhub_migrations::{Dialect, Target};
 use workhub_schema::diff;
+use workhub_schema::render::{self, online::Online};
 
 use crate::context::{Context, Source};
 use crate::failure::Failure;
 
-pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failure> {
+pub fn run(
+    ctx: &Context,
+    name: Option<String>,
+    empty: bool,
+    postgres_lock_timeout: &str,
+) -> Result<(), Failure> {
+    let online = Online::new(postgres_lock_timeout).map_err(|err| {
+        Failure::Usage(format!(
+            "--postgres-lock-timeout / WORKHUB_POSTGRES_LOCK_TIMEOUT: {err}; nothing was written"
+        ))
+    })?;
     let name = match name {
         Some(name) => name,
         None => ask_for_name(ctx.app.program)?,
@@ -59,9 +70,9 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
     };
     // The schema the new migration assumes; its digest goes into the lineage.
     let replayed = scratch::built_by(&existing, &Target::Head);
-    let draft = if empty {
+    let drafts = if empty {
         match replayed {
-            Ok(current) => draft::hand_written(&folder, parent, &current, template()),
+            Ok(current) => vec![draft::hand_written(&folder, parent, &current, template())],
             Err(err) => {
                 // A history SQLite cannot replay (SQL for PostgreSQL alone in up.sql) still gets its
                 // template, and its parent: only the schema digest is unknown, and never compared.
@@ -93,8 +104,23 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 problems.iter().map(|p| format!("    {p}")).collect::<Vec<_>>().join("\n")
             )));
         }
-        let Some(draft) = draft::generated(&folder, parent, &current, &models, &ctx.generator())
-        else {
+        let version = source::FolderName::parse(&folder)?.version;
+        let companion = folder_name(&format!("{name}_online"), Some(version.as_str()));
+        let folders = online::Folders {
+            main: &folder,
+            companion: &companion,
+        };
+        let drafts = online::drafts(
+            folders,
+            parent,
+            &existing,
+            &current,
+            &models,
+            &ctx.generator(),
+            &online,
+        )
+        .map_err(|err| ctx.error(err))?;
+        if drafts.is_empty() {
             println!(
                 "No changes detected: the models match the schema the {} migration{} in {} build. Nothing written.",
                 existing.len(),
@@ -106,27 +132,55 @@ pub fn run(ctx: &Context, name: Option<String>, empty: bool) -> Result<(), Failu
                 ctx.app.program
             );
             return Ok(());
-        };
+        }
+        let changes = diff::diff(
+            &render::for_dialect(&current, Dialect::Sqlite),
+            &render::for_dialect(&models, Dialect::Sqlite),
+        );
         println!(
             "Detected {} change{}:",
-            draft.changes.len(),
-            super::plural(draft.changes.len())
+            changes.len(),
+            super::plural(changes.len())
         );
-        for change in &draft.changes {
+        for change in &changes {
             println!("  {}", change.describe());
         }
-        for hint in diff::rename_hints(&draft.changes) {
-            println!(
-                "  possible rename: {} (see the comment in up.sql)",
-                hint.describe()
-            );
+        let warnings = render::warnings(&changes);
+        if !warnings.is_empty() {
+            println!("Warnings (also in the SQL's comments):");
+            for warning in warnings {
+                println!("  warning: {warning}");
+            }
         }
-        draft
+        drafts
     };
-    let files = draft.files;
-    let path = write_folder(&dir, &folder, &files)?;
-    write_head(&dir, &folder)?;
-    println!("Created {}", path.display());
+    let mut written: Vec<PathBuf> = Vec::new();
+    for draft in &drafts {
+        match write_folder(&dir, &draft.folder, &draft.files) {
+            Ok(path) => written.push(path),
+            Err(err) => {
+                // The migration and its companion are one change: neither is left alone.
+                for path in &written {
+                    let _ = std::fs::remove_dir_all(path);
+                }
+                return Err(err);
+            }
+        }
+    }
+    let newest = drafts.last().map_or(folder.as_str(), |d| d.folder.as_str());
+    write_head(&dir, newest)?;
+    for (draft, path) in drafts.iter().zip(&written) {
+        println!("Created {}", path.display());
+        for note in &draft.notes {
+            println!("  {note}");
+        }
+    }
+    if drafts.len() > 1 {
+        println!(
+            "  the two folders are one change: apply them together (each runs on its own; \
+             `--transaction all` refuses the second, which runs outside a transaction)"
+        );
+    }
     println!(
         "  review its SQL, then run `just upgrade` ({} db upgrade)",
         ctx.app.program

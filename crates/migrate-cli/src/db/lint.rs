@@ -1,10 +1,13 @@
 //! `db lint [MIGRATION ...]`: the engine's lint over this run's migrations, as lines for people (in
-//! colour on a terminal) or JSON for programs; an error fails the command (exit 1).
+//! colour on a terminal) or JSON for programs; an error fails the command (exit 1). `db check` lints
+//! the migrations the database has not applied yet (and, with `--lint-since`, every one after a
+//! revision) through [`for_check`].
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use workhub_migrations::lint::{self, Finding, Severity};
+use workhub_migrations::plan::{State, Status};
 use workhub_migrations::{plan, Migration};
 
 use crate::cli::Format;
@@ -16,8 +19,8 @@ pub const LINT_FORMAT: &str = "workhub-lint/1";
 
 pub fn run(ctx: &Context, named: &[String], format: Format) -> Result<(), Failure> {
     let migrations: &[Migration] = &ctx.migrations;
-    let chosen: Vec<&Migration> = if named.is_empty() {
-        migrations.iter().collect()
+    let mut chosen: Vec<usize> = if named.is_empty() {
+        (0..migrations.len()).collect()
     } else {
         named
             .iter()
@@ -26,13 +29,17 @@ pub fn run(ctx: &Context, named: &[String], format: Format) -> Result<(), Failur
                 let folder = Path::new(name.trim_end_matches('/'))
                     .file_name()
                     .map_or(name.as_str(), |f| f.to_str().unwrap_or(name));
-                plan::resolve(migrations, folder)
-                    .map(|index| &migrations[index])
-                    .map_err(|err| ctx.failure(err))
+                plan::resolve(migrations, folder).map_err(|err| ctx.failure(err))
             })
             .collect::<Result<_, _>>()?
     };
-    let findings: Vec<Finding> = chosen.iter().flat_map(|m| lint::lint(m)).collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    let report = lint::history(migrations, &chosen);
+    for note in &report.notes {
+        eprintln!("{note}");
+    }
+    let findings = report.findings;
     let errors = findings
         .iter()
         .filter(|f| f.rule.severity() == Severity::Error)
@@ -109,4 +116,64 @@ pub fn run(ctx: &Context, named: &[String], format: Format) -> Result<(), Failur
     }
     eprintln!("lint: {summary}");
     Ok(())
+}
+
+/// What `db check` reports of lint: one problem line per error in the migrations `status` has
+/// pending and (with `since`) in every migration after that revision, and notes.
+pub fn for_check(
+    ctx: &Context,
+    status: &Status<'_>,
+    since: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>), Failure> {
+    let migrations: &[Migration] = &ctx.migrations;
+    let after = match since {
+        Some(revision) => plan::resolve(migrations, revision).map_err(|err| ctx.failure(err))? + 1,
+        None => migrations.len(),
+    };
+    let chosen: Vec<usize> = status
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(i, entry)| *i >= after || entry.state == State::Pending)
+        .map(|(i, _)| i)
+        .collect();
+    if chosen.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let report = lint::history(migrations, &chosen);
+    // A diverged history is reported by check itself, with its own hint.
+    let findings: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule != lint::Rule::NonLinearHistory)
+        .collect();
+    let problems = findings
+        .iter()
+        .filter(|f| f.rule.severity() == Severity::Error)
+        .map(|f| {
+            format!(
+                "lint: {}/{}:{}: {}: {} (fix: `{} db lint {}`)",
+                f.folder,
+                f.file,
+                f.line,
+                f.rule.id(),
+                f.message,
+                ctx.app.program,
+                f.folder
+            )
+        })
+        .collect();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.rule.severity() == Severity::Warning)
+        .count();
+    let mut notes = report.notes;
+    if warnings > 0 {
+        notes.push(format!(
+            "note: lint found {warnings} warning{} in the migrations checked (`{} db lint` lists them)",
+            super::plural(warnings),
+            ctx.app.program
+        ));
+    }
+    Ok((problems, notes))
 }

@@ -64,13 +64,17 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
             purge,
             force,
         } => stamp(ctx, &target, purge, force),
-        DbCommand::Check { format } => check(ctx, format),
+        DbCommand::Check { format, lint_since } => check(ctx, format, lint_since.as_deref()),
         DbCommand::Repair { force } => repair(ctx, force),
         DbCommand::Diff { target, format } => diff::run(ctx, target.as_ref(), format),
         DbCommand::Lint { migrations, format } => lint::run(ctx, &migrations, format),
-        DbCommand::Create { name, empty } => {
+        DbCommand::Create {
+            name,
+            empty,
+            postgres_lock_timeout,
+        } => {
             let name = (!name.is_empty()).then(|| name.join(" "));
-            create::run(ctx, name, empty)
+            create::run(ctx, name, empty, &postgres_lock_timeout)
         }
         DbCommand::Reset => reset(ctx),
         DbCommand::Rebase { onto } => rebase::run(ctx, onto.as_deref()),
@@ -298,7 +302,7 @@ fn remedies(program: &str, status: &Status<'_>) -> Vec<String> {
     remedies
 }
 
-fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
+fn check(ctx: &Context, format: Format, lint_since: Option<&str>) -> Result<(), Failure> {
     let status = ctx.status()?;
     report::warn_squashed(&status);
     let mut problems = problems(ctx, &status);
@@ -317,7 +321,8 @@ fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
     } else {
         Some(crate::drift::for_check(ctx, &status)?)
     };
-    let (changes, drift_hints, unadopted, compared, notes) = match drift {
+    let (linted, lint_notes) = lint::for_check(ctx, &status, lint_since)?;
+    let (changes, drift_hints, unadopted, compared, mut notes) = match drift {
         Some(drift) => (
             drift.problems,
             drift.hints,
@@ -333,8 +338,11 @@ fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
             Vec::new(),
         ),
     };
-    let counted =
-        problems.iter().filter(|p| !p.starts_with("  ")).count() + lineage.len() + changes.len();
+    notes.extend(lint_notes);
+    let counted = problems.iter().filter(|p| !p.starts_with("  ")).count()
+        + lineage.len()
+        + changes.len()
+        + linted.len();
     // An unadopted database's migrations are pending only in name: they are to be stamped.
     // An unfinished migration is the way forward's first step: the others wait for it.
     let mut remedies = if unadopted || unfinished.is_some() {
@@ -349,6 +357,14 @@ fn check(ctx: &Context, format: Format) -> Result<(), Failure> {
     remedies.extend(drift_hints);
     problems.extend(lineage);
     problems.extend(changes);
+    if !linted.is_empty() {
+        remedies.push(format!(
+            "`{} db lint MIGRATION` explains each lint error and its safe form; write it that way, \
+             or silence a rule that does not apply with `-- workhub-lint: allow RULE REASON`",
+            ctx.app.program
+        ));
+    }
+    problems.extend(linted);
     match format {
         Format::Json => println!(
             "{}",

@@ -69,6 +69,10 @@ pub trait Backend {
         false
     }
 
+    /// A migration's own SQL ran outside a transaction, where a `SET` it made (a `lock_timeout`)
+    /// outlives it: the session gets the engine's settings again before its next statement.
+    fn script_ran_outside_transaction(&mut self) {}
+
     /// From now on, `notice` hears (from another thread) whom a statement run with
     /// [`execute_statement`](Backend::execute_statement) waits for, where the database can tell.
     fn watch_waits(&mut self, _notice: BlockedNotice) {}

@@ -764,7 +764,11 @@ impl<'m> Migrator<'m> {
                         });
                         run_tracked(db, migration, plan.direction, sql, resume)
                     } else {
-                        run_statements(db, migration, plan.direction, sql)
+                        let ran = run_statements(db, migration, plan.direction, sql);
+                        if !own_transaction {
+                            db.script_ran_outside_transaction();
+                        }
+                        ran
                     }
                 })
                 .and_then(|()| {

@@ -39,6 +39,9 @@ pub struct Postgres<'c> {
     timeout: Duration,
     /// The `lock_timeout` this session has, once set.
     lock_timeout_set: Option<Duration>,
+    /// A migration's SQL ran outside a transaction, where a `SET` of its own outlives it: the
+    /// settings are set again before the next statement.
+    unsettled: bool,
     /// The migration connection's server pid, for asking from outside what it waits for; read with
     /// the lock.
     pid: Option<i32>,
@@ -151,6 +154,7 @@ impl<'c> Postgres<'c> {
             tables_seen: false,
             timeout: Duration::from_secs(60),
             lock_timeout_set: None,
+            unsettled: false,
             quiet: false,
             pid: None,
             watch: None,
@@ -199,10 +203,10 @@ impl<'c> Postgres<'c> {
     /// does not exist, skipping") kept out of the output, and the lock timeout.
     fn pending_settings(&self) -> Vec<String> {
         let mut settings = Vec::new();
-        if !self.quiet {
+        if !self.quiet || self.unsettled {
             settings.push("set_config('client_min_messages', 'warning', false)".to_string());
         }
-        if self.lock_timeout_set != Some(self.timeout) {
+        if self.lock_timeout_set != Some(self.timeout) || self.unsettled {
             // 0 would mean no limit to PostgreSQL, so at least 1 ms.
             let ms = self.timeout.as_millis().clamp(1, i32::MAX as u128);
             settings.push(format!("set_config('lock_timeout', '{ms}', false)"));
@@ -214,6 +218,7 @@ impl<'c> Postgres<'c> {
     fn settled(&mut self) {
         self.quiet = true;
         self.lock_timeout_set = Some(self.timeout);
+        self.unsettled = false;
     }
 
     /// The server's pid of this session, asked for.
@@ -539,6 +544,10 @@ impl Backend for Postgres<'_> {
 
     fn statement_was_blocked(&self) -> bool {
         self.blocked
+    }
+
+    fn script_ran_outside_transaction(&mut self) {
+        self.unsettled = true;
     }
 
     fn watch_waits(&mut self, notice: BlockedNotice) {

@@ -1,11 +1,12 @@
 //! Writing changes as SQL, one renderer per dialect, plus the reviewer's header both share.
 
 mod mysql;
+pub mod online;
 mod postgres;
 mod sqlite;
 
 pub use mysql::mysql;
-pub use postgres::postgres;
+pub use postgres::{postgres, Style};
 pub use sqlite::{postgres_refusal, sqlite};
 
 use std::fmt::Write as _;
@@ -69,7 +70,7 @@ pub fn render(
 ) -> String {
     match dialect {
         Dialect::Sqlite => sqlite(from, to, changes, generator),
-        Dialect::Postgres => postgres(from, to, changes),
+        Dialect::Postgres => postgres(from, to, changes, &Style::default()),
         Dialect::Mysql => mysql(from, to, changes),
     }
 }
@@ -137,6 +138,51 @@ pub fn header_from(title: &str, source: &str, changes: &[Change], generator: &Ge
         }
     }
     out.push('\n');
+    out
+}
+
+/// Every warning the scripts of `changes` carry in their comments ([`header`]'s, the destructive
+/// notes above statements, the backfills), one line each, for the command that writes them to print.
+pub fn warnings(changes: &[Change]) -> Vec<String> {
+    let mut out: Vec<String> = rename_hints(changes)
+        .iter()
+        .map(|hint| {
+            format!(
+                "possible rename: {}: a drop and an add of the same shape; if it is a rename, the \
+                 comment in up.sql gives the statement that keeps the data",
+                hint.describe()
+            )
+        })
+        .collect();
+    for change in changes {
+        if change.is_destructive() {
+            out.push(format!("destructive: {}: data can be lost", change.what()));
+        }
+        match change {
+            Change::AlterColumn { table, from, to } if from.nullable && !to.nullable => {
+                out.push(match &to.default {
+                    None => format!(
+                        "{table}.{} becomes NOT NULL and has no default: existing NULLs make this \
+                         migration fail; backfill them first (the comment in up.sql shows how)",
+                        to.name
+                    ),
+                    Some(default) => format!(
+                        "backfill: {table}.{} becomes NOT NULL: existing NULLs are set to its default \
+                         {default} first (on PostgreSQL in batches of {} rows)",
+                        to.name,
+                        online::BACKFILL_BATCH
+                    ),
+                });
+            }
+            Change::AddColumn { table, column } if !column.nullable && column.default.is_none() => {
+                out.push(format!(
+                    "{table}.{} is NOT NULL without a default: the migration fails if {table} has rows",
+                    column.name
+                ));
+            }
+            _ => {}
+        }
+    }
     out
 }
 

@@ -5,13 +5,59 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use super::online::{not_null_check, BACKFILL_BATCH};
 use super::{
     check_sql, column_list, create_index, destructive_note, foreign_key_sql, quote, unique_sql,
 };
 use crate::{Change, Check, Column, ColumnType, Schema, Table};
 
-pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
+/// How a PostgreSQL script is written: plainly (the default), or in the online form `db create`
+/// writes (see [`online`](super::online)).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style<'a> {
+    /// The `lock_timeout` the script sets first: `SET LOCAL` in a transaction, which ends with it;
+    /// `SET` for the session outside one, reset at the end.
+    pub lock_timeout: Option<&'a str>,
+    /// The script runs outside a transaction: indexes are built and dropped `CONCURRENTLY`, a
+    /// unique constraint is attached to an index built so, and NOT NULL is set through a validated
+    /// check after a batched backfill, each statement committing on its own.
+    pub outside_transaction: bool,
+    /// Foreign keys and checks added to existing tables are added `NOT VALID`, for a script outside
+    /// a transaction to validate.
+    pub not_valid: bool,
+    /// Constraints to `VALIDATE` first, `(table, constraint)`.
+    pub validate: &'a [(String, String)],
+}
+
+pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change], style: &Style) -> String {
     let mut out = String::new();
+    if let Some(timeout) = style.lock_timeout {
+        let scope = if style.outside_transaction {
+            "SET"
+        } else {
+            "SET LOCAL"
+        };
+        let _ = writeln!(
+            out,
+            "-- A statement that waits longer than this for a lock fails, rather than queue all traffic on the table behind it.\n\
+             {scope} lock_timeout = '{timeout}';"
+        );
+    }
+    if !style.validate.is_empty() {
+        out.push_str(
+            "-- Validates what the migration before added NOT VALID: a scan under SHARE UPDATE EXCLUSIVE, reads and writes go on.\n",
+        );
+    }
+    for (table, constraint) in style.validate {
+        let _ = writeln!(
+            out,
+            "ALTER TABLE {} VALIDATE CONSTRAINT {};",
+            quote(table),
+            quote(constraint)
+        );
+    }
+    let not_valid = if style.not_valid { " NOT VALID" } else { "" };
+    let online = style.outside_transaction;
     let added: Vec<&Table> = changes
         .iter()
         .filter_map(|c| match c {
@@ -81,6 +127,9 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
                     quote(&column.name)
                 );
             }
+            Change::AlterColumn { table, from, to } if online && from.nullable && !to.nullable => {
+                out.push_str(&set_not_null_online(table, to));
+            }
             Change::AlterColumn { table, from, to } => out.push_str(&alter_column(table, from, to)),
             Change::AlterPrimaryKey { table, from, to } => {
                 if !from.is_empty() {
@@ -101,9 +150,39 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
                     );
                 }
             }
+            Change::AddIndex { table, index } if online => {
+                out.push_str(&create_index_concurrently(
+                    table,
+                    &index.name,
+                    &index.columns,
+                    index.unique,
+                ));
+            }
             Change::AddIndex { table, index } => out.push_str(&create_index(table, index)),
+            Change::DropIndex { index, .. } if online => {
+                let _ = writeln!(
+                    out,
+                    "DROP INDEX CONCURRENTLY IF EXISTS {};",
+                    quote(&index.name)
+                );
+            }
             Change::DropIndex { index, .. } => {
                 let _ = writeln!(out, "DROP INDEX {};", quote(&index.name));
+            }
+            Change::AddUnique { table, unique } if online => {
+                out.push_str(&create_index_concurrently(
+                    table,
+                    &unique.name,
+                    &unique.columns,
+                    true,
+                ));
+                // Attaching the built index takes ACCESS EXCLUSIVE for an instant: nothing is scanned.
+                let _ = writeln!(
+                    out,
+                    "ALTER TABLE {t} ADD CONSTRAINT {n} UNIQUE USING INDEX {n};",
+                    t = quote(table),
+                    n = quote(&unique.name)
+                );
             }
             Change::AddUnique { table, unique } => {
                 let _ = writeln!(
@@ -119,7 +198,7 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
             Change::AddForeignKey { table, foreign_key } => {
                 let _ = writeln!(
                     out,
-                    "ALTER TABLE {} ADD {};",
+                    "ALTER TABLE {} ADD {}{not_valid};",
                     quote(table),
                     foreign_key_sql(foreign_key)
                 );
@@ -131,7 +210,7 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
                 out.push_str(&drop_constraint(table, &from.name));
                 let _ = writeln!(
                     out,
-                    "ALTER TABLE {} ADD {};",
+                    "ALTER TABLE {} ADD {}{not_valid};",
                     quote(table),
                     foreign_key_sql(to)
                 );
@@ -139,7 +218,7 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
             Change::AddCheck { table, check } => {
                 let _ = writeln!(
                     out,
-                    "ALTER TABLE {} ADD {};",
+                    "ALTER TABLE {} ADD {}{not_valid};",
                     quote(table),
                     check_sql(check)
                 );
@@ -150,6 +229,58 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
             }
         }
     }
+    if style.lock_timeout.is_some() && online {
+        // The session goes back to the timeout it had.
+        out.push_str("RESET lock_timeout;\n");
+    }
+    out
+}
+
+/// Builds an index without blocking writes. A build that failed (a duplicate, a lock timeout)
+/// leaves an invalid index behind under the name: it is dropped first, so the script can run again.
+fn create_index_concurrently(table: &str, name: &str, columns: &[String], unique: bool) -> String {
+    format!(
+        "DROP INDEX CONCURRENTLY IF EXISTS {n};\n\
+         CREATE {}INDEX CONCURRENTLY {n} ON {} ({});\n",
+        if unique { "UNIQUE " } else { "" },
+        quote(table),
+        column_list(columns),
+        n = quote(name),
+    )
+}
+
+/// NOT NULL on an existing column without a long lock: existing NULLs backfilled with the default in
+/// batches, each committed on its own; a `CHECK (col IS NOT NULL)` added `NOT VALID` (an instant),
+/// validated (a scan under SHARE UPDATE EXCLUSIVE, writes go on); then `SET NOT NULL`, which
+/// PostgreSQL 12+ proves from the valid check without scanning, and the check dropped.
+fn set_not_null_online(table: &str, column: &Column) -> String {
+    let mut out = String::new();
+    let (t, c) = (quote(table), quote(&column.name));
+    let check = quote(&not_null_check(table, &column.name));
+    if let Some(default) = &column.default {
+        let _ = write!(
+            out,
+            "-- BACKFILL: existing NULLs in {table}.{name} become {default}, {BACKFILL_BATCH} rows per transaction.\n\
+             DO $workhub_backfill$\n\
+             DECLARE\n    updated bigint;\n\
+             BEGIN\n    LOOP\n        \
+             UPDATE {t} SET {c} = {default} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t} WHERE {c} IS NULL LIMIT {BACKFILL_BATCH}));\n        \
+             GET DIAGNOSTICS updated = ROW_COUNT;\n        \
+             EXIT WHEN updated = 0;\n        \
+             COMMIT;\n    END LOOP;\n\
+             END\n\
+             $workhub_backfill$;\n",
+            name = column.name,
+        );
+    }
+    let _ = write!(
+        out,
+        "ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check};\n\
+         ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID;\n\
+         ALTER TABLE {t} VALIDATE CONSTRAINT {check};\n\
+         ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\n\
+         ALTER TABLE {t} DROP CONSTRAINT {check};\n"
+    );
     out
 }
 

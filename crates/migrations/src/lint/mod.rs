@@ -7,8 +7,16 @@
 //! migration creates itself is new and empty, so what would lock or scan a busy table is safe on it.
 //! A comment `-- workhub-lint: allow RULE REASON` in the script silences RULE there, and must give
 //! the reason.
+//!
+//! [`history()`] reads a whole history: each migration's statements, whether its lineage follows the
+//! migration before it, and, by replaying the SQLite scripts, what a table rebuild loses.
 
 use std::collections::BTreeSet;
+
+#[cfg(feature = "runtime")]
+mod history;
+#[cfg(feature = "runtime")]
+pub use history::{history, Report};
 
 use crate::source::statements;
 use crate::{Dialect, Migration};
@@ -35,7 +43,11 @@ impl Severity {
 pub enum Rule {
     DropTable,
     DropColumn,
+    Narrowing,
+    RenameTable,
+    RenameColumn,
     AddColumnNotNull,
+    UniqueOnExistingData,
     CreateIndexNotConcurrently,
     DropIndexNotConcurrently,
     AddUniqueConstraint,
@@ -45,14 +57,19 @@ pub enum Rule {
     AlterColumnType,
     VacuumFull,
     LockTimeout,
+    NonLinearHistory,
     SilenceWithoutReason,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 18] = [
         Rule::DropTable,
         Rule::DropColumn,
+        Rule::Narrowing,
+        Rule::RenameTable,
+        Rule::RenameColumn,
         Rule::AddColumnNotNull,
+        Rule::UniqueOnExistingData,
         Rule::CreateIndexNotConcurrently,
         Rule::DropIndexNotConcurrently,
         Rule::AddUniqueConstraint,
@@ -62,6 +79,7 @@ impl Rule {
         Rule::AlterColumnType,
         Rule::VacuumFull,
         Rule::LockTimeout,
+        Rule::NonLinearHistory,
         Rule::SilenceWithoutReason,
     ];
 
@@ -69,7 +87,11 @@ impl Rule {
         match self {
             Self::DropTable => "drop-table",
             Self::DropColumn => "drop-column",
+            Self::Narrowing => "narrowing",
+            Self::RenameTable => "rename-table",
+            Self::RenameColumn => "rename-column",
             Self::AddColumnNotNull => "add-column-not-null",
+            Self::UniqueOnExistingData => "unique-on-existing-data",
             Self::CreateIndexNotConcurrently => "create-index-not-concurrently",
             Self::DropIndexNotConcurrently => "drop-index-not-concurrently",
             Self::AddUniqueConstraint => "add-unique-constraint",
@@ -79,15 +101,17 @@ impl Rule {
             Self::AlterColumnType => "alter-column-type",
             Self::VacuumFull => "vacuum-full",
             Self::LockTimeout => "lock-timeout",
+            Self::NonLinearHistory => "non-linear-history",
             Self::SilenceWithoutReason => "silence-without-reason",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            Self::DropIndexNotConcurrently | Self::SetNotNull | Self::LockTimeout => {
-                Severity::Warning
-            }
+            Self::DropIndexNotConcurrently
+            | Self::SetNotNull
+            | Self::LockTimeout
+            | Self::UniqueOnExistingData => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -97,7 +121,11 @@ impl Rule {
         match self {
             Self::DropTable => "destructive: every row of the table is lost, and the release still running reads it",
             Self::DropColumn => "destructive: the column's data is lost, and the release still running reads it",
+            Self::Narrowing => "destructive: values that do not fit the narrower type are lost or fail the migration",
+            Self::RenameTable => "backward-incompatible: the release still running reads the table by its old name",
+            Self::RenameColumn => "backward-incompatible: the release still running reads the column by its old name",
             Self::AddColumnNotNull => "data-dependent: with rows in the table and no default, the statement fails",
+            Self::UniqueOnExistingData => "data-dependent: duplicates already in the table fail it (on PostgreSQL a failed CONCURRENTLY build leaves an INVALID index behind)",
             Self::CreateIndexNotConcurrently => "blocks every write to the table for the whole index build",
             Self::DropIndexNotConcurrently => "takes ACCESS EXCLUSIVE on the index's table: reads and writes wait",
             Self::AddUniqueConstraint => "builds its index under ACCESS EXCLUSIVE: the table is unusable for the whole build, and existing duplicates fail it",
@@ -107,6 +135,7 @@ impl Rule {
             Self::AlterColumnType => "most type changes rewrite the table and its indexes under ACCESS EXCLUSIVE",
             Self::VacuumFull => "rewrites the table under ACCESS EXCLUSIVE for as long as it takes",
             Self::LockTimeout => "without a lock_timeout, a statement queued behind a long query blocks all traffic on the table while it waits",
+            Self::NonLinearHistory => "the migration was written against a schema without the migrations now before it (merged from another branch): it may undo or break them",
             Self::SilenceWithoutReason => "a silenced rule must say why it does not apply",
         }
     }
@@ -115,7 +144,10 @@ impl Rule {
     pub fn fix(self) -> &'static str {
         match self {
             Self::DropTable | Self::DropColumn => "stop reading it in one release, drop it in the next; or silence the rule with the reason the data can go",
+            Self::Narrowing => "keep the wider type, or check the data first (SELECT the rows that do not fit) and silence the rule with the reason",
+            Self::RenameTable | Self::RenameColumn => "add the new name beside the old (a view, or a column kept in step), move readers over in one release, drop the old name in the next",
             Self::AddColumnNotNull => "add it with a DEFAULT, or nullable, backfill, then SET NOT NULL in a later migration",
+            Self::UniqueOnExistingData => "look for duplicates first (GROUP BY the columns HAVING count(*) > 1) and remove them; then silence the rule with the reason",
             Self::CreateIndexNotConcurrently => "CREATE INDEX CONCURRENTLY, in a migration of its own with run_in_transaction = false (metadata.toml)",
             Self::DropIndexNotConcurrently => "DROP INDEX CONCURRENTLY, in a migration of its own with run_in_transaction = false",
             Self::AddUniqueConstraint => "CREATE UNIQUE INDEX CONCURRENTLY (run_in_transaction = false), then ADD CONSTRAINT ... UNIQUE USING INDEX",
@@ -125,11 +157,12 @@ impl Rule {
             Self::AlterColumnType => "add a column of the new type, backfill it in batches, switch readers, then drop the old one",
             Self::VacuumFull => "plain VACUUM, or pg_repack outside the migration",
             Self::LockTimeout => "start the migration with SET lock_timeout = '5s' (SET LOCAL inside its transaction)",
+            Self::NonLinearHistory => "`db rebase` re-creates the merged-in branch's migrations on top of the branch they were merged into",
             Self::SilenceWithoutReason => "write the reason after the rule: -- workhub-lint: allow RULE REASON",
         }
     }
 
-    fn from_id(id: &str) -> Option<Rule> {
+    pub(crate) fn from_id(id: &str) -> Option<Rule> {
         Self::ALL.into_iter().find(|rule| rule.id() == id)
     }
 }
@@ -139,7 +172,7 @@ impl Rule {
 pub struct Finding {
     pub rule: Rule,
     pub folder: String,
-    /// `up.sql` or `up.postgres.sql`.
+    /// `up.sql`, `up.postgres.sql`, or `lineage.toml` for the history's shape.
     pub file: &'static str,
     /// The line the statement starts on, from 1.
     pub line: usize,
@@ -291,6 +324,34 @@ fn script(
                 continue;
             }
             locks_existing = Some(table.clone());
+            if let Some(at) = s.find("RENAME", 3) {
+                if s.is(at + 1, "TO") {
+                    let to = s.words.get(at + 2).map_or("?", String::as_str);
+                    push(
+                        Rule::RenameTable,
+                        s.line,
+                        format!("ALTER TABLE {table} RENAME TO {to}"),
+                    );
+                } else if !s.is(at + 1, "CONSTRAINT") {
+                    // RENAME [COLUMN] old TO new
+                    let from = if s.is(at + 1, "COLUMN") {
+                        at + 2
+                    } else {
+                        at + 1
+                    };
+                    if s.is(from + 1, "TO") {
+                        push(
+                            Rule::RenameColumn,
+                            s.line,
+                            format!(
+                                "ALTER TABLE {table} RENAME COLUMN {} TO {}",
+                                s.words[from],
+                                s.words.get(from + 2).map_or("?", String::as_str)
+                            ),
+                        );
+                    }
+                }
+            }
             if let Some(at) = s.find("DROP", 3).filter(|&i| s.is(i + 1, "COLUMN")) {
                 let column = s.words.get(at + 2).map_or("?", String::as_str);
                 push(
@@ -326,8 +387,18 @@ fn script(
                         ),
                     );
                 }
+                // USING INDEX attaches an index already built, which met the data then.
+                if !adds_column && s.find("UNIQUE", at).is_some() && !s.has("USING") {
+                    push(
+                        Rule::UniqueOnExistingData,
+                        s.line,
+                        format!("ALTER TABLE {table} ADD ... UNIQUE on a table that may hold duplicates"),
+                    );
+                }
                 if postgres && !adds_column {
-                    let not_valid = s.find("NOT", at).is_some_and(|i| s.is(i + 1, "VALID"));
+                    // Any NOT VALID after ADD: a check's own `IS NOT NULL` comes first.
+                    let not_valid =
+                        (at..s.words.len()).any(|i| s.is(i, "NOT") && s.is(i + 1, "VALID"));
                     if s.find("UNIQUE", at).is_some() && !s.has("USING") {
                         push(
                             Rule::AddUniqueConstraint,
@@ -366,6 +437,17 @@ fn script(
                         Rule::AlterColumnType,
                         s.line,
                         format!("ALTER TABLE {table} ... TYPE"),
+                    );
+                }
+            }
+        }
+        if s.is(0, "CREATE") && s.is(1, "UNIQUE") && s.is(2, "INDEX") {
+            if let Some(table) = s.find("ON", 2).and_then(|i| s.table_after(i + 1)) {
+                if existing(table) {
+                    push(
+                        Rule::UniqueOnExistingData,
+                        s.line,
+                        format!("CREATE UNIQUE INDEX on {table}, which may hold duplicates"),
                     );
                 }
             }
