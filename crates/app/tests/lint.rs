@@ -347,7 +347,7 @@ fn check_fails_on_lint_errors_in_pending_migrations_and_after_lint_since() {
 
 /// PostgreSQL hazards, each with the rule of squawk (a PostgreSQL migration linter nobody here
 /// wrote, from PyPI) that names the same thing.
-const HAZARDS: [(&str, &str, &str); 12] = [
+const HAZARDS: [(&str, &str, &str); 13] = [
     (
         "create-index-not-concurrently",
         "require-concurrent-index-creation",
@@ -377,6 +377,11 @@ const HAZARDS: [(&str, &str, &str); 12] = [
         "add-unique-constraint",
         "disallowed-unique-constraint",
         "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE (email);",
+    ),
+    (
+        "add-primary-key",
+        "adding-serial-primary-key-field",
+        "ALTER TABLE u ADD CONSTRAINT u_pkey PRIMARY KEY (id);",
     ),
     (
         "add-column-not-null",

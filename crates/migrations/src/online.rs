@@ -359,6 +359,7 @@ fn reason(rule: Rule, file: &str, changes: &[Change]) -> Option<String> {
         Rule::DropColumn => "the models no longer declare the column; db create reported this drop as destructive (its data is lost)".into(),
         Rule::Narrowing => "the models narrow the column; db create reported this as destructive (values that do not fit are lost or fail the migration)".into(),
         Rule::UniqueOnExistingData => "the models declare it unique; db create reported that duplicates already in the table fail it: find them first with GROUP BY the columns HAVING count(*) > 1".into(),
+        Rule::AddPrimaryKey if postgres => "the models change the primary key, which db create writes in place: it reported that PostgreSQL builds the new key's index under ACCESS EXCLUSIVE".into(),
         Rule::SetNotNull if postgres => "it follows a validated CHECK (column IS NOT NULL), from which PostgreSQL 12+ sets NOT NULL without scanning the table".into(),
         Rule::AlterColumnType if postgres => {
             let rewrites: Vec<String> = changes

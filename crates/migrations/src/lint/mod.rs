@@ -51,6 +51,7 @@ pub enum Rule {
     CreateIndexNotConcurrently,
     DropIndexNotConcurrently,
     AddUniqueConstraint,
+    AddPrimaryKey,
     ForeignKeyNotValid,
     CheckNotValid,
     SetNotNull,
@@ -62,7 +63,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 19] = [
         Rule::DropTable,
         Rule::DropColumn,
         Rule::Narrowing,
@@ -73,6 +74,7 @@ impl Rule {
         Rule::CreateIndexNotConcurrently,
         Rule::DropIndexNotConcurrently,
         Rule::AddUniqueConstraint,
+        Rule::AddPrimaryKey,
         Rule::ForeignKeyNotValid,
         Rule::CheckNotValid,
         Rule::SetNotNull,
@@ -95,6 +97,7 @@ impl Rule {
             Self::CreateIndexNotConcurrently => "create-index-not-concurrently",
             Self::DropIndexNotConcurrently => "drop-index-not-concurrently",
             Self::AddUniqueConstraint => "add-unique-constraint",
+            Self::AddPrimaryKey => "add-primary-key",
             Self::ForeignKeyNotValid => "foreign-key-not-valid",
             Self::CheckNotValid => "check-not-valid",
             Self::SetNotNull => "set-not-null",
@@ -129,6 +132,7 @@ impl Rule {
             Self::CreateIndexNotConcurrently => "blocks every write to the table for the whole index build",
             Self::DropIndexNotConcurrently => "takes ACCESS EXCLUSIVE on the index's table: reads and writes wait",
             Self::AddUniqueConstraint => "builds its index under ACCESS EXCLUSIVE: the table is unusable for the whole build, and existing duplicates fail it",
+            Self::AddPrimaryKey => "builds its index under ACCESS EXCLUSIVE (and scans for NULLs): the table is unusable for the whole build",
             Self::ForeignKeyNotValid => "checks every existing row while both tables are locked (SHARE ROW EXCLUSIVE)",
             Self::CheckNotValid => "checks every existing row under ACCESS EXCLUSIVE",
             Self::SetNotNull => "scans the whole table under ACCESS EXCLUSIVE, and fails on existing NULLs",
@@ -151,6 +155,7 @@ impl Rule {
             Self::CreateIndexNotConcurrently => "CREATE INDEX CONCURRENTLY, in a migration of its own with run_in_transaction = false (metadata.toml)",
             Self::DropIndexNotConcurrently => "DROP INDEX CONCURRENTLY, in a migration of its own with run_in_transaction = false",
             Self::AddUniqueConstraint => "CREATE UNIQUE INDEX CONCURRENTLY (run_in_transaction = false), then ADD CONSTRAINT ... UNIQUE USING INDEX",
+            Self::AddPrimaryKey => "CREATE UNIQUE INDEX CONCURRENTLY on NOT NULL columns (run_in_transaction = false), then ADD CONSTRAINT ... PRIMARY KEY USING INDEX",
             Self::ForeignKeyNotValid => "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a later migration",
             Self::CheckNotValid => "ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT in a later migration",
             Self::SetNotNull => "ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (which uses it) and drop the check",
@@ -404,6 +409,14 @@ fn script(
                             Rule::AddUniqueConstraint,
                             s.line,
                             format!("ALTER TABLE {table} ADD ... UNIQUE"),
+                        );
+                    }
+                    if s.find("PRIMARY", at).is_some_and(|i| s.is(i + 1, "KEY")) && !s.has("USING")
+                    {
+                        push(
+                            Rule::AddPrimaryKey,
+                            s.line,
+                            format!("ALTER TABLE {table} ADD ... PRIMARY KEY"),
                         );
                     }
                     if s.find("FOREIGN", at).is_some() && !not_valid {
