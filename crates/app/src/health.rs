@@ -126,7 +126,7 @@ impl Watched {
     fn open(ctx: &Context) -> Result<Self, Failure> {
         let file = match &ctx.url {
             DatabaseUrl::Sqlite(path) => FileIdentity::of(path),
-            DatabaseUrl::Postgres(_) => None,
+            DatabaseUrl::Postgres(_) | DatabaseUrl::Mysql(_) => None,
         };
         let db = Database::open(&ctx.url).map_err(|err| ctx.failure(err))?;
         if !db.exists() {
@@ -174,6 +174,13 @@ impl Watched {
                 .map_err(failed)?;
                 Ok(Signal::Postgres(row.lsn.unwrap_or_default()))
             }
+            // The service does not run on MySQL (see `pool`); a database without a signal gets its
+            // history read every time.
+            #[allow(unreachable_patterns)]
+            _ => Err(MigrateError::BadUrl {
+                url: self.db.backend().name(),
+                reason: "it gives no change signal; the history is read every time".into(),
+            }),
         }
     }
 }

@@ -551,7 +551,7 @@ fn postgres(test: &str) -> Option<Pg> {
     let database = TemporaryDatabase::create(&server, "branches").unwrap();
     let url = match database.url() {
         DatabaseUrl::Postgres(raw) => raw.clone(),
-        DatabaseUrl::Sqlite(_) => unreachable!(),
+        _ => unreachable!(),
     };
     Some(Pg { database, url })
 }

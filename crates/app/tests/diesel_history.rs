@@ -159,7 +159,7 @@ fn diesel(program: &Path, cwd: &Path, url: &str, migrations: &Path, args: &[&str
 fn url(db: &TemporaryDatabase) -> String {
     match db.url() {
         DatabaseUrl::Postgres(raw) => raw.clone(),
-        DatabaseUrl::Sqlite(_) => unreachable!("a temporary database is PostgreSQL"),
+        _ => unreachable!("a temporary database is PostgreSQL"),
     }
 }
 

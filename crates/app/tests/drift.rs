@@ -417,7 +417,7 @@ fn postgres(test: &str) -> Option<(TemporaryDatabase, String)> {
     let database = TemporaryDatabase::create(&server, "test").expect("create a test database");
     let url = match database.url() {
         DatabaseUrl::Postgres(raw) => raw.clone(),
-        DatabaseUrl::Sqlite(_) => unreachable!("a PostgreSQL server's database"),
+        _ => unreachable!("a PostgreSQL server's database"),
     };
     Some((database, url))
 }

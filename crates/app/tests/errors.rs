@@ -336,10 +336,10 @@ fn a_bad_database_url_scheme_is_a_usage_error() {
     let run = output(
         fixture
             .workhub()
-            .env("DATABASE_URL", "mysql://root:supersecret@db.example/app")
+            .env("DATABASE_URL", "oracle://root:supersecret@db.example/app")
             .args(["db", "current"]),
     );
-    run.expect_failure(2, &["the scheme `mysql` is not supported", "hint:"]);
+    run.expect_failure(2, &["the scheme `oracle` is not supported", "hint:"]);
     assert!(!run.all().contains("supersecret"), "{}", run.all());
     assert_eq!(fixture.snapshot(), before);
 }

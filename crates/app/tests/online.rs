@@ -115,7 +115,7 @@ fn every_step_db_create_writes_lints_clean_and_keeps_rows_on_postgres() {
         .map(|s| TemporaryDatabase::create(s, "online").unwrap());
     let url = database.as_ref().map(|d| match d.url() {
         DatabaseUrl::Postgres(raw) => raw.clone(),
-        DatabaseUrl::Sqlite(_) => unreachable!(),
+        _ => unreachable!(),
     });
     let sqlite_url = fixture.db().display().to_string();
     let mut previous = Schema::default();

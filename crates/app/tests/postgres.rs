@@ -24,7 +24,7 @@ fn database(test: &str) -> Option<TemporaryDatabase> {
 fn url(database: &TemporaryDatabase) -> String {
     match database.url() {
         DatabaseUrl::Postgres(raw) => raw.clone(),
-        DatabaseUrl::Sqlite(_) => unreachable!(),
+        _ => unreachable!(),
     }
 }
 

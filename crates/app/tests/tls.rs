@@ -76,7 +76,7 @@ fn database(test: &str) -> Option<(TemporaryDatabase, String)> {
     .expect("create a test database over TLS");
     let url = match database.url() {
         DatabaseUrl::Postgres(raw) => without_sslmode(raw),
-        DatabaseUrl::Sqlite(_) => unreachable!(),
+        _ => unreachable!(),
     };
     Some((database, url))
 }

@@ -29,7 +29,11 @@ pub fn assess<'m>(
     db: &mut Database,
     status: &Status<'_>,
 ) -> Result<Option<Unadopted<'m>>, Failure> {
-    if status.applied().next().is_some() || !status.unknown.is_empty() {
+    // MySQL's schema is not read back (no introspection there yet): nothing to assess.
+    if status.applied().next().is_some()
+        || !status.unknown.is_empty()
+        || ctx.url.dialect() == Dialect::Mysql
+    {
         return Ok(None);
     }
     let (live, dialect) = crate::drift::read_live(ctx, db)?;
@@ -199,6 +203,9 @@ fn replay_each<'m>(
             // The connection closes before the temporary database is dropped.
             replay_into(&mut db, migrations, scratch::read_postgres, visit)
         }
+        Dialect::Mysql => Err(MigrateError::NoIntrospection {
+            dialect: Dialect::Mysql,
+        }),
     }
 }
 

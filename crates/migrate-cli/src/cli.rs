@@ -12,7 +12,8 @@ pub use crate::failure::EXIT_CODES;
 /// Where the database and the migrations are, and how long to wait for another migrator.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseOptions {
-    /// The database: a SQLite path (plain or sqlite://) or postgres://user@host/db.
+    /// The database: a SQLite path (plain or sqlite://), postgres://user@host/db or
+    /// mysql://user@host/db (MySQL and MariaDB, in a build with the `mysql` feature).
     #[arg(
         long,
         global = true,
@@ -55,6 +56,11 @@ pub struct RunOptions {
     /// `each` (the default): one transaction per migration; `all`: the whole run in one transaction.
     #[arg(long, value_enum, value_name = "each|all")]
     pub transaction: Option<TransactionArg>,
+
+    /// MySQL: continue the migration an earlier run left unfinished from the statement that did not
+    /// take effect, once its cause is fixed (MySQL's DDL cannot roll back).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 impl RunOptions {
@@ -65,6 +71,7 @@ impl RunOptions {
             Some(own) => RunOptions {
                 allow_out_of_order: own.allow_out_of_order || self.allow_out_of_order,
                 transaction: own.transaction.or(self.transaction),
+                resume: own.resume || self.resume,
             },
             None => self.clone(),
         }

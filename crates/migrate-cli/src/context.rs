@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use workhub_migrations::apply::TransactionMode;
+use workhub_migrations::history::InterruptedRun;
 use workhub_migrations::{
     schema_cache, source, Database, DatabaseUrl, MigrateError, Migration, Migrator, Status, Undone,
 };
@@ -48,6 +49,8 @@ pub struct Context {
     pub lock_timeout: Duration,
     pub transaction: TransactionMode,
     pub allow_out_of_order: bool,
+    /// `--resume`: continue a migration a run on MySQL left unfinished.
+    pub resume: bool,
     /// What diesel accepts in the migrations but `db create` would not write: recorded by the build
     /// script for the embedded set, found by the one scan of a directory.
     findings: Vec<String>,
@@ -111,6 +114,7 @@ impl Context {
                 Some(TransactionArg::All) => TransactionMode::All,
             },
             allow_out_of_order: run.allow_out_of_order,
+            resume: run.resume,
             findings,
             commands: [
                 format!("{} db create", app.program),
@@ -139,6 +143,7 @@ impl Context {
         migrator.lock_timeout = self.lock_timeout;
         migrator.transaction = self.transaction;
         migrator.allow_out_of_order = self.allow_out_of_order;
+        migrator.resume = self.resume;
         // workhub owns user_version; earlier builds (from 03bd9e8) kept a cache there that trusted the
         // history unchanged, so every change of the history clears it.
         migrator.clear_user_version = true;
@@ -176,6 +181,18 @@ impl Context {
         let mut db = opened.map_err(|err| self.failure(err))?;
         self.migrator()
             .status(db.backend())
+            .map_err(|err| self.failure(err))
+    }
+
+    /// The migration a run on MySQL left unfinished, for a command that only reads; `None` on the
+    /// other databases, which never leave one (nothing is opened for them).
+    pub fn unfinished(&self) -> Result<Option<InterruptedRun>, Failure> {
+        if self.url.dialect() != workhub_migrations::Dialect::Mysql {
+            return Ok(None);
+        }
+        let mut db = self.open()?;
+        self.migrator()
+            .interrupted(db.backend())
             .map_err(|err| self.failure(err))
     }
 

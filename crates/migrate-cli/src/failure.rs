@@ -68,6 +68,8 @@ pub fn exit_code(err: &MigrateError) -> u8 {
         MigrateError::BadUrl { .. }
         | MigrateError::UnknownTarget { .. }
         | MigrateError::AmbiguousTarget { .. }
+        | MigrateError::NotBuiltFor { .. }
+        | MigrateError::NoTransactionalDdl { .. }
         | MigrateError::Source(SourceError::Unreadable { .. })
         // A direction wrong whatever the database holds; the others are refused given where the
         // database stands.

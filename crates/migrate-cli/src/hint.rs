@@ -41,6 +41,34 @@ pub fn message(err: &MigrateError, program: &str) -> String {
 }
 
 /// A migration folder's error with its remedy, or for an unreadable directory, where to point.
+/// The two ways past a migration a run on MySQL left unfinished.
+pub fn unfinished_hint(run: &workhub_migrations::history::InterruptedRun, program: &str) -> String {
+    use workhub_migrations::plan::Direction;
+    let command = match run.direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    };
+    let fix = match &run.failure {
+        Some(_) => format!("fix the cause of statement {}'s failure", run.resumes_at()),
+        None => format!(
+            "check whether statement {} took effect and undo it by hand if it did",
+            run.resumes_at()
+        ),
+    };
+    let after_repair = match run.direction {
+        Direction::Up => "the migration is then pending and runs again from its first statement",
+        Direction::Down => "the migration then stays applied, as before the downgrade",
+    };
+    format!(
+        "{fix} (in the database, or in the migration's not yet run statements), then `{program} db \
+         {command} --resume` continues {} from statement {}; or undo by hand what took effect ({}) \
+         and `{program} db repair` forgets the unfinished run: {after_repair}",
+        run.folder,
+        run.resumes_at(),
+        run.took_effect()
+    )
+}
+
 pub fn source_message(err: &SourceError) -> String {
     let remedy = match err {
         SourceError::Unreadable { .. } => Some(
@@ -57,9 +85,31 @@ pub fn source_message(err: &SourceError) -> String {
 
 fn hint(err: &MigrateError, program: &str) -> Option<String> {
     Some(match err {
-        MigrateError::BadUrl { .. } => "use a SQLite path (workhub.db, sqlite://path/to.db) or \
-             postgres://user@host/dbname, via --database-url or DATABASE_URL"
+        MigrateError::BadUrl { .. } => "use a SQLite path (workhub.db, sqlite://path/to.db), \
+             postgres://user@host/dbname or mysql://user@host/dbname, via --database-url or \
+             DATABASE_URL"
             .into(),
+        MigrateError::NotBuiltFor { feature, .. } => format!(
+            "build {program} with MySQL: `cargo build --release -p {program} --features {feature}` \
+             (`cargo run` and `cargo install` take the same flag); it links the \
+             system's MySQL/MariaDB client library, on Debian and Ubuntu `apt-get install \
+             libmariadb-dev` (see the README's MySQL section)"
+        ),
+        MigrateError::NoTransactionalDdl { .. } => {
+            "drop --transaction all: each migration then runs statement by statement, and a failure \
+             says exactly which statements took effect"
+                .into()
+        }
+        MigrateError::NoMysqlScripts { file, .. } => format!(
+            "write {file} in each folder (up.mysql.sql and down.mysql.sql go together when the \
+             folder has a down.sql); a migration whose schema the database already has can be \
+             recorded with `{program} db stamp` instead"
+        ),
+        MigrateError::Interrupted { run, .. } => unfinished_hint(run, program),
+        MigrateError::NoIntrospection { .. } => format!(
+            "`{program} db stamp --force` and `{program} db repair --force` record without \
+             comparing; on MySQL `{program} db check` compares the history and the models only"
+        ),
         MigrateError::Connect { url, cause } => match cause {
             _ if url.starts_with("postgres") => "check --database-url / DATABASE_URL and that the \
                  server is running and reachable from here (host, port, TLS, credentials)"

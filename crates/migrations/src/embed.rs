@@ -261,6 +261,11 @@ fn write_migration(code: &mut String, migration: &Migration) {
     } else {
         "None".to_string()
     };
+    let mysql = if migration.has_mysql_scripts() {
+        format!("Some({})", scripts(Dialect::Mysql))
+    } else {
+        "None".to_string()
+    };
     let lineage = match migration.lineage() {
         Some(lineage) => format!(
             "Some(::workhub_migrations::source::Lineage::embedded({:?}, {:?}, {}, {:?}))",
@@ -273,7 +278,7 @@ fn write_migration(code: &mut String, migration: &Migration) {
     };
     let _ = writeln!(
         code,
-        "    ::workhub_migrations::Migration::embedded_with_lineage({:?}, {:?}, {:?}, {}, {}, {postgres}, {lineage}),",
+        "    ::workhub_migrations::Migration::embedded_with_mysql({:?}, {:?}, {:?}, {}, {}, {postgres}, {mysql}, {lineage}),",
         migration.folder(),
         migration.version(),
         migration.name(),

@@ -177,6 +177,55 @@ pub enum MigrateError {
          its own transactions, so hand it a connection outside any transaction\n  nothing was run"
     )]
     InTransaction { database: String },
+    /// A database of a kind this build was compiled without (MySQL without the `mysql` feature).
+    #[error(
+        "cannot open database {url}: this binary was built without {backend} support (the cargo \
+         feature `{feature}`)\n  nothing was run"
+    )]
+    NotBuiltFor {
+        url: String,
+        backend: &'static str,
+        feature: &'static str,
+    },
+    /// One transaction for a whole run, asked of a database whose DDL commits itself.
+    #[error(
+        "one transaction for the whole run is impossible on {database}: MySQL commits every DDL \
+         statement (CREATE, ALTER, DROP) implicitly, so no transaction can hold a migration, let \
+         alone a run; each migration runs statement by statement under a record of how far it \
+         got instead\n  nothing was run"
+    )]
+    NoTransactionalDdl { database: String },
+    /// Migrations a run on MySQL would run that have no SQL written for MySQL.
+    #[error(
+        "these migrations have no {file}, and MySQL runs only SQL written for it (its DDL cannot \
+         roll back, so SQL written for SQLite is never tried there):{}\n  nothing was run",
+        list(folders)
+    )]
+    NoMysqlScripts {
+        folders: Vec<String>,
+        file: &'static str,
+    },
+    /// A migration started on a database whose DDL commits itself and did not finish: the run
+    /// record says what took effect. `stopped_now` when this run stopped it (rather than one before).
+    #[error("{run}\n  {}", if *stopped_now { "the migration is not recorded as run; nothing after it was run" } else { "an earlier run stopped there; nothing was run now" })]
+    Interrupted {
+        run: Box<crate::history::InterruptedRun>,
+        stopped_now: bool,
+        /// The database's failure, when this run's statement failed.
+        #[source]
+        cause: Option<DatabaseError>,
+    },
+    /// A command that reads a live schema back (to compare it, or to replay migrations into a
+    /// scratch database), asked of a database whose schema the engine cannot read yet.
+    #[error(
+        "reading a {dialect} schema back is not built: workhub cannot compare a MySQL database's \
+         tables with the migrations or the models yet (no introspection through \
+         information_schema)\n  nothing was changed"
+    )]
+    NoIntrospection { dialect: crate::Dialect },
+    /// A resume that cannot continue the interrupted run as it was.
+    #[error("cannot resume {folder}: {reason}\n  nothing was run")]
+    CannotResume { folder: String, reason: String },
     /// Any other database failure, with what was being done.
     #[error("{doing}: {cause}")]
     Database {
@@ -194,6 +243,7 @@ impl MigrateError {
             | Self::Statement { cause, .. }
             | Self::Stopped { cause, .. }
             | Self::Database { cause, .. } => Some(cause),
+            Self::Interrupted { cause, .. } => cause.as_ref(),
             _ => None,
         }
     }

@@ -21,6 +21,9 @@ pub fn built_on(
     match url {
         DatabaseUrl::Sqlite(_) => built_by(migrations, target),
         DatabaseUrl::Postgres(_) => built_by_postgres(url, migrations, target),
+        DatabaseUrl::Mysql(_) => Err(MigrateError::NoIntrospection {
+            dialect: Dialect::Mysql,
+        }),
     }
 }
 
@@ -210,7 +213,7 @@ pub fn generate(
     // SQLite's scripts have PostgreSQL counterparts beside them, which another runner may not know.
     let guard = |file: &str| match dialect {
         Dialect::Sqlite => render::postgres_refusal(file, generator),
-        Dialect::Postgres => String::new(),
+        Dialect::Postgres | Dialect::Mysql => String::new(),
     };
     let up = render::header(title, &changes, generator)
         + &guard("up.postgres.sql")

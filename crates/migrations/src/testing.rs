@@ -34,3 +34,30 @@ pub fn skipped(notice: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{notice}");
 }
+
+/// The variable naming the MySQL or MariaDB server tests use; default
+/// `mysql://root@127.0.0.1:3306/mysql`.
+#[cfg(feature = "mysql")]
+pub const MYSQL_SERVER_VARIABLE: &str = "WORKHUB_TEST_MYSQL_URL";
+
+/// The MySQL or MariaDB server tests create their databases on, or `None` after a visible skip
+/// notice when none answers. Under `CI=true` a missing server fails the test instead of skipping it.
+#[cfg(feature = "mysql")]
+pub fn mysql_server(test: &str) -> Option<DatabaseUrl> {
+    let raw = std::env::var(MYSQL_SERVER_VARIABLE)
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
+    match diesel::MysqlConnection::establish(&raw) {
+        Ok(_) => Some(DatabaseUrl::Mysql(raw)),
+        Err(err) => {
+            let shown = DatabaseUrl::Mysql(raw.clone());
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("{test}: MySQL at {shown} does not answer ({err}), and CI=true requires it");
+            }
+            skipped(&format!(
+                "SKIPPED {test}: no MySQL server answers at {shown} ({}); set {MYSQL_SERVER_VARIABLE} to run it",
+                err.to_string().trim()
+            ));
+            None
+        }
+    }
+}

@@ -62,7 +62,17 @@ fn the_generated_code_embeds_every_folder_and_declares_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let first = table(dir.path(), "2031-01-01-000000_first", "first_table");
     std::fs::write(first.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
-    table(dir.path(), "2031-01-02-000000_second", "second_table");
+    let second = table(dir.path(), "2031-01-02-000000_second", "second_table");
+    std::fs::write(
+        second.join("up.mysql.sql"),
+        "CREATE TABLE `second_table` (id INT);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        second.join("down.mysql.sql"),
+        "DROP TABLE `second_table`;\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join(lineage::HEAD_FILE),
         "2031-01-02-000000_second\n",
@@ -77,6 +87,7 @@ fn the_generated_code_embeds_every_folder_and_declares_every_file() {
         first.join("down.sql"),
         first.join("metadata.toml"),
         dir.path().join("2031-01-02-000000_second").join("up.sql"),
+        second.join("up.mysql.sql"),
         dir.path().join(lineage::HEAD_FILE),
     ] {
         assert!(
@@ -89,9 +100,11 @@ fn the_generated_code_embeds_every_folder_and_declares_every_file() {
     let code = &generated.code;
     assert!(code.contains("pub static MIGRATIONS: &[::workhub_migrations::Migration]"));
     assert!(code.contains(
-        "::workhub_migrations::Migration::embedded_with_lineage(\"2031-01-01-000000_first\", \
+        "::workhub_migrations::Migration::embedded_with_mysql(\"2031-01-01-000000_first\", \
          \"20310101000000\", \"first\", false,"
     ));
+    // MySQL's SQL is embedded beside the SQLite SQL, with its own checksum.
+    assert!(code.contains("\"CREATE TABLE `second_table` (id INT);\\n\""));
     assert!(code.contains("\"CREATE TABLE second_table (id INTEGER);\\n\""));
     assert!(code.contains("pub static HEAD: Option<&str> = Some(\"2031-01-02-000000_second\\n\");"));
     assert!(code.contains("pub static FINDINGS: &[&str] = &[];"));

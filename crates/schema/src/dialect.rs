@@ -5,6 +5,8 @@ use std::fmt;
 pub enum Dialect {
     Sqlite,
     Postgres,
+    /// MySQL and MariaDB (one dialect: workhub writes the SQL both run).
+    Mysql,
 }
 
 impl fmt::Display for Dialect {
@@ -12,6 +14,7 @@ impl fmt::Display for Dialect {
         f.write_str(match self {
             Self::Sqlite => "sqlite",
             Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
         })
     }
 }

@@ -105,6 +105,19 @@ impl Pool {
         })
     }
 
+    /// Whether the service runs on `url`'s database: not on MySQL, whose migrations run but whose
+    /// queries the service does not have; the error says so.
+    pub fn serves(url: &DatabaseUrl) -> Result<(), String> {
+        match url {
+            DatabaseUrl::Mysql(_) => Err(format!(
+                "the service does not run on MySQL yet ({url}): its queries are written for SQLite \
+                 and PostgreSQL; on MySQL only the migration commands run (`workhub db ...`, \
+                 `workhub --migrate-only`); nothing was run"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn connections(url: &DatabaseUrl, options: &PoolOptions) -> Result<Connections, String> {
         match url {
             DatabaseUrl::Sqlite(path) => {
@@ -139,6 +152,7 @@ impl Pool {
                         )
                     })
             }
+            DatabaseUrl::Mysql(_) => Err(Self::serves(url).unwrap_err()),
         }
     }
 

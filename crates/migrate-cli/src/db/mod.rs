@@ -48,12 +48,14 @@ pub fn run(ctx: &Context, command: DbCommand) -> Result<(), Failure> {
         DbCommand::Current { verbose, .. } => {
             let status = ctx.status()?;
             report::current(ctx, &status, verbose)?;
+            print_if_unfinished(ctx)?;
             print_if_unadopted(ctx, &status);
             Ok(())
         }
         DbCommand::History { verbose, .. } => {
             let status = ctx.status()?;
             report::history(ctx, &status, verbose)?;
+            print_if_unfinished(ctx)?;
             print_if_unadopted(ctx, &status);
             Ok(())
         }
@@ -95,6 +97,17 @@ fn online(range: Range) -> Result<Target, Failure> {
 /// confirms that under the lock (waiting out a migrator still running) and writes nothing.
 pub fn migrate_to_head(ctx: &Context) -> Result<(), Failure> {
     upgrade(ctx, &Target::Head)
+}
+
+/// A migration a run on MySQL left unfinished is reported below the history, with the ways past it.
+fn print_if_unfinished(ctx: &Context) -> Result<(), Failure> {
+    if let Some(run) = ctx.unfinished()? {
+        println!(
+            "UNFINISHED: {run}\n  hint: {}",
+            crate::hint::unfinished_hint(&run, ctx.app.program)
+        );
+    }
+    Ok(())
 }
 
 /// A database with tables and no recorded migration gets a note below the report saying so.
@@ -207,14 +220,27 @@ fn repair(ctx: &Context, force: bool) -> Result<(), Failure> {
     if !force {
         crate::drift::refuse_repair_over_drift(ctx, &mut db)?;
     }
-    let repaired = ctx
+    let (repaired, forgotten) = ctx
         .migrator()
-        .repair(db.backend(), &mut Report::new())
+        .repair_all(db.backend(), &mut Report::new())
         .map_err(|err| ctx.failure(err))?;
+    if let Some(run) = &forgotten {
+        println!(
+            "forgot the unfinished {} run of {} ({} of its {} statements had taken effect): {}",
+            run.direction,
+            run.folder,
+            run.took_effect(),
+            run.statements,
+            match run.direction {
+                Direction::Up => "it is pending again and runs from its first statement",
+                Direction::Down => "it stays applied",
+            }
+        );
+    }
     for folder in &repaired {
         println!("recorded the current checksum of {folder}");
     }
-    if repaired.is_empty() {
+    if repaired.is_empty() && forgotten.is_none() {
         println!("Nothing to repair: every applied migration matches its recorded checksum.");
     }
     Ok(())
@@ -280,6 +306,10 @@ fn check(ctx: &Context, format: Format, lint_since: Option<&str>) -> Result<(), 
     let status = ctx.status()?;
     report::warn_squashed(&status);
     let mut problems = problems(ctx, &status);
+    let unfinished = ctx.unfinished()?;
+    if let Some(run) = &unfinished {
+        problems.insert(0, format!("unfinished: {run}"));
+    }
     // A diverged history cannot be replayed to compare with the models (its rebuild guards fail).
     let rebase::Problems {
         lines: lineage,
@@ -314,11 +344,15 @@ fn check(ctx: &Context, format: Format, lint_since: Option<&str>) -> Result<(), 
         + changes.len()
         + linted.len();
     // An unadopted database's migrations are pending only in name: they are to be stamped.
-    let mut remedies = if unadopted {
+    // An unfinished migration is the way forward's first step: the others wait for it.
+    let mut remedies = if unadopted || unfinished.is_some() {
         Vec::new()
     } else {
         remedies(ctx.app.program, &status)
     };
+    if let Some(run) = &unfinished {
+        remedies.insert(0, crate::hint::unfinished_hint(run, ctx.app.program));
+    }
     remedies.extend(hints);
     remedies.extend(drift_hints);
     problems.extend(lineage);

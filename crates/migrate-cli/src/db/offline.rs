@@ -22,6 +22,17 @@ pub fn print(
         Some(DialectArg::Postgres) => Dialect::Postgres,
         None => ctx.url.dialect(),
     };
+    if dialect == Dialect::Mysql {
+        // A script for the mysql client would have to record how far each migration got, which
+        // only a run of workhub's does (MySQL's DDL cannot roll back).
+        return Err(Failure::failed(format!(
+            "--sql is not written for MySQL: its DDL commits statement by statement, and only a \
+             run of {program}'s own records how far a migration got, so a failure halfway can be \
+             resumed or repaired; nothing was printed\n  hint: `{program} db upgrade --plan` lists \
+             what would run; `{program} db upgrade` runs it",
+            program = ctx.app.program
+        )));
+    }
     let migrations: &[_] = &ctx.migrations;
     let from = range.from.clone().unwrap_or(match direction {
         Direction::Up => Target::Base,
@@ -69,6 +80,7 @@ pub fn print(
     let (verb, run_with) = match dialect {
         Dialect::Postgres => ("PostgreSQL", "psql -f THIS_FILE DATABASE_URL"),
         Dialect::Sqlite => ("SQLite", "sqlite3 DATABASE_FILE < THIS_FILE"),
+        Dialect::Mysql => unreachable!("refused above"),
     };
     let header = [
         format!(

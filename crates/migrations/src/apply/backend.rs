@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use super::progress::BlockedNotice;
-use crate::history::{AppliedMigration, HistoryTables};
+use crate::history::{AppliedMigration, HistoryTables, InterruptedRun};
 use crate::{DatabaseError, Dialect, MigrateError};
 
 /// What differs between databases: how to lock out other migrators, how a transaction begins, how to
@@ -122,6 +122,41 @@ pub trait Backend {
     fn locks_without_writing(&self) -> bool {
         false
     }
+
+    /// The statements that create the history tables when they are missing.
+    fn create_history(&self) -> String {
+        self.history_tables().create()
+    }
+
+    /// Where DDL commits itself (MySQL), the record of each migration as it runs; `None` where a
+    /// migration's statements run in a transaction that rolls them back together.
+    fn run_record(&mut self) -> Option<&mut dyn RunRecord> {
+        None
+    }
+}
+
+/// The record a backend whose DDL commits itself keeps of a migration while it runs (see
+/// [`history::run`](crate::history::run)): written before the first statement, moved on after each,
+/// deleted with the history rows that record the migration done.
+pub trait RunRecord {
+    /// The migration that started and did not finish, if one did.
+    fn read(&mut self) -> Result<Option<InterruptedRun>, DatabaseError>;
+    /// Records `run` as started (replacing any record its version has).
+    fn start(&mut self, run: &InterruptedRun) -> Result<(), DatabaseError>;
+    /// Runs statement `sql` of migration `version` and, once it succeeded, records `done`
+    /// statements done, whose checksum is `done_checksum`.
+    fn statement(
+        &mut self,
+        version: &str,
+        sql: &str,
+        done: usize,
+        done_checksum: &str,
+    ) -> Result<(), DatabaseError>;
+    /// Records that `statement` of migration `version` failed with `error`.
+    fn failed(&mut self, version: &str, statement: &str, error: &str) -> Result<(), DatabaseError>;
+    /// The statement (with its `;` and newline) that deletes the record of `version`, run with the
+    /// history rows that record it done, or alone when the record is given up (`repair`).
+    fn finish(&self, version: &str) -> String;
 }
 
 static DEFAULT_TABLES: HistoryTables = HistoryTables::DEFAULT;
@@ -164,6 +199,7 @@ pub(crate) struct VersionRow {
 pub(crate) fn query_history<C>(
     conn: &mut C,
     tables: &HistoryTables,
+    dialect: Dialect,
     companion_exists: bool,
 ) -> Result<Vec<AppliedMigration>, MigrateError>
 where
@@ -192,7 +228,7 @@ where
             })
             .collect());
     }
-    let rows: Vec<HistoryRow> = diesel::sql_query(tables.select_applied())
+    let rows: Vec<HistoryRow> = diesel::sql_query(tables.select_applied(dialect))
         .load(conn)
         .map_err(failed)?;
     Ok(rows

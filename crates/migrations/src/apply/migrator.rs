@@ -2,7 +2,8 @@ use std::time::{Duration, Instant};
 
 use super::backend::BeginError;
 use super::{Backend, Progress};
-use crate::history::AppliedMigration;
+use crate::history::run::prefix_checksum;
+use crate::history::{AppliedMigration, InterruptedRun};
 use crate::plan::{Direction, Plan, State, Status, Target};
 use crate::source::statements;
 use crate::{DatabaseError, Dialect, MigrateError, Migration, Undone};
@@ -62,6 +63,20 @@ pub struct Migrator<'m> {
     /// change to the history: for an application that owns the field and whose older builds cached in
     /// it something that a change of the history must invalidate.
     pub clear_user_version: bool,
+    /// Continue the migration a run on MySQL left unfinished from the statement that did not take
+    /// effect (see [`InterruptedRun`]), then go on with the plan.
+    pub resume: bool,
+}
+
+/// What a command does about a migration an earlier run on MySQL left unfinished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unfinished {
+    /// Refuses to run: the database is half way through a migration.
+    Refuse,
+    /// Continues it (`--resume`).
+    Resume,
+    /// Forgets the record (`repair`): the user undid what took effect by hand.
+    Forget,
 }
 
 impl<'m> Migrator<'m> {
@@ -73,6 +88,26 @@ impl<'m> Migrator<'m> {
             transaction: TransactionMode::Each,
             lock_timeout: Duration::from_secs(60),
             clear_user_version: false,
+            resume: false,
+        }
+    }
+
+    /// The migration an earlier run left unfinished where DDL commits itself (MySQL), read without
+    /// the lock; always `None` elsewhere.
+    pub fn interrupted(
+        &self,
+        db: &mut dyn Backend,
+    ) -> Result<Option<InterruptedRun>, MigrateError> {
+        db.wait_at_most(self.lock_timeout);
+        read_unfinished(db)
+    }
+
+    /// What `resume` asks of the command's run: continuing an unfinished migration, or refusing.
+    fn unfinished(&self) -> Unfinished {
+        if self.resume {
+            Unfinished::Resume
+        } else {
+            Unfinished::Refuse
         }
     }
 
@@ -95,8 +130,10 @@ impl<'m> Migrator<'m> {
         let plan = |status: &Status<'m>| {
             let plan = status.plan_upgrade(target, self.allow_out_of_order, self.allow_diverged)?;
             self.refuse_mixed_transactions(&plan)?;
+            refuse_without_dialect_sql(&plan, status.dialect())?;
             Ok((!plan.steps.is_empty()).then_some(plan))
         };
+        self.refuse_transaction_all(db)?;
         self.run_plan(db, progress, plan)
     }
 
@@ -109,8 +146,10 @@ impl<'m> Migrator<'m> {
         let plan = |status: &Status<'m>| {
             let plan = status.plan_downgrade(target)?;
             self.refuse_mixed_transactions(&plan)?;
+            refuse_without_dialect_sql(&plan, status.dialect())?;
             Ok((!plan.steps.is_empty()).then_some(plan))
         };
+        self.refuse_transaction_all(db)?;
         self.run_plan(db, progress, plan)
     }
 
@@ -120,10 +159,18 @@ impl<'m> Migrator<'m> {
         progress: &mut dyn Progress,
         plan: impl Fn(&Status<'m>) -> Result<Option<Plan<'m>>, MigrateError>,
     ) -> Result<Outcome<'m>, MigrateError> {
-        let (status, done) = self.change(db, progress, plan, |db, plan, progress, clear| {
-            let ran = self.run(db, &plan, progress, clear)?;
-            Ok((plan, ran))
-        })?;
+        let mut found = None;
+        let (status, done) = self.change(
+            db,
+            progress,
+            self.unfinished(),
+            &mut found,
+            plan,
+            |db, plan, progress, clear| {
+                let ran = self.run(db, &plan, progress, clear)?;
+                Ok((plan, ran))
+            },
+        )?;
         Ok(match done {
             None => Outcome {
                 ran: Vec::new(),
@@ -178,6 +225,8 @@ impl<'m> Migrator<'m> {
         let (_, done) = self.change(
             db,
             progress,
+            Unfinished::Refuse,
+            &mut None,
             prepare,
             |db, (sql, report), progress, clear| {
                 let sql = clear.take() + &sql;
@@ -195,6 +244,17 @@ impl<'m> Migrator<'m> {
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
     ) -> Result<Vec<String>, MigrateError> {
+        Ok(self.repair_all(db, progress)?.0)
+    }
+
+    /// [`repair`](Migrator::repair), and on MySQL also forgets the record of a migration an earlier
+    /// run left unfinished (returned): the user has undone by hand what of it took effect, so it
+    /// runs again from its first statement.
+    pub fn repair_all(
+        &self,
+        db: &mut dyn Backend,
+        progress: &mut dyn Progress,
+    ) -> Result<(Vec<String>, Option<InterruptedRun>), MigrateError> {
         let tables = db.history_tables().clone();
         let prepare = |status: &Status<'m>| {
             let dialect = status.dialect();
@@ -214,9 +274,12 @@ impl<'m> Migrator<'m> {
             }
             Ok((!sql.is_empty()).then_some((sql, repaired)))
         };
+        let mut forgotten = None;
         let (_, done) = self.change(
             db,
             progress,
+            Unfinished::Forget,
+            &mut forgotten,
             prepare,
             |db, (sql, repaired), progress, clear| {
                 let sql = clear.take() + &sql;
@@ -224,7 +287,7 @@ impl<'m> Migrator<'m> {
                 Ok(repaired)
             },
         )?;
-        Ok(done.unwrap_or_default())
+        Ok((done.unwrap_or_default(), forgotten))
     }
 
     /// The frame of every command that changes the database. `prepare` resolves what the command
@@ -234,10 +297,17 @@ impl<'m> Migrator<'m> {
     /// it, prepending workhub's own SQL (the `user_version` reset; on PostgreSQL, the history tables'
     /// creation; or "") to its first transaction that writes the history. Returns the
     /// status `prepare` last saw, and what `body` returned if it ran.
+    ///
+    /// Where DDL commits itself (MySQL), a migration an earlier run left unfinished is dealt with
+    /// under the lock first, as `unfinished` says; `found` gets it when the command continues or
+    /// forgets it.
+    #[allow(clippy::too_many_arguments)]
     fn change<P, T>(
         &self,
         db: &mut dyn Backend,
         progress: &mut dyn Progress,
+        unfinished: Unfinished,
+        found: &mut Option<InterruptedRun>,
         prepare: impl Fn(&Status<'m>) -> Result<Option<P>, MigrateError>,
         body: impl FnOnce(
             &mut dyn Backend,
@@ -256,18 +326,35 @@ impl<'m> Migrator<'m> {
             let result = (|| {
                 let (history, tables) = db.history_and_tables()?;
                 let status = Status::new(db.dialect(), self.migrations, history);
+                let resume = self.deal_with_unfinished(db, unfinished, found)?;
                 let Some(prepared) = prepare(&status)? else {
+                    if resume.is_some() {
+                        return Err(MigrateError::CannotResume {
+                            folder: found.as_ref().map_or(String::new(), |r| r.folder.clone()),
+                            reason: "the command's target does not include it".into(),
+                        });
+                    }
                     return Ok((status, None));
                 };
                 let mut first = FirstWrite {
                     sql: self.user_version_reset(db)?,
                     creates_tables: false,
+                    resume,
                 };
-                if !tables {
+                if !tables && db.run_record().is_some() {
+                    // Where DDL commits itself, a CREATE TABLE would commit the transaction it is
+                    // put in: the tables are created on their own, before anything else.
+                    let sql = db.create_history();
+                    db.execute(&sql).map_err(|cause| MigrateError::Stopped {
+                        doing: "creating the history tables".into(),
+                        cause,
+                        undone: None,
+                    })?;
+                } else if !tables {
                     // Created in the first transaction that writes the history, with what it
                     // records: a first migration that fails leaves no tables behind either, and
                     // the run pays no commit of their own.
-                    first.sql.push_str(&db.history_tables().create());
+                    first.sql.push_str(&db.create_history());
                     first.sql.push_str(";\n");
                     first.creates_tables = true;
                 }
@@ -276,6 +363,9 @@ impl<'m> Migrator<'m> {
             })();
             db.unlock();
             return result;
+        }
+        if unfinished == Unfinished::Resume {
+            return Err(self.no_record(db));
         }
         let status = self.status(db)?;
         if prepare(&status)?.is_none() {
@@ -301,6 +391,7 @@ impl<'m> Migrator<'m> {
             let mut clear = FirstWrite {
                 sql: self.user_version_reset(db)?,
                 creates_tables: false,
+                resume: None,
             };
             created = self.create_tables(db, progress, &mut clear)?;
             let status = self.status(db)?;
@@ -334,6 +425,73 @@ fn with_tables_created<T>(
 }
 
 impl<'m> Migrator<'m> {
+    /// Deals with a migration an earlier run left unfinished, under the lock: refuses, forgets its
+    /// record (into `found`), or returns it to be continued (also into `found`).
+    fn deal_with_unfinished(
+        &self,
+        db: &mut dyn Backend,
+        unfinished: Unfinished,
+        found: &mut Option<InterruptedRun>,
+    ) -> Result<Option<InterruptedRun>, MigrateError> {
+        let Some(run) = read_unfinished(db)? else {
+            if unfinished == Unfinished::Resume {
+                return Err(self.no_record(db));
+            }
+            return Ok(None);
+        };
+        match unfinished {
+            Unfinished::Refuse => Err(MigrateError::Interrupted {
+                run: Box::new(run),
+                stopped_now: false,
+                cause: None,
+            }),
+            Unfinished::Resume => {
+                *found = Some(run.clone());
+                Ok(Some(run))
+            }
+            Unfinished::Forget => {
+                let Some(record) = db.run_record() else {
+                    return Ok(None);
+                };
+                let sql = record.finish(&run.version);
+                db.execute(&sql).map_err(|cause| MigrateError::Stopped {
+                    doing: format!("forgetting the unfinished run of {}", run.folder),
+                    cause,
+                    undone: None,
+                })?;
+                *found = Some(run);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Why `--resume` has nothing to continue on `db`.
+    fn no_record(&self, db: &mut dyn Backend) -> MigrateError {
+        let reason = if db.run_record().is_some() {
+            "no migration was left unfinished: there is nothing to resume".to_string()
+        } else {
+            format!(
+                "{} runs each migration in a transaction that rolls back whole, so no migration is \
+                 ever left half run; only MySQL keeps a record to resume from",
+                db.name()
+            )
+        };
+        MigrateError::CannotResume {
+            folder: db.name(),
+            reason,
+        }
+    }
+
+    /// Refuses one transaction for a whole run where DDL commits itself.
+    fn refuse_transaction_all(&self, db: &mut dyn Backend) -> Result<(), MigrateError> {
+        if self.transaction == TransactionMode::All && db.run_record().is_some() {
+            return Err(MigrateError::NoTransactionalDdl {
+                database: db.name(),
+            });
+        }
+        Ok(())
+    }
+
     /// The statement (with its `;` and newline) that clears `user_version`, or "" when there is
     /// nothing to clear or the option is off.
     fn user_version_reset(&self, db: &mut dyn Backend) -> Result<String, MigrateError> {
@@ -367,7 +525,7 @@ impl<'m> Migrator<'m> {
         let mut exists = |table| db.table_exists(table);
         let present = exists(tables.versions()).and_then(|d| Ok(d && exists(tables.companion())?));
         if !present.map_err(|m| failed("checking the history tables", m))? {
-            let sql = format!("{}{}", clear.take(), tables.create());
+            let sql = format!("{}{}", clear.take(), db.create_history());
             self.in_transaction(db, progress, &sql, "creating the history tables", None)?;
             return Ok(true);
         }
@@ -524,6 +682,26 @@ impl<'m> Migrator<'m> {
             db.watch_waits(notice);
         }
         let all = self.transaction == TransactionMode::All && total > 0;
+        // Where DDL commits itself, no migration runs in a transaction: its record says how far it got.
+        let tracked = db.run_record().is_some();
+        if let Some(run) = &clear.resume {
+            // The unfinished migration comes first, or the resume would run others around it.
+            let first = plan.steps.first().map(|m| m.version());
+            if plan.direction != run.direction || first != Some(run.version.as_str()) {
+                let command = match run.direction {
+                    Direction::Up => "an upgrade",
+                    Direction::Down => "a downgrade",
+                };
+                return Err(MigrateError::CannotResume {
+                    folder: run.folder.clone(),
+                    reason: format!(
+                        "it was interrupted in {command} ({}), so only {command} whose first \
+                         step is it continues it",
+                        run.direction
+                    ),
+                });
+            }
+        }
         if clear.creates_tables
             && !all
             && plan.steps.first().is_some_and(|m| !m.run_in_transaction())
@@ -546,7 +724,7 @@ impl<'m> Migrator<'m> {
                 Direction::Up => scripts.up(),
                 Direction::Down => scripts.down().unwrap_or_default(),
             };
-            let own_transaction = !all && migration.run_in_transaction();
+            let own_transaction = !all && !tracked && migration.run_in_transaction();
             let undone = match (all, own_transaction) {
                 (true, _) => Undone::Run,
                 (false, true) => Undone::Migration,
@@ -580,6 +758,11 @@ impl<'m> Migrator<'m> {
                     if whole {
                         let first = std::mem::take(clear);
                         self.run_script(db, progress, migration, plan.direction, &first, sql)
+                    } else if tracked {
+                        let resume = clear.resume.take_if(|run| {
+                            run.version == migration.version() && run.direction == plan.direction
+                        });
+                        run_tracked(db, migration, plan.direction, sql, resume)
                     } else {
                         let ran = run_statements(db, migration, plan.direction, sql);
                         if !own_transaction {
@@ -591,10 +774,14 @@ impl<'m> Migrator<'m> {
                 .and_then(|()| {
                     let took = started.elapsed();
                     let tables = db.history_tables();
-                    let history = match plan.direction {
+                    let mut history = match plan.direction {
                         Direction::Up => tables.record(migration, dialect, took, false),
                         Direction::Down => tables.forget(migration.version()),
                     };
+                    if let Some(record) = db.run_record() {
+                        // The record goes with the rows that say the migration is done.
+                        history.push_str(&record.finish(migration.version()));
+                    }
                     // Outside a transaction, the history rows still go in together (or not at all).
                     if whole {
                         db.execute(&format!("{history}COMMIT")).map_err(|message| {
@@ -689,6 +876,91 @@ fn after<'m>(status: &Status<'m>, plan: &Plan<'m>) -> Status<'m> {
     Status::new(dialect, status.migrations(), rows)
 }
 
+/// Runs `migration`'s statements one by one under its run record (where DDL commits itself), from
+/// the first or, continuing `resume`, from the one that did not take effect; a failure is recorded
+/// and reported with what took effect.
+fn run_tracked(
+    db: &mut dyn Backend,
+    migration: &Migration,
+    direction: Direction,
+    sql: &str,
+    resume: Option<InterruptedRun>,
+) -> Result<(), MigrateError> {
+    let dialect = db.dialect();
+    let statements = statements::split(sql, dialect);
+    let start = match &resume {
+        None => 0,
+        Some(run) => {
+            let cannot = |reason: String| MigrateError::CannotResume {
+                folder: migration.folder().to_string(),
+                reason,
+            };
+            if run.done > statements.len() {
+                return Err(cannot(format!(
+                    "its record says {} statements took effect, and its script now has {}",
+                    run.done,
+                    statements.len()
+                )));
+            }
+            if prefix_checksum(&statements[..run.done]) != run.done_checksum {
+                return Err(cannot(format!(
+                    "{} changed since the statements that took effect ran ({}): a resume runs \
+                     the rest of the script as it was; restore them, or undo what took effect and \
+                     `repair`",
+                    script_file(direction),
+                    run.took_effect()
+                )));
+            }
+            run.done
+        }
+    };
+    let recording = |cause| MigrateError::Stopped {
+        doing: format!("recording the start of {}", migration.folder()),
+        cause,
+        undone: None,
+    };
+    let mut run = InterruptedRun {
+        version: migration.version().to_string(),
+        folder: migration.folder().to_string(),
+        direction,
+        statements: statements.len(),
+        done: start,
+        done_checksum: prefix_checksum(&statements[..start]),
+        failure: None,
+        started_at: None,
+    };
+    let Some(record) = db.run_record() else {
+        unreachable!("run_tracked runs only where the backend keeps a run record");
+    };
+    record.start(&run).map_err(recording)?;
+    for (index, statement) in statements.iter().enumerate().skip(start) {
+        let done_checksum = prefix_checksum(&statements[..=index]);
+        if let Err(cause) =
+            record.statement(migration.version(), statement, index + 1, &done_checksum)
+        {
+            // Best effort: when the connection itself is gone, the record still says how far it got.
+            let _ = record.failed(migration.version(), statement, &cause.to_string());
+            run.done = index;
+            run.done_checksum = prefix_checksum(&statements[..index]);
+            run.failure = Some((statement.to_string(), cause.to_string()));
+            return Err(MigrateError::Interrupted {
+                run: Box::new(run),
+                stopped_now: true,
+                cause: Some(cause),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The file a migration's SQL for MySQL is read from in `direction`.
+fn script_file(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "up.mysql.sql",
+        Direction::Down => "down.mysql.sql",
+    }
+}
+
 fn run_statements(
     db: &mut dyn Backend,
     migration: &Migration,
@@ -706,6 +978,38 @@ fn run_statements(
             })?;
     }
     Ok(())
+}
+
+/// The unfinished migration `db` records, where it keeps such a record.
+fn read_unfinished(db: &mut dyn Backend) -> Result<Option<InterruptedRun>, MigrateError> {
+    let Some(record) = db.run_record() else {
+        return Ok(None);
+    };
+    record.read().map_err(|cause| MigrateError::Stopped {
+        doing: "reading the record of unfinished migrations".into(),
+        cause,
+        undone: None,
+    })
+}
+
+/// Refuses a plan on MySQL with migrations that have no SQL written for it, naming every one.
+fn refuse_without_dialect_sql(plan: &Plan<'_>, dialect: Dialect) -> Result<(), MigrateError> {
+    let missing: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|m| !m.runs_on(dialect))
+        .map(|m| m.folder().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(MigrateError::NoMysqlScripts {
+        folders: missing,
+        file: match plan.direction {
+            Direction::Up => "up.mysql.sql",
+            Direction::Down => "down.mysql.sql",
+        },
+    })
 }
 
 /// Refuses one transaction for all (`mode`) over a migration of `plan` that must run outside one.
@@ -731,6 +1035,8 @@ pub(crate) fn refuse_mixed_transactions(
 struct FirstWrite {
     sql: String,
     creates_tables: bool,
+    /// The unfinished migration this run continues (`--resume`), taken by the step that runs it.
+    resume: Option<InterruptedRun>,
 }
 
 impl FirstWrite {

@@ -7,15 +7,19 @@ mod backend;
 mod handle;
 mod lock;
 mod migrator;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod offline;
 mod postgres;
 mod progress;
 pub(crate) mod sqlite;
 mod url;
 
-pub use backend::{Backend, BeginError};
+pub use backend::{Backend, BeginError, RunRecord};
 pub use lock::FileLock;
 pub use migrator::{Migrator, Outcome, Ran, StampReport, TransactionMode};
+#[cfg(feature = "mysql")]
+pub use mysql::{Mysql, TemporaryMysqlDatabase};
 pub use offline::Offline;
 pub use postgres::{Postgres, TemporaryDatabase, DEFAULT_LOCK_KEY};
 pub use progress::{BlockedNotice, Progress, Silent};
@@ -24,11 +28,26 @@ pub use url::{redact, scrub, DatabaseUrl};
 
 use crate::MigrateError;
 
-/// An open database of either kind.
+/// A name no other temporary database of this server has: `workhub_PURPOSE_PID_N_NANOS`.
+pub(crate) fn temporary_name(purpose: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "workhub_{purpose}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// An open database of any kind this build serves.
 #[derive(Debug)]
 pub enum Database {
     Sqlite(Sqlite<'static>),
     Postgres(Postgres<'static>),
+    #[cfg(feature = "mysql")]
+    Mysql(Mysql),
 }
 
 impl Database {
@@ -38,15 +57,25 @@ impl Database {
         Ok(match url {
             DatabaseUrl::Sqlite(path) => Self::Sqlite(Sqlite::open(path)?),
             DatabaseUrl::Postgres(_) => Self::Postgres(Postgres::open(url)?),
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql(_) => Self::Mysql(Mysql::open(url)?),
+            #[cfg(not(feature = "mysql"))]
+            DatabaseUrl::Mysql(_) => {
+                return Err(MigrateError::NotBuiltFor {
+                    url: url.to_string(),
+                    backend: "MySQL",
+                    feature: "mysql",
+                })
+            }
         })
     }
 
-    /// Whether the database exists: always for PostgreSQL (the connection reached it), for SQLite
+    /// Whether the database exists: always for a server (the connection reached it), for SQLite
     /// whether the file does.
     pub fn exists(&self) -> bool {
         match self {
             Self::Sqlite(db) => db.exists(),
-            Self::Postgres(_) => true,
+            _ => true,
         }
     }
 
@@ -54,6 +83,8 @@ impl Database {
         match self {
             Self::Sqlite(db) => db,
             Self::Postgres(db) => db,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(db) => db,
         }
     }
 }

@@ -607,7 +607,12 @@ impl Backend for Postgres<'_> {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut *self.conn, &self.tables, companion_exists)
+        query_history(
+            &mut *self.conn,
+            &self.tables,
+            Dialect::Postgres,
+            companion_exists,
+        )
     }
 
     fn locks_without_writing(&self) -> bool {
@@ -714,15 +719,7 @@ impl TemporaryDatabase {
             unreachable!("TemporaryDatabase::create takes a postgres URL");
         };
         let mut admin = establish(server)?;
-        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "workhub_{purpose}_{}_{}_{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let name = super::temporary_name(purpose);
         batch(&mut admin, &format!("CREATE DATABASE \"{name}\"")).map_err(|cause| {
             MigrateError::Database {
                 doing: format!("creating the temporary database {name} (the user needs CREATEDB)"),

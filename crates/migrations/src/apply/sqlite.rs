@@ -421,7 +421,12 @@ impl Backend for Sqlite<'_> {
         &mut self,
         companion_exists: bool,
     ) -> Result<Vec<AppliedMigration>, MigrateError> {
-        query_history(&mut *self.conn, &self.tables, companion_exists)
+        query_history(
+            &mut *self.conn,
+            &self.tables,
+            Dialect::Sqlite,
+            companion_exists,
+        )
     }
 
     fn clear_user_version(&mut self) -> Result<Option<&'static str>, DatabaseError> {

@@ -10,6 +10,9 @@ pub enum DatabaseUrl {
     Sqlite(PathBuf),
     /// A PostgreSQL connection string (`postgres://` or `postgresql://`), kept whole for libpq.
     Postgres(String),
+    /// A MySQL or MariaDB URL (`mysql://user:password@host:port/database`), kept whole for the
+    /// client library. Parsed in every build; opened only in one with the `mysql` feature.
+    Mysql(String),
 }
 
 impl DatabaseUrl {
@@ -24,6 +27,16 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_string()));
         }
+        if url.starts_with("mysql://") {
+            return Ok(Self::Mysql(url.to_string()));
+        }
+        if url.starts_with("mariadb://") {
+            return Err(MigrateError::BadUrl {
+                url: redact(url),
+                reason: "MariaDB is reached with a mysql:// URL (the same client serves both)"
+                    .into(),
+            });
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -31,7 +44,9 @@ impl DatabaseUrl {
         if let Some((scheme, _)) = path.split_once("://") {
             return Err(MigrateError::BadUrl {
                 url: redact(url),
-                reason: format!("the scheme `{scheme}` is not supported (sqlite and postgres are)"),
+                reason: format!(
+                    "the scheme `{scheme}` is not supported (sqlite, postgres and mysql are)"
+                ),
             });
         }
         if path.is_empty() {
@@ -58,6 +73,7 @@ impl DatabaseUrl {
         match self {
             Self::Sqlite(_) => Dialect::Sqlite,
             Self::Postgres(_) => Dialect::Postgres,
+            Self::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -72,7 +88,7 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "{}", path.display()),
-            Self::Postgres(url) => f.write_str(&redact(url)),
+            Self::Postgres(url) | Self::Mysql(url) => f.write_str(&redact(url)),
         }
     }
 }
@@ -108,7 +124,7 @@ pub fn redact(url: &str) -> String {
 
 /// Removes every occurrence of `url`'s password from `text` (a driver's error message may echo it).
 pub fn scrub(text: &str, url: &DatabaseUrl) -> String {
-    let DatabaseUrl::Postgres(raw) = url else {
+    let (DatabaseUrl::Postgres(raw) | DatabaseUrl::Mysql(raw)) = url else {
         return text.to_string();
     };
     let redacted = redact(raw);
@@ -161,8 +177,21 @@ mod tests {
             DatabaseUrl::parse("postgresql://h/db").unwrap().dialect(),
             Dialect::Postgres
         );
+        assert_eq!(
+            DatabaseUrl::parse("mysql://root@h/db").unwrap().dialect(),
+            Dialect::Mysql
+        );
+        assert_eq!(
+            DatabaseUrl::parse("mysql://app:pw@h:3306/db")
+                .unwrap()
+                .to_string(),
+            "mysql://app:***@h:3306/db"
+        );
+        let mariadb = DatabaseUrl::parse("mariadb://app:pw@h/db").unwrap_err();
+        assert!(mariadb.to_string().contains("mysql://"), "{mariadb}");
+        assert!(!mariadb.to_string().contains("pw"), "{mariadb}");
         assert!(matches!(
-            DatabaseUrl::parse("mysql://root@h/db"),
+            DatabaseUrl::parse("oracle://root@h/db"),
             Err(MigrateError::BadUrl { .. })
         ));
         assert!(matches!(

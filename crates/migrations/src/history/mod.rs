@@ -6,8 +6,12 @@
 //! [`HistoryTables`]). A version diesel_cli applied has no companion row: it counts as applied, with
 //! no checksum to verify until a repair (`Migrator::repair`) records one.
 
+pub mod run;
 mod tables;
 
+pub use run::InterruptedRun;
+#[cfg(feature = "mysql")]
+pub(crate) use tables::quote;
 pub use tables::{HistoryTables, InvalidTableName};
 
 /// One applied migration, as the database records it.

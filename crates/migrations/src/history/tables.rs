@@ -83,6 +83,12 @@ impl HistoryTables {
         &self.companion
     }
 
+    /// The table of migrations that started and did not finish, where DDL commits itself (MySQL;
+    /// see [`run`](crate::history::run)): the companion table's name with `_run`.
+    pub fn runs(&self) -> String {
+        format!("{}_run", self.companion)
+    }
+
     /// The statements that create both tables when they are missing; the same on every backend.
     pub fn create(&self) -> String {
         CREATE_TABLES
@@ -91,10 +97,16 @@ impl HistoryTables {
     }
 
     /// Reads every applied version with whatever the companion table knows of it, in version order.
-    pub fn select_applied(&self) -> String {
+    pub fn select_applied(&self, dialect: Dialect) -> String {
+        // MySQL casts to CHAR; TEXT is not a type it casts to.
+        let text = if dialect == Dialect::Mysql {
+            "CHAR"
+        } else {
+            "TEXT"
+        };
         format!(
             "SELECT d.version AS version, w.folder AS folder, w.checksum AS checksum, \
-             CAST(w.applied_at AS TEXT) AS applied_at, w.duration_ms AS duration_ms, \
+             CAST(w.applied_at AS {text}) AS applied_at, w.duration_ms AS duration_ms, \
              COALESCE(w.stamped, FALSE) AS stamped \
              FROM {} d LEFT JOIN {} w ON w.version = d.version ORDER BY d.version",
             self.versions, self.companion
@@ -134,12 +146,19 @@ impl HistoryTables {
         took: Duration,
         stamped: bool,
     ) -> String {
+        // MySQL has no ON CONFLICT; its upsert names the new row's values with VALUES().
+        let update = if dialect == Dialect::Mysql {
+            "ON DUPLICATE KEY UPDATE folder = VALUES(folder), checksum = VALUES(checksum), \
+             applied_at = CURRENT_TIMESTAMP, duration_ms = VALUES(duration_ms), \
+             stamped = VALUES(stamped)"
+        } else {
+            "ON CONFLICT (version) DO UPDATE SET folder = excluded.folder, \
+             checksum = excluded.checksum, applied_at = CURRENT_TIMESTAMP, \
+             duration_ms = excluded.duration_ms, stamped = excluded.stamped"
+        };
         format!(
             "INSERT INTO {} (version, folder, checksum, duration_ms, stamped) \
-             VALUES ({}, {}, {}, {}, {}) ON CONFLICT (version) DO UPDATE SET \
-             folder = excluded.folder, checksum = excluded.checksum, \
-             applied_at = CURRENT_TIMESTAMP, duration_ms = excluded.duration_ms, \
-             stamped = excluded.stamped;\n",
+             VALUES ({}, {}, {}, {}, {}) {update};\n",
             self.companion,
             quote(migration.version()),
             quote(migration.folder()),
@@ -176,7 +195,7 @@ CREATE TABLE IF NOT EXISTS $companion (
 )";
 
 /// `value` as an SQL string literal.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
@@ -198,6 +217,7 @@ fn is_plain_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::HistoryTables;
+    use crate::Dialect;
 
     #[test]
     fn only_plain_distinct_names_are_taken() {
@@ -220,7 +240,11 @@ mod tests {
     #[test]
     fn the_statements_name_the_configured_tables() {
         let tables = HistoryTables::new("app_versions", "app_history").unwrap();
-        for sql in [tables.create(), tables.select_applied(), tables.forget("1")] {
+        for sql in [
+            tables.create(),
+            tables.select_applied(Dialect::Sqlite),
+            tables.forget("1"),
+        ] {
             assert!(sql.contains("app_versions"), "{sql}");
             assert!(sql.contains("app_history"), "{sql}");
             assert!(!sql.contains("__"), "{sql}");

@@ -125,10 +125,13 @@ impl<'m> Status<'m> {
             .find(|m| m.scripts(self.dialect()).up().is_empty())
         {
             let postgres = self.dialect() == Dialect::Postgres && empty.has_postgres_override();
+            let mysql = self.dialect() == Dialect::Mysql && empty.has_mysql_scripts();
             return Err(MigrateError::EmptyUp {
                 folder: empty.folder().to_string(),
                 file: if postgres {
                     "up.postgres.sql"
+                } else if mysql {
+                    "up.mysql.sql"
                 } else {
                     "up.sql"
                 },

@@ -8,12 +8,14 @@ use super::{
 };
 
 /// The files a migration folder may hold.
-const KNOWN_FILES: [&str; 6] = [
+const KNOWN_FILES: [&str; 8] = [
     "up.sql",
     "down.sql",
     "metadata.toml",
     "up.postgres.sql",
     "down.postgres.sql",
+    "up.mysql.sql",
+    "down.mysql.sql",
     lineage::LINEAGE_FILE,
 ];
 
@@ -80,7 +82,8 @@ pub fn scan(dir: &Path) -> Result<Scan, SourceError> {
                 format!("{folder}/{file}"),
                 format!(
                     "a {what} migrations do not use: ignored (a migration folder holds up.sql, \
-                     down.sql, metadata.toml, up.postgres.sql, down.postgres.sql and lineage.toml)"
+                     down.sql, metadata.toml, up.postgres.sql, down.postgres.sql, up.mysql.sql, \
+                     down.mysql.sql and lineage.toml)"
                 ),
             ));
             continue;
@@ -140,6 +143,8 @@ pub fn migration_from_files(
     let down = text("down.sql")?;
     let up_postgres = text("up.postgres.sql")?;
     let down_postgres = text("down.postgres.sql")?;
+    let up_mysql = text("up.mysql.sql")?;
+    let down_mysql = text("down.mysql.sql")?;
     let lineage = lineage::read(folder, text(lineage::LINEAGE_FILE)?)?;
     let metadata = files
         .remove("metadata.toml")
@@ -188,6 +193,12 @@ pub fn migration_from_files(
     if let Some(down_postgres) = &down_postgres {
         empty("down.postgres.sql", down_postgres, false)?;
     }
+    if let Some(up_mysql) = &up_mysql {
+        empty("up.mysql.sql", up_mysql, true)?;
+    }
+    if let Some(down_mysql) = &down_mysql {
+        empty("down.mysql.sql", down_mysql, false)?;
+    }
     let incomplete = |missing: &str| SourceError::IncompleteDialect {
         folder: folder.to_string(),
         missing: missing.to_string(),
@@ -198,6 +209,12 @@ pub fn migration_from_files(
         (Some(_), None) if down.is_some() => return Err(incomplete("down.postgres.sql")),
         (Some(up_postgres), down_postgres) => Some(Scripts::new(up_postgres, down_postgres)),
     };
+    let mysql = match (up_mysql, down_mysql) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(incomplete("up.mysql.sql")),
+        (Some(_), None) if down.is_some() => return Err(incomplete("down.mysql.sql")),
+        (Some(up_mysql), down_mysql) => Some(Scripts::new(up_mysql, down_mysql)),
+    };
     let migration = Migration::new(
         folder.to_string(),
         version,
@@ -206,15 +223,19 @@ pub fn migration_from_files(
         Scripts::new(up, down),
         postgres,
     )
+    .with_mysql(mysql)
     .with_lineage(lineage);
     Ok((migration, findings))
 }
 
-/// The dialect a script file is read in: `*.postgres.sql` is PostgreSQL's; `up.sql` / `down.sql` are
-/// read as SQLite reads them (the reading with fewer comment forms, so it finds the most code).
+/// The dialect a script file is read in: `*.postgres.sql` is PostgreSQL's, `*.mysql.sql` MySQL's;
+/// `up.sql` / `down.sql` are read as SQLite reads them (the reading with fewer comment forms, so it
+/// finds the most code).
 fn dialect_of(file: &str) -> super::Dialect {
     if file.ends_with(".postgres.sql") {
         super::Dialect::Postgres
+    } else if file.ends_with(".mysql.sql") {
+        super::Dialect::Mysql
     } else {
         super::Dialect::Sqlite
     }

@@ -24,9 +24,12 @@ pub enum SourceError {
     /// A script that is not valid UTF-8.
     #[error("migration folder `{folder}`: {file} is not valid UTF-8")]
     NotUtf8 { folder: String, file: String },
-    /// A PostgreSQL override without its counterpart (`up.postgres.sql` and `down.postgres.sql` go together
-    /// when the folder has a `down.sql`).
-    #[error("migration folder `{folder}` overrides PostgreSQL's SQL but has no {missing}")]
+    /// A dialect's scripts without their counterpart (`up.postgres.sql` and `down.postgres.sql`, or
+    /// `up.mysql.sql` and `down.mysql.sql`, go together when the folder has a `down.sql`).
+    #[error(
+        "migration folder `{folder}` has SQL for {} but no {missing}",
+        dialect_named(missing)
+    )]
     IncompleteDialect { folder: String, missing: String },
     /// A `lineage.toml` that cannot be read.
     #[error("migration folder `{folder}`: lineage.toml line {line}: {message}")]
@@ -54,6 +57,9 @@ impl SourceError {
                  one"
             .into(),
             Self::NotUtf8 { .. } => "save the file as UTF-8".into(),
+            Self::IncompleteDialect { missing, .. } if missing.contains(".mysql.") => format!(
+                "add {missing}: MySQL runs only up.mysql.sql/down.mysql.sql, and they go together"
+            ),
             Self::IncompleteDialect { missing, .. } => format!(
                 "add {missing}, or remove the PostgreSQL override so both backends run \
                  up.sql/down.sql"
@@ -63,5 +69,14 @@ impl SourceError {
                  against other branches)"
                 .into(),
         })
+    }
+}
+
+/// The database a dialect's script file (`up.mysql.sql`, `down.postgres.sql`) is written for.
+fn dialect_named(file: &str) -> &'static str {
+    if file.contains(".mysql.") {
+        "MySQL"
+    } else {
+        "PostgreSQL"
     }
 }

@@ -61,6 +61,8 @@ pub struct Migration {
     run_in_transaction: bool,
     portable: Scripts,
     postgres: Option<Scripts>,
+    /// `up.mysql.sql` / `down.mysql.sql`: the only SQL run on MySQL (see [`Migration::scripts`]).
+    mysql: Option<Scripts>,
     lineage: Option<Lineage>,
 }
 
@@ -80,8 +82,15 @@ impl Migration {
             run_in_transaction,
             portable,
             postgres,
+            mysql: None,
             lineage: None,
         }
+    }
+
+    /// The same migration with SQL for MySQL (`up.mysql.sql` / `down.mysql.sql`).
+    pub fn with_mysql(mut self, mysql: Option<Scripts>) -> Self {
+        self.mysql = mysql;
+        self
     }
 
     /// The same migration with the lineage read from its folder.
@@ -122,6 +131,31 @@ impl Migration {
         postgres: Option<Scripts>,
         lineage: Option<Lineage>,
     ) -> Self {
+        Self::embedded_with_mysql(
+            folder,
+            version,
+            name,
+            run_in_transaction,
+            portable,
+            postgres,
+            None,
+            lineage,
+        )
+    }
+
+    /// A migration, its MySQL SQL and its lineage compiled into a binary by its build script.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub const fn embedded_with_mysql(
+        folder: &'static str,
+        version: &'static str,
+        name: &'static str,
+        run_in_transaction: bool,
+        portable: Scripts,
+        postgres: Option<Scripts>,
+        mysql: Option<Scripts>,
+        lineage: Option<Lineage>,
+    ) -> Self {
         Self {
             folder: Cow::Borrowed(folder),
             version: Cow::Borrowed(version),
@@ -129,6 +163,7 @@ impl Migration {
             run_in_transaction,
             portable,
             postgres,
+            mysql,
             lineage,
         }
     }
@@ -152,13 +187,28 @@ impl Migration {
         self.run_in_transaction
     }
 
-    /// The SQL this migration runs on `dialect`: its PostgreSQL override where it has one, else the
-    /// portable `up.sql` / `down.sql`.
+    /// The SQL this migration runs on `dialect`: its PostgreSQL override where it has one, its
+    /// MySQL SQL on MySQL, else the portable `up.sql` / `down.sql`. MySQL never runs the portable
+    /// SQL (written for SQLite, whose DDL MySQL cannot roll back when it fails there): a migration
+    /// without `up.mysql.sql` is refused on MySQL before anything runs ([`Migration::runs_on`]); its
+    /// portable scripts stand in here only so that its checksum can be named.
     pub fn scripts(&self, dialect: Dialect) -> &Scripts {
-        match (dialect, &self.postgres) {
-            (Dialect::Postgres, Some(postgres)) => postgres,
+        match (dialect, &self.postgres, &self.mysql) {
+            (Dialect::Postgres, Some(postgres), _) => postgres,
+            (Dialect::Mysql, _, Some(mysql)) => mysql,
             _ => &self.portable,
         }
+    }
+
+    /// Whether this migration has SQL `dialect` runs: always on SQLite and PostgreSQL, on MySQL
+    /// only with `up.mysql.sql`.
+    pub fn runs_on(&self, dialect: Dialect) -> bool {
+        dialect != Dialect::Mysql || self.mysql.is_some()
+    }
+
+    /// Whether the folder carries SQL written for MySQL.
+    pub fn has_mysql_scripts(&self) -> bool {
+        self.mysql.is_some()
     }
 
     /// What it was written against, when its folder records it (`lineage.toml`).

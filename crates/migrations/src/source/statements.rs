@@ -7,6 +7,8 @@
 //! - PostgreSQL: `/* */` comments that nest, `E'...'` strings with backslash escapes, `U&'...'` and
 //!   `U&"..."`, dollar quotes (`$$ ... $$`, `$tag$ ... $tag$`);
 //! - SQLite: `/* */` comments that end at the first `*/`, `[...]` and `` `...` `` identifiers.
+//! - MySQL: `'...'` and `"..."` strings with backslash escapes (its default `sql_mode`), `` `...` ``
+//!   identifiers, `#` comments, `--` comments only when a space follows, `/* */` that do not nest.
 //!
 //! A `;` ends a statement except inside the `BEGIN ... END` body of a `CREATE TRIGGER` (SQLite), a
 //! `BEGIN ATOMIC ... END` function body (PostgreSQL), or the parentheses of a `CREATE RULE`
@@ -225,9 +227,11 @@ impl<'a> Iterator for Tokens<'a> {
         let start = self.at;
         let first = *bytes.get(start)?;
         let postgres = self.dialect == Dialect::Postgres;
+        let mysql = self.dialect == Dialect::Mysql;
         let next = bytes.get(start + 1).copied();
         let (kind, end) = match first {
-            b'\'' => (TokenKind::Literal, skip_quoted(bytes, start, b'\'', false)),
+            b'\'' => (TokenKind::Literal, skip_quoted(bytes, start, b'\'', mysql)),
+            b'"' if mysql => (TokenKind::Literal, skip_quoted(bytes, start, b'"', true)),
             b'"' => (
                 TokenKind::QuotedIdentifier,
                 skip_quoted(bytes, start, b'"', false),
@@ -237,14 +241,23 @@ impl<'a> Iterator for Tokens<'a> {
                 skip_quoted(bytes, start, b'`', false),
             ),
             // SQLite's `[name]` ends at the first `]`: there is no escape inside it.
-            b'[' if !postgres => (
+            b'[' if !postgres && !mysql => (
                 TokenKind::QuotedIdentifier,
                 bytes[start..]
                     .iter()
                     .position(|&b| b == b']')
                     .map_or(bytes.len(), |p| start + p + 1),
             ),
-            b'-' if next == Some(b'-') => (TokenKind::Comment, skip_line_comment(bytes, start)),
+            // MySQL reads `--` as a comment only before a space or a line's end (`1--1` is 2).
+            b'-' if next == Some(b'-')
+                && !(mysql
+                    && bytes
+                        .get(start + 2)
+                        .is_some_and(|b| !b.is_ascii_whitespace())) =>
+            {
+                (TokenKind::Comment, skip_line_comment(bytes, start))
+            }
+            b'#' if mysql => (TokenKind::Comment, skip_line_comment(bytes, start)),
             b'/' if next == Some(b'*') => (
                 TokenKind::Comment,
                 skip_block_comment(bytes, start, postgres),
@@ -401,6 +414,22 @@ mod tests {
         assert_eq!(statements.len(), 5, "{statements:#?}");
         assert!(statements[3].ends_with("LANGUAGE sql"));
         assert_eq!(statements[4], "SELECT $$a;b$$, $1");
+    }
+
+    #[test]
+    fn mysql_reads_backslash_escapes_hash_comments_and_double_quoted_strings() {
+        let sql = "INSERT INTO a VALUES ('it\\'s;', \"x;\\\"y\");\n\
+                   # a;comment\n\
+                   SELECT `odd;name` FROM a; -- a;comment\n\
+                   SELECT 1--1;\n\
+                   SELECT 2";
+        let statements = split(sql, Dialect::Mysql);
+        assert_eq!(statements.len(), 4, "{statements:#?}");
+        assert!(statements[0].ends_with("\"x;\\\"y\")"), "{statements:#?}");
+        assert_eq!(statements[1], "SELECT `odd;name` FROM a");
+        assert_eq!(statements[2], "SELECT 1--1");
+        // The same script as SQLite reads it: `'it\'` ends the string, so its `;` splits.
+        assert_ne!(split(sql, Sqlite).len(), 4);
     }
 
     #[test]

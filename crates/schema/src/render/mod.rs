@@ -1,9 +1,11 @@
 //! Writing changes as SQL, one renderer per dialect, plus the reviewer's header both share.
 
+mod mysql;
 pub mod online;
 mod postgres;
 mod sqlite;
 
+pub use mysql::mysql;
 pub use postgres::{postgres, Style};
 pub use sqlite::{postgres_refusal, sqlite};
 
@@ -32,12 +34,12 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
             if auto.as_deref() == Some(column.name.as_str()) {
                 column.ty = match dialect {
                     Dialect::Sqlite => ColumnType::Integer,
-                    Dialect::Postgres => ColumnType::BigInt,
+                    Dialect::Postgres | Dialect::Mysql => ColumnType::BigInt,
                 };
                 column.default = None;
             }
             // A PostgreSQL identity never hands out an id twice: there is nothing to express.
-            if dialect == Dialect::Postgres || auto.as_deref() != Some(column.name.as_str()) {
+            if dialect != Dialect::Sqlite || auto.as_deref() != Some(column.name.as_str()) {
                 column.autoincrement = false;
             }
         }
@@ -69,6 +71,7 @@ pub fn render(
     match dialect {
         Dialect::Sqlite => sqlite(from, to, changes, generator),
         Dialect::Postgres => postgres(from, to, changes, &Style::default()),
+        Dialect::Mysql => mysql(from, to, changes),
     }
 }
 

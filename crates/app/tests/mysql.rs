@@ -1,0 +1,479 @@
+//! The workflow on a real MySQL or MariaDB server (the `mysql` feature): the repository's own history
+//! up and down, eight migrators at once under `GET_LOCK`, a migrator killed (`kill -9`) halfway
+//! through a migration and the run after it, a statement that fails halfway and the two ways past it
+//! (`--resume`, `repair`), and the refusals. MySQL commits DDL as it runs, so these tests look at what
+//! took effect as well as at what the history says. Each test creates and drops its own database;
+//! with no server they print a visible skip notice (and fail under CI=true).
+#![cfg(feature = "mysql")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_each_applied_once, migrate_at_once, workhub_command, Fixture, Run};
+use diesel::sql_types::BigInt;
+use diesel::{Connection, MysqlConnection, QueryableByName, RunQueryDsl};
+use workhub_migrations::apply::TemporaryMysqlDatabase;
+use workhub_migrations::testing::mysql_server;
+use workhub_migrations::DatabaseUrl;
+
+fn database(test: &str) -> Option<TemporaryMysqlDatabase> {
+    let server = mysql_server(test)?;
+    Some(TemporaryMysqlDatabase::create(&server, "test").expect("create a test database"))
+}
+
+fn url(database: &TemporaryMysqlDatabase) -> String {
+    match database.url() {
+        DatabaseUrl::Mysql(raw) => raw.clone(),
+        _ => unreachable!("a MySQL server's database"),
+    }
+}
+
+fn scalar(database: &TemporaryMysqlDatabase, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = MysqlConnection::establish(&url(database)).expect("connect");
+    let rows: Vec<Number> = diesel::sql_query(format!("SELECT CAST(({sql}) AS SIGNED) AS n"))
+        .load(&mut conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows[0].n
+}
+
+fn table_exists(database: &TemporaryMysqlDatabase, table: &str) -> bool {
+    scalar(
+        database,
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND \
+             TABLE_NAME = '{table}'"
+        ),
+    ) == 1
+}
+
+/// The tables of the database that are not workhub's or diesel's history.
+fn user_tables(database: &TemporaryMysqlDatabase) -> i64 {
+    scalar(
+        database,
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND \
+         TABLE_NAME NOT LIKE '\\_\\_%'",
+    )
+}
+
+fn applied(database: &TemporaryMysqlDatabase) -> i64 {
+    scalar(database, "SELECT COUNT(*) FROM __diesel_schema_migrations")
+}
+
+/// `workhub` with the binary's embedded migrations (the repository's own) on `database`.
+fn embedded(dir: &std::path::Path, database: &TemporaryMysqlDatabase, args: &[&str]) -> Run {
+    let mut command = workhub_command(dir);
+    command.env("DATABASE_URL", url(database)).args(args);
+    common::output(&mut command)
+}
+
+/// `workhub` on `fixture`'s migrations and `database`.
+fn on(fixture: &Fixture, database: &TemporaryMysqlDatabase, args: &[&str]) -> Run {
+    let mut command = fixture.workhub();
+    command.env("DATABASE_URL", url(database)).args(args);
+    common::output(&mut command)
+}
+
+/// Writes a migration folder for MySQL: `up.mysql.sql` (and `down.mysql.sql`), beside an `up.sql`
+/// that MySQL never runs.
+fn mysql_migration(fixture: &Fixture, folder: &str, up: &str, down: Option<&str>) {
+    let path = fixture.migration(
+        folder,
+        "SELECT 'SQLite SQL: MySQL runs up.mysql.sql';\n",
+        down.map(|_| "SELECT 1;\n"),
+    );
+    std::fs::write(path.join("up.mysql.sql"), up).unwrap();
+    if let Some(down) = down {
+        std::fs::write(path.join("down.mysql.sql"), down).unwrap();
+    }
+}
+
+fn step_folder(n: usize) -> String {
+    common::step_folder(n)
+}
+
+/// `count` reversible MySQL migrations, each creating table `tNN`.
+fn mysql_steps(count: usize) -> Fixture {
+    let fixture = Fixture::new();
+    for n in 1..=count {
+        mysql_migration(
+            &fixture,
+            &step_folder(n),
+            &format!("CREATE TABLE t{n:02} (id BIGINT PRIMARY KEY);\n"),
+            Some(&format!("DROP TABLE t{n:02};\n")),
+        );
+    }
+    fixture
+}
+
+#[test]
+fn the_repository_history_goes_up_and_down_on_mysql() {
+    let Some(database) = database("the_repository_history_goes_up_and_down_on_mysql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let up = embedded(dir.path(), &database, &["db", "upgrade"]);
+    up.expect_code(0);
+    assert!(up.stdout.contains("Applied 3 migrations"), "{}", up.stdout);
+    for table in ["users", "projects", "sessions", "project_members", "tasks"] {
+        assert!(table_exists(&database, table), "{table} exists");
+    }
+    assert!(table_exists(&database, "project_invitations"));
+    assert_eq!(applied(&database), 3);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __workhub_migrations"),
+        3
+    );
+    // Every migration finished: no run record is left.
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __workhub_migrations_run"),
+        0
+    );
+    let current = embedded(dir.path(), &database, &["db", "current"]);
+    current.expect_code(0);
+    assert!(current.stdout.contains("head"), "{}", current.stdout);
+    assert!(!current.stdout.contains("UNFINISHED"), "{}", current.stdout);
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("the live schema was not compared"),
+        "{}",
+        check.stdout
+    );
+    // Targets: one back, one forward, by prefix, then all the way down.
+    embedded(dir.path(), &database, &["db", "downgrade", "-1"]).expect_code(0);
+    assert!(!table_exists(&database, "project_invitations"));
+    embedded(dir.path(), &database, &["db", "upgrade", "+1"]).expect_code(0);
+    assert!(table_exists(&database, "project_invitations"));
+    embedded(
+        dir.path(),
+        &database,
+        &["db", "downgrade", "20261123225048"],
+    )
+    .expect_code(0);
+    assert_eq!(applied(&database), 1);
+    let history = embedded(dir.path(), &database, &["db", "history"]);
+    history.expect_code(0);
+    assert!(history.stdout.contains("[x]"), "{}", history.stdout);
+    assert!(history.stdout.contains("[ ]"), "{}", history.stdout);
+    embedded(dir.path(), &database, &["db", "downgrade", "base"]).expect_code(0);
+    assert_eq!(user_tables(&database), 0);
+    assert_eq!(applied(&database), 0);
+    // Stamping: the schema cannot be read back on MySQL, so only --force stamps, saying why.
+    embedded(dir.path(), &database, &["db", "stamp", "head"])
+        .expect_failure(1, &["reading a mysql schema back is not built", "--force"]);
+    assert_eq!(applied(&database), 0);
+    let stamped = embedded(dir.path(), &database, &["db", "stamp", "head", "--force"]);
+    stamped.expect_code(0);
+    assert!(stamped.stdout.contains("recorded"), "{}", stamped.stdout);
+    assert_eq!(applied(&database), 3);
+    assert_eq!(user_tables(&database), 0, "stamping runs no SQL");
+    embedded(dir.path(), &database, &["db", "stamp", "base", "--force"]).expect_code(0);
+    assert_eq!(applied(&database), 0);
+}
+
+#[test]
+fn transaction_all_and_migrations_without_mysql_sql_are_refused() {
+    let Some(database) = database("transaction_all_and_migrations_without_mysql_sql_are_refused")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The service refuses MySQL before its development start migrates anything.
+    embedded(dir.path(), &database, &[]).expect_failure(2, &["does not run on MySQL"]);
+    assert!(!table_exists(&database, "__diesel_schema_migrations"));
+    embedded(
+        dir.path(),
+        &database,
+        &["db", "upgrade", "--transaction", "all"],
+    )
+    .expect_failure(
+        2,
+        &[
+            "one transaction for the whole run is impossible",
+            "implicitly",
+        ],
+    );
+    assert_eq!(user_tables(&database), 0);
+    let fixture = mysql_steps(1);
+    fixture.migration(
+        "2024-01-01-000002_sqlite_only",
+        "CREATE TABLE t02 (id INTEGER PRIMARY KEY);\n",
+        None,
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            "no up.mysql.sql",
+            "2024-01-01-000002_sqlite_only",
+            "nothing was run",
+        ],
+    );
+    // Refused before anything ran, the first migration included; not even the history exists.
+    assert_eq!(user_tables(&database), 0);
+    assert!(!table_exists(&database, "__diesel_schema_migrations"));
+    // A folder with down.mysql.sql and no up.mysql.sql is refused when it is read.
+    let half = fixture.migrations().join("2024-01-01-000003_half");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join("up.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(half.join("down.mysql.sql"), "SELECT 1;\n").unwrap();
+    on(&fixture, &database, &["db", "current"])
+        .expect_failure(1, &["2024-01-01-000003_half", "up.mysql.sql"]);
+    std::fs::remove_dir_all(&half).unwrap();
+    // --resume with nothing to resume, --sql, and a URL without a database.
+    on(&fixture, &database, &["db", "upgrade", "+1", "--resume"])
+        .expect_failure(1, &["nothing to resume"]);
+    on(&fixture, &database, &["db", "upgrade", "--sql"])
+        .expect_failure(1, &["--sql is not written for MySQL"]);
+    let mut no_database = fixture.workhub();
+    no_database
+        .env("DATABASE_URL", "mysql://root@127.0.0.1:3306")
+        .args(["db", "current"]);
+    common::output(&mut no_database).expect_failure(2, &["names no database"]);
+    let mut wrong_scheme = fixture.workhub();
+    wrong_scheme
+        .env("DATABASE_URL", "mariadb://root:secret@127.0.0.1/x")
+        .args(["db", "current"]);
+    let refused = common::output(&mut wrong_scheme);
+    refused.expect_failure(2, &["mysql://"]);
+    assert!(!refused.stderr.contains("secret"), "{}", refused.stderr);
+    let mut unreachable = fixture.workhub();
+    unreachable
+        .env("DATABASE_URL", "mysql://root:secret@127.0.0.1:1/x")
+        .args(["db", "current"]);
+    let refused = common::output(&mut unreachable);
+    refused.expect_code(3);
+    assert!(!refused.stderr.contains("secret"), "{}", refused.stderr);
+}
+
+#[test]
+fn eight_migrators_on_one_mysql_database_apply_each_migration_once() {
+    let Some(database) =
+        database("eight_migrators_on_one_mysql_database_apply_each_migration_once")
+    else {
+        return;
+    };
+    let fixture = mysql_steps(12);
+    let runs = migrate_at_once(&fixture, &url(&database), 8);
+    let expected: Vec<String> = (1..=12).map(step_folder).collect();
+    assert_each_applied_once(&runs, &expected, "connection ");
+    assert_eq!(applied(&database), 12);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __workhub_migrations"),
+        12
+    );
+    assert_eq!(user_tables(&database), 12);
+    // Every migrator released the lock: no one holds it now.
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM (SELECT IS_USED_LOCK(CONCAT('workhub_migrate:', DATABASE())) AS h) l \
+             WHERE h IS NOT NULL"
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix() {
+    let Some(database) =
+        database("a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix")
+    else {
+        return;
+    };
+    let fixture = mysql_steps(1);
+    let folder = "2024-01-01-000002_three_steps";
+    let broken = "CREATE TABLE a (id BIGINT PRIMARY KEY);\n\
+                  INSERT INTO missing VALUES (1);\n\
+                  CREATE TABLE c (id BIGINT PRIMARY KEY);\n";
+    mysql_migration(
+        &fixture,
+        folder,
+        broken,
+        Some("DROP TABLE c;\nDROP TABLE a;\n"),
+    );
+    let failed = on(&fixture, &database, &["db", "upgrade"]);
+    failed.expect_failure(
+        1,
+        &[
+            folder,
+            "statement 1 of its 3 statements took effect",
+            "statement 2 failed",
+            "INSERT INTO missing",
+            "--resume",
+            "db repair",
+        ],
+    );
+    // What took effect stays (MySQL's DDL cannot roll back); the migration is not recorded.
+    assert!(table_exists(&database, "a"));
+    assert!(!table_exists(&database, "c"));
+    assert_eq!(applied(&database), 1);
+    // Every later command that would change the database refuses, naming it.
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(
+        1,
+        &[folder, "statement 2 failed", "an earlier run stopped there"],
+    );
+    on(&fixture, &database, &["db", "stamp", "head", "--force"])
+        .expect_failure(1, &[folder, "did not finish"]);
+    let current = on(&fixture, &database, &["db", "current"]);
+    current.expect_code(0);
+    assert!(current.stdout.contains("UNFINISHED"), "{}", current.stdout);
+    on(&fixture, &database, &["db", "check"]).expect_failure(1, &["--resume"]);
+    // Editing a statement that took effect makes a resume refuse; the failed one may change.
+    let path = fixture.migrations().join(folder).join("up.mysql.sql");
+    std::fs::write(&path, broken.replace("TABLE a", "TABLE aa")).unwrap();
+    on(&fixture, &database, &["db", "upgrade", "--resume"])
+        .expect_failure(1, &["cannot resume", "changed since"]);
+    std::fs::write(
+        &path,
+        broken.replace("INSERT INTO missing VALUES (1)", "DO 0"),
+    )
+    .unwrap();
+    let resumed = on(&fixture, &database, &["db", "upgrade", "--resume"]);
+    resumed.expect_code(0);
+    assert!(table_exists(&database, "c"));
+    assert_eq!(applied(&database), 2);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __workhub_migrations_run"),
+        0
+    );
+    // The history records the checksum of the script as it now is.
+    on(&fixture, &database, &["db", "check"]).expect_code(0);
+    on(&fixture, &database, &["db", "downgrade", "base"]).expect_code(0);
+    assert_eq!(user_tables(&database), 0);
+}
+
+#[test]
+fn repair_forgets_an_unfinished_migration_the_user_undid_by_hand() {
+    let Some(database) = database("repair_forgets_an_unfinished_migration_the_user_undid_by_hand")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    let folder = "2024-01-01-000001_two_steps";
+    mysql_migration(
+        &fixture,
+        folder,
+        "CREATE TABLE a (id BIGINT PRIMARY KEY);\nCREATE TABLE a (id BIGINT PRIMARY KEY);\n",
+        None,
+    );
+    on(&fixture, &database, &["db", "upgrade"])
+        .expect_failure(1, &[folder, "statement 2 failed", "already exists"]);
+    assert!(table_exists(&database, "a"));
+    // The user undoes statement 1 by hand and fixes the script; repair forgets the run.
+    let mut conn = MysqlConnection::establish(&url(&database)).unwrap();
+    diesel::sql_query("DROP TABLE a")
+        .execute(&mut conn)
+        .unwrap();
+    std::fs::write(
+        fixture.migrations().join(folder).join("up.mysql.sql"),
+        "CREATE TABLE a (id BIGINT PRIMARY KEY);\nCREATE TABLE b (id BIGINT PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let repaired = on(&fixture, &database, &["db", "repair"]);
+    repaired.expect_code(0);
+    assert!(
+        repaired.stdout.contains("forgot the unfinished up run"),
+        "{}",
+        repaired.stdout
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    assert!(table_exists(&database, "a") && table_exists(&database, "b"));
+    assert_eq!(applied(&database), 1);
+}
+
+#[test]
+fn a_migrator_killed_halfway_leaves_a_record_the_next_run_refuses_and_resumes() {
+    let Some(database) =
+        database("a_migrator_killed_halfway_leaves_a_record_the_next_run_refuses_and_resumes")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    let folder = "2024-01-01-000001_slow";
+    mysql_migration(
+        &fixture,
+        folder,
+        "CREATE TABLE a (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nCREATE TABLE b (id BIGINT PRIMARY KEY);\n",
+        Some("DROP TABLE b;\nDROP TABLE a;\n"),
+    );
+    let mut child = common::std_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_workhub")),
+        fixture.dir.path(),
+    )
+    .env("DATABASE_URL", url(&database))
+    .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+    .args(["db", "upgrade"])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start workhub");
+    // Killed once its first statement has taken effect, while the second runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !table_exists(&database, "a") {
+        assert!(Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9 workhub");
+    child.wait().unwrap();
+    assert!(!table_exists(&database, "b"));
+    let refused = on(&fixture, &database, &["db", "upgrade"]);
+    refused.expect_failure(
+        1,
+        &[
+            folder,
+            "did not finish",
+            "took effect",
+            "--resume",
+            "db repair",
+        ],
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("the process or its connection died"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(applied(&database), 0);
+    let resumed = on(&fixture, &database, &["db", "upgrade", "--resume"]);
+    resumed.expect_code(0);
+    assert!(table_exists(&database, "a") && table_exists(&database, "b"));
+    assert_eq!(applied(&database), 1);
+    on(&fixture, &database, &["db", "downgrade", "base"]).expect_code(0);
+    assert_eq!(user_tables(&database), 0);
+}
+
+#[test]
+fn a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout() {
+    let Some(database) =
+        database("a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout")
+    else {
+        return;
+    };
+    let fixture = mysql_steps(1);
+    let mut holder = MysqlConnection::establish(&url(&database)).unwrap();
+    diesel::sql_query("DO GET_LOCK(CONCAT('workhub_migrate:', DATABASE()), 0)")
+        .execute(&mut holder)
+        .unwrap();
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(&database))
+        .env("WORKHUB_LOCK_TIMEOUT", "1")
+        .args(["db", "upgrade"]);
+    let refused = common::output(&mut command);
+    refused.expect_failure(
+        1,
+        &["gave up after", "held by connection", "nothing was run"],
+    );
+    assert!(!table_exists(&database, "t01"));
+    // Released (here by closing the connection, as when a migrator dies), the next run proceeds.
+    drop(holder);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    assert!(table_exists(&database, "t01"));
+}
