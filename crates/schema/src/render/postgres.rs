@@ -170,6 +170,9 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change], style: &Style)
                 let _ = writeln!(out, "DROP INDEX {};", quote(&index.name));
             }
             Change::AddUnique { table, unique } if online => {
+                // A rerun after the attach below committed finds the index owned by the
+                // constraint, which DROP INDEX refuses: the constraint goes first (an instant).
+                out.push_str(&drop_constraint_if_exists(table, &unique.name));
                 out.push_str(&create_index_concurrently(
                     table,
                     &unique.name,
@@ -191,6 +194,11 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change], style: &Style)
                     quote(table),
                     unique_sql(unique)
                 );
+            }
+            // Outside a transaction each statement commits: a rerun after a later one failed
+            // finds the constraint gone already.
+            Change::DropUnique { table, unique } if online => {
+                out.push_str(&drop_constraint_if_exists(table, &unique.name))
             }
             Change::DropUnique { table, unique } => {
                 out.push_str(&drop_constraint(table, &unique.name))
@@ -287,6 +295,14 @@ fn set_not_null_online(table: &str, column: &Column) -> String {
 fn drop_constraint(table: &str, name: &str) -> String {
     format!(
         "ALTER TABLE {} DROP CONSTRAINT {};\n",
+        quote(table),
+        quote(name)
+    )
+}
+
+fn drop_constraint_if_exists(table: &str, name: &str) -> String {
+    format!(
+        "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};\n",
         quote(table),
         quote(name)
     )
