@@ -393,6 +393,19 @@ fn a_companion_stopped_at_any_point_completes_when_run_again_both_ways() {
         }
     }
     on(&fixture, &url, &["db", "upgrade", "+1"]).expect_code(0);
+    // Duplicates fail the unique index's build: the error names the key, fixed data reruns (below).
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let duplicate = "INSERT INTO books (author_id, title, isbn, note) VALUES (1, 'd', 'i1', 'n')";
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, duplicate).unwrap();
+    on(&fixture, &url, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            "could not create unique index \"books_isbn_key\"",
+            "Key (isbn)=(i1) is duplicated",
+        ],
+    );
+    let fix = "DELETE FROM books WHERE title = 'd'";
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, fix).unwrap();
     let rows = pg_counts(&url, &tight::schema());
     let index_built = "EXISTS (SELECT 1 FROM pg_class WHERE relname = 'books_isbn_key') \
                        AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'books_isbn_key')";
