@@ -300,3 +300,171 @@ fn pg_history(url: &str) -> Vec<i64> {
         Err(_) => Vec::new(),
     }
 }
+
+mod loose {
+    workhub_schema::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        books (id) { id -> BigInt, author_id -> BigInt, title -> Text, isbn -> Nullable<Text>, note -> Nullable<Text>, }
+    }
+}
+mod tight {
+    workhub_schema::tables! {
+        authors (id) { id -> BigInt, name -> Text, }
+        #[index(books_title_idx, title)]
+        books (id) {
+            id -> BigInt,
+            author_id -> BigInt,
+            title -> Text,
+            #[unique]
+            isbn -> Nullable<Text>,
+            note -> Text,
+        }
+    }
+}
+
+/// Makes the statement of `tag` fail on the PostgreSQL database `url` while `when` (a SQL condition)
+/// holds: an event trigger, so the companion fails at a chosen point, as a lock timeout or a lost
+/// connection would stop it there.
+fn fail_ddl(url: &str, tag: &str, when: &str) {
+    let mut conn = PgConnection::establish(url).unwrap();
+    let sql = format!(
+        "CREATE OR REPLACE FUNCTION workhub_test_fail() RETURNS event_trigger LANGUAGE plpgsql AS $f$ \
+         BEGIN IF tg_tag = '{tag}' AND ({when}) THEN RAISE EXCEPTION 'stopped here by the test'; END IF; END $f$;\n\
+         DROP EVENT TRIGGER IF EXISTS workhub_test_fail;\n\
+         CREATE EVENT TRIGGER workhub_test_fail ON ddl_command_start EXECUTE FUNCTION workhub_test_fail();"
+    );
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, &sql).unwrap();
+}
+
+fn stop_failing(url: &str) {
+    let mut conn = PgConnection::establish(url).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut conn,
+        "DROP EVENT TRIGGER IF EXISTS workhub_test_fail",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_companion_stopped_at_any_point_completes_when_run_again_both_ways() {
+    let Some(server) =
+        postgres_server("a_companion_stopped_at_any_point_completes_when_run_again_both_ways")
+    else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "online_rerun").unwrap();
+    let DatabaseUrl::Postgres(url) = database.url().clone() else {
+        unreachable!()
+    };
+    let fixture = Fixture::new();
+    let dir = fixture.migrations();
+    for (i, model) in [loose::schema(), tight::schema()].iter().enumerate() {
+        let existing = source::scan(&dir).unwrap().migrations;
+        let current = scratch::built_by(&existing, &Target::Head).unwrap();
+        let (main, companion) = (
+            format!("2024-01-01-00000{}_step", 2 * i),
+            format!("2024-01-01-00000{}_step_online", 2 * i + 1),
+        );
+        let parent = existing.last().map(|m| m.folder().to_string());
+        let folders = Folders {
+            main: &main,
+            companion: &companion,
+        };
+        let drafts = online::drafts(
+            folders,
+            parent.as_deref(),
+            &existing,
+            &current,
+            model,
+            &GENERATOR,
+            &Online::default(),
+        )
+        .unwrap();
+        write(&dir, &drafts);
+        if i == 0 {
+            on(&fixture, &url, &["db", "upgrade"]).expect_code(0);
+            let mut conn = PgConnection::establish(&url).unwrap();
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                "INSERT INTO authors (name) VALUES ('Ann');\n\
+                 INSERT INTO books (author_id, title, isbn, note) VALUES (1, 'a', 'i1', 'n'), (1, 'b', 'i2', 'n'), (1, 'c', NULL, 'n');",
+            )
+            .unwrap();
+        }
+    }
+    on(&fixture, &url, &["db", "upgrade", "+1"]).expect_code(0);
+    // Duplicates fail the unique index's build: the error names the key, fixed data reruns (below).
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let duplicate = "INSERT INTO books (author_id, title, isbn, note) VALUES (1, 'd', 'i1', 'n')";
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, duplicate).unwrap();
+    on(&fixture, &url, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            "could not create unique index \"books_isbn_key\"",
+            "Key (isbn)=(i1) is duplicated",
+        ],
+    );
+    let fix = "DELETE FROM books WHERE title = 'd'";
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, fix).unwrap();
+    let rows = pg_counts(&url, &tight::schema());
+    let index_built = "EXISTS (SELECT 1 FROM pg_class WHERE relname = 'books_isbn_key') \
+                       AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'books_isbn_key')";
+    let attached = "EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'books_isbn_key')";
+    let validated = "EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'books_note_not_null' AND convalidated)";
+    for (point, tag, when) in [
+        ("after the check is validated", "ALTER TABLE", validated),
+        (
+            "after the unique index is built",
+            "ALTER TABLE",
+            index_built,
+        ),
+        (
+            "after the unique constraint is attached",
+            "CREATE INDEX",
+            attached,
+        ),
+    ] {
+        fail_ddl(&url, tag, when);
+        on(&fixture, &url, &["db", "upgrade"]).expect_failure(
+            1,
+            &[
+                "stopped here by the test",
+                "statements before this one took effect",
+            ],
+        );
+        stop_failing(&url);
+        let rerun = on(&fixture, &url, &["db", "upgrade"]);
+        assert_eq!(rerun.code, Some(0), "rerun {point}:\n{}", rerun.stderr);
+        assert_pg_schema(&database, &tight::schema(), point);
+        assert_kept(&rows, &pg_counts(&url, &tight::schema()), point);
+        on(&fixture, &url, &["db", "check"]).expect_code(0);
+
+        // The companion's revert stopped after its unique constraint was dropped, then run again.
+        let dropped = "NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'books_isbn_key')";
+        fail_ddl(&url, "ALTER TABLE", dropped);
+        on(&fixture, &url, &["db", "downgrade", "-1"])
+            .expect_failure(1, &["stopped here by the test"]);
+        stop_failing(&url);
+        let rerun = on(&fixture, &url, &["db", "downgrade", "-1"]);
+        assert_eq!(
+            rerun.code,
+            Some(0),
+            "revert rerun {point}:\n{}",
+            rerun.stderr
+        );
+        let mut between = tight::schema();
+        let books = between
+            .tables
+            .iter_mut()
+            .find(|t| t.name == "books")
+            .unwrap();
+        books.indexes.clear();
+        books.uniques.clear();
+        books
+            .columns
+            .iter_mut()
+            .for_each(|c| c.nullable |= c.name == "note");
+        assert_pg_schema(&database, &between, &format!("{point}, companion reverted"));
+        assert_kept(&rows, &pg_counts(&url, &tight::schema()), point);
+    }
+}

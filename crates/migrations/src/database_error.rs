@@ -33,8 +33,9 @@ pub enum DatabaseError {
     /// The file system could not answer about the SQLite file.
     #[error("cannot tell whether the file exists: {0}")]
     Io(#[source] std::io::Error),
-    /// A query or statement failed: the database's message.
-    #[error("{0}")]
+    /// A query or statement failed: the database's message, with its detail where it gives one
+    /// (PostgreSQL's `DETAIL`: which key is duplicated, which row violates a check).
+    #[error("{}", with_detail(.0))]
     Query(#[source] diesel::result::Error),
     /// SQLite opened a file that is not a database.
     #[error("{} is not a SQLite database ({source})", path.display())]
@@ -92,6 +93,20 @@ impl DatabaseError {
     pub(crate) fn is_busy(&self) -> bool {
         let message = self.to_string();
         message.contains("database is locked") || message.contains("database is busy")
+    }
+}
+
+/// diesel's message of `err`, and the server's detail after it: without it, "could not create
+/// unique index" does not say which rows to fix.
+fn with_detail(err: &diesel::result::Error) -> String {
+    match err {
+        diesel::result::Error::DatabaseError(_, info) => match info.details() {
+            Some(detail) if !detail.trim().is_empty() => {
+                format!("{} ({})", info.message(), detail.trim())
+            }
+            _ => info.message().to_string(),
+        },
+        other => other.to_string(),
     }
 }
 

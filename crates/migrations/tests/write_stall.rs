@@ -260,11 +260,12 @@ fn migration(index: usize, name: &str, up: String, down: String, sqlite: Scripts
     )
 }
 
-/// One database per way of writing the changes: the first migration creates the tables, 1,000,000
-/// rows go in, then each change is applied under writes.
-fn run(server: &workhub_migrations::DatabaseUrl, generated: bool) -> Vec<(&'static str, Stall)> {
-    let database = TemporaryDatabase::create(server, "stall").unwrap();
-    let url = database.url().to_string();
+/// A new database on `server` with the first migration (the tables, empty) applied.
+fn with_tables(
+    server: &workhub_migrations::DatabaseUrl,
+    purpose: &str,
+) -> (TemporaryDatabase, Postgres<'static>, Vec<Migration>) {
+    let database = TemporaryDatabase::create(server, purpose).unwrap();
     let mut db = Postgres::open(database.url()).unwrap();
     let empty = Schema::default();
     let first = generate(
@@ -277,7 +278,7 @@ fn run(server: &workhub_migrations::DatabaseUrl, generated: bool) -> Vec<(&'stat
     .unwrap();
     // SQLite's too: db create reads the history through a SQLite replay.
     let sqlite = generate(&empty, &m0::schema(), Dialect::Sqlite, "tables", &GENERATOR).unwrap();
-    let mut migrations = vec![migration(
+    let migrations = vec![migration(
         0,
         "tables",
         first.up,
@@ -287,6 +288,14 @@ fn run(server: &workhub_migrations::DatabaseUrl, generated: bool) -> Vec<(&'stat
     Migrator::new(&migrations)
         .upgrade(&mut db, &Target::Head, &mut Silent)
         .unwrap();
+    (database, db, migrations)
+}
+
+/// One database per way of writing the changes: the first migration creates the tables, 1,000,000
+/// rows go in, then each change is applied under writes.
+fn run(server: &workhub_migrations::DatabaseUrl, generated: bool) -> Vec<(&'static str, Stall)> {
+    let (database, mut db, mut migrations) = with_tables(server, "stall");
+    let url = database.url().to_string();
     fill(&url);
     let mut previous = m0::schema();
     let mut seen = Vec::new();
@@ -370,4 +379,83 @@ fn generated_changes_never_hold_a_write_behind_a_lock_for_longer_than_the_bound(
             "{name}: a write waited longer than {BOUND:?} for a lock while the generated migration ran: {generated:#?}"
         );
     }
+}
+
+/// A concurrent index build waits for every older transaction in the database to end, blocking no
+/// reads or writes meanwhile: a report running longer than the generated `lock_timeout` must not
+/// cancel it (the companion runs its `CONCURRENTLY` statements without the timeout).
+#[test]
+fn a_long_transaction_elsewhere_does_not_cancel_a_concurrent_index_build() {
+    let test = "a_long_transaction_elsewhere_does_not_cancel_a_concurrent_index_build";
+    let Some(server) = workhub_migrations::testing::postgres_server(test) else {
+        return;
+    };
+    let (database, mut db, mut migrations) = with_tables(&server, "cic_wait");
+    let url = database.url().to_string();
+    let drafts = online::drafts(
+        Folders {
+            main: "2024-01-01-000001_index",
+            companion: "2024-01-01-000002_index_online",
+        },
+        Some(migrations[0].folder()),
+        &migrations,
+        &m0::schema(),
+        &m1::schema(),
+        &GENERATOR,
+        &Online::new("300ms").unwrap(),
+    )
+    .unwrap();
+    for draft in drafts {
+        migrations.push(draft.migration().unwrap());
+    }
+    // A report elsewhere: a snapshot older than the build, held for well over the timeout.
+    let (held, release) = (
+        Arc::new(AtomicBool::new(false)),
+        Duration::from_millis(1500),
+    );
+    let report = {
+        let (url, held) = (url.clone(), held.clone());
+        std::thread::spawn(move || {
+            let mut conn = PgConnection::establish(&url).unwrap();
+            diesel::sql_query("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut conn)
+                .unwrap();
+            diesel::sql_query("SELECT count(*) FROM authors")
+                .execute(&mut conn)
+                .unwrap();
+            held.store(true, Ordering::Relaxed);
+            std::thread::sleep(release);
+            diesel::sql_query("COMMIT").execute(&mut conn).unwrap();
+        })
+    };
+    while !held.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let at = Instant::now();
+    Migrator::new(&migrations)
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap_or_else(|err| panic!("the companion failed while a report ran: {err}"));
+    report.join().unwrap();
+    assert!(
+        at.elapsed() >= Duration::from_millis(1000),
+        "the build did not wait for the older transaction ({:?}): the test shows nothing",
+        at.elapsed()
+    );
+    let valid: i64 = {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = PgConnection::establish(&url).unwrap();
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname = 'books_title_idx' AND i.indisvalid",
+        )
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n
+    };
+    assert_eq!(valid, 1, "books_title_idx is built and valid");
+    drop(db);
 }

@@ -151,30 +151,31 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change], style: &Style)
                 }
             }
             Change::AddIndex { table, index } if online => {
-                out.push_str(&create_index_concurrently(
-                    table,
-                    &index.name,
-                    &index.columns,
-                    index.unique,
+                out.push_str(&without_lock_timeout(
+                    style,
+                    &create_index_concurrently(table, &index.name, &index.columns, index.unique),
                 ));
             }
             Change::AddIndex { table, index } => out.push_str(&create_index(table, index)),
             Change::DropIndex { index, .. } if online => {
-                let _ = writeln!(
-                    out,
-                    "DROP INDEX CONCURRENTLY IF EXISTS {};",
-                    quote(&index.name)
-                );
+                out.push_str(&without_lock_timeout(
+                    style,
+                    &format!(
+                        "DROP INDEX CONCURRENTLY IF EXISTS {};\n",
+                        quote(&index.name)
+                    ),
+                ));
             }
             Change::DropIndex { index, .. } => {
                 let _ = writeln!(out, "DROP INDEX {};", quote(&index.name));
             }
             Change::AddUnique { table, unique } if online => {
-                out.push_str(&create_index_concurrently(
-                    table,
-                    &unique.name,
-                    &unique.columns,
-                    true,
+                // A rerun after the attach below committed finds the index owned by the
+                // constraint, which DROP INDEX refuses: the constraint goes first (an instant).
+                out.push_str(&drop_constraint_if_exists(table, &unique.name));
+                out.push_str(&without_lock_timeout(
+                    style,
+                    &create_index_concurrently(table, &unique.name, &unique.columns, true),
                 ));
                 // Attaching the built index takes ACCESS EXCLUSIVE for an instant: nothing is scanned.
                 let _ = writeln!(
@@ -191,6 +192,11 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change], style: &Style)
                     quote(table),
                     unique_sql(unique)
                 );
+            }
+            // Outside a transaction each statement commits: a rerun after a later one failed
+            // finds the constraint gone already.
+            Change::DropUnique { table, unique } if online => {
+                out.push_str(&drop_constraint_if_exists(table, &unique.name))
             }
             Change::DropUnique { table, unique } => {
                 out.push_str(&drop_constraint(table, &unique.name))
@@ -234,6 +240,16 @@ pub fn postgres(_from: &Schema, _to: &Schema, changes: &[Change], style: &Style)
         out.push_str("RESET lock_timeout;\n");
     }
     out
+}
+
+/// `sql` (statements `CONCURRENTLY`) run with no `lock_timeout`: such a statement waits for every
+/// older transaction in the database to end, which blocks no reads or writes, and a timeout there
+/// would cancel the build whenever a report or a dump runs longer; the timeout is set again after.
+fn without_lock_timeout(style: &Style, sql: &str) -> String {
+    match style.lock_timeout {
+        Some(timeout) => format!("SET lock_timeout = 0;\n{sql}SET lock_timeout = '{timeout}';\n"),
+        None => sql.to_string(),
+    }
 }
 
 /// Builds an index without blocking writes. A build that failed (a duplicate, a lock timeout)
@@ -287,6 +303,14 @@ fn set_not_null_online(table: &str, column: &Column) -> String {
 fn drop_constraint(table: &str, name: &str) -> String {
     format!(
         "ALTER TABLE {} DROP CONSTRAINT {};\n",
+        quote(table),
+        quote(name)
+    )
+}
+
+fn drop_constraint_if_exists(table: &str, name: &str) -> String {
+    format!(
+        "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};\n",
         quote(table),
         quote(name)
     )
