@@ -77,17 +77,9 @@ fn from_kept_database(
         })?;
     let work = schema_cache::workspace()?;
     let path = work.join("replay.db");
-    let built = (|| {
-        std::fs::copy(&kept, &path).ok()?;
-        let mut db = Sqlite::open(&path).ok()?;
-        let mut migrator = Migrator::new(migrations);
-        migrator.allow_out_of_order = true;
-        migrator.allow_diverged = true;
-        migrator.upgrade(&mut db, &Target::Head, &mut Silent).ok()?;
-        let schema = read(&mut db).ok()?;
-        drop(db);
-        Some(schema)
-    })();
+    let built = std::fs::copy(&kept, &path)
+        .ok()
+        .and_then(|_| replay_into_file(migrations, &path).ok());
     if built.is_some() {
         schema_cache::keep_database(fingerprint, &path);
     }
@@ -95,28 +87,53 @@ fn from_kept_database(
     built
 }
 
-/// A whole replay into memory; when schemas are kept across runs, its database is kept too.
+/// A whole replay. When schemas are kept across runs it is made into a file in the kept directory,
+/// which is then kept beside the schema; should that fail, into memory (which reports what is wrong
+/// with the history, if anything is).
 fn replayed_and_kept(
     migrations: &[Migration],
     target: &Target,
     fingerprint: &str,
 ) -> Result<Schema, MigrateError> {
-    let mut scratch = replay_into_memory(migrations, target)?;
-    let schema = read(&mut scratch)?;
     if *target == Target::Head {
-        if let (Some(work), Some(conn)) = (schema_cache::workspace(), scratch.reading()) {
+        if let Some(work) = schema_cache::workspace() {
             let path = work.join("replay.db");
-            let into = format!(
-                "VACUUM INTO '{}'",
-                path.display().to_string().replace('\'', "''")
-            );
-            if diesel::RunQueryDsl::execute(diesel::sql_query(into), conn).is_ok() {
+            let built = replay_into_file(migrations, &path);
+            if built.is_ok() {
                 schema_cache::keep_database(fingerprint, &path);
             }
             let _ = std::fs::remove_dir_all(&work);
+            if let Ok(schema) = built {
+                return Ok(schema);
+            }
         }
     }
-    Ok(schema)
+    replayed(migrations, target)
+}
+
+/// Applies what `migrations` (up to head) the database file `path` lacks, and reads its schema
+/// back. The file is a cache: it is written without syncs (a crash leaves it in a work directory
+/// that is never kept).
+fn replay_into_file(
+    migrations: &[Migration],
+    path: &std::path::Path,
+) -> Result<Schema, MigrateError> {
+    let mut db = Sqlite::open(path)?;
+    diesel::connection::SimpleConnection::batch_execute(
+        db.connection()?,
+        "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY; PRAGMA cache_size = -65536;",
+    )
+    .map_err(|err| MigrateError::Database {
+        doing: "preparing the scratch database".into(),
+        cause: crate::apply::sqlite::classify(path, err),
+    })?;
+    let mut migrator = Migrator::new(migrations);
+    migrator.allow_out_of_order = true;
+    migrator.allow_diverged = true;
+    if !migrations.is_empty() {
+        migrator.upgrade(&mut db, &Target::Head, &mut Silent)?;
+    }
+    read(&mut db)
 }
 
 /// The replay itself, with nothing kept.
