@@ -951,3 +951,36 @@ fn help_documents_the_exit_codes() {
         }
     }
 }
+
+/// A revert that fails leaves its migration applied, and the error says so (not "not recorded").
+#[test]
+fn a_failing_revert_says_its_migration_is_still_applied() {
+    let fixture = Fixture::with_steps(1);
+    fixture.migration(
+        "2024-01-01-000002_bad_revert",
+        "CREATE TABLE t02 (id INTEGER);\n",
+        Some("DROP TABLE t02;\nDROP TABLE no_such_table;\n"),
+    );
+    fixture.step(3);
+    fixture.ok(&["db", "upgrade"]);
+    let run = fixture.run(&["db", "downgrade", "base"]);
+    run.expect_failure(
+        1,
+        &[
+            "migration 2024-01-01-000002_bad_revert (down) failed",
+            "no such table: no_such_table",
+            "the revert was rolled back: the migration is still applied; migrations reverted \
+             before it in this run stay reverted",
+        ],
+    );
+    let snapshot = fixture.snapshot();
+    assert_eq!(
+        snapshot.tables(),
+        vec!["t01", "t02"],
+        "step 3 reverted, t02 kept"
+    );
+    assert_eq!(
+        snapshot.folders(),
+        vec![step_folder(1), "2024-01-01-000002_bad_revert".to_string()]
+    );
+}

@@ -85,7 +85,7 @@ pub enum MigrateError {
     #[error(
         "migration {folder} ({direction}) failed: {cause}\n  statement:\n{}\n  {}",
         indent(statement),
-        undone.left()
+        undone.after(*direction)
     )]
     Statement {
         folder: String,
@@ -326,7 +326,9 @@ impl Undone {
             Self::Run => "the whole run was rolled back (it ran in one transaction); nothing changed",
             Self::Nothing => {
                 "it runs outside a transaction (run_in_transaction = false): statements before this \
-                 one took effect and the migration is not recorded; make it safe to rerun, then rerun"
+                 one took effect and the migration is not recorded as applied; fix the cause and run \
+                 it again (a companion `db create` wrote is written to run again from any point; \
+                 check that a hand-written one is)"
             }
             Self::NotStarted => {
                 "the migration did not start; migrations before it in this run stay applied"
@@ -340,6 +342,36 @@ impl Undone {
                  migration is not recorded; check the database, take the transaction control out of \
                  the script (or set run_in_transaction = false), then rerun"
             }
+        }
+    }
+}
+
+impl Undone {
+    /// Where the database stands after a failure of a migration run in `direction`: a failed
+    /// revert leaves its migration applied.
+    pub fn after(self, direction: Direction) -> &'static str {
+        match (direction, self) {
+            (Direction::Up, _) => self.left(),
+            (Direction::Down, Self::Migration) => {
+                "the revert was rolled back: the migration is still applied; migrations reverted \
+                 before it in this run stay reverted"
+            }
+            (Direction::Down, Self::Nothing) => {
+                "it runs outside a transaction (run_in_transaction = false): statements of its \
+                 revert before this one took effect, and the migration is still recorded as \
+                 applied; fix the cause and run the downgrade again (a companion `db create` wrote \
+                 reverts again from any point; check that a hand-written one does)"
+            }
+            (Direction::Down, Self::NotStarted) => {
+                "the revert did not start; migrations reverted before it in this run stay reverted"
+            }
+            (Direction::Down, Self::ScriptEndedTransaction) => {
+                "its down script ends the transaction workhub runs it in (its own COMMIT, END or \
+                 ROLLBACK): what ran before that took effect, what ran after it did not, and the \
+                 migration is still recorded as applied; check the database, take the transaction \
+                 control out of the script (or set run_in_transaction = false), then rerun"
+            }
+            (Direction::Down, Self::Run | Self::TablesOnly) => self.left(),
         }
     }
 }
