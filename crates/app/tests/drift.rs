@@ -497,3 +497,47 @@ fn tables_without_history_on_postgres_are_told_the_revision_to_stamp() {
     on(dir.path(), &url, &["db", "stamp", HEAD]).expect_code(0);
     on(dir.path(), &url, &["db", "check"]).expect_code(0);
 }
+
+/// A migration outside a transaction that stopped part-way leaves a difference: `db check` says that
+/// finishing it is the way out, before the ways to undo it.
+#[test]
+fn check_after_a_part_run_migration_outside_a_transaction_says_to_run_it_again() {
+    let fixture = Fixture::new();
+    fixture.migration(
+        "2024-01-01-000001_tables",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+    );
+    let outside = fixture.migration(
+        "2024-01-01-000002_index",
+        "CREATE INDEX t_n ON t (n);\nINSERT INTO not_yet (id) VALUES (1);\n",
+        Some("DROP INDEX t_n;\n"),
+    );
+    std::fs::write(
+        outside.join("metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .unwrap();
+    fixture
+        .run(&["db", "upgrade"])
+        .expect_failure(1, &["statements before this one took effect"]);
+    let run = fixture.run(&["db", "check"]);
+    run.expect_failure(
+        1,
+        &[
+            "2024-01-01-000002_index runs outside a transaction (run_in_transaction = false) and is \
+             pending: if a run of it stopped part-way, what it did so far is this difference; \
+             `workhub db upgrade` runs it again",
+        ],
+    );
+    assert!(
+        run.all().contains("pending: 2024-01-01-000002_index"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.all().contains("t_n"),
+        "the index is named:\n{}",
+        run.all()
+    );
+}

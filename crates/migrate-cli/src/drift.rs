@@ -124,6 +124,17 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
     };
     let drift = live_drift_from(ctx, &mut db, &expected)?;
     if !drift.is_empty() {
+        // A migration run outside a transaction that stopped part-way leaves what it did so far: the
+        // way out is to finish it, not to undo it.
+        if let Some(next) = status.pending().next().filter(|m| !m.run_in_transaction()) {
+            checked.hints.push(format!(
+                "{} runs outside a transaction (run_in_transaction = false) and is pending: if a \
+                 run of it stopped part-way, what it did so far is this difference; `{} db upgrade` \
+                 runs it again (a companion `db create` wrote runs again from any point)",
+                next.folder(),
+                ctx.app.program
+            ));
+        }
         checked.hints.push(drift_hint(ctx, status));
     }
     checked.problems.extend(drift.iter().map(|line| {
