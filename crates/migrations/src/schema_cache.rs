@@ -8,6 +8,11 @@
 //! crate's and workhub-schema's sources, the workspace's Cargo.lock and .cargo/config.toml, digested
 //! by the build script).
 //!
+//! A replay on a server (PostgreSQL) is kept under a fingerprint that also holds what the server is:
+//! its version, the settings DDL depends on, and what a fresh database of it already holds (the
+//! objects its template gives and the extensions it offers), read from the scratch database the
+//! replay would run in. A server changed in any of those replays again.
+//!
 //! Beside each schema a SQLite replay built, the directory keeps the replayed database itself (a few of
 //! the newest): a history that grew by a migration or two since is then built by applying only the
 //! new ones to a copy of it, which is exactly what replaying the whole history would have built.
@@ -49,12 +54,36 @@ pub fn keep_in(dir: Option<PathBuf>) {
 
 /// The fingerprint of replaying `migrations` up to `target` on `dialect` with this build's code.
 pub fn fingerprint(migrations: &[Migration], target: &Target, dialect: Dialect) -> String {
+    digest(migrations, target, dialect, None)
+}
+
+/// The fingerprint of replaying `migrations` up to `target` into a fresh database of a server
+/// described by `server`: everything about the server and its fresh databases that can change what
+/// a replay builds (its version, what a new database holds, the settings DDL depends on).
+pub fn fingerprint_on(
+    migrations: &[Migration],
+    target: &Target,
+    dialect: Dialect,
+    server: &str,
+) -> String {
+    digest(migrations, target, dialect, Some(server))
+}
+
+fn digest(
+    migrations: &[Migration],
+    target: &Target,
+    dialect: Dialect,
+    server: Option<&str>,
+) -> String {
     let mut hasher = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     };
     field(FORMAT.as_bytes());
+    if let Some(server) = server {
+        field(server.as_bytes());
+    }
     field(env!("WORKHUB_MIGRATIONS_CODE_DIGEST").as_bytes());
     field(format!("{dialect:?}").as_bytes());
     field(format!("{target:?}").as_bytes());

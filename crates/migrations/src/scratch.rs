@@ -66,20 +66,23 @@ fn from_kept_database(
     if *target != Target::Head {
         return None;
     }
-    let kept = (migrations.len().saturating_sub(NEW_MIGRATIONS).max(1)..migrations.len())
+    let (kept, previous) = (migrations.len().saturating_sub(NEW_MIGRATIONS).max(1)
+        ..migrations.len())
         .rev()
         .find_map(|k| {
-            schema_cache::database(&schema_cache::fingerprint(
-                &migrations[..k],
-                &Target::Head,
-                Dialect::Sqlite,
-            ))
+            let prefix =
+                schema_cache::fingerprint(&migrations[..k], &Target::Head, Dialect::Sqlite);
+            Some((schema_cache::database(&prefix)?, schema_cache::get(&prefix)))
         })?;
     let work = schema_cache::workspace()?;
     let path = work.join("replay.db");
     let built = std::fs::copy(&kept, &path)
         .ok()
-        .and_then(|_| replay_into_file(migrations, &path).ok());
+        .and_then(|_| replay_into_file(migrations, &path, previous.as_ref()).ok());
+    // Used now, so pruned last: the base a branch's migrations keep being built on stays.
+    if let Ok(file) = std::fs::File::options().append(true).open(&kept) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
     if built.is_some() {
         schema_cache::keep_database(fingerprint, &path);
     }
@@ -98,7 +101,7 @@ fn replayed_and_kept(
     if *target == Target::Head {
         if let Some(work) = schema_cache::workspace() {
             let path = work.join("replay.db");
-            let built = replay_into_file(migrations, &path);
+            let built = replay_into_file(migrations, &path, None);
             if built.is_ok() {
                 schema_cache::keep_database(fingerprint, &path);
             }
@@ -112,11 +115,13 @@ fn replayed_and_kept(
 }
 
 /// Applies what `migrations` (up to head) the database file `path` lacks, and reads its schema
-/// back. The file is a cache: it is written without syncs (a crash leaves it in a work directory
-/// that is never kept).
+/// back: only the tables the migrations changed when `previous` is the schema the file held before
+/// ([`introspect::sqlite_since`]). The file is a cache: it is written without syncs (a crash leaves
+/// it in a work directory that is never kept).
 fn replay_into_file(
     migrations: &[Migration],
     path: &std::path::Path,
+    previous: Option<&Schema>,
 ) -> Result<Schema, MigrateError> {
     let mut db = Sqlite::open(path)?;
     diesel::connection::SimpleConnection::batch_execute(
@@ -127,13 +132,26 @@ fn replay_into_file(
         doing: "preparing the scratch database".into(),
         cause: crate::apply::sqlite::classify(path, err),
     })?;
+    let reading = |err| MigrateError::Database {
+        doing: "reading the schema".into(),
+        cause: crate::apply::sqlite::classify(path, err),
+    };
+    let before = match previous {
+        Some(_) => Some(introspect::catalog(db.connection()?).map_err(reading)?),
+        None => None,
+    };
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;
     migrator.allow_diverged = true;
     if !migrations.is_empty() {
         migrator.upgrade(&mut db, &Target::Head, &mut Silent)?;
     }
-    read(&mut db)
+    match (before, previous) {
+        (Some(before), Some(previous)) => {
+            introspect::sqlite_since(db.connection()?, &before, previous).map_err(reading)
+        }
+        _ => read(&mut db),
+    }
 }
 
 /// The replay itself, with nothing kept.
@@ -156,7 +174,9 @@ fn replay_into_memory(
 }
 
 /// Replays `migrations` (their PostgreSQL SQL) up to `target` into a temporary database created on
-/// the server `server` points at, reads its schema back, and drops the database.
+/// the server `server` points at, reads its schema back, and drops the database; once per history
+/// state and server ([`schema_cache`]): a schema kept for exactly these migrations on a server that
+/// is the same in everything a replay depends on ([`fresh_database`]) is reused instead.
 pub fn built_by_postgres(
     server: &DatabaseUrl,
     migrations: &[Migration],
@@ -172,15 +192,70 @@ pub fn built_by_postgres(
             created: scratch.name().to_string(),
         });
     }
+    let fingerprint = schema_cache::fingerprint_on(
+        migrations,
+        target,
+        Dialect::Postgres,
+        &fresh_database(&mut db)?,
+    );
+    if let Some(schema) = schema_cache::get(&fingerprint) {
+        return Ok(schema);
+    }
     let mut migrator = Migrator::new(migrations);
     migrator.allow_out_of_order = true;
     migrator.allow_diverged = true;
     if !(migrations.is_empty() || *target == Target::Base) {
         migrator.upgrade(&mut db, target, &mut Silent)?;
     }
-    let schema = read_postgres(&mut db);
+    let schema = read_postgres(&mut db)?;
     drop(db);
-    schema
+    schema_cache::put(&fingerprint, &schema);
+    Ok(schema)
+}
+
+/// What a replay into the fresh database `db` depends on besides the migrations: the server's
+/// version; the settings that change what DDL creates or how it reads back (the schema it creates
+/// in, the tablespace, encodings and collations, the time zone and styles constants in defaults
+/// are printed in); the extensions the server offers (a migration's `CREATE EXTENSION` installs
+/// their files); and everything the database's template put into it (its schema as introspection
+/// reads it, and the user-made schemas, types, functions and relations it holds).
+fn fresh_database(db: &mut Postgres) -> Result<String, MigrateError> {
+    #[derive(diesel::QueryableByName)]
+    struct Described {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        server: String,
+    }
+    // Objects made after initdb have OIDs from 16384 (FirstNormalObjectId) on.
+    const DESCRIBE: &str = "SELECT concat_ws(E'\\n', version(), current_user, \
+        current_setting('search_path'), current_setting('default_tablespace'), \
+        current_setting('default_table_access_method'), current_setting('server_encoding'), \
+        current_setting('lc_collate'), current_setting('lc_ctype'), current_setting('TimeZone'), \
+        current_setting('DateStyle'), current_setting('IntervalStyle'), \
+        current_setting('extra_float_digits'), current_setting('standard_conforming_strings'), \
+        current_setting('default_toast_compression'), \
+        (SELECT string_agg(name || ' ' || coalesce(default_version, ''), ',' ORDER BY name) \
+           FROM pg_available_extensions), \
+        (SELECT string_agg(extname || ' ' || extversion, ',' ORDER BY extname) FROM pg_extension), \
+        (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE oid >= 16384), \
+        (SELECT string_agg(format('%s.%s %s %s', n.nspname, c.relname, c.relkind, c.relnatts), ',' \
+           ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE c.oid >= 16384), \
+        (SELECT string_agg(format('%s.%s %s %s', n.nspname, t.typname, t.typtype, \
+           format_type(t.typbasetype, t.typtypmod)), ',' ORDER BY n.nspname, t.typname) \
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid >= 16384), \
+        (SELECT string_agg(format('%s.%s(%s) %s', n.nspname, p.proname, \
+           pg_get_function_identity_arguments(p.oid), md5(p.prosrc)), ',' \
+           ORDER BY n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) \
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384)) AS server";
+    use diesel::RunQueryDsl;
+    let described = diesel::sql_query(DESCRIBE)
+        .get_result::<Described>(db.connection())
+        .map_err(|err| MigrateError::Database {
+            doing: "describing the scratch database".into(),
+            cause: DatabaseError::Query(err),
+        })?;
+    let template = read_postgres(db)?;
+    Ok(format!("{}\n{template:?}", described.server))
 }
 
 /// Reads the schema of an open PostgreSQL database.

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use workhub_migrations::schema_cache::{fingerprint, keep_in};
-use workhub_migrations::scratch::{built_by, replayed};
-use workhub_migrations::{Dialect, Migration, Scripts, Target};
+use workhub_migrations::scratch::{built_by, built_by_postgres, replayed};
+use workhub_migrations::{DatabaseUrl, Dialect, Migration, Scripts, Target};
 use workhub_schema::Schema;
 
 /// The directory a schema is kept in is the process's: one test at a time sets it.
@@ -275,4 +275,151 @@ fn a_grown_history_applies_only_its_new_migrations_to_the_kept_database() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".replay-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A PostgreSQL replay is kept too, under a fingerprint that also holds what the server is: a second
+/// run on the same history and server reads it, and anything about the server a replay depends on
+/// (here the date style a date default is printed in) is another fingerprint.
+#[test]
+fn a_postgres_replay_is_kept_for_the_same_history_on_the_same_server() {
+    let Some(server) = workhub_migrations::testing::postgres_server(
+        "a_postgres_replay_is_kept_for_the_same_history_on_the_same_server",
+    ) else {
+        return;
+    };
+    let (_one, dir) = alone();
+    let postgres = |n: u32, up: &str| {
+        Migration::new(
+            format!("2024-01-01-0000{n:02}_step_{n}"),
+            format!("2024010100{:04}", n),
+            format!("step_{n}"),
+            true,
+            Scripts::new("SELECT 1;".into(), None),
+            Some(Scripts::new(up.to_string(), None)),
+        )
+    };
+    let migrations = vec![
+        postgres(
+            1,
+            "CREATE TABLE events (id BIGSERIAL PRIMARY KEY, at DATE NOT NULL DEFAULT '2024-01-02');",
+        ),
+        postgres(2, "CREATE INDEX events_at_idx ON events (at);"),
+    ];
+    keep_in(Some(dir.path().to_path_buf()));
+    let first = built_by_postgres(&server, &migrations, &Target::Head).unwrap();
+    assert!(first.table("events").is_some(), "{first:?}");
+    let files = kept_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    // A new process reads the kept schema instead of replaying: seen by editing it.
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("\"events_at_idx\""), "{text}");
+    std::fs::write(
+        &files[0],
+        text.replace("\"events_at_idx\"", "\"edited_idx\""),
+    )
+    .unwrap();
+    keep_in(Some(dir.path().to_path_buf()));
+    let read = built_by_postgres(&server, &migrations, &Target::Head).unwrap();
+    assert_eq!(read.table("events").unwrap().indexes[0].name, "edited_idx");
+
+    // Another date style prints the date default otherwise: not the same server, so it replays.
+    let DatabaseUrl::Postgres(raw) = &server else {
+        unreachable!()
+    };
+    let joiner = if raw.contains('?') { '&' } else { '?' };
+    let elsewhere =
+        DatabaseUrl::Postgres(format!("{raw}{joiner}options=-c%20DateStyle%3DSQL%2CDMY"));
+    keep_in(Some(dir.path().to_path_buf()));
+    let replayed_there = built_by_postgres(&elsewhere, &migrations, &Target::Head).unwrap();
+    let events = replayed_there.table("events").unwrap();
+    assert_eq!(events.indexes[0].name, "events_at_idx");
+    assert_ne!(
+        events.column("at").unwrap().default,
+        first.table("events").unwrap().column("at").unwrap().default,
+        "the date style shows in the default"
+    );
+    assert_eq!(kept_files(dir.path()).len(), 2);
+    keep_in(None);
+}
+
+/// Built from a kept database, only the tables a new migration changed are read again, the rest are
+/// taken from the kept schema; whatever the migration does, the result is exactly what a whole
+/// replay reads: a rebuilt table whose primary key others reference without naming columns, a new
+/// table referencing an unchanged one that way, renames, drops, triggers under another case.
+#[test]
+fn a_grown_history_reads_again_only_the_tables_it_changed() {
+    let (_one, dir) = alone();
+    keep_in(Some(dir.path().to_path_buf()));
+    let base = vec![migration(
+        1,
+        "CREATE TABLE authors (id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL);\n\
+         CREATE TABLE books (id INTEGER PRIMARY KEY NOT NULL, author_id INTEGER REFERENCES authors, title TEXT);\n\
+         CREATE INDEX books_title_idx ON books (title);\n\
+         CREATE TABLE \"Shelves\" (id INTEGER PRIMARY KEY NOT NULL, label TEXT);\n\
+         CREATE TRIGGER shelves_touch AFTER INSERT ON shelves BEGIN SELECT 1; END;\n\
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+    )];
+    let whole = built_by(&base, &Target::Head).unwrap();
+    assert_eq!(
+        whole.table("books").unwrap().foreign_keys[0].referenced_columns,
+        ["id"]
+    );
+    let grown = |up: &str| {
+        let mut grown = base.clone();
+        grown.push(migration(2, up));
+        grown
+    };
+    for up in [
+        "CREATE TABLE authors_new (code TEXT PRIMARY KEY NOT NULL, id INTEGER, name TEXT NOT NULL);\n\
+         INSERT INTO authors_new (code, id, name) SELECT id, id, name FROM authors;\n\
+         DROP TABLE authors;\n\
+         ALTER TABLE authors_new RENAME TO authors;",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY, book_id INTEGER REFERENCES books);",
+        "ALTER TABLE authors RENAME TO writers;",
+        "DROP INDEX books_title_idx;\n\
+         ALTER TABLE notes ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT 0;\n\
+         ALTER TABLE notes RENAME COLUMN body TO text;",
+        "DROP TABLE notes;\n\
+         CREATE TRIGGER books_touch AFTER UPDATE ON BOOKS BEGIN SELECT 1; END;\n\
+         CREATE UNIQUE INDEX shelves_label_key ON SHELVES (label);",
+        "INSERT INTO notes (body) VALUES ('no schema change');",
+    ] {
+        let history = grown(up);
+        let built = built_by(&history, &Target::Head).unwrap();
+        keep_in(None);
+        assert_eq!(built, replayed(&history, &Target::Head).unwrap(), "after {up}");
+        keep_in(Some(dir.path().to_path_buf()));
+    }
+    // The rebuilt authors' new key is what books now references.
+    let rebuilt = built_by(
+        &grown(
+            "CREATE TABLE authors_new (code TEXT PRIMARY KEY NOT NULL);\n\
+         DROP TABLE authors;\n\
+         ALTER TABLE authors_new RENAME TO authors;",
+        ),
+        &Target::Head,
+    )
+    .unwrap();
+    assert_eq!(
+        rebuilt.table("books").unwrap().foreign_keys[0].referenced_columns,
+        ["code"]
+    );
+
+    // What was not changed really is the kept schema's: an edit made to it shows up.
+    let kept = dir.path().join(format!(
+        "{}.json",
+        fingerprint(&base, &Target::Head, Dialect::Sqlite)
+    ));
+    let text = std::fs::read_to_string(&kept).unwrap();
+    std::fs::write(&kept, text.replace("\"books_title_idx\"", "\"edited_idx\"")).unwrap();
+    keep_in(Some(dir.path().to_path_buf()));
+    let built = built_by(
+        &grown("CREATE TABLE extra (id INTEGER PRIMARY KEY);"),
+        &Target::Head,
+    )
+    .unwrap();
+    assert_eq!(built.table("books").unwrap().indexes[0].name, "edited_idx");
+    assert!(built.table("extra").is_some());
+    keep_in(None);
 }

@@ -5,7 +5,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::postgres;
-pub use sqlite::sqlite;
+pub use sqlite::{catalog, sqlite, sqlite_since, Catalog};
 
 use workhub_schema::reported::{normalise_default, parse_type};
 

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::sql_types::{Integer, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
@@ -7,14 +7,27 @@ use workhub_schema::{Action, Check, Column, ForeignKey, Index, Schema, Table, Un
 
 use super::{normalise_default, parse_type, IGNORED_TABLES};
 
-/// Every user table of `tables` with the pragma rows of `pragma` joined in: one query for the whole
-/// schema, however many tables it has.
-fn per_table(select: &str, pragma: &str, order: &str) -> String {
+/// Every user table (of `only`'s, when given) with the pragma rows of `pragma` joined in: one
+/// query for the whole schema, however many tables it has.
+fn per_table(select: &str, pragma: &str, order: &str, only: Option<&BTreeSet<String>>) -> String {
     let ignored = IGNORED_TABLES.map(|t| format!("'{t}'")).join(", ");
     format!(
         "SELECT m.name AS tbl, {select} FROM sqlite_master m JOIN {pragma} \
-         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN ({ignored}) ORDER BY m.name, {order}"
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT IN ({ignored}){} \
+         ORDER BY m.name, {order}",
+        restricted("m.name", only)
     )
+}
+
+/// ` AND lower(column) IN (...)` for the lower-cased names of `only`, or nothing.
+fn restricted(column: &str, only: Option<&BTreeSet<String>>) -> String {
+    only.map_or_else(String::new, |names| {
+        let names: Vec<String> = names
+            .iter()
+            .map(|n| format!("'{}'", n.replace('\'', "''")))
+            .collect();
+        format!(" AND lower({column}) IN ({})", names.join(", "))
+    })
 }
 
 #[derive(QueryableByName)]
@@ -77,16 +90,125 @@ struct SqlRow {
 
 /// Reads the schema of a SQLite database.
 pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Error> {
+    read(conn, None)
+}
+
+/// What a table's schema is read from: its rows of `sqlite_master` (the table's, its indexes' and
+/// its triggers'), grouped by the lower-cased name of the table they belong to. SQLite keeps each
+/// object's `CREATE` statement there, rewritten by every `ALTER`, and answers every pragma the
+/// introspection asks from those statements alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog(BTreeMap<String, Vec<CatalogRow>>);
+
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CatalogRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    sql: Option<String>,
+    #[diesel(sql_type = Text)]
+    tbl: String,
+}
+
+/// The database's [`Catalog`].
+pub fn catalog(conn: &mut SqliteConnection) -> Result<Catalog, diesel::result::Error> {
+    let rows: Vec<CatalogRow> = diesel::sql_query(
+        "SELECT type AS kind, name, sql, tbl_name AS tbl FROM sqlite_master ORDER BY type, name",
+    )
+    .load(conn)?;
+    let mut grouped: BTreeMap<String, Vec<CatalogRow>> = BTreeMap::new();
+    for row in rows {
+        grouped.entry(row.tbl.to_lowercase()).or_default().push(row);
+    }
+    Ok(Catalog(grouped))
+}
+
+impl Catalog {
+    /// The lower-cased names of the user tables, as [`sqlite`] reads them.
+    fn tables(&self) -> BTreeSet<String> {
+        self.0
+            .values()
+            .flatten()
+            .filter(|row| {
+                // As `NOT LIKE 'sqlite_%'` leaves them out: `_` is any one character.
+                row.kind == "table"
+                    && !(row.name.len() > 6
+                        && row.name.is_char_boundary(6)
+                        && row.name[..6].eq_ignore_ascii_case("sqlite"))
+                    && !IGNORED_TABLES.contains(&row.name.as_str())
+            })
+            .map(|row| row.name.to_lowercase())
+            .collect()
+    }
+}
+
+/// Reads the schema of a SQLite database whose catalog was `before` when its schema was `previous`
+/// (read by [`sqlite`] then), reading again only the tables whose catalog rows changed since, and
+/// the tables with a foreign key to one of them (which may take its primary key as their
+/// referenced columns). Everything else is taken from `previous`. The result is what [`sqlite`]
+/// reads now; should `previous` not hold exactly the tables of `before`, that is what is done.
+pub fn sqlite_since(
+    conn: &mut SqliteConnection,
+    before: &Catalog,
+    previous: &Schema,
+) -> Result<Schema, diesel::result::Error> {
+    let previous_tables: BTreeSet<String> = previous
+        .tables
+        .iter()
+        .map(|t| t.name.to_lowercase())
+        .collect();
+    if before.tables() != previous_tables {
+        return sqlite(conn);
+    }
+    let after = catalog(conn)?;
+    let mut changed: BTreeSet<String> = before
+        .0
+        .keys()
+        .chain(after.0.keys())
+        .filter(|table| before.0.get(*table) != after.0.get(*table))
+        .cloned()
+        .collect();
+    let referencing: Vec<String> = previous
+        .tables
+        .iter()
+        .filter(|table| {
+            table
+                .foreign_keys
+                .iter()
+                .any(|fk| changed.contains(&fk.references.to_lowercase()))
+        })
+        .map(|table| table.name.to_lowercase())
+        .collect();
+    changed.extend(referencing);
+    let reread = read(conn, Some(&changed))?;
+    let kept = previous
+        .tables
+        .iter()
+        .filter(|table| !changed.contains(&table.name.to_lowercase()))
+        .cloned();
+    Ok(Schema::new(kept.chain(reread.tables).collect()))
+}
+
+/// Reads the schema of a SQLite database: its user tables, or those of them `only` names
+/// (lower-cased).
+fn read(
+    conn: &mut SqliteConnection,
+    only: Option<&BTreeSet<String>>,
+) -> Result<Schema, diesel::result::Error> {
     let columns: Vec<ColumnRow> = diesel::sql_query(per_table(
         "p.name AS name, p.type AS ty, p.\"notnull\" AS not_null, p.dflt_value AS dflt, p.pk AS pk",
         "pragma_table_info(m.name) p",
         "p.cid",
+        only,
     ))
     .load(conn)?;
     let indexes: Vec<IndexRow> = diesel::sql_query(per_table(
         "il.name AS idx, il.\"unique\" AS is_unique, il.origin AS origin, ii.name AS col",
         "pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii",
         "il.name, ii.seqno",
+        only,
     ))
     .load(conn)?;
     let foreign_keys: Vec<ForeignKeyRow> = diesel::sql_query(per_table(
@@ -94,12 +216,14 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Err
          fk.on_update AS on_update, fk.on_delete AS on_delete",
         "pragma_foreign_key_list(m.name) fk",
         "fk.id, fk.seq",
+        only,
     ))
     .load(conn)?;
-    let sql: Vec<SqlRow> = diesel::sql_query(
-        "SELECT type AS kind, tbl_name AS tbl, sql FROM sqlite_master WHERE type IN ('table', 'trigger') \
+    let sql: Vec<SqlRow> = diesel::sql_query(format!(
+        "SELECT type AS kind, tbl_name AS tbl, sql FROM sqlite_master WHERE type IN ('table', 'trigger'){} \
          ORDER BY type, name",
-    )
+        restricted("tbl_name", only)
+    ))
     .load(conn)?;
 
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
@@ -181,10 +305,12 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Err
     }
     for ((tbl, _), mut fk) in fks.into_iter().rev() {
         if fk.referenced_columns.is_empty() {
-            fk.referenced_columns = tables
-                .get(&fk.references)
-                .map(|t| t.primary_key.clone())
-                .unwrap_or_default();
+            fk.referenced_columns = match tables.get(&fk.references) {
+                Some(table) => table.primary_key.clone(),
+                // Read apart: a table left out of `only`, which is read as it would be here.
+                None if only.is_some() => primary_key_of(conn, &fk.references)?,
+                None => Vec::new(),
+            };
         }
         fk.name = format!("{tbl}_{}_fkey", fk.columns.join("_"));
         if let Some(table) = tables.get_mut(&tbl) {
@@ -242,6 +368,28 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Err
         }
     }
     Ok(Schema::new(tables.into_values().collect()))
+}
+
+/// The primary key columns of the user table named exactly `table` (none when there is no such
+/// table), as a whole read finds them.
+fn primary_key_of(
+    conn: &mut SqliteConnection,
+    table: &str,
+) -> Result<Vec<String>, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct KeyColumn {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let ignored = IGNORED_TABLES.map(|t| format!("'{t}'")).join(", ");
+    let columns: Vec<KeyColumn> = diesel::sql_query(format!(
+        "SELECT p.name AS name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name = ? AND m.name NOT LIKE 'sqlite_%' \
+         AND m.name NOT IN ({ignored}) AND p.pk > 0 ORDER BY p.pk"
+    ))
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    Ok(columns.into_iter().map(|c| c.name).collect())
 }
 
 /// A `CONSTRAINT "name" KIND (...)` clause of a `CREATE TABLE` statement: its name, its kind
