@@ -5,7 +5,8 @@
 //! reading it back (a history `db create` has not seen), and reading the schema a replay of this
 //! history kept (a second `db create` on an unchanged history, in a new process). `scripts/bench.sh`
 //! runs it; it prints the median of each series' runs in milliseconds, one line each.
-//! `WORKHUB_BENCH_SQL=FILE` also writes the migration's SQLite script there.
+//! `WORKHUB_BENCH_SQL=FILE` also writes the migration's SQLite script there, and
+//! `WORKHUB_BENCH_CHANGE_SQL=FILE` the script of the one new migration.
 //!
 //! `cargo run --release -p workhub-migrations --example autogenerate_bench -- [TABLES] [RUNS]`
 
@@ -136,6 +137,9 @@ fn main() {
         &GENERATOR,
     )
     .expect("the change");
+    if let Some(path) = std::env::var_os("WORKHUB_BENCH_CHANGE_SQL") {
+        std::fs::write(path, &change.up).expect("writing WORKHUB_BENCH_CHANGE_SQL");
+    }
     let mut grown = migrations.clone();
     grown.push(Migration::new(
         "2024-01-02-000000_change".into(),
