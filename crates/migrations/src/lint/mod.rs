@@ -350,8 +350,12 @@ fn script(
     for s in &statements {
         if mysql && is_mysql_ddl(s) {
             ddl.push(s.line);
-            let on = if s.is(0, "CREATE") || (s.is(0, "DROP") && s.is(1, "INDEX")) {
-                s.find("ON", 1).and_then(|i| s.table_after(i + 1))
+            let index = s.find("INDEX", 1).filter(|&i| i <= 2);
+            let on = if s.is(0, "CREATE") && index.is_none() {
+                // A table or view of its own: new.
+                None
+            } else if let Some(at) = index.filter(|_| s.is(0, "CREATE") || s.is(0, "DROP")) {
+                s.find("ON", at).and_then(|i| s.table_after(i + 1))
             } else if s.is(0, "TRUNCATE") && !s.is(1, "TABLE") {
                 s.table_after(1)
             } else {
@@ -688,8 +692,10 @@ pub(crate) fn mysql_narrowing(
                     file: MYSQL_FILE,
                     line: s.line,
                     message: format!(
-                        "ALTER TABLE {} MODIFY COLUMN {old} narrows it from {} to {ty}",
-                        table.name, column.ty
+                        "ALTER TABLE {} {} COLUMN {old} narrows it from {} to {ty}",
+                        table.name,
+                        s.words[clause].to_ascii_uppercase(),
+                        column.ty
                     ),
                 });
             }
