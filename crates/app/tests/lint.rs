@@ -526,3 +526,100 @@ fn lint_agrees_with_squawk_on_postgresql_hazards() {
         assert!(flagged.is_empty(), "squawk on the safe forms: {flagged:?}");
     }
 }
+
+/// `up.mysql.sql` is read as MySQL reads it: its own forms of a drop (`DROP name`), a rename
+/// (`CHANGE old new`, `RENAME TABLE`), a narrowing `MODIFY` (against the type the history built),
+/// `ADD COLUMN ... NOT NULL` (which MySQL fills with the type's implicit value), a unique index on
+/// rows; and a script of several statements changing existing tables, which cannot roll back there.
+/// A migration that only creates tables says nothing.
+#[test]
+fn mysql_scripts_are_linted_as_mysql() {
+    let fixture = Fixture::new();
+    let tables = fixture.migration(
+        "2024-01-01-000001_tables",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, email VARCHAR(200), name TEXT, n INTEGER);\n\
+         CREATE TABLE u (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE w (id INTEGER PRIMARY KEY);\n",
+        None,
+    );
+    std::fs::write(
+        tables.join("up.mysql.sql"),
+        "CREATE TABLE `t` (`id` BIGINT NOT NULL, `email` VARCHAR(200) NULL, `name` TEXT NULL, `n` INT NULL, PRIMARY KEY (`id`));\n\
+         CREATE TABLE `u` (`id` BIGINT NOT NULL, PRIMARY KEY (`id`));\n\
+         CREATE TABLE `w` (`id` BIGINT NOT NULL, PRIMARY KEY (`id`));\n\
+         CREATE INDEX `t_email` ON `t` (`email`);\n",
+    )
+    .unwrap();
+    let risky = fixture.migration("2024-01-01-000002_risky", "SELECT 1;\n", None);
+    std::fs::write(
+        risky.join("up.mysql.sql"),
+        "ALTER TABLE `t` DROP `name`;\n\
+         ALTER TABLE `t` CHANGE COLUMN `n` `m` INT NULL;\n\
+         RENAME TABLE `u` TO `v`;\n\
+         ALTER TABLE `t` ADD COLUMN `k` INT NOT NULL;\n\
+         ALTER TABLE `t` MODIFY COLUMN `email` VARCHAR(20) NULL;\n\
+         CREATE UNIQUE INDEX `t_email_key` ON `t` (`email`);\n\
+         # workhub-lint: allow drop-table w was never read by any release\n\
+         DROP TABLE `w`;\n",
+    )
+    .unwrap();
+    let run = fixture.run(&["db", "lint", "--format", "json"]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let found: Vec<(String, String, String, u64, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["migration"].as_str().unwrap()[18..].to_string(),
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("non-transactional-ddl", 1, "7 statements, 7 of them DDL"),
+        ("drop-column", 1, "ALTER TABLE t DROP COLUMN name"),
+        ("rename-column", 2, "CHANGE COLUMN n m"),
+        ("rename-table", 3, "RENAME TABLE u TO v"),
+        ("add-column-not-null", 4, "implicit value"),
+        (
+            "narrowing",
+            5,
+            "narrows it from VARCHAR(200) to VARCHAR(20)",
+        ),
+        ("unique-on-existing-data", 6, "CREATE UNIQUE INDEX on t"),
+    ];
+    for (rule, line, message) in expected {
+        assert!(
+            found.iter().any(|f| f.0 == "risky"
+                && f.1 == "up.mysql.sql"
+                && f.2 == rule
+                && f.3 == line
+                && f.4.contains(message)),
+            "{rule} at up.mysql.sql:{line} ({message}) in {found:#?}"
+        );
+    }
+    // Nothing else: the silenced drop, the SQLite script, the migration creating tables.
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    assert_eq!(report["errors"], 5, "{found:#?}");
+    assert_eq!(report["warnings"], 2, "{found:#?}");
+
+    // The text form names the way out of a part-applied run.
+    let text = fixture.run(&["db", "lint"]);
+    text.expect_code(1);
+    assert!(
+        text.stdout.contains("db upgrade --resume") && text.stdout.contains("db repair"),
+        "{}",
+        text.stdout
+    );
+}

@@ -3,7 +3,8 @@
 //! outside a transaction) and written as folders; `workhub db lint` reports nothing on any of them;
 //! `workhub db upgrade` applies each step on SQLite and on PostgreSQL keeping every row,
 //! `db downgrade` reverts it to the schema before, and the upgrade applies it again. A companion
-//! pending makes `--transaction all` refuse by name, changing nothing.
+//! pending makes `--transaction all` refuse by name, changing nothing. With the `mysql` feature the
+//! same folders (their `up.mysql.sql`, the companions' included) go up, down and up again on MySQL.
 
 mod common;
 #[path = "../../migrations/tests/sequence/mod.rs"]
@@ -118,6 +119,11 @@ fn every_step_db_create_writes_lints_clean_and_keeps_rows_on_postgres() {
         _ => unreachable!(),
     });
     let sqlite_url = fixture.db().display().to_string();
+    #[cfg(feature = "mysql")]
+    let mysql_database = workhub_migrations::testing::mysql_server(
+        "every_step_db_create_writes_lints_clean_and_keeps_rows_on_postgres (MySQL half)",
+    )
+    .map(|s| workhub_migrations::apply::TemporaryMysqlDatabase::create(&s, "online").unwrap());
     let mut previous = Schema::default();
     let mut companions = Vec::new();
     let mut refused_all = false;
@@ -227,6 +233,12 @@ fn every_step_db_create_writes_lints_clean_and_keeps_rows_on_postgres() {
         assert_kept(&kept, &sqlite_counts(&fixture, &previous), &reverted);
         on(&fixture, &sqlite_url, &["db", "upgrade"]).expect_code(0);
         fixture.execute(step.then);
+        #[cfg(feature = "mysql")]
+        if let Some(database) = &mysql_database {
+            on_mysql::step(
+                &fixture, database, &drafts, &previous, &model, step, &context,
+            );
+        }
 
         if let (Some(database), Some(url)) = (&database, &url) {
             if drafts.len() == 2 && !refused_all {
@@ -466,5 +478,91 @@ fn a_companion_stopped_at_any_point_completes_when_run_again_both_ways() {
             .for_each(|c| c.nullable |= c.name == "note");
         assert_pg_schema(&database, &between, &format!("{point}, companion reverted"));
         assert_kept(&rows, &pg_counts(&url, &tight::schema()), point);
+    }
+}
+
+/// The MySQL half: `workhub db upgrade`, `db downgrade -N` and `db upgrade` on a MySQL database,
+/// with the rows kept and what each step made read from `information_schema`.
+#[cfg(feature = "mysql")]
+mod on_mysql {
+    use diesel::{Connection, MysqlConnection, RunQueryDsl};
+    use workhub_migrations::apply::TemporaryMysqlDatabase;
+    use workhub_migrations::draft::Draft;
+    use workhub_migrations::DatabaseUrl;
+    use workhub_schema::Schema;
+
+    use super::common::Fixture;
+    use super::sequence::Step;
+    use super::{assert_kept, file, on, Count};
+
+    fn scalar(url: &str, query: &str) -> i64 {
+        let mut conn = MysqlConnection::establish(url).unwrap();
+        let sql = format!("SELECT CAST(({query}) AS SIGNED) AS n");
+        let rows: Vec<Count> = diesel::sql_query(&sql)
+            .load(&mut conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows[0].n
+    }
+
+    fn counts(url: &str, schema: &Schema) -> Vec<(String, i64)> {
+        schema
+            .tables
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    scalar(url, &format!("SELECT COUNT(*) FROM `{}`", t.name)),
+                )
+            })
+            .collect()
+    }
+
+    fn assert_made(url: &str, step: &Step, context: &str) {
+        for (query, expected) in step.checks.iter().filter(|(q, _)| !q.contains("pragma")) {
+            assert_eq!(scalar(url, query), *expected, "{context} (MySQL): {query}");
+        }
+        for (query, expected) in step.mysql_checks {
+            assert_eq!(scalar(url, query), *expected, "{context} (MySQL): {query}");
+        }
+    }
+
+    pub fn step(
+        fixture: &Fixture,
+        database: &TemporaryMysqlDatabase,
+        drafts: &[Draft],
+        previous: &Schema,
+        model: &Schema,
+        step: &Step,
+        context: &str,
+    ) {
+        let DatabaseUrl::Mysql(url) = database.url() else {
+            unreachable!("a MySQL database")
+        };
+        if let Some(companion) = drafts.iter().find(|d| d.folder.ends_with("_online")) {
+            // PostgreSQL's online step: MySQL makes its index changes in place, or nothing.
+            let up = file(companion, "up.mysql.sql");
+            assert!(
+                up.contains("Nothing changes on MySQL in this step") || up.contains("INDEX"),
+                "{context}: the companion's up.mysql.sql:\n{up}"
+            );
+        }
+        let before = counts(url, previous);
+        on(fixture, url, &["db", "upgrade"]).expect_code(0);
+        assert_kept(&before, &counts(url, model), &format!("{context} (MySQL)"));
+        assert_made(url, step, context);
+        let kept = counts(url, model);
+        let back = format!("-{}", drafts.len());
+        on(fixture, url, &["db", "downgrade", &back]).expect_code(0);
+        assert_kept(
+            &kept,
+            &counts(url, previous),
+            &format!("{context}, reverted (MySQL)"),
+        );
+        on(fixture, url, &["db", "upgrade"]).expect_code(0);
+        assert_made(url, step, &format!("{context}, reapplied"));
+        if !step.then.is_empty() {
+            let mut conn = MysqlConnection::establish(url).unwrap();
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, step.then).unwrap();
+        }
     }
 }

@@ -154,6 +154,15 @@ fn create_check_and_rebase_run_over_the_tables() {
     assert!(!up.contains("workhub-dev db upgrade"), "{up}");
     assert!(folders[0].join("up.postgres.sql").is_file());
     assert!(folders[0].join("lineage.toml").is_file());
+    // MySQL's, from the same comparison: backquoted, an integer key AUTO_INCREMENT.
+    let mysql = std::fs::read_to_string(folders[0].join("up.mysql.sql")).unwrap();
+    assert!(mysql.contains("CREATE TABLE `tasks` ("), "{mysql}");
+    assert!(
+        mysql.contains("`id` BIGINT NOT NULL AUTO_INCREMENT"),
+        "{mysql}"
+    );
+    let down = std::fs::read_to_string(folders[0].join("down.mysql.sql")).unwrap();
+    assert!(down.contains("DROP TABLE `tasks`;"), "{down}");
 
     let again = run(&["db", "create", "again"]);
     assert!(again.starts_with("No changes detected"), "{again}");
@@ -409,6 +418,8 @@ fn db_create_prints_every_warning_its_sql_carries() {
         "warning: project_invitations.email is NOT NULL without a default",
         "ALTER TABLE project_invitations DROP COLUMN mail (drop-column): the models no longer declare the column",
         "builds unique constraint project_invitations_project_id_email_key on project_invitations as a unique index CONCURRENTLY",
+        "up.mysql.sql: ALTER TABLE project_invitations DROP COLUMN mail (drop-column): the models no longer declare the column",
+        "(non-transactional-ddl): db create writes the change as the statements it takes; MySQL commits each as it runs",
     ];
     for needle in printed {
         assert!(created.contains(needle), "{needle} not in:\n{created}");
@@ -426,5 +437,16 @@ fn db_create_prints_every_warning_its_sql_carries() {
         "-- workhub-lint: allow drop-column the models no longer declare the column",
     ] {
         assert!(sql.contains(comment), "{comment} not in:\n{sql}");
+    }
+    let mysql = std::fs::read_to_string(main.join("up.mysql.sql")).unwrap();
+    for comment in [
+        "-- POSSIBLE RENAME: column project_invitations.mail -> project_invitations.email",
+        "-- DESTRUCTIVE, data can be lost: dropped column project_invitations.mail",
+        "-- workhub-lint: allow drop-column the models no longer declare the column",
+        "-- workhub-lint: allow non-transactional-ddl ",
+        "--   ALTER TABLE `project_invitations` RENAME COLUMN `mail` TO `email`;",
+        "ALTER TABLE `project_invitations` DROP COLUMN `mail`;",
+    ] {
+        assert!(mysql.contains(comment), "{comment} not in:\n{mysql}");
     }
 }

@@ -1,5 +1,6 @@
-//! A new migration folder's files before they are written: the SQL for both dialects, generated from
-//! the difference between the schema the migrations build and the target, and its lineage.
+//! A new migration folder's files before they are written: the SQL for every dialect (SQLite's
+//! `up.sql`, PostgreSQL's `up.postgres.sql`, MySQL's `up.mysql.sql`, each with its `down`), generated
+//! from the difference between the schema the migrations build and the target, and its lineage.
 
 use sha2::{Digest, Sha256};
 
@@ -62,6 +63,8 @@ pub fn generated(
             down: unchanged(&format!("{folder} (down: reverts up.postgres.sql)")),
         }
     });
+    let mysql = generate(current, target, Dialect::Mysql, folder, generator)
+        .unwrap_or_else(|| unchanged_on_mysql(folder, &sqlite.changes, generator));
     let mut tables: Vec<String> = sqlite
         .changes
         .iter()
@@ -74,6 +77,8 @@ pub fn generated(
         ("down.sql", sqlite.down),
         ("up.postgres.sql", postgres.up),
         ("down.postgres.sql", postgres.down),
+        ("up.mysql.sql", mysql.up),
+        ("down.mysql.sql", mysql.down),
     ];
     let lineage = Lineage::new(parent.map(str::to_string), digest(current), false, tables)
         .with_sql(files_digest(&files));
@@ -86,6 +91,21 @@ pub fn generated(
         notes: Vec::new(),
     })
 }
+
+/// The scripts of a change MySQL already stores as the models say (ids never reused: an
+/// `AUTO_INCREMENT` never hands out an id twice): they say so and do nothing.
+pub fn unchanged_on_mysql(title: &str, changes: &[Change], generator: &Generator) -> Generated {
+    let unchanged = |title: &str| render::header_mysql(title, changes, generator) + MYSQL_NOTHING;
+    Generated {
+        changes: Vec::new(),
+        up: unchanged(title),
+        down: unchanged(&format!("{title} (down: reverts up.mysql.sql)")),
+    }
+}
+
+/// The body of a MySQL script with nothing to change: one statement, so the script is not empty.
+pub const MYSQL_NOTHING: &str =
+    "-- Nothing changes on MySQL: it stores the models this way already.\nSELECT 1;\n";
 
 /// A migration written by hand: `files` as given, plus its lineage. Which tables hand-written SQL
 /// touches is read from the SQL when it is compared with another branch, so none are recorded.
@@ -126,9 +146,19 @@ pub fn digest(schema: &Schema) -> String {
 /// The SQL files of a migration folder, as one digest (`sha256:` and hex): each file's name and text,
 /// line endings normalised so a checkout that converts them does not count as an edit.
 pub fn files_digest(files: &[(&str, String)]) -> String {
+    digest_of(files, |_| true)
+}
+
+/// [`files_digest`] of the SQLite and PostgreSQL files alone: what a folder `db create` wrote
+/// before it generated MySQL's files is compared with.
+pub fn files_digest_without_mysql(files: &[(&str, String)]) -> String {
+    digest_of(files, |name| !name.ends_with(".mysql.sql"))
+}
+
+fn digest_of(files: &[(&str, String)], keep: impl Fn(&str) -> bool) -> String {
     let mut sql: Vec<&(&str, String)> = files
         .iter()
-        .filter(|(name, _)| name.ends_with(".sql"))
+        .filter(|(name, _)| name.ends_with(".sql") && keep(name))
         .collect();
     sql.sort_by_key(|(name, _)| *name);
     let mut hash = Sha256::new();

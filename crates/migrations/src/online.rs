@@ -3,6 +3,11 @@
 //! (see [`workhub_schema::render::online`]). Each hazard the SQL keeps because it has no online form
 //! (a drop, a type change that rewrites the table) is acknowledged in the script with a
 //! `workhub-lint: allow` comment saying why, and listed for `db create` to print.
+//!
+//! MySQL has no online form to write: InnoDB builds and drops secondary indexes in place while
+//! writes go on, and no DDL runs in a transaction there. Its scripts follow SQLite's split: the
+//! main migration makes everything but the index changes of existing tables, the companion makes
+//! those (or, when it has none, says that the step is PostgreSQL's alone and runs `SELECT 1`).
 
 use std::collections::BTreeMap;
 
@@ -42,6 +47,7 @@ pub fn drafts(
 ) -> Result<Vec<Draft>, MigrateError> {
     let sqlite = Sides::new(current, target, Dialect::Sqlite);
     let postgres = Sides::new(current, target, Dialect::Postgres);
+    let mysql = Sides::new(current, target, Dialect::Mysql);
     if diff(&sqlite.current, &sqlite.target).is_empty() {
         return Ok(Vec::new());
     }
@@ -51,7 +57,10 @@ pub fn drafts(
         !diff(&postgres.main, &postgres.target).is_empty() || !validate.is_empty();
     let main_changes = diff(&sqlite.current, &sqlite.main);
     let mut drafts = Vec::new();
-    if !main_changes.is_empty() || !diff(&postgres.current, &postgres.main).is_empty() {
+    if !main_changes.is_empty()
+        || !diff(&postgres.current, &postgres.main).is_empty()
+        || !diff(&mysql.current, &mysql.main).is_empty()
+    {
         let in_transaction = Style {
             lock_timeout: timeout,
             not_valid: companion_needed,
@@ -92,6 +101,14 @@ pub fn drafts(
                     generator,
                     "down",
                 ),
+            ),
+            (
+                "up.mysql.sql",
+                mysql.mysql(folders.main, &mysql.current, &mysql.main, generator, "up"),
+            ),
+            (
+                "down.mysql.sql",
+                mysql.mysql(folders.main, &mysql.main, &mysql.current, generator, "down"),
             ),
         ];
         let notes = vec![format!(
@@ -172,10 +189,27 @@ pub fn drafts(
                     "down",
                 ),
             ),
+            (
+                "up.mysql.sql",
+                mysql.mysql(&title, &mysql.main, &mysql.target, generator, "up"),
+            ),
+            (
+                "down.mysql.sql",
+                mysql.mysql(&title, &mysql.target, &mysql.main, generator, "down"),
+            ),
             ("metadata.toml", METADATA.to_string()),
         ];
         let changes = diff(&sqlite.main, &sqlite.target);
-        let notes = companion_notes(&diff(&postgres.main, &postgres.target), &validate);
+        let mut notes = companion_notes(&diff(&postgres.main, &postgres.target), &validate);
+        notes.push(if diff(&mysql.main, &mysql.target).is_empty() {
+            "up.mysql.sql changes nothing (SELECT 1): the step is PostgreSQL's alone, and MySQL \
+             records the companion as run like any migration"
+                .to_string()
+        } else {
+            "up.mysql.sql makes the index changes in place: InnoDB builds and drops secondary \
+             indexes while writes go on"
+                .to_string()
+        });
         let parent = drafts.first().map_or(parent, |d| Some(d.folder.as_str()));
         let mut before = existing.to_vec();
         if let Some(main) = drafts.first() {
@@ -280,6 +314,33 @@ impl Sides {
     }
 }
 
+impl Sides {
+    /// MySQL's script from `from` to `to` (`direction` `down` reverts the `up` one).
+    fn mysql(
+        &self,
+        title: &str,
+        from: &Schema,
+        to: &Schema,
+        generator: &Generator,
+        direction: &str,
+    ) -> String {
+        debug_assert_eq!(self.dialect, Dialect::Mysql);
+        let changes = diff(from, to);
+        let title = match direction {
+            "down" => format!("{title} (down: reverts up.mysql.sql)"),
+            _ => title.to_string(),
+        };
+        let body = if changes.is_empty() {
+            "-- Nothing changes on MySQL in this step: the scripts beside it do its work on the other databases.\n\
+             SELECT 1;\n"
+                .to_string()
+        } else {
+            render::mysql(from, to, &changes)
+        };
+        render::header_mysql(&title, &changes, generator) + &body
+    }
+}
+
 /// The draft of `folder` from its files: each hazard its scripts keep acknowledged, then its lineage.
 #[allow(clippy::too_many_arguments)]
 fn finish(
@@ -358,6 +419,7 @@ fn reason(rule: Rule, file: &str, changes: &[Change]) -> Option<String> {
         Rule::DropTable => "the models no longer declare the table; db create reported this drop as destructive (its rows are lost)".into(),
         Rule::DropColumn => "the models no longer declare the column; db create reported this drop as destructive (its data is lost)".into(),
         Rule::Narrowing => "the models narrow the column; db create reported this as destructive (values that do not fit are lost or fail the migration)".into(),
+        Rule::NonTransactionalDdl => "db create writes the change as the statements it takes; MySQL commits each as it runs, so should one fail, the run record says which took effect: fix the cause and `db upgrade --resume` continues from the failed one (or undo them and `db repair`)".into(),
         Rule::UniqueOnExistingData => "the models declare it unique; db create reported that duplicates already in the table fail it: find them first with GROUP BY the columns HAVING count(*) > 1".into(),
         Rule::AddPrimaryKey if postgres => "the models change the primary key, which db create writes in place: it reported that PostgreSQL builds the new key's index under ACCESS EXCLUSIVE".into(),
         Rule::SetNotNull if postgres => "it follows a validated CHECK (column IS NOT NULL), from which PostgreSQL 12+ sets NOT NULL without scanning the table".into(),

@@ -248,10 +248,9 @@ pub fn rebase(
             )?
         };
         let recreated = migration_of(&draft)?;
-        let sql_changed = recreated.scripts(Dialect::Sqlite).checksum()
-            != migration.scripts(Dialect::Sqlite).checksum()
-            || recreated.scripts(Dialect::Postgres).checksum()
-                != migration.scripts(Dialect::Postgres).checksum();
+        let sql_changed = [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql]
+            .into_iter()
+            .any(|d| recreated.scripts(d).checksum() != migration.scripts(d).checksum());
         history.push(recreated);
         schema = built(&history, folder)?;
         let differences: Vec<String> = diff(&normal(&schema), &target)
@@ -384,7 +383,10 @@ fn ancestors(
 
 /// Whether a generated migration's SQL files differ from what was generated: from the digest its
 /// lineage records, or, for lineage written before digests were, from generating it again on the
-/// schema it was written against.
+/// schema it was written against. `db create` wrote no MySQL files before it generated them, so a
+/// digest of the SQLite and PostgreSQL files alone is of that time: those files are as generated,
+/// and MySQL files beside them (the repository's history has them) were written by hand, which
+/// generating again would lose, so such a migration counts as edited too.
 fn edited_by_hand(
     migration: &Migration,
     lineage: &Lineage,
@@ -392,8 +394,11 @@ fn edited_by_hand(
     after: &Schema,
     generator: &Generator,
 ) -> bool {
-    let now = draft::files_digest(&files_of(migration));
+    let files = files_of(migration);
+    let now = draft::files_digest(&files);
+    let mysql_by_hand = migration.has_mysql_scripts();
     match lineage.sql() {
+        // A digest of that time never matches once MySQL files are beside them: edited.
         Some(written) => written != now,
         None => draft::generated(
             migration.folder(),
@@ -402,7 +407,13 @@ fn edited_by_hand(
             after,
             generator,
         )
-        .is_none_or(|again| draft::files_digest(&again.files) != now),
+        .is_none_or(|again| {
+            if mysql_by_hand {
+                draft::files_digest(&again.files) != now
+            } else {
+                draft::files_digest_without_mysql(&again.files) != now
+            }
+        }),
     }
 }
 
@@ -413,7 +424,7 @@ fn built(migrations: &[Migration], migration: &str) -> Result<Schema, RebaseErro
     })
 }
 
-/// A migration's files as they are, lineage left out.
+/// A migration's files as they are (MySQL's too), lineage left out.
 fn files_of(migration: &Migration) -> Vec<(&'static str, String)> {
     let mut files = vec![(
         "up.sql",
@@ -427,6 +438,13 @@ fn files_of(migration: &Migration) -> Vec<(&'static str, String)> {
         files.push(("up.postgres.sql", postgres.up().to_string()));
         if let Some(down) = postgres.down() {
             files.push(("down.postgres.sql", down.to_string()));
+        }
+    }
+    if migration.has_mysql_scripts() {
+        let mysql = migration.scripts(Dialect::Mysql);
+        files.push(("up.mysql.sql", mysql.up().to_string()));
+        if let Some(down) = mysql.down() {
+            files.push(("down.mysql.sql", down.to_string()));
         }
     }
     if !migration.run_in_transaction() {

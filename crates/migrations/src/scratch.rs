@@ -307,11 +307,19 @@ pub fn generate(
         Dialect::Sqlite => render::postgres_refusal(file, generator),
         Dialect::Postgres | Dialect::Mysql => String::new(),
     };
-    let up = render::header(title, &changes, generator)
+    let header = match dialect {
+        Dialect::Mysql => render::header_mysql,
+        Dialect::Sqlite | Dialect::Postgres => render::header,
+    };
+    let up = header(title, &changes, generator)
         + &guard("up.postgres.sql")
         + &render::render(dialect, current, &target, &changes, generator);
-    let down = render::header(
-        &format!("{title} (down: reverts up.sql)"),
+    let reverts = match dialect {
+        Dialect::Mysql => "up.mysql.sql",
+        Dialect::Sqlite | Dialect::Postgres => "up.sql",
+    };
+    let down = header(
+        &format!("{title} (down: reverts {reverts})"),
         &reverse,
         generator,
     ) + &guard("down.postgres.sql")

@@ -1,6 +1,7 @@
 //! Autogeneration end to end, one model change after another: each step's migration is generated from
 //! the models, applied to a SQLite database holding rows, compared with the models by introspection,
-//! reverted, and applied again.
+//! reverted, and applied again; the same on PostgreSQL, and with the `mysql` feature on MySQL, whose
+//! rows are compared, value by value, with SQLite's after every up, down and up again.
 
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl};
@@ -98,6 +99,11 @@ fn every_kind_of_model_change_round_trips() {
     let pg_database = server
         .as_ref()
         .map(|s| TemporaryDatabase::create(s, "test").unwrap());
+    #[cfg(feature = "mysql")]
+    let mysql_database = workhub_migrations::testing::mysql_server(
+        "every_kind_of_model_change_round_trips (MySQL half)",
+    )
+    .map(|s| workhub_migrations::apply::TemporaryMysqlDatabase::create(&s, "test").unwrap());
     let mut migrations: Vec<Migration> = Vec::new();
     let mut previous = Schema::default();
     let steps = steps();
@@ -118,6 +124,19 @@ fn every_kind_of_model_change_round_trips() {
             .expect("a migration is generated");
         let postgres = generate(&current, &model, Dialect::Postgres, step.name, &GENERATOR)
             .expect("PostgreSQL SQL is generated");
+        let mysql = generate(&current, &model, Dialect::Mysql, step.name, &GENERATOR)
+            .expect("MySQL SQL is generated");
+        assert!(
+            !mysql.up.contains('"') || mysql.up.contains("-- "),
+            "{context}: MySQL SQL is backquoted"
+        );
+        if generated.changes.iter().any(Change::is_destructive) {
+            assert!(
+                mysql.up.contains("-- DESTRUCTIVE"),
+                "{context}: destructive change unmarked in up.mysql.sql:\n{}",
+                mysql.up
+            );
+        }
         assert!(
             generated.changes.iter().any(step.expect),
             "{context}: unexpected changes {:#?}",
@@ -137,17 +156,23 @@ fn every_kind_of_model_change_round_trips() {
             );
         }
         let folder = format!("2024-01-01-0000{:02}_{}", i, step.name);
-        migrations.push(Migration::new(
-            folder,
-            format!("202401010000{i:02}"),
-            step.name.to_string(),
-            true,
-            Scripts::new(generated.up.clone(), Some(generated.down.clone())),
-            Some(Scripts::new(
-                postgres.up.clone(),
-                Some(postgres.down.clone()),
-            )),
-        ));
+        migrations.push(
+            Migration::new(
+                folder,
+                format!("202401010000{i:02}"),
+                step.name.to_string(),
+                true,
+                Scripts::new(generated.up.clone(), Some(generated.down.clone())),
+                Some(Scripts::new(
+                    postgres.up.clone(),
+                    Some(postgres.down.clone()),
+                )),
+            )
+            .with_mysql(Some(Scripts::new(
+                mysql.up.clone(),
+                Some(mysql.down.clone()),
+            ))),
+        );
 
         // ...and is clean once it does.
         assert!(
@@ -182,6 +207,12 @@ fn every_kind_of_model_change_round_trips() {
             .upgrade(&mut db, &Target::Head, &mut Silent)
             .unwrap();
         assert_schema(&mut db, &model, &format!("{context}, reapplied"));
+        #[cfg(feature = "mysql")]
+        if let Some(database) = &mysql_database {
+            on_mysql::step(
+                database, &migrator, &mut db, &previous, &model, step, &context, &mysql,
+            );
+        }
         db.execute(step.then).unwrap();
 
         // The same step on PostgreSQL, from the same migration's PostgreSQL SQL.
@@ -538,4 +569,181 @@ fn new_tables_that_reference_each_other_go_up_and_down_on_both_backends() {
         .downgrade(&mut pg, &Target::Base, &mut Silent)
         .unwrap_or_else(|e| panic!("{e}\n{}", postgres.down));
     assert_postgres_schema(&mut pg, &Schema::default(), "cycle reverted");
+}
+
+/// The MySQL half of the sequence: each step's `up.mysql.sql` applied, reverted and applied again on
+/// a MySQL database beside the SQLite one, the rows of both compared value by value each time.
+#[cfg(feature = "mysql")]
+mod on_mysql {
+    use diesel::sql_types::Text;
+    use diesel::{Connection, MysqlConnection, QueryableByName, RunQueryDsl};
+    use workhub_migrations::apply::{Mysql, Silent, Sqlite, TemporaryMysqlDatabase};
+    use workhub_migrations::scratch::Generated;
+    use workhub_migrations::{DatabaseUrl, Migrator, Target};
+    use workhub_schema::{Schema, Table};
+
+    use super::sequence::Step;
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        t: String,
+    }
+
+    fn connect(database: &TemporaryMysqlDatabase) -> MysqlConnection {
+        let DatabaseUrl::Mysql(raw) = database.url() else {
+            unreachable!("a MySQL database")
+        };
+        MysqlConnection::establish(raw).unwrap()
+    }
+
+    /// The query reading every row of `table`, its columns as text joined by `|` in declaration
+    /// order, in primary-key order, on MySQL or SQLite.
+    fn rows_query(table: &Table, mysql: bool) -> String {
+        let quote = |name: &str| {
+            if mysql {
+                format!("`{name}`")
+            } else {
+                format!("\"{name}\"")
+            }
+        };
+        let text = if mysql { "CHAR" } else { "TEXT" };
+        let columns: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| format!("COALESCE(CAST({} AS {text}), 'NULL')", quote(&c.name)))
+            .collect();
+        let joined = if mysql {
+            format!("CONCAT_WS('|', {})", columns.join(", "))
+        } else {
+            columns.join(" || '|' || ")
+        };
+        let order: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
+        format!(
+            "SELECT {joined} AS t FROM {} ORDER BY {}",
+            quote(&table.name),
+            order.join(", ")
+        )
+    }
+
+    /// Every row of every table of `schema` ([`rows_query`]): `(table, rows)`.
+    fn rows_sqlite(db: &mut Sqlite, schema: &Schema) -> Vec<(String, Vec<String>)> {
+        schema
+            .tables
+            .iter()
+            .map(|t| {
+                let sql = rows_query(t, false);
+                let rows: Vec<Row> = diesel::sql_query(&sql)
+                    .load(db.connection().unwrap())
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                (t.name.clone(), rows.into_iter().map(|r| r.t).collect())
+            })
+            .collect()
+    }
+
+    fn rows_mysql(
+        database: &TemporaryMysqlDatabase,
+        schema: &Schema,
+    ) -> Vec<(String, Vec<String>)> {
+        let mut conn = connect(database);
+        schema
+            .tables
+            .iter()
+            .map(|t| {
+                let sql = rows_query(t, true);
+                let rows: Vec<Row> = diesel::sql_query(&sql)
+                    .load(&mut conn)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                (t.name.clone(), rows.into_iter().map(|r| r.t).collect())
+            })
+            .collect()
+    }
+
+    fn scalar(database: &TemporaryMysqlDatabase, query: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Number {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT CAST(({query}) AS SIGNED) AS n");
+        let rows: Vec<Number> = diesel::sql_query(&sql)
+            .load(&mut connect(database))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows[0].n
+    }
+
+    /// Asserts MySQL holds exactly SQLite's rows: the same migrations and the same inserts ran on
+    /// both, so every value must agree (the SQLite half asserts its rows are the ones kept).
+    fn assert_same_rows(
+        database: &TemporaryMysqlDatabase,
+        sqlite: &mut Sqlite,
+        schema: &Schema,
+        context: &str,
+    ) {
+        let expected = rows_sqlite(sqlite, schema);
+        assert_eq!(
+            rows_mysql(database, schema),
+            expected,
+            "{context} (MySQL): rows"
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        database: &TemporaryMysqlDatabase,
+        migrator: &Migrator,
+        sqlite: &mut Sqlite,
+        previous: &Schema,
+        model: &Schema,
+        step: &Step,
+        context: &str,
+        mysql: &Generated,
+    ) {
+        let mut db = Mysql::open(database.url()).unwrap();
+        migrator
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .unwrap_or_else(|e| panic!("{context}: MySQL upgrade failed: {e}\n{}", mysql.up));
+        assert_same_rows(database, sqlite, model, context);
+        // SQLite's own checks read its catalog (pragma_...); MySQL's read information_schema.
+        for (query, expected) in step.checks.iter().filter(|(q, _)| !q.contains("pragma")) {
+            assert_eq!(
+                scalar(database, query),
+                *expected,
+                "{context} (MySQL): {query}"
+            );
+        }
+        for (query, expected) in step.mysql_checks {
+            assert_eq!(
+                scalar(database, query),
+                *expected,
+                "{context} (MySQL): {query}"
+            );
+        }
+        migrator
+            .downgrade(&mut db, &Target::Back(1), &mut Silent)
+            .unwrap_or_else(|e| panic!("{context}: MySQL downgrade failed: {e}\n{}", mysql.down));
+        migrator
+            .downgrade(sqlite, &Target::Back(1), &mut Silent)
+            .unwrap();
+        assert_same_rows(database, sqlite, previous, &format!("{context}, reverted"));
+        migrator
+            .upgrade(&mut db, &Target::Head, &mut Silent)
+            .unwrap_or_else(|e| panic!("{context}: MySQL upgrade again failed: {e}\n{}", mysql.up));
+        migrator
+            .upgrade(sqlite, &Target::Head, &mut Silent)
+            .unwrap();
+        for (query, expected) in step.mysql_checks {
+            assert_eq!(
+                scalar(database, query),
+                *expected,
+                "{context}, reapplied (MySQL): {query}"
+            );
+        }
+        assert_same_rows(database, sqlite, model, &format!("{context}, reapplied"));
+        // The caller runs it on SQLite.
+        if !step.then.is_empty() {
+            diesel::connection::SimpleConnection::batch_execute(&mut connect(database), step.then)
+                .unwrap();
+        }
+    }
 }

@@ -1009,3 +1009,188 @@ fn a_rebase_over_an_online_companion_is_refused_naming_the_pair() {
         assert!(message.contains(needle), "{needle} not in: {message}");
     }
 }
+
+/// `draft`'s file `name`.
+fn file_of<'d>(draft: &'d draft::Draft, name: &str) -> &'d str {
+    draft
+        .files
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| text.as_str())
+        .unwrap_or_else(|| panic!("{} has no {name}", draft.folder))
+}
+
+/// `draft` as `db create` wrote it before it generated MySQL's files: the SQLite and PostgreSQL
+/// files and a lineage whose `sql` digest is theirs, plus `mysql` (written by hand after) if given.
+fn before_mysql_generation(draft: &draft::Draft, mysql: Option<(&str, &str)>) -> Migration {
+    let mut files: Vec<(&'static str, String)> = draft
+        .files
+        .iter()
+        .filter(|(name, _)| !name.ends_with(".mysql.sql") && *name != lineage::LINEAGE_FILE)
+        .cloned()
+        .collect();
+    let old = draft.lineage.clone();
+    let recorded = lineage::Lineage::new(
+        old.parent().map(str::to_string),
+        old.schema().to_string(),
+        false,
+        old.tables().iter().map(|t| t.to_string()).collect(),
+    )
+    .with_sql(draft::files_digest(&files));
+    files.push((lineage::LINEAGE_FILE, recorded.to_toml()));
+    if let Some((up, down)) = mysql {
+        files.push(("up.mysql.sql", up.to_string()));
+        files.push(("down.mysql.sql", down.to_string()));
+    }
+    migration_of(&draft::Draft {
+        files,
+        ..draft.clone()
+    })
+    .unwrap()
+}
+
+/// The one migration a rebase re-creates when `b`, written after `initial`, is merged after `a`.
+fn rebase_one(
+    initial: &Migration,
+    a: &Migration,
+    b: Migration,
+    models: &Schema,
+) -> workhub_migrations::rebase::Rebased {
+    let merged = vec![initial.clone(), a.clone(), b];
+    let mut rebased = rebase(&merged, models, ADD_COLOR, &GENERATOR, later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rebased.migrations.len(), 1);
+    rebased.migrations.remove(0)
+}
+
+/// A rebase re-creates MySQL's files with the others: a generated migration's are generated again
+/// on the new parent, a hand-written one's kept byte for byte. A generated migration from before
+/// `db create` wrote MySQL files is generated again (gaining them) when it has none, and kept as
+/// written when MySQL files were added to it by hand, which generating again would lose.
+#[test]
+fn a_rebase_carries_mysql_files_along() {
+    let initial = create(&[], &parent::schema(), INITIAL);
+    let a = create(std::slice::from_ref(&initial), &color::schema(), ADD_COLOR);
+    let current = scratch::built_by(std::slice::from_ref(&initial), &Target::Head).unwrap();
+    let widen = draft::generated(
+        WIDEN,
+        Some(INITIAL),
+        &current,
+        &wide_name::schema(),
+        &GENERATOR,
+    )
+    .unwrap();
+    assert!(
+        file_of(&widen, "up.mysql.sql")
+            .contains("ALTER TABLE `projects` MODIFY COLUMN `name` VARCHAR(300) NOT NULL;"),
+        "{}",
+        file_of(&widen, "up.mysql.sql")
+    );
+    assert!(file_of(&widen, "down.mysql.sql").contains("VARCHAR(100)"));
+    assert_eq!(
+        widen.lineage.sql(),
+        Some(draft::files_digest(&widen.files).as_str()),
+        "the digest covers the MySQL files too"
+    );
+
+    // Generated: generated again, MySQL's files with it.
+    let only = &rebase_one(
+        &initial,
+        &a,
+        migration_of(&widen).unwrap(),
+        &color_and_wide_name::schema(),
+    );
+    assert!(!only.hand_written && !only.edited);
+    assert!(file_of(&only.draft, "up.mysql.sql").contains("VARCHAR(300)"));
+    assert!(migration_of(&only.draft).unwrap().has_mysql_scripts());
+
+    // Hand-written with MySQL's files: kept byte for byte.
+    let current_files = vec![
+        (
+            "up.sql",
+            "UPDATE tasks SET title = trim(title);\n".to_string(),
+        ),
+        ("down.sql", "SELECT 1;\n".to_string()),
+        (
+            "up.mysql.sql",
+            "UPDATE `tasks` SET `title` = TRIM(`title`);\n".to_string(),
+        ),
+        ("down.mysql.sql", "DO 0;\n".to_string()),
+    ];
+    let b = migration_of(&draft::hand_written(
+        WIDEN,
+        Some(INITIAL),
+        &current,
+        current_files,
+    ))
+    .unwrap();
+    let only = &rebase_one(&initial, &a, b.clone(), &color::schema());
+    assert!(only.hand_written && !only.sql_changed);
+    let again = migration_of(&only.draft).unwrap();
+    assert_eq!(again.scripts(Dialect::Mysql), b.scripts(Dialect::Mysql));
+    assert_eq!(again.scripts(Dialect::Sqlite), b.scripts(Dialect::Sqlite));
+
+    // Generated before MySQL generation, no MySQL files: generated again, gaining them.
+    let old = before_mysql_generation(&widen, None);
+    let only = &rebase_one(&initial, &a, old, &color_and_wide_name::schema());
+    assert!(!only.hand_written && !only.edited);
+    assert!(file_of(&only.draft, "up.mysql.sql").contains("VARCHAR(300)"));
+
+    // Generated before MySQL generation, MySQL files added by hand (as this repository's history
+    // has them): kept as written, to be re-checked.
+    let up =
+        "-- written by hand\nALTER TABLE `projects` MODIFY COLUMN `name` VARCHAR(300) NOT NULL;\n";
+    let down = "ALTER TABLE `projects` MODIFY COLUMN `name` VARCHAR(100) NOT NULL;\n";
+    let old = before_mysql_generation(&widen, Some((up, down)));
+    let only = &rebase_one(&initial, &a, old, &color_and_wide_name::schema());
+    assert!(
+        only.hand_written && only.edited,
+        "kept, not generated again"
+    );
+    assert!(!only.sql_changed);
+    assert_eq!(file_of(&only.draft, "up.mysql.sql"), up);
+    assert_eq!(file_of(&only.draft, "down.mysql.sql"), down);
+}
+
+/// The repository's history, whose MySQL files were written by hand after `db create` wrote the
+/// rest: what SQLite and PostgreSQL record is the checksum of `up.sql` / `up.postgres.sql` alone,
+/// each lineage's schema digest is what the migrations before it build, and a generated one's `sql`
+/// digest is that of its SQLite and PostgreSQL files, as recorded.
+#[test]
+fn the_repository_history_keeps_its_checksums_and_lineage() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"));
+    let migrations = workhub_migrations::source::scan(dir).unwrap().migrations;
+    assert!(migrations.len() >= 3);
+    for (i, migration) in migrations.iter().enumerate() {
+        let folder = dir.join(migration.folder());
+        let read = |name: &str| std::fs::read_to_string(folder.join(name)).unwrap();
+        assert!(migration.has_mysql_scripts(), "{}", migration.folder());
+        assert_eq!(
+            migration.scripts(Dialect::Sqlite).checksum(),
+            workhub_migrations::source::checksum(&read("up.sql"))
+        );
+        assert_eq!(
+            migration.scripts(Dialect::Postgres).checksum(),
+            workhub_migrations::source::checksum(&read("up.postgres.sql"))
+        );
+        let Some(recorded) = migration.lineage() else {
+            continue;
+        };
+        let before = scratch::built_by(&migrations[..i], &Target::Head).unwrap();
+        assert_eq!(
+            recorded.schema(),
+            draft::digest(&before),
+            "{}",
+            migration.folder()
+        );
+        if let Some(sql) = recorded.sql() {
+            let files: Vec<(&str, String)> =
+                ["up.sql", "down.sql", "up.postgres.sql", "down.postgres.sql"]
+                    .into_iter()
+                    .map(|name| (name, read(name)))
+                    .collect();
+            assert_eq!(sql, draft::files_digest(&files), "{}", migration.folder());
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! A history linted as a whole: each migration's statements ([`super::lint`]), whether its lineage
-//! follows the migration before it, and what a SQLite table rebuild loses. A rebuild creates a new
+//! follows the migration before it, what a SQLite table rebuild loses, and which columns a MySQL
+//! `MODIFY` narrows. A rebuild creates a new
 //! table and drops the old one, so its statements never say which columns went or narrowed: the
 //! SQLite scripts are replayed into an in-memory database and each rebuilt table compared before
 //! and after the migration.
@@ -61,11 +62,32 @@ pub fn history(migrations: &[Migration], chosen: &[usize]) -> Report {
             )),
         }
     }
+    // MySQL restates a column whole: whether it narrows is read against what the history built.
+    for (k, &i) in chosen.iter().enumerate() {
+        let migration = &migrations[i];
+        if !migration.has_mysql_scripts() || !restates_columns(migration) {
+            continue;
+        }
+        match scratch::built_by(&migrations[..i], &Target::Head) {
+            Ok(before) => per_migration[k].extend(super::mysql_narrowing(migration, &before)),
+            Err(err) => report.notes.push(format!(
+                "note: the migrations before {} did not replay on SQLite ({err}), so whether its \
+                 up.mysql.sql narrows a column was not compared; its statements were linted",
+                migration.folder()
+            )),
+        }
+    }
     for mut found in per_migration {
         found.sort_by(|a, b| (a.file, a.line).cmp(&(b.file, b.line)));
         report.findings.extend(found);
     }
     report
+}
+
+/// Whether the MySQL script restates a column (`MODIFY`, `CHANGE`).
+fn restates_columns(migration: &Migration) -> bool {
+    statements::identifiers(migration.scripts(Dialect::Mysql).up(), Dialect::Mysql)
+        .any(|w| w.eq_ignore_ascii_case("MODIFY") || w.eq_ignore_ascii_case("CHANGE"))
 }
 
 fn drops(sql: &str) -> bool {

@@ -3,7 +3,8 @@
 //! rule it breaks, where, why it matters and the safe way to write it.
 //!
 //! A migration is read against the dialect it targets: `up.postgres.sql` as PostgreSQL, the
-//! `up.sql` beside it as SQLite, and a portable `up.sql` (no override) as both. A table the
+//! `up.sql` beside it as SQLite, a portable `up.sql` (no override) as both, and `up.mysql.sql` as
+//! MySQL, where every DDL statement commits itself (so a script of several cannot roll back). A table the
 //! migration creates itself is new and empty, so what would lock or scan a busy table is safe on it.
 //! A comment `-- workhub-lint: allow RULE REASON` in the script silences RULE there, and must give
 //! the reason.
@@ -58,12 +59,13 @@ pub enum Rule {
     AlterColumnType,
     VacuumFull,
     LockTimeout,
+    NonTransactionalDdl,
     NonLinearHistory,
     SilenceWithoutReason,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 20] = [
         Rule::DropTable,
         Rule::DropColumn,
         Rule::Narrowing,
@@ -81,6 +83,7 @@ impl Rule {
         Rule::AlterColumnType,
         Rule::VacuumFull,
         Rule::LockTimeout,
+        Rule::NonTransactionalDdl,
         Rule::NonLinearHistory,
         Rule::SilenceWithoutReason,
     ];
@@ -104,6 +107,7 @@ impl Rule {
             Self::AlterColumnType => "alter-column-type",
             Self::VacuumFull => "vacuum-full",
             Self::LockTimeout => "lock-timeout",
+            Self::NonTransactionalDdl => "non-transactional-ddl",
             Self::NonLinearHistory => "non-linear-history",
             Self::SilenceWithoutReason => "silence-without-reason",
         }
@@ -114,6 +118,7 @@ impl Rule {
             Self::DropIndexNotConcurrently
             | Self::SetNotNull
             | Self::LockTimeout
+            | Self::NonTransactionalDdl
             | Self::UniqueOnExistingData => Severity::Warning,
             _ => Severity::Error,
         }
@@ -139,6 +144,7 @@ impl Rule {
             Self::AlterColumnType => "most type changes rewrite the table and its indexes under ACCESS EXCLUSIVE",
             Self::VacuumFull => "rewrites the table under ACCESS EXCLUSIVE for as long as it takes",
             Self::LockTimeout => "without a lock_timeout, a statement queued behind a long query blocks all traffic on the table while it waits",
+            Self::NonTransactionalDdl => "MySQL commits each DDL statement as it runs: if a later statement fails, the ones before it stay applied to existing tables and the migration cannot roll back",
             Self::NonLinearHistory => "the migration was written against a schema without the migrations now before it (merged from another branch): it may undo or break them",
             Self::SilenceWithoutReason => "a silenced rule must say why it does not apply",
         }
@@ -162,6 +168,7 @@ impl Rule {
             Self::AlterColumnType => "add a column of the new type, backfill it in batches, switch readers, then drop the old one",
             Self::VacuumFull => "plain VACUUM, or pg_repack outside the migration",
             Self::LockTimeout => "start the migration with SET lock_timeout = '5s' (SET LOCAL inside its transaction)",
+            Self::NonTransactionalDdl => "keep a risky statement in a migration of its own; should one fail part-way, fix its cause and `db upgrade --resume` continues from the failed statement, or undo what took effect and `db repair` forgets the unfinished run",
             Self::NonLinearHistory => "`db rebase` re-creates the merged-in branch's migrations on top of the branch they were merged into",
             Self::SilenceWithoutReason => "write the reason after the rule: -- workhub-lint: allow RULE REASON",
         }
@@ -177,7 +184,7 @@ impl Rule {
 pub struct Finding {
     pub rule: Rule,
     pub folder: String,
-    /// `up.sql`, `up.postgres.sql`, or `lineage.toml` for the history's shape.
+    /// `up.sql`, `up.postgres.sql`, `up.mysql.sql`, or `lineage.toml` for the history's shape.
     pub file: &'static str,
     /// The line the statement starts on, from 1.
     pub line: usize,
@@ -211,7 +218,37 @@ pub fn lint(migration: &Migration) -> Vec<Finding> {
             &[Dialect::Postgres, Dialect::Sqlite],
         ));
     }
+    if migration.has_mysql_scripts() {
+        findings.extend(script(
+            migration,
+            MYSQL_FILE,
+            migration.scripts(Dialect::Mysql).up(),
+            &[Dialect::Mysql],
+        ));
+    }
     findings
+}
+
+/// The script MySQL runs, and the only one linted as MySQL.
+pub(crate) const MYSQL_FILE: &str = "up.mysql.sql";
+
+/// The words MySQL's `ALTER TABLE ... DROP` takes before something other than a column.
+const MYSQL_DROP_OTHER: [&str; 8] = [
+    "INDEX",
+    "KEY",
+    "FOREIGN",
+    "PRIMARY",
+    "CONSTRAINT",
+    "CHECK",
+    "PARTITION",
+    "SYSTEM",
+];
+
+/// Statements that MySQL commits as they run (DDL), by their first word.
+fn is_mysql_ddl(s: &Statement) -> bool {
+    ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"]
+        .iter()
+        .any(|k| s.is(0, k))
 }
 
 /// One statement as the rules read it: its words (keywords upper-cased, identifiers as written,
@@ -262,6 +299,7 @@ fn script(
 ) -> Vec<Finding> {
     let postgres = dialects.contains(&Dialect::Postgres);
     let dialect = dialects[0];
+    let mysql = dialect == Dialect::Mysql;
     let mut findings = Vec::new();
     let (allowed, mut unreasoned) = silences(sql, dialect);
     let statements: Vec<Statement> = statements::split(sql, dialect)
@@ -306,13 +344,46 @@ fn script(
     };
     let mut lock_timeout_set = false;
     let mut warned_lock_timeout = false;
+    // MySQL: the DDL statements, and whether any changes a table that was there before.
+    let mut ddl = Vec::new();
+    let mut ddl_on_existing = false;
     for s in &statements {
+        if mysql && is_mysql_ddl(s) {
+            ddl.push(s.line);
+            let index = s.find("INDEX", 1).filter(|&i| i <= 2);
+            let on = if s.is(0, "CREATE") && index.is_none() {
+                // A table or view of its own: new.
+                None
+            } else if let Some(at) = index.filter(|_| s.is(0, "CREATE") || s.is(0, "DROP")) {
+                s.find("ON", at).and_then(|i| s.table_after(i + 1))
+            } else if s.is(0, "TRUNCATE") && !s.is(1, "TABLE") {
+                s.table_after(1)
+            } else {
+                s.table_after(2)
+            };
+            ddl_on_existing |= on.is_some_and(existing);
+        }
         if s.is(0, "SET")
             && (s.is(1, "LOCK_TIMEOUT") || (s.is(1, "LOCAL") && s.is(2, "LOCK_TIMEOUT")))
         {
             lock_timeout_set = true;
         }
         let mut locks_existing = None;
+        if mysql && s.is(0, "RENAME") && s.is(1, "TABLE") {
+            // RENAME TABLE a TO b [, c TO d ...]
+            let mut at = 2;
+            while let (Some(from), true) = (s.words.get(at), s.is(at + 1, "TO")) {
+                let to = s.words.get(at + 2).map_or("?", String::as_str);
+                if existing(unqualified(from)) {
+                    push(
+                        Rule::RenameTable,
+                        s.line,
+                        format!("RENAME TABLE {} TO {to}", unqualified(from)),
+                    );
+                }
+                at += 3;
+            }
+        }
         if s.is(0, "DROP") && s.is(1, "TABLE") {
             if let Some(table) = s.table_after(2) {
                 if existing(table) {
@@ -330,7 +401,7 @@ fn script(
             }
             locks_existing = Some(table.clone());
             if let Some(at) = s.find("RENAME", 3) {
-                if s.is(at + 1, "TO") {
+                if s.is(at + 1, "TO") || (mysql && s.is(at + 1, "AS")) {
                     let to = s.words.get(at + 2).map_or("?", String::as_str);
                     push(
                         Rule::RenameTable,
@@ -364,6 +435,35 @@ fn script(
                     s.line,
                     format!("ALTER TABLE {table} DROP COLUMN {column}"),
                 );
+            } else if let Some(at) = s.find("DROP", 3).filter(|&i| {
+                // MySQL's `DROP name` drops a column too.
+                mysql
+                    && s.words.get(i + 1).is_some()
+                    && !MYSQL_DROP_OTHER.iter().any(|k| s.is(i + 1, k))
+            }) {
+                let column = &s.words[at + 1];
+                push(
+                    Rule::DropColumn,
+                    s.line,
+                    format!("ALTER TABLE {table} DROP COLUMN {column}"),
+                );
+            }
+            if let Some(at) = s.find("CHANGE", 3).filter(|_| mysql) {
+                // CHANGE [COLUMN] old new definition: a rename when the names differ.
+                let from = if s.is(at + 1, "COLUMN") {
+                    at + 2
+                } else {
+                    at + 1
+                };
+                if let (Some(old), Some(new)) = (s.words.get(from), s.words.get(from + 1)) {
+                    if !old.eq_ignore_ascii_case(new) {
+                        push(
+                            Rule::RenameColumn,
+                            s.line,
+                            format!("ALTER TABLE {table} CHANGE COLUMN {old} {new}"),
+                        );
+                    }
+                }
             }
             if let Some(at) = s.find("ADD", 3) {
                 let column_at = if s.is(at + 1, "COLUMN") {
@@ -387,9 +487,19 @@ fn script(
                     push(
                         Rule::AddColumnNotNull,
                         s.line,
-                        format!(
-                            "ALTER TABLE {table} ADD COLUMN {column} NOT NULL without a DEFAULT"
-                        ),
+                        if mysql {
+                            // MySQL does not fail: it gives the rows it has the type's implicit
+                            // default, which no one chose.
+                            format!(
+                                "ALTER TABLE {table} ADD COLUMN {column} NOT NULL without a DEFAULT \
+                                 (MySQL gives the rows already there the type's implicit value, 0 or '', \
+                                 rather than failing)"
+                            )
+                        } else {
+                            format!(
+                                "ALTER TABLE {table} ADD COLUMN {column} NOT NULL without a DEFAULT"
+                            )
+                        },
                     );
                 }
                 // USING INDEX attaches an index already built, which met the data then.
@@ -503,6 +613,20 @@ fn script(
             }
         }
     }
+    // Tables a migration only creates are nobody's yet: a run stopped among them harms nothing
+    // running (and `--resume` finishes it).
+    if mysql && statements.len() > 1 && ddl_on_existing {
+        push(
+            Rule::NonTransactionalDdl,
+            ddl[0],
+            format!(
+                "{} statements, {} of them DDL, which MySQL commits as each runs: should statement k \
+                 fail, statements 1 to k-1 stay applied to tables the running release uses",
+                statements.len(),
+                ddl.len()
+            ),
+        );
+    }
     for line in unreasoned.drain(..) {
         findings.push(Finding {
             rule: Rule::SilenceWithoutReason,
@@ -514,6 +638,90 @@ fn script(
     }
     findings.sort_by_key(|f| f.line);
     findings
+}
+
+/// The columns `migration`'s MySQL script narrows (`MODIFY [COLUMN] c TYPE`, `CHANGE [COLUMN] old
+/// new TYPE`), against `before`, the schema the migrations before it build: MySQL restates a column
+/// whole, so only the type the history gave it says whether the new one is narrower.
+#[cfg(feature = "runtime")]
+pub(crate) fn mysql_narrowing(
+    migration: &Migration,
+    before: &workhub_schema::Schema,
+) -> Vec<Finding> {
+    let sql = migration.scripts(Dialect::Mysql).up();
+    let (allowed, _) = silences(sql, Dialect::Mysql);
+    if allowed.contains(&Rule::Narrowing) {
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    for text in statements::split(sql, Dialect::Mysql) {
+        let s = Statement {
+            words: statements::identifiers(text, Dialect::Mysql)
+                .map(|w| w.into_owned())
+                .collect(),
+            line: line_of(sql, text),
+        };
+        if !(s.is(0, "ALTER") && s.is(1, "TABLE")) {
+            continue;
+        }
+        let Some(table) = s.table_after(2).and_then(|t| before.table(t)) else {
+            continue;
+        };
+        let mut at = 3;
+        while let Some(clause) =
+            (at..s.words.len()).find(|&i| s.is(i, "MODIFY") || s.is(i, "CHANGE"))
+        {
+            let mut name_at = if s.is(clause + 1, "COLUMN") {
+                clause + 2
+            } else {
+                clause + 1
+            };
+            let old = s.words.get(name_at).cloned().unwrap_or_default();
+            if s.is(clause, "CHANGE") {
+                name_at += 1;
+            }
+            at = name_at + 1;
+            let (Some(column), Some(ty)) = (table.column(&old), mysql_type(&s.words, name_at + 1))
+            else {
+                continue;
+            };
+            if column.ty.narrows_to(&ty) {
+                findings.push(Finding {
+                    rule: Rule::Narrowing,
+                    folder: migration.folder().to_string(),
+                    file: MYSQL_FILE,
+                    line: s.line,
+                    message: format!(
+                        "ALTER TABLE {} {} COLUMN {old} narrows it from {} to {ty}",
+                        table.name,
+                        s.words[clause].to_ascii_uppercase(),
+                        column.ty
+                    ),
+                });
+            }
+        }
+    }
+    findings
+}
+
+/// The column type MySQL's words from `at` declare (`VARCHAR 150` is `VARCHAR(150)`), in the
+/// model's terms.
+#[cfg(feature = "runtime")]
+fn mysql_type(words: &[String], at: usize) -> Option<workhub_schema::ColumnType> {
+    use workhub_schema::ColumnType;
+    let base = words.get(at)?.to_ascii_uppercase();
+    let length = words
+        .get(at + 1)
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()));
+    Some(match (base.as_str(), length) {
+        ("DATETIME", _) => ColumnType::Timestamp,
+        ("FLOAT", _) => ColumnType::Float,
+        ("BLOB" | "LONGBLOB" | "MEDIUMBLOB", _) => ColumnType::Binary,
+        ("TINYINT", Some(n)) if n == "1" => ColumnType::Bool,
+        ("LONGTEXT" | "MEDIUMTEXT", _) => ColumnType::Text,
+        (_, Some(n)) => workhub_schema::reported::parse_type(&format!("{base}({n})")),
+        (_, None) => workhub_schema::reported::parse_type(&base),
+    })
 }
 
 /// The rules `sql`'s `-- workhub-lint: allow RULE REASON` comments silence, and the lines of those
@@ -528,6 +736,7 @@ fn silences(sql: &str, dialect: Dialect) -> (BTreeSet<Rule>, Vec<usize>) {
         let text = token
             .text
             .trim_start_matches("--")
+            .trim_start_matches('#')
             .trim_start_matches("/*")
             .trim_end_matches("*/")
             .trim();

@@ -98,17 +98,16 @@ fn change_sql(change: &Change) -> String {
             out
         }
         Change::AlterPrimaryKey { table, from, to } => {
-            let mut out = String::new();
+            // One statement: a failure leaves the old key in place (MySQL cannot roll back a
+            // second statement), and a foreign key the old key served is never left without one.
+            let mut parts = Vec::new();
             if !from.is_empty() {
-                out.push_str(&alter(table, "DROP PRIMARY KEY".into()));
+                parts.push("DROP PRIMARY KEY".to_string());
             }
             if !to.is_empty() {
-                out.push_str(&alter(
-                    table,
-                    format!("ADD PRIMARY KEY ({})", column_list(to)),
-                ));
+                parts.push(format!("ADD PRIMARY KEY ({})", column_list(to)));
             }
-            out
+            alter(table, parts.join(", "))
         }
         Change::AddIndex { table, index } => create_index(table, index),
         Change::DropIndex { table, index } => {
@@ -311,5 +310,19 @@ mod tests {
             "{sql}"
         );
         assert!(!sql.contains('"'), "{sql}");
+    }
+
+    #[test]
+    fn a_primary_key_changes_in_one_statement() {
+        let changes = vec![Change::AlterPrimaryKey {
+            table: "book_tags".into(),
+            from: vec!["book_id".into(), "tag".into()],
+            to: vec!["tag".into(), "book_id".into()],
+        }];
+        let sql = mysql(&Schema::default(), &Schema::default(), &changes);
+        assert_eq!(
+            sql,
+            "ALTER TABLE `book_tags` DROP PRIMARY KEY, ADD PRIMARY KEY (`tag`, `book_id`);\n"
+        );
     }
 }
