@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::{OptionalExtension, QueryableByName, RunQueryDsl};
+use diesel::{QueryableByName, RunQueryDsl};
 use tokio::sync::Mutex;
 use workhub_migrate_cli::context::Context;
 use workhub_migrate_cli::failure::Failure;
@@ -182,6 +182,7 @@ impl Watched {
             }
             #[cfg(feature = "mysql")]
             Database::Mysql(db) => {
+                use diesel::OptionalExtension;
                 #[derive(QueryableByName)]
                 struct Status {
                     #[diesel(sql_type = Text)]

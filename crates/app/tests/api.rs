@@ -1182,6 +1182,19 @@ fn assign_during_removal(
     assert_eq!(ids(&assigned.json()), Vec::<i64>::new(), "{assigned:?}");
 }
 
+/// Whether a session of the test's database is seen waiting on a lock (`waiting` counts them)
+/// within 10 s: the assignment must wait on the removal's row lock before the removal commits.
+fn seen_waiting(mut waiting: impl FnMut() -> i64) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        let n = waiting();
+        if n > 0 || started.elapsed() > Duration::from_secs(10) {
+            return n > 0;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment() {
     use diesel::connection::SimpleConnection;
@@ -1239,26 +1252,15 @@ fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres()
         conn.batch_execute(&format!("BEGIN; {}", removal(pid, bob)))
             .expect("start the removal");
         assign_during_removal(&server, (pid, &ada, bob), edit, || {
-            #[derive(diesel::QueryableByName)]
-            struct Waiting {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                n: i64,
-            }
-            // The assignment must be seen waiting on the removal's row lock before the removal
-            // commits.
-            let started = std::time::Instant::now();
-            let waited = loop {
-                let waiting: Waiting = diesel::sql_query(
+            let waited = seen_waiting(|| {
+                diesel::sql_query(
                     "SELECT COUNT(*) AS n FROM pg_stat_activity \
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
                 )
-                .get_result(&mut watcher)
-                .expect("read pg_stat_activity");
-                if waiting.n > 0 || started.elapsed() > Duration::from_secs(10) {
-                    break waiting.n > 0;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
+                .get_result::<Count>(&mut watcher)
+                .expect("read pg_stat_activity")
+                .n
+            });
             conn.batch_execute("COMMIT").expect("commit the removal");
             assert!(waited, "the assignment never waited for the removal");
         });
@@ -1270,8 +1272,6 @@ fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres()
 /// start, and the membership lock under a removal held open by another session.
 #[cfg(feature = "mysql")]
 mod mysql {
-    use std::time::{Duration, Instant};
-
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, MysqlConnection, RunQueryDsl};
     use serde_json::json;
@@ -1279,7 +1279,8 @@ mod mysql {
     use super::http::{mysql_url, on_mysql};
     use super::{
         accounts, another_users_work_is_invisible, assign_during_removal, bad_requests,
-        project_with_a_member, projects_members_and_tasks, removal, workhub_db, Count, Hash,
+        project_with_a_member, projects_members_and_tasks, removal, seen_waiting, workhub_db,
+        Count, Hash,
     };
 
     #[test]
@@ -1395,24 +1396,25 @@ mod mysql {
                 }
             }
             assign_during_removal(&server, (pid, &ada, bob), edit, || {
-                // The assignment must be seen waiting on the removal's row lock before the
-                // removal commits.
-                let started = Instant::now();
-                let waited = loop {
-                    let waiting: Count = diesel::sql_query(
-                        "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t \
-                         JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
-                         WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()",
+                // The locking read still running: a primary key lookup ends at once unless it
+                // waits. (MariaDB's INNODB_TRX does not always list a transaction waiting in its
+                // first locking read, so it cannot tell.)
+                let waited = seen_waiting(|| {
+                    diesel::sql_query(
+                        "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST \
+                         WHERE DB = DATABASE() AND ID <> CONNECTION_ID() \
+                         AND INFO LIKE '%FROM `project_members`%FOR UPDATE%'",
                     )
-                    .get_result(&mut watcher)
-                    .expect("read INNODB_TRX");
-                    if waiting.n > 0 || started.elapsed() > Duration::from_secs(10) {
-                        break waiting.n > 0;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                };
+                    .get_result::<Count>(&mut watcher)
+                    .expect("read PROCESSLIST")
+                    .n
+                });
                 conn.batch_execute("COMMIT").expect("commit the removal");
-                assert!(waited, "the assignment never waited for the removal");
+                assert!(
+                    waited,
+                    "the assignment never waited for the removal:\n{}",
+                    server.log()
+                );
             });
         }
     }

@@ -66,21 +66,9 @@ fn development_mode_migrates_serves_health_and_stops_on_sigterm() {
     let mut stdout = BufReader::new(server.0.stdout.take().expect("piped stdout"));
 
     // Read until the service says it listens: by then the migrations ran.
-    let mut before_listening = String::new();
-    loop {
-        let mut line = String::new();
-        let read = stdout.read_line(&mut line).expect("read workhub's output");
-        assert!(
-            read > 0,
-            "workhub exited before listening:\n{before_listening}"
-        );
-        before_listening.push_str(&line);
-        if line.starts_with("workhub listening on ") {
-            assert!(line.contains(&format!("http://127.0.0.1:{port}")), "{line}");
-            assert!(line.contains("development mode"), "{line}");
-            break;
-        }
-    }
+    let (before_listening, line) = until_listening(&mut stdout);
+    assert!(line.contains(&format!("http://127.0.0.1:{port}")), "{line}");
+    assert!(line.contains("development mode"), "{line}");
     assert!(
         before_listening.contains("Applied 2 migrations"),
         "{before_listening}"
@@ -90,14 +78,42 @@ fn development_mode_migrates_serves_health_and_stops_on_sigterm() {
         vec![step_folder(1), step_folder(2)]
     );
 
+    let health = health(port);
+    assert_eq!(health["backend"], "sqlite", "{health}");
+    assert_eq!(health["revision"], step_version(2).as_str(), "{health}");
+
+    let rest = stop(&mut server, &mut stdout);
+    assert!(rest.contains("workhub stopped"), "{rest}");
+}
+
+/// Reads the service's output until it says it listens: what came before, and that line.
+fn until_listening(stdout: &mut impl BufRead) -> (String, String) {
+    let mut before = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line).expect("read workhub's output");
+        assert!(read > 0, "workhub exited before listening:\n{before}");
+        if line.starts_with("workhub listening on ") {
+            return (before, line);
+        }
+        before.push_str(&line);
+    }
+}
+
+/// `/health` of the service on `port`, asserting it answers 200 with status `ok` and nothing
+/// pending.
+fn health(port: u16) -> serde_json::Value {
     let (status, body) = get(port, "/health");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).expect("/health returns JSON");
     assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["backend"], "sqlite", "{health}");
-    assert_eq!(health["revision"], step_version(2).as_str(), "{health}");
     assert_eq!(health["pending"], 0, "{health}");
+    health
+}
 
+/// Sends the service SIGTERM, asserts it exits 0, and returns what it wrote after `stdout`'s last
+/// read.
+fn stop(server: &mut Server, stdout: &mut impl Read) -> String {
     let killed = Command::new("kill")
         .args(["-TERM", &server.0.id().to_string()])
         .status()
@@ -107,7 +123,7 @@ fn development_mode_migrates_serves_health_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0), "workhub serve exits 0 on SIGTERM");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    assert!(rest.contains("workhub stopped"), "{rest}");
+    rest
 }
 
 #[test]
@@ -228,28 +244,10 @@ fn production_mode_on_mysql_serves_after_the_release_step() {
             .expect("start workhub serve"),
     );
     let mut stdout = BufReader::new(server.0.stdout.take().expect("piped stdout"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let read = stdout.read_line(&mut line).expect("read workhub's output");
-        assert!(read > 0, "workhub exited before listening:\n{seen}");
-        seen.push_str(&line);
-        if line.starts_with("workhub listening on ") {
-            assert!(line.contains("production mode"), "{line}");
-            break;
-        }
-    }
-    let (status, body) = get(port, "/health");
-    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
-    let health: serde_json::Value = serde_json::from_str(&body).expect("/health returns JSON");
-    assert_eq!(health["status"], "ok", "{health}");
+    let (_, line) = until_listening(&mut stdout);
+    assert!(line.contains("production mode"), "{line}");
+    let health = health(port);
     assert_eq!(health["backend"], "mysql", "{health}");
-    assert_eq!(health["pending"], 0, "{health}");
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let status = server.0.wait().expect("wait for workhub");
-    assert_eq!(status.code(), Some(0), "workhub serve exits 0 on SIGTERM");
+    let rest = stop(&mut server, &mut stdout);
+    assert!(rest.contains("workhub stopped"), "{rest}");
 }

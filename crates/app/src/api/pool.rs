@@ -138,45 +138,17 @@ impl Pool {
                             .into(),
                     );
                 }
-                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
-                diesel::r2d2::Pool::builder()
-                    .max_size(options.max_size)
-                    .connection_timeout(Duration::from_secs(10))
-                    .connection_customizer(Box::new(SqliteTuning))
-                    .build(manager)
-                    .map(Connections::Sqlite)
-                    .map_err(|err| format!("cannot open a connection pool on {url}: {err}"))
+                let manager = ConnectionManager::new(path.to_string_lossy());
+                build(url, manager, options, SqliteTuning).map(Connections::Sqlite)
             }
             DatabaseUrl::Postgres(raw) => {
-                let manager = ConnectionManager::<PgConnection>::new(raw.as_str());
-                diesel::r2d2::Pool::builder()
-                    .max_size(options.max_size)
-                    .connection_timeout(Duration::from_secs(10))
-                    .connection_customizer(Box::new(PostgresTuning))
-                    .build(manager)
+                build(url, ConnectionManager::new(raw.as_str()), options, PostgresTuning)
                     .map(Connections::Postgres)
-                    .map_err(|err| {
-                        workhub_migrations::apply::scrub(
-                            &format!("cannot open a connection pool on {url}: {err}"),
-                            url,
-                        )
-                    })
             }
             #[cfg(feature = "mysql")]
             DatabaseUrl::Mysql(raw) => {
-                let manager = ConnectionManager::<diesel::MysqlConnection>::new(raw.as_str());
-                diesel::r2d2::Pool::builder()
-                    .max_size(options.max_size)
-                    .connection_timeout(Duration::from_secs(10))
-                    .connection_customizer(Box::new(MysqlTuning))
-                    .build(manager)
+                build(url, ConnectionManager::new(raw.as_str()), options, MysqlTuning)
                     .map(Connections::Mysql)
-                    .map_err(|err| {
-                        workhub_migrations::apply::scrub(
-                            &format!("cannot open a connection pool on {url}: {err}"),
-                            url,
-                        )
-                    })
             }
             // Never reached: without the feature a mysql:// URL is refused before the service
             // starts (its migration step cannot open it either).
@@ -216,6 +188,30 @@ impl Pool {
         .await
         .map_err(|err| ApiError::internal("a database task failed", err))?
     }
+}
+
+/// A pool of `manager`'s connections to `url`, each set up by `tuning` as it opens; the error names
+/// the database (never its password).
+fn build<C>(
+    url: &DatabaseUrl,
+    manager: ConnectionManager<C>,
+    options: &PoolOptions,
+    tuning: impl CustomizeConnection<C, diesel::r2d2::Error> + 'static,
+) -> Result<diesel::r2d2::Pool<ConnectionManager<C>>, String>
+where
+    C: diesel::r2d2::R2D2Connection + 'static,
+{
+    diesel::r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(tuning))
+        .build(manager)
+        .map_err(|err| {
+            workhub_migrations::apply::scrub(
+                &format!("cannot open a connection pool on {url}: {err}"),
+                url,
+            )
+        })
 }
 
 /// Applied to every SQLite connection the pool opens.
