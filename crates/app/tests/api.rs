@@ -1195,32 +1195,52 @@ fn seen_waiting(mut waiting: impl FnMut() -> i64) -> bool {
     }
 }
 
-#[test]
-fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment() {
-    use diesel::connection::SimpleConnection;
-    let server = Server::start();
-    let (pid, ada, bob) = project_with_a_member(&server);
+/// Races an assignment to Bob with his removal held open, both ways (creating an assigned task,
+/// then assigning an existing one, Bob rejoining in between): `begin` starts the removal's SQL in a
+/// transaction on the test's own connection, `commit` commits it once the assignment waits (as far
+/// as the backend shows it).
+fn race_removals<C>(
+    server: &Server,
+    conn: &mut C,
+    begin: impl Fn(&mut C, &str),
+    mut commit: impl FnMut(&mut C),
+) {
+    let (pid, ada, bob) = project_with_a_member(server);
     let task = server.post(
         &format!("/projects/{pid}/tasks"),
         &ada,
         &json!({"title": "Old"}),
     );
     let task = task.json()["id"].as_i64().expect("a task id");
-    let mut conn = SqliteConnection::establish(&server.db().to_string_lossy()).expect("open");
     for edit in [None, Some(task)] {
-        // The removal of a fresh membership each round, held open by this connection.
+        // The removal of a fresh membership each round.
         if edit.is_some() {
             let bob_token = server.login("bob@example.com");
             server.join(pid, &ada, "bob@example.com", &bob_token);
         }
-        conn.batch_execute(&format!("BEGIN IMMEDIATE; {}", removal(pid, bob)))
-            .expect("start the removal");
-        assign_during_removal(&server, (pid, &ada, bob), edit, || {
+        begin(conn, &removal(pid, bob));
+        assign_during_removal(server, (pid, &ada, bob), edit, || commit(conn));
+    }
+}
+
+#[test]
+fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment() {
+    use diesel::connection::SimpleConnection;
+    let server = Server::start();
+    let mut conn = SqliteConnection::establish(&server.db().to_string_lossy()).expect("open");
+    race_removals(
+        &server,
+        &mut conn,
+        |conn, removal| {
+            conn.batch_execute(&format!("BEGIN IMMEDIATE; {removal}"))
+                .expect("start the removal");
+        },
+        |conn| {
             // SQLite cannot show who waits; the request has long reached the database by then.
             std::thread::sleep(Duration::from_millis(500));
             conn.batch_execute("COMMIT").expect("commit the removal");
-        });
-    }
+        },
+    );
 }
 
 #[test]
@@ -1235,23 +1255,16 @@ fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres()
     let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
         unreachable!("a PostgreSQL database has a PostgreSQL URL")
     };
-    let (pid, ada, bob) = project_with_a_member(&server);
-    let task = server.post(
-        &format!("/projects/{pid}/tasks"),
-        &ada,
-        &json!({"title": "Old"}),
-    );
-    let task = task.json()["id"].as_i64().expect("a task id");
     let mut conn = PgConnection::establish(url).expect("connect");
     let mut watcher = PgConnection::establish(url).expect("connect");
-    for edit in [None, Some(task)] {
-        if edit.is_some() {
-            let bob_token = server.login("bob@example.com");
-            server.join(pid, &ada, "bob@example.com", &bob_token);
-        }
-        conn.batch_execute(&format!("BEGIN; {}", removal(pid, bob)))
-            .expect("start the removal");
-        assign_during_removal(&server, (pid, &ada, bob), edit, || {
+    race_removals(
+        &server,
+        &mut conn,
+        |conn, removal| {
+            conn.batch_execute(&format!("BEGIN; {removal}"))
+                .expect("start the removal");
+        },
+        |conn| {
             let waited = seen_waiting(|| {
                 diesel::sql_query(
                     "SELECT COUNT(*) AS n FROM pg_stat_activity \
@@ -1263,8 +1276,8 @@ fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres()
             });
             conn.batch_execute("COMMIT").expect("commit the removal");
             assert!(waited, "the assignment never waited for the removal");
-        });
-    }
+        },
+    );
 }
 
 /// The same API on MySQL and MariaDB (a build with the `mysql` feature): each scenario above, on a
@@ -1274,13 +1287,11 @@ fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres()
 mod mysql {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, MysqlConnection, RunQueryDsl};
-    use serde_json::json;
 
     use super::http::{mysql_url, on_mysql};
     use super::{
-        accounts, another_users_work_is_invisible, assign_during_removal, bad_requests,
-        project_with_a_member, projects_members_and_tasks, removal, seen_waiting, workhub_db,
-        Count, Hash,
+        accounts, another_users_work_is_invisible, bad_requests, projects_members_and_tasks,
+        race_removals, seen_waiting, workhub_db, Count, Hash,
     };
 
     #[test]
@@ -1375,27 +1386,20 @@ mod mysql {
             return;
         };
         let url = mysql_url(&database);
-        let (pid, ada, bob) = project_with_a_member(&server);
-        let task = server.post(
-            &format!("/projects/{pid}/tasks"),
-            &ada,
-            &json!({"title": "Old"}),
-        );
-        let task = task.json()["id"].as_i64().expect("a task id");
         let mut conn = MysqlConnection::establish(&url).expect("connect");
         let mut watcher = MysqlConnection::establish(&url).expect("connect");
-        for edit in [None, Some(task)] {
-            if edit.is_some() {
-                let bob_token = server.login("bob@example.com");
-                server.join(pid, &ada, "bob@example.com", &bob_token);
-            }
-            conn.batch_execute("BEGIN").expect("start the removal");
-            for statement in removal(pid, bob).split_terminator(';') {
-                if !statement.trim().is_empty() {
-                    conn.batch_execute(statement).expect("the removal");
+        race_removals(
+            &server,
+            &mut conn,
+            |conn, removal| {
+                conn.batch_execute("BEGIN").expect("start the removal");
+                for statement in removal.split_terminator(';') {
+                    if !statement.trim().is_empty() {
+                        conn.batch_execute(statement).expect("the removal");
+                    }
                 }
-            }
-            assign_during_removal(&server, (pid, &ada, bob), edit, || {
+            },
+            |conn| {
                 // The locking read still running: a primary key lookup ends at once unless it
                 // waits. (MariaDB's INNODB_TRX does not always list a transaction waiting in its
                 // first locking read, so it cannot tell.)
@@ -1415,7 +1419,7 @@ mod mysql {
                     "the assignment never waited for the removal:\n{}",
                     server.log()
                 );
-            });
-        }
+            },
+        );
     }
 }
