@@ -10,7 +10,11 @@
 //!   never less), and the file's identity, so a database restored by moving a backup into place is
 //!   read from the new file;
 //! - PostgreSQL: the server's WAL position, which moves with every write to any database of the
-//!   server, the history's included.
+//!   server, the history's included;
+//! - MySQL and MariaDB: InnoDB's log sequence number (MariaDB's `Innodb_lsn_current`, MySQL's
+//!   `Innodb_redo_log_current_lsn` from 8.0.30), which moves with every write to any InnoDB table
+//!   of the server, the history's included, and with every commit. An older MySQL shows neither:
+//!   there the history is read on every request.
 //!
 //! The signal is read before the history, in a statement of its own, so a change that commits in
 //! between moves the signal past what the cached read saw. Requests take turns on the one
@@ -89,6 +93,8 @@ struct Watched {
 enum Signal {
     Sqlite(i64),
     Postgres(String),
+    #[cfg(feature = "mysql")]
+    Mysql(String),
 }
 
 fn check(ctx: &Context, watched: &mut Option<Watched>) -> Result<Report, Failure> {
@@ -174,13 +180,30 @@ impl Watched {
                 .map_err(failed)?;
                 Ok(Signal::Postgres(row.lsn.unwrap_or_default()))
             }
-            // The service does not run on MySQL (see `pool`); a database without a signal gets its
-            // history read every time.
-            #[allow(unreachable_patterns)]
-            _ => Err(MigrateError::BadUrl {
-                url: self.db.backend().name(),
-                reason: "it gives no change signal; the history is read every time".into(),
-            }),
+            #[cfg(feature = "mysql")]
+            Database::Mysql(db) => {
+                use diesel::OptionalExtension;
+                #[derive(QueryableByName)]
+                struct Status {
+                    #[diesel(sql_type = Text)]
+                    #[diesel(column_name = Value)]
+                    value: String,
+                }
+                // A server that shows neither variable gives no signal: the history is read
+                // every time.
+                let row: Option<Status> = diesel::sql_query(
+                    "SHOW GLOBAL STATUS WHERE Variable_name IN \
+                     ('Innodb_lsn_current', 'Innodb_redo_log_current_lsn')",
+                )
+                .get_result(db.connection())
+                .optional()
+                .map_err(failed)?;
+                row.map(|row| Signal::Mysql(row.value))
+                    .ok_or_else(|| MigrateError::BadUrl {
+                        url: self.db.backend().name(),
+                        reason: "it gives no change signal; the history is read every time".into(),
+                    })
+            }
         }
     }
 }

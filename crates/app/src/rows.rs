@@ -130,3 +130,25 @@ pub struct NewInvitation<'a> {
     pub invited_by: i64,
     pub created_at: PrimitiveDateTime,
 }
+
+/// A task's changed fields (`PATCH /tasks/{id}`): a field left `None` keeps its value.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = tasks)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<&'static str>,
+    pub assignee_id: Option<Option<i64>>,
+    pub due_on: Option<Option<Date>>,
+    pub updated_at: PrimitiveDateTime,
+}
+
+impl TaskChanges {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.description.is_none()
+            && self.status.is_none()
+            && self.assignee_id.is_none()
+            && self.due_on.is_none()
+    }
+}

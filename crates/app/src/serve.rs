@@ -25,8 +25,6 @@ pub const ADDR_VARIABLE: &str = "WORKHUB_ADDR";
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
 pub fn run(ctx: Context) -> Result<(), Failure> {
-    // Refused before the development start migrates anything.
-    api::pool::Pool::serves(&ctx.url).map_err(Failure::Usage)?;
     let addr = bind_address()?;
     let config = api::Config::from_env().map_err(Failure::Usage)?;
     match ctx.mode {
@@ -127,7 +125,7 @@ pub enum HealthStatus {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: HealthStatus,
-    /// `sqlite` or `postgres`.
+    /// `sqlite`, `postgres` or `mysql` (MySQL and MariaDB).
     pub backend: String,
     /// The newest applied migration's version (null when unavailable or none is applied).
     pub revision: Option<String>,

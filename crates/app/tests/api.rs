@@ -1,7 +1,9 @@
 //! The workhub API over real HTTP: a `workhub serve` process on an ephemeral port with its own
 //! SQLite database per test. Every endpoint's success path, every error status (400, 401, 403,
 //! 404, 409, 413, 415, 422 and a 500 that reveals nothing), cross-user access on every project and
-//! task route, logout and session expiry, malformed JSON, wrong types and oversized bodies.
+//! task route, logout and session expiry, malformed JSON, wrong types and oversized bodies. In a
+//! build with the `mysql` feature, `mod mysql` runs the same scenarios on a new MySQL or MariaDB
+//! database each.
 
 #[path = "common/http.rs"]
 mod http;
@@ -110,6 +112,23 @@ fn health_openapi_and_docs() {
 #[test]
 fn accounts_login_me_and_logout() {
     let server = Server::start();
+    let db = server.db();
+    accounts(&server, || {
+        let mut db = SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+        diesel::sql_query("SELECT token_hash FROM sessions")
+            .load::<Hash>(&mut db)
+            .unwrap()
+    });
+}
+
+#[derive(diesel::QueryableByName)]
+struct Hash {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    token_hash: String,
+}
+
+/// Registration, login, `/me` and logout; `stored` reads the token hashes the database holds.
+fn accounts(server: &Server, stored: impl Fn() -> Vec<Hash>) {
     let register = |email: &str, password: &str, name: &str| {
         let body = json!({"email": email, "password": password, "display_name": name});
         server.call("POST", "/auth/register", None, Some(&body.to_string()))
@@ -174,15 +193,7 @@ fn accounts_login_me_and_logout() {
     assert_ne!(token, other_token);
 
     // Only the hash of a token is stored.
-    let mut db = SqliteConnection::establish(server.db().to_str().unwrap()).unwrap();
-    #[derive(diesel::QueryableByName)]
-    struct Hash {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        token_hash: String,
-    }
-    let hashes: Vec<Hash> = diesel::sql_query("SELECT token_hash FROM sessions")
-        .load(&mut db)
-        .unwrap();
+    let hashes = stored();
     assert_eq!(hashes.len(), 2);
     assert!(hashes
         .iter()
@@ -285,7 +296,10 @@ fn an_expired_session_in_the_database_is_refused() {
 
 #[test]
 fn projects_members_and_tasks_end_to_end() {
-    let server = Server::start();
+    projects_members_and_tasks(&Server::start());
+}
+
+fn projects_members_and_tasks(server: &Server) {
     let (ada, token) = server.user("ada@example.com", "Ada");
     let (grace, grace_token) = server.user("grace@example.com", "Grace");
     let alan = server.register("alan@example.com", "Alan");
@@ -526,7 +540,10 @@ fn projects_members_and_tasks_end_to_end() {
 
 #[test]
 fn another_users_project_and_tasks_are_invisible() {
-    let server = Server::start();
+    another_users_work_is_invisible(&Server::start());
+}
+
+fn another_users_work_is_invisible(server: &Server) {
     let (ada, ada_token) = server.user("ada@example.com", "Ada");
     let (bob, bob_token) = server.user("bob@example.com", "Bob");
     let (carol, carol_token) = server.user("carol@example.com", "Carol");
@@ -673,7 +690,10 @@ fn another_users_project_and_tasks_are_invisible() {
 
 #[test]
 fn bad_requests_answer_in_the_error_shape() {
-    let server = Server::start();
+    bad_requests(&Server::start());
+}
+
+fn bad_requests(server: &Server) {
     let (_, token) = server.user("ada@example.com", "Ada");
     let pid = server
         .post("/projects", &token, &json!({"name": "P"}))
@@ -1162,32 +1182,65 @@ fn assign_during_removal(
     assert_eq!(ids(&assigned.json()), Vec::<i64>::new(), "{assigned:?}");
 }
 
-#[test]
-fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment() {
-    use diesel::connection::SimpleConnection;
-    let server = Server::start();
-    let (pid, ada, bob) = project_with_a_member(&server);
+/// Whether a session of the test's database is seen waiting on a lock (`waiting` counts them)
+/// within 10 s: the assignment must wait on the removal's row lock before the removal commits.
+fn seen_waiting(mut waiting: impl FnMut() -> i64) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        let n = waiting();
+        if n > 0 || started.elapsed() > Duration::from_secs(10) {
+            return n > 0;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Races an assignment to Bob with his removal held open, both ways (creating an assigned task,
+/// then assigning an existing one, Bob rejoining in between): `begin` starts the removal's SQL in a
+/// transaction on the test's own connection, `commit` commits it once the assignment waits (as far
+/// as the backend shows it).
+fn race_removals<C>(
+    server: &Server,
+    conn: &mut C,
+    begin: impl Fn(&mut C, &str),
+    mut commit: impl FnMut(&mut C),
+) {
+    let (pid, ada, bob) = project_with_a_member(server);
     let task = server.post(
         &format!("/projects/{pid}/tasks"),
         &ada,
         &json!({"title": "Old"}),
     );
     let task = task.json()["id"].as_i64().expect("a task id");
-    let mut conn = SqliteConnection::establish(&server.db().to_string_lossy()).expect("open");
     for edit in [None, Some(task)] {
-        // The removal of a fresh membership each round, held open by this connection.
+        // The removal of a fresh membership each round.
         if edit.is_some() {
             let bob_token = server.login("bob@example.com");
             server.join(pid, &ada, "bob@example.com", &bob_token);
         }
-        conn.batch_execute(&format!("BEGIN IMMEDIATE; {}", removal(pid, bob)))
-            .expect("start the removal");
-        assign_during_removal(&server, (pid, &ada, bob), edit, || {
+        begin(conn, &removal(pid, bob));
+        assign_during_removal(server, (pid, &ada, bob), edit, || commit(conn));
+    }
+}
+
+#[test]
+fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment() {
+    use diesel::connection::SimpleConnection;
+    let server = Server::start();
+    let mut conn = SqliteConnection::establish(&server.db().to_string_lossy()).expect("open");
+    race_removals(
+        &server,
+        &mut conn,
+        |conn, removal| {
+            conn.batch_execute(&format!("BEGIN IMMEDIATE; {removal}"))
+                .expect("start the removal");
+        },
+        |conn| {
             // SQLite cannot show who waits; the request has long reached the database by then.
             std::thread::sleep(Duration::from_millis(500));
             conn.batch_execute("COMMIT").expect("commit the removal");
-        });
-    }
+        },
+    );
 }
 
 #[test]
@@ -1202,45 +1255,171 @@ fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_postgres()
     let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
         unreachable!("a PostgreSQL database has a PostgreSQL URL")
     };
-    let (pid, ada, bob) = project_with_a_member(&server);
-    let task = server.post(
-        &format!("/projects/{pid}/tasks"),
-        &ada,
-        &json!({"title": "Old"}),
-    );
-    let task = task.json()["id"].as_i64().expect("a task id");
     let mut conn = PgConnection::establish(url).expect("connect");
     let mut watcher = PgConnection::establish(url).expect("connect");
-    for edit in [None, Some(task)] {
-        if edit.is_some() {
-            let bob_token = server.login("bob@example.com");
-            server.join(pid, &ada, "bob@example.com", &bob_token);
-        }
-        conn.batch_execute(&format!("BEGIN; {}", removal(pid, bob)))
-            .expect("start the removal");
-        assign_during_removal(&server, (pid, &ada, bob), edit, || {
-            #[derive(diesel::QueryableByName)]
-            struct Waiting {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                n: i64,
-            }
-            // The assignment must be seen waiting on the removal's row lock before the removal
-            // commits.
-            let started = std::time::Instant::now();
-            let waited = loop {
-                let waiting: Waiting = diesel::sql_query(
+    race_removals(
+        &server,
+        &mut conn,
+        |conn, removal| {
+            conn.batch_execute(&format!("BEGIN; {removal}"))
+                .expect("start the removal");
+        },
+        |conn| {
+            let waited = seen_waiting(|| {
+                diesel::sql_query(
                     "SELECT COUNT(*) AS n FROM pg_stat_activity \
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
                 )
-                .get_result(&mut watcher)
-                .expect("read pg_stat_activity");
-                if waiting.n > 0 || started.elapsed() > Duration::from_secs(10) {
-                    break waiting.n > 0;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
+                .get_result::<Count>(&mut watcher)
+                .expect("read pg_stat_activity")
+                .n
+            });
             conn.batch_execute("COMMIT").expect("commit the removal");
             assert!(waited, "the assignment never waited for the removal");
+        },
+    );
+}
+
+/// The same API on MySQL and MariaDB (a build with the `mysql` feature): each scenario above, on a
+/// new database of the server at `WORKHUB_TEST_MYSQL_URL` migrated by the service's development
+/// start, and the membership lock under a removal held open by another session.
+#[cfg(feature = "mysql")]
+mod mysql {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, MysqlConnection, RunQueryDsl};
+
+    use super::http::{mysql_url, on_mysql};
+    use super::{
+        accounts, another_users_work_is_invisible, bad_requests, projects_members_and_tasks,
+        race_removals, seen_waiting, workhub_db, Count, Hash,
+    };
+
+    #[test]
+    fn accounts_login_me_and_logout_on_mysql() {
+        let Some((database, server)) = on_mysql("accounts_login_me_and_logout_on_mysql") else {
+            return;
+        };
+        let url = mysql_url(&database);
+        accounts(&server, || {
+            let mut db = MysqlConnection::establish(&url).unwrap();
+            diesel::sql_query("SELECT token_hash FROM sessions")
+                .load::<Hash>(&mut db)
+                .unwrap()
         });
+    }
+
+    #[test]
+    fn projects_members_and_tasks_end_to_end_on_mysql() {
+        if let Some((_database, server)) =
+            on_mysql("projects_members_and_tasks_end_to_end_on_mysql")
+        {
+            projects_members_and_tasks(&server);
+        }
+    }
+
+    #[test]
+    fn another_users_project_and_tasks_are_invisible_on_mysql() {
+        if let Some((_database, server)) =
+            on_mysql("another_users_project_and_tasks_are_invisible_on_mysql")
+        {
+            another_users_work_is_invisible(&server);
+        }
+    }
+
+    #[test]
+    fn bad_requests_answer_in_the_error_shape_on_mysql() {
+        if let Some((_database, server)) =
+            on_mysql("bad_requests_answer_in_the_error_shape_on_mysql")
+        {
+            bad_requests(&server);
+        }
+    }
+
+    /// `/health` names the backend and follows a revert and an upgrade by another process at once;
+    /// an expired session in the database is refused and removed; emails that differ only in an
+    /// accent are two accounts (text compares exactly, as on the other backends).
+    #[test]
+    fn the_api_works_the_same_on_mysql() {
+        let Some((database, server)) = on_mysql("the_api_works_the_same_on_mysql") else {
+            return;
+        };
+        let url = mysql_url(&database);
+        let health = server.get("/health", "");
+        assert_eq!(health.status, 200, "{health:?}");
+        assert_eq!(health.json()["backend"], "mysql", "{health:?}");
+        assert_eq!(health.json()["status"], "ok", "{health:?}");
+        assert_eq!(health.json()["pending"], 0, "{health:?}");
+        assert_eq!(server.get("/health", "").json(), health.json());
+        workhub_db(&url, &["db", "downgrade", "-1"]);
+        let behind = server.get("/health", "").json();
+        assert_eq!(behind["status"], "behind", "{behind}");
+        assert_eq!(behind["pending"], 1, "{behind}");
+        assert_ne!(behind["revision"], health.json()["revision"], "{behind}");
+        workhub_db(&url, &["db", "upgrade"]);
+        assert_eq!(server.get("/health", "").json(), health.json());
+
+        let (_, token) = server.user("ada@example.com", "Ada");
+        let (_, accented) = server.user("adá@example.com", "Adá");
+        assert_eq!(
+            server.get("/me", &accented).json()["email"],
+            "adá@example.com"
+        );
+        assert_eq!(server.get("/me", &token).json()["email"], "ada@example.com");
+        let mut db = MysqlConnection::establish(&url).unwrap();
+        diesel::sql_query("UPDATE sessions SET expires_at = '2000-01-01 00:00:00'")
+            .execute(&mut db)
+            .unwrap();
+        let expired = server.get("/me", &token);
+        assert_eq!(expired.error(401), "unauthorized");
+        assert!(expired.body.contains("expired"), "{expired:?}");
+        let left: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM sessions")
+            .get_result(&mut db)
+            .unwrap();
+        assert_eq!(left.n, 1, "the expired session that was used is gone");
+    }
+
+    #[test]
+    fn a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_mysql() {
+        let Some((database, server)) =
+            on_mysql("a_task_is_never_assigned_to_a_member_removed_at_the_same_moment_on_mysql")
+        else {
+            return;
+        };
+        let url = mysql_url(&database);
+        let mut conn = MysqlConnection::establish(&url).expect("connect");
+        let mut watcher = MysqlConnection::establish(&url).expect("connect");
+        race_removals(
+            &server,
+            &mut conn,
+            |conn, removal| {
+                conn.batch_execute("BEGIN").expect("start the removal");
+                for statement in removal.split_terminator(';') {
+                    if !statement.trim().is_empty() {
+                        conn.batch_execute(statement).expect("the removal");
+                    }
+                }
+            },
+            |conn| {
+                // The locking read still running: a primary key lookup ends at once unless it
+                // waits. (MariaDB's INNODB_TRX does not always list a transaction waiting in its
+                // first locking read, so it cannot tell.)
+                let waited = seen_waiting(|| {
+                    diesel::sql_query(
+                        "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST \
+                         WHERE DB = DATABASE() AND ID <> CONNECTION_ID() \
+                         AND INFO LIKE '%FROM `project_members`%FOR UPDATE%'",
+                    )
+                    .get_result::<Count>(&mut watcher)
+                    .expect("read PROCESSLIST")
+                    .n
+                });
+                conn.batch_execute("COMMIT").expect("commit the removal");
+                assert!(
+                    waited,
+                    "the assignment never waited for the removal:\n{}",
+                    server.log()
+                );
+            },
+        );
     }
 }

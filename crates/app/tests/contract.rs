@@ -1,5 +1,6 @@
-//! The API's contract, the same on both backends, over real HTTP: every test runs against a
-//! `workhub serve` on SQLite and again on a fresh PostgreSQL database. Text with NUL is refused
+//! The API's contract, the same on every backend, over real HTTP: every test runs against a
+//! `workhub serve` on SQLite, again on a fresh PostgreSQL database, and (in a build with the `mysql`
+//! feature) on a fresh MySQL or MariaDB database. Text with NUL is refused
 //! with 422 naming the field on every route; timestamps carry microseconds; ids are never reused;
 //! path ids are canonical decimal; `null` in a PATCH clears a nullable field and is refused on any
 //! other; and no answer reveals an account that shares no project with the caller (invitations).
@@ -10,21 +11,26 @@ mod http;
 use http::{Response, Server};
 use serde_json::{json, Value};
 
-/// Runs `test` on SQLite, then on a new PostgreSQL database (after a visible skip notice when no
-/// server answers, outside CI).
-fn on_both(name: &str, test: impl Fn(&Server)) {
+/// Runs `test` on SQLite, then on a new PostgreSQL database, then (built with the `mysql` feature)
+/// on a new MySQL database; a server that does not answer is skipped with a visible notice,
+/// outside CI.
+fn on_every_backend(name: &str, test: impl Fn(&Server)) {
     test(&Server::start());
-    let Some(postgres) = workhub_migrations::testing::postgres_server(name) else {
-        return;
-    };
-    let database = workhub_migrations::apply::TemporaryDatabase::create(&postgres, "contract")
-        .expect("a test database");
-    let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
-        unreachable!("a PostgreSQL database has a PostgreSQL URL")
-    };
-    let server = Server::start_with(&[("DATABASE_URL", url.as_str())]);
-    assert_eq!(server.get("/health", "").json()["backend"], "postgres");
-    test(&server);
+    if let Some(postgres) = workhub_migrations::testing::postgres_server(name) {
+        let database = workhub_migrations::apply::TemporaryDatabase::create(&postgres, "contract")
+            .expect("a test database");
+        let workhub_migrations::DatabaseUrl::Postgres(url) = database.url() else {
+            unreachable!("a PostgreSQL database has a PostgreSQL URL")
+        };
+        let server = Server::start_with(&[("DATABASE_URL", url.as_str())]);
+        assert_eq!(server.get("/health", "").json()["backend"], "postgres");
+        test(&server);
+    }
+    #[cfg(feature = "mysql")]
+    if let Some((_database, server)) = http::on_mysql(name) {
+        assert_eq!(server.get("/health", "").json()["backend"], "mysql");
+        test(&server);
+    }
 }
 
 fn id(response: &Response) -> i64 {
@@ -45,7 +51,7 @@ fn refused(response: &Response, field: &str, what: &str) {
 
 #[test]
 fn text_with_nul_is_refused_naming_the_field_on_every_route() {
-    on_both(
+    on_every_backend(
         "text_with_nul_is_refused_naming_the_field_on_every_route",
         |server| {
             let register =
@@ -112,7 +118,7 @@ fn text_with_nul_is_refused_naming_the_field_on_every_route() {
                 (json!({"title": "T", "description": "\u{0}"}), "description"),
                 (json!({"title": "T", "status": "todo\u{0}"}), "status"),
                 (json!({"title": "T", "due_on": "2026-01-01\u{0}"}), "due_on"),
-                // Not NUL, but the same on both backends too: PostgreSQL has no year 0.
+                // Not NUL, but the same on every backend too: PostgreSQL has no year 0.
                 (json!({"title": "T", "due_on": "0000-01-01"}), "due_on"),
             ] {
                 refused(&server.post(&tasks, &token, &body), field, "POST tasks");
@@ -173,7 +179,7 @@ fn is_microsecond_stamp(value: &Value) -> bool {
 
 #[test]
 fn timestamps_carry_microseconds_and_read_back_as_written() {
-    on_both(
+    on_every_backend(
         "timestamps_carry_microseconds_and_read_back_as_written",
         |server| {
             let (_, token) = server.user("ada@example.com", "Ada");
@@ -254,7 +260,7 @@ fn timestamps_carry_microseconds_and_read_back_as_written() {
 
 #[test]
 fn ids_are_never_reused_after_a_delete() {
-    on_both("ids_are_never_reused_after_a_delete", |server| {
+    on_every_backend("ids_are_never_reused_after_a_delete", |server| {
         let (_, token) = server.user("ada@example.com", "Ada");
         let first = id(&server.post("/projects", &token, &json!({"name": "First"})));
         let tasks = format!("/projects/{first}/tasks");
@@ -306,7 +312,7 @@ fn ids_are_never_reused_after_a_delete() {
 
 #[test]
 fn path_ids_are_canonical_decimal() {
-    on_both("path_ids_are_canonical_decimal", |server| {
+    on_every_backend("path_ids_are_canonical_decimal", |server| {
         let (_, token) = server.user("ada@example.com", "Ada");
         let pid = id(&server.post("/projects", &token, &json!({"name": "P"})));
         let tid = id(&server.post(
@@ -357,7 +363,7 @@ fn path_ids_are_canonical_decimal() {
 
 #[test]
 fn null_in_a_patch_clears_a_nullable_field_and_is_refused_on_any_other() {
-    on_both(
+    on_every_backend(
         "null_in_a_patch_clears_a_nullable_field_and_is_refused_on_any_other",
         |server| {
             let (ada, token) = server.user("ada@example.com", "Ada");
@@ -445,7 +451,7 @@ fn null_in_a_patch_clears_a_nullable_field_and_is_refused_on_any_other() {
 
 #[test]
 fn invitations_are_seen_accepted_and_declined_by_the_invited_account_alone() {
-    on_both(
+    on_every_backend(
         "invitations_are_seen_accepted_and_declined_by_the_invited_account_alone",
         |server| {
             let (ada, ada_token) = server.user("ada@example.com", "Ada");
@@ -625,7 +631,7 @@ fn shape(response: &Response) -> (u16, Value) {
 
 #[test]
 fn no_answer_reveals_an_account_that_shares_no_project_with_the_caller() {
-    on_both(
+    on_every_backend(
         "no_answer_reveals_an_account_that_shares_no_project_with_the_caller",
         |server| {
             let (victim, _) = server.user("victim@example.com", "Victim Name");

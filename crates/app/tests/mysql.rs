@@ -184,9 +184,6 @@ fn transaction_all_and_migrations_without_mysql_sql_are_refused() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    // The service refuses MySQL before its development start migrates anything.
-    embedded(dir.path(), &database, &[]).expect_failure(2, &["does not run on MySQL"]);
-    assert!(!table_exists(&database, "__diesel_schema_migrations"));
     embedded(
         dir.path(),
         &database,

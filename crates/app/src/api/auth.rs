@@ -25,6 +25,7 @@ use super::error::{is_unique_violation, ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::field::{Credential, DisplayName, Email, Password, Timestamp};
 use super::pool::{with_conn, write_tx};
+use super::returning::Returning;
 use super::{no_content, now, AppState};
 
 /// `POST /auth/register`.
@@ -219,17 +220,13 @@ pub async fn register(
                 password_hash: &password_hash,
                 created_at: now(),
             };
-            with_conn!(conn, c => diesel::insert_into(users::table)
-                .values(&new)
-                .returning(User::as_returning())
-                .get_result(c))
-            .map_err(|err| {
+            write_tx!(conn, c => c.insert_user(&new).map_err(|err| {
                 if is_unique_violation(&err) {
                     ApiError::conflict("email_taken", "an account with this email exists")
                 } else {
                     err.into()
                 }
-            })
+            }))
         })
         .await?;
     tracing::info!(user_id = user.id, "account registered");

@@ -21,6 +21,7 @@ use super::extract::ApiJson;
 use super::field::{path_id, Email, Timestamp};
 use super::pool::{with_conn, write_tx};
 use super::projects::{access, require_owner, ProjectOut, MEMBER};
+use super::returning::Returning;
 use super::{no_content, now, AppState};
 
 /// `POST /projects/{id}/invitations`.
@@ -108,10 +109,7 @@ pub async fn create(
                 if member.is_some() {
                     return Err(ApiError::conflict("already_member", "this address is a member's already"));
                 }
-                diesel::insert_into(project_invitations::table)
-                    .values(&NewInvitation { project_id: id, email: &email, invited_by: me.user.id, created_at: now() })
-                    .returning(Invitation::as_returning())
-                    .get_result(c)
+                c.insert_invitation(&NewInvitation { project_id: id, email: &email, invited_by: me.user.id, created_at: now() })
                     .map_err(|err| {
                         if is_unique_violation(&err) {
                             ApiError::conflict(
@@ -245,16 +243,9 @@ pub async fn accept(
         .pool
         .run(move |conn| {
             write_tx!(conn, c => {
-                let project_id: i64 = diesel::delete(
-                    project_invitations::table
-                        .filter(project_invitations::id.eq(id))
-                        .filter(project_invitations::email.eq(&me.user.email))
-                        .filter(project_invitations::declined_at.is_null()),
-                )
-                .returning(project_invitations::project_id)
-                .get_result(c)
-                .optional()?
-                .ok_or_else(|| ApiError::not_found("no such invitation"))?;
+                let project_id = c
+                    .take_invitation(id, &me.user.email)?
+                    .ok_or_else(|| ApiError::not_found("no such invitation"))?;
                 let joined = diesel::insert_into(project_members::table)
                     .values(&NewProjectMember { project_id, user_id: me.user.id, role: MEMBER, created_at: now() })
                     .execute(c);

@@ -1,8 +1,8 @@
 //! The workhub HTTP API: its configuration, shared state, router and the middleware around every
 //! route (request id and request log, body size limit, JSON 404/405). Each concept lives in its
 //! own file: accounts and sessions in `auth`, projects, members and tasks in theirs, errors in
-//! `error`, extractors in `extract`, the pool in `pool`, the OpenAPI document and docs page in
-//! `openapi`.
+//! `error`, extractors in `extract`, the pool in `pool`, the writes that answer with their row in
+//! `returning`, the OpenAPI document and docs page in `openapi`.
 
 pub mod auth;
 pub mod error;
@@ -13,6 +13,7 @@ pub mod members;
 pub mod openapi;
 pub mod pool;
 pub mod projects;
+pub mod returning;
 pub mod tasks;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,11 +1,14 @@
-//! The connection pool: one r2d2 pool per backend (SQLite or PostgreSQL), SQLite connections tuned
-//! for a service (WAL, busy timeout, foreign keys), and [`Pool::run`], which runs blocking diesel
-//! work on tokio's blocking threads so it never stalls the async workers. A request waits for a
+//! The connection pool: one r2d2 pool per backend (SQLite, PostgreSQL, and MySQL or MariaDB in a
+//! build with the `mysql` feature), each connection set up for the service as it is opened (SQLite:
+//! WAL, busy timeout, foreign keys; PostgreSQL: UTC; MySQL: UTC, strict mode, READ COMMITTED), and
+//! [`Pool::run`], which runs blocking diesel work on tokio's blocking threads so it never stalls the
+//! async workers. A request waits for a
 //! connection of its own before it takes a thread, so however many requests queue, the blocking
 //! threads are never more than the pool's connections.
 //!
-//! Queries are written once and compiled for both backends through [`with_conn!`] and
-//! [`write_tx!`]: each arm of their `match` is the same block typed against one connection.
+//! Queries are written once and compiled for every backend through [`with_conn!`] and
+//! [`write_tx!`]: each arm of their `match` is the same block typed against one connection. The few
+//! writes whose SQL differs by backend (MySQL has no `RETURNING`) are in `returning`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,8 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
 type SqlitePool = diesel::r2d2::Pool<ConnectionManager<SqliteConnection>>;
 type PgPool = diesel::r2d2::Pool<ConnectionManager<PgConnection>>;
+#[cfg(feature = "mysql")]
+type MysqlPool = diesel::r2d2::Pool<ConnectionManager<diesel::MysqlConnection>>;
 
 /// The service's pool of database connections, and as many turns as it has connections.
 #[derive(Clone, Debug)]
@@ -35,12 +40,16 @@ pub struct Pool {
 enum Connections {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    #[cfg(feature = "mysql")]
+    Mysql(MysqlPool),
 }
 
 /// One connection checked out of the [`Pool`].
 pub enum Conn {
     Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
     Postgres(PooledConnection<ConnectionManager<PgConnection>>),
+    #[cfg(feature = "mysql")]
+    Mysql(PooledConnection<ConnectionManager<diesel::MysqlConnection>>),
 }
 
 impl std::fmt::Debug for Conn {
@@ -48,6 +57,8 @@ impl std::fmt::Debug for Conn {
         f.write_str(match self {
             Self::Sqlite(_) => "Conn::Sqlite",
             Self::Postgres(_) => "Conn::Postgres",
+            #[cfg(feature = "mysql")]
+            Self::Mysql(_) => "Conn::Mysql",
         })
     }
 }
@@ -64,13 +75,18 @@ macro_rules! with_conn {
                 let $c: &mut diesel::PgConnection = &mut *$c;
                 $body
             }
+            #[cfg(feature = "mysql")]
+            $crate::api::pool::Conn::Mysql($c) => {
+                let $c: &mut diesel::MysqlConnection = &mut *$c;
+                $body
+            }
         }
     };
 }
 
 /// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers queue on the
-/// busy timeout instead of failing to upgrade a read lock), a plain transaction on PostgreSQL.
-/// `$body` returns `Result<T, ApiError>`; an error rolls back.
+/// busy timeout instead of failing to upgrade a read lock), a READ COMMITTED transaction on
+/// PostgreSQL and MySQL. `$body` returns `Result<T, ApiError>`; an error rolls back.
 macro_rules! write_tx {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
@@ -83,6 +99,13 @@ macro_rules! write_tx {
                 .build_transaction()
                 .read_committed()
                 .run(|$c: &mut diesel::PgConnection| $body),
+            // READ COMMITTED for the same reason, pinned for the whole session (see `MysqlTuning`).
+            #[cfg(feature = "mysql")]
+            $crate::api::pool::Conn::Mysql(conn) => {
+                diesel::Connection::transaction(&mut **conn, |$c: &mut diesel::MysqlConnection| {
+                    $body
+                })
+            }
         }
     };
 }
@@ -105,19 +128,6 @@ impl Pool {
         })
     }
 
-    /// Whether the service runs on `url`'s database: not on MySQL, whose migrations run but whose
-    /// queries the service does not have; the error says so.
-    pub fn serves(url: &DatabaseUrl) -> Result<(), String> {
-        match url {
-            DatabaseUrl::Mysql(_) => Err(format!(
-                "the service does not run on MySQL yet ({url}): its queries are written for SQLite \
-                 and PostgreSQL; on MySQL only the migration commands run (`workhub db ...`, \
-                 `workhub --migrate-only`); nothing was run"
-            )),
-            _ => Ok(()),
-        }
-    }
-
     fn connections(url: &DatabaseUrl, options: &PoolOptions) -> Result<Connections, String> {
         match url {
             DatabaseUrl::Sqlite(path) => {
@@ -128,31 +138,24 @@ impl Pool {
                             .into(),
                     );
                 }
-                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
-                diesel::r2d2::Pool::builder()
-                    .max_size(options.max_size)
-                    .connection_timeout(Duration::from_secs(10))
-                    .connection_customizer(Box::new(SqliteTuning))
-                    .build(manager)
-                    .map(Connections::Sqlite)
-                    .map_err(|err| format!("cannot open a connection pool on {url}: {err}"))
+                let manager = ConnectionManager::new(path.to_string_lossy());
+                build(url, manager, options, SqliteTuning).map(Connections::Sqlite)
             }
             DatabaseUrl::Postgres(raw) => {
-                let manager = ConnectionManager::<PgConnection>::new(raw.as_str());
-                diesel::r2d2::Pool::builder()
-                    .max_size(options.max_size)
-                    .connection_timeout(Duration::from_secs(10))
-                    .connection_customizer(Box::new(PostgresTuning))
-                    .build(manager)
+                build(url, ConnectionManager::new(raw.as_str()), options, PostgresTuning)
                     .map(Connections::Postgres)
-                    .map_err(|err| {
-                        workhub_migrations::apply::scrub(
-                            &format!("cannot open a connection pool on {url}: {err}"),
-                            url,
-                        )
-                    })
             }
-            DatabaseUrl::Mysql(_) => Err(Self::serves(url).unwrap_err()),
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Mysql(raw) => {
+                build(url, ConnectionManager::new(raw.as_str()), options, MysqlTuning)
+                    .map(Connections::Mysql)
+            }
+            // Never reached: without the feature a mysql:// URL is refused before the service
+            // starts (its migration step cannot open it either).
+            #[cfg(not(feature = "mysql"))]
+            DatabaseUrl::Mysql(_) => Err(format!(
+                "{url}: this build has no MySQL support (the `mysql` cargo feature); nothing was run"
+            )),
         }
     }
 
@@ -176,6 +179,8 @@ impl Pool {
             let mut conn = match &pool {
                 Connections::Sqlite(p) => p.get().map(Conn::Sqlite),
                 Connections::Postgres(p) => p.get().map(Conn::Postgres),
+                #[cfg(feature = "mysql")]
+                Connections::Mysql(p) => p.get().map(Conn::Mysql),
             }
             .map_err(|err| ApiError::unavailable("no database connection is available", err))?;
             work(&mut conn)
@@ -183,6 +188,30 @@ impl Pool {
         .await
         .map_err(|err| ApiError::internal("a database task failed", err))?
     }
+}
+
+/// A pool of `manager`'s connections to `url`, each set up by `tuning` as it opens; the error names
+/// the database (never its password).
+fn build<C>(
+    url: &DatabaseUrl,
+    manager: ConnectionManager<C>,
+    options: &PoolOptions,
+    tuning: impl CustomizeConnection<C, diesel::r2d2::Error> + 'static,
+) -> Result<diesel::r2d2::Pool<ConnectionManager<C>>, String>
+where
+    C: diesel::r2d2::R2D2Connection + 'static,
+{
+    diesel::r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(tuning))
+        .build(manager)
+        .map_err(|err| {
+            workhub_migrations::apply::scrub(
+                &format!("cannot open a connection pool on {url}: {err}"),
+                url,
+            )
+        })
 }
 
 /// Applied to every SQLite connection the pool opens.
@@ -210,5 +239,31 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PostgresTuning {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute("SET TIME ZONE 'UTC'")
             .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Applied to every MySQL or MariaDB connection the pool opens, whatever the server's defaults:
+/// - UTC, as on PostgreSQL (`CURRENT_TIMESTAMP` defaults into `DATETIME` columns);
+/// - strict SQL mode, so a value that does not fit is an error, never silently cut or zeroed;
+/// - READ COMMITTED for every transaction of the session: the membership lock in `tasks` relies on
+///   each statement of a removal seeing what committed before it, as on PostgreSQL (and no gap
+///   locks, which REPEATABLE READ would take on every range a write reads).
+#[cfg(feature = "mysql")]
+#[derive(Debug)]
+struct MysqlTuning;
+
+#[cfg(feature = "mysql")]
+impl CustomizeConnection<diesel::MysqlConnection, diesel::r2d2::Error> for MysqlTuning {
+    fn on_acquire(&self, conn: &mut diesel::MysqlConnection) -> Result<(), diesel::r2d2::Error> {
+        for setting in [
+            "SET time_zone = '+00:00'",
+            "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,\
+             ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        ] {
+            conn.batch_execute(setting)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{present, ApiJson};
 use super::field::{path_id, Description, ProjectName, Timestamp};
 use super::pool::{with_conn, write_tx, Conn};
+use super::returning::Returning;
 use super::{no_content, now, AppState};
 
 pub const OWNER: &str = "owner";
@@ -179,10 +180,7 @@ pub async fn create(
         .pool
         .run(move |conn| {
             write_tx!(conn, c => {
-                let project = diesel::insert_into(projects::table)
-                    .values(&NewProject { owner_id, name: &name, description: &description, created_at: now() })
-                    .returning(Project::as_returning())
-                    .get_result(c)?;
+                let project = c.insert_project(&NewProject { owner_id, name: &name, description: &description, created_at: now() })?;
                 diesel::insert_into(project_members::table)
                     .values(&NewProjectMember { project_id: project.id, user_id: owner_id, role: OWNER, created_at: project.created_at })
                     .execute(c)?;

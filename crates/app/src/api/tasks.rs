@@ -8,11 +8,11 @@ use axum::response::Response;
 use axum::Json;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use time::{Date, PrimitiveDateTime};
+use time::Date;
 use utoipa::{IntoParams, ToSchema};
 use workhub_models::{project_members, tasks};
 
-use crate::rows::{NewTask, Task};
+use crate::rows::{NewTask, Task, TaskChanges};
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ErrorBody};
@@ -20,6 +20,7 @@ use super::extract::{nullable, present, ApiJson};
 use super::field::{canonical_id, id_schema, path_id, Day, Description, Timestamp, Title, UserId};
 use super::pool::{with_conn, write_tx, Conn};
 use super::projects::access;
+use super::returning::Returning;
 use super::{no_content, now, AppState};
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -251,27 +252,6 @@ impl IntoParams for TaskQuery {
     }
 }
 
-#[derive(Debug, AsChangeset)]
-#[diesel(table_name = tasks)]
-struct TaskChanges {
-    title: Option<String>,
-    description: Option<String>,
-    status: Option<&'static str>,
-    assignee_id: Option<Option<i64>>,
-    due_on: Option<Option<Date>>,
-    updated_at: PrimitiveDateTime,
-}
-
-impl TaskChanges {
-    fn is_empty(&self) -> bool {
-        self.title.is_none()
-            && self.description.is_none()
-            && self.status.is_none()
-            && self.assignee_id.is_none()
-            && self.due_on.is_none()
-    }
-}
-
 /// An opaque page cursor: the last id of the page, wrapped so clients do not build their own
 /// (the hex of `t:` and the id's digits; [`CURSOR`] describes exactly what is read back).
 fn encode_cursor(last_id: i64) -> String {
@@ -327,7 +307,8 @@ fn check_assignee<C: LockMembership>(
 
 /// Reads a membership in a write transaction and keeps it from being removed until the transaction
 /// ends, because removing a member unassigns their tasks: a task write racing that removal must
-/// either come before it (and be unassigned by it) or see the member gone.
+/// either come before it (and be unassigned by it) or see the member gone. A locking read waits
+/// for a removal in flight and then reads what it committed: the row gone.
 trait LockMembership {
     fn lock_membership(&mut self, project_id: i64, user_id: i64) -> QueryResult<bool>;
 }
@@ -352,6 +333,23 @@ impl LockMembership for PgConnection {
             .find((project_id, user_id))
             .select(project_members::user_id)
             .for_key_share()
+            .first::<i64>(self)
+            .optional()
+            .map(|row| row.is_some())
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl LockMembership for diesel::MysqlConnection {
+    // As on PostgreSQL (READ COMMITTED, pinned in `pool`), a plain read would not stop the
+    // removal. FOR UPDATE rather than a shared lock: MariaDB has no `FOR SHARE` (only `LOCK IN
+    // SHARE MODE`, which diesel does not write); it makes two writes assigning one member take
+    // turns, which costs nothing that matters.
+    fn lock_membership(&mut self, project_id: i64, user_id: i64) -> QueryResult<bool> {
+        project_members::table
+            .find((project_id, user_id))
+            .select(project_members::user_id)
+            .for_update()
             .first::<i64>(self)
             .optional()
             .map(|row| row.is_some())
@@ -473,10 +471,7 @@ pub async fn create(
             };
             write_tx!(conn, c => {
                 check_assignee(c, id, assignee_id)?;
-                Ok::<_, ApiError>(diesel::insert_into(tasks::table)
-                    .values(&new)
-                    .returning(Task::as_returning())
-                    .get_result(c)?)
+                Ok::<_, ApiError>(c.insert_task(&new)?)
             })
         })
         .await?;
@@ -541,11 +536,7 @@ pub async fn update(
                     check_assignee(c, task.project_id, assignee)?;
                 }
                 // Deleted since it was read: gone, as if the update came after the delete.
-                diesel::update(tasks::table.find(id))
-                    .set(&changes)
-                    .returning(Task::as_returning())
-                    .get_result(c)
-                    .optional()?
+                c.update_task(id, &changes)?
                     .ok_or_else(|| ApiError::not_found("no such task"))
             })
         })

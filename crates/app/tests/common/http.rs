@@ -1,4 +1,5 @@
-//! A `workhub serve` process on an ephemeral port with its own SQLite database, and a minimal
+//! A `workhub serve` process on an ephemeral port with its own SQLite database (or a database URL
+//! given, such as a new MySQL database from [`on_mysql`]), and a minimal
 //! HTTP/1.1 client (hand-written over `TcpStream`, one connection per request) for the API tests.
 
 // Each test uses its own subset of these helpers.
@@ -248,6 +249,27 @@ impl Server {
     pub fn user(&self, email: &str, name: &str) -> (i64, String) {
         let id = self.register(email, name);
         (id, self.login(email))
+    }
+}
+
+/// The service on a new database of the MySQL or MariaDB server the tests use (development mode
+/// migrates it with the `up.mysql.sql` scripts before listening), dropped with the returned value;
+/// `None`, after a skip notice, when no server answers outside CI.
+#[cfg(feature = "mysql")]
+pub fn on_mysql(test: &str) -> Option<(workhub_migrations::apply::TemporaryMysqlDatabase, Server)> {
+    let mysql = workhub_migrations::testing::mysql_server(test)?;
+    let database = workhub_migrations::apply::TemporaryMysqlDatabase::create(&mysql, "api")
+        .expect("a test database");
+    let server = Server::start_with(&[("DATABASE_URL", &mysql_url(&database))]);
+    Some((database, server))
+}
+
+/// The URL of a MySQL test database.
+#[cfg(feature = "mysql")]
+pub fn mysql_url(database: &workhub_migrations::apply::TemporaryMysqlDatabase) -> String {
+    match database.url() {
+        workhub_migrations::DatabaseUrl::Mysql(raw) => raw.clone(),
+        _ => unreachable!("a MySQL server's database has a MySQL URL"),
     }
 }
 

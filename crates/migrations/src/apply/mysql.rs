@@ -86,6 +86,12 @@ impl Mysql {
         self
     }
 
+    /// The connection, for an application's own queries on it (workhub's `/health` asks it whether
+    /// the database changed).
+    pub fn connection(&mut self) -> &mut MysqlConnection {
+        &mut self.conn
+    }
+
     fn current_database(&mut self) -> Result<Option<String>, DatabaseError> {
         let row: Name =
             diesel::sql_query("SELECT DATABASE() AS name").get_result(&mut self.conn)?;
