@@ -86,7 +86,13 @@ impl Mysql {
         self
     }
 
-    fn current_database(&mut self) -> Result<Option<String>, DatabaseError> {
+    /// The connection itself, for reading the schema.
+    pub fn connection(&mut self) -> &mut MysqlConnection {
+        &mut self.conn
+    }
+
+    /// The database the connection reached (`None` when it names none).
+    pub fn current_database(&mut self) -> Result<Option<String>, DatabaseError> {
         let row: Name =
             diesel::sql_query("SELECT DATABASE() AS name").get_result(&mut self.conn)?;
         Ok(row.name)
