@@ -1,7 +1,9 @@
 //! The workflow on a real MySQL or MariaDB server (the `mysql` feature): the repository's own history
 //! up and down, eight migrators at once under `GET_LOCK`, a migrator killed (`kill -9`) halfway
 //! through a migration and the run after it, a statement that fails halfway and the two ways past it
-//! (`--resume`, `repair`), and the refusals. MySQL commits DDL as it runs, so these tests look at what
+//! (`--resume`, `repair`), the schema read back (drift shown by `db check` and undone by what `db
+//! diff` prints, `db stamp` and `db repair` verified, a database with tables and no history adopted),
+//! and the refusals. MySQL commits DDL as it runs, so these tests look at what
 //! took effect as well as at what the history says. Each test creates and drops its own database;
 //! with no server they print a visible skip notice (and fail under CI=true).
 #![cfg(feature = "mysql")]
@@ -11,6 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{assert_each_applied_once, migrate_at_once, workhub_command, Fixture, Run};
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, MysqlConnection, QueryableByName, RunQueryDsl};
 use workhub_migrations::apply::TemporaryMysqlDatabase;
@@ -40,6 +43,14 @@ fn scalar(database: &TemporaryMysqlDatabase, sql: &str) -> i64 {
         .load(&mut conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows[0].n
+}
+
+/// Runs `sql` (statements separated by `;`) on `database`, as a hand-made change would.
+fn execute(database: &TemporaryMysqlDatabase, sql: &str) {
+    MysqlConnection::establish(&url(database))
+        .expect("connect")
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 fn table_exists(database: &TemporaryMysqlDatabase, table: &str) -> bool {
@@ -141,7 +152,9 @@ fn the_repository_history_goes_up_and_down_on_mysql() {
     let check = embedded(dir.path(), &database, &["db", "check"]);
     check.expect_code(0);
     assert!(
-        check.stdout.contains("the live schema was not compared"),
+        check
+            .stdout
+            .contains("its schema is what its applied migrations build"),
         "{}",
         check.stdout
     );
@@ -164,11 +177,8 @@ fn the_repository_history_goes_up_and_down_on_mysql() {
     embedded(dir.path(), &database, &["db", "downgrade", "base"]).expect_code(0);
     assert_eq!(user_tables(&database), 0);
     assert_eq!(applied(&database), 0);
-    // Stamping: the schema cannot be read back on MySQL, so only --force stamps, saying why.
-    embedded(dir.path(), &database, &["db", "stamp", "head"])
-        .expect_failure(1, &["reading a mysql schema back is not built", "--force"]);
-    assert_eq!(applied(&database), 0);
-    let stamped = embedded(dir.path(), &database, &["db", "stamp", "head", "--force"]);
+    // Stamping a database with no tables of its own: there is no schema to compare.
+    let stamped = embedded(dir.path(), &database, &["db", "stamp", "head"]);
     stamped.expect_code(0);
     assert!(stamped.stdout.contains("recorded"), "{}", stamped.stdout);
     assert_eq!(applied(&database), 3);
@@ -473,4 +483,220 @@ fn a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout() 
     drop(holder);
     on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
     assert!(table_exists(&database, "t01"));
+}
+
+/// Asserts that `run` succeeded and printed `needle`.
+fn prints(run: &Run, needle: &str) {
+    run.expect_code(0);
+    assert!(run.stdout.contains(needle), "{needle}:\n{}", run.stdout);
+}
+
+/// The repository's newest migration, the head the embedded history reaches.
+const HEAD: &str = "20261201143036";
+
+/// The lines of `text` that report drift.
+fn drift_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| {
+            line.starts_with("the database differs from what its applied migrations build")
+        })
+        .collect()
+}
+
+#[test]
+fn check_shows_hand_made_drift_and_the_sql_diff_prints_brings_it_back() {
+    let Some(database) =
+        database("check_shows_hand_made_drift_and_the_sql_diff_prints_brings_it_back")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    execute(
+        &database,
+        "ALTER TABLE `tasks` ADD COLUMN `notes` TEXT NULL;\
+         ALTER TABLE `users` MODIFY COLUMN `display_name` VARCHAR(50) NOT NULL;\
+         DROP INDEX `project_invitations_email_idx` ON `project_invitations`;\
+         ALTER TABLE `tasks` DROP CONSTRAINT `tasks_status_valid`;",
+    );
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_failure(1, &["check failed: 4 problems", "db diff 20261201143036"]);
+    let lines = drift_lines(&check.stdout);
+    assert_eq!(lines.len(), 4, "one line per difference: {}", check.stdout);
+    for (object, line) in [
+        (
+            "tasks.notes",
+            "column tasks.notes: the migrations build none; the database has TEXT",
+        ),
+        (
+            "users.display_name",
+            "column users.display_name: the migrations build VARCHAR(100)",
+        ),
+        (
+            "project_invitations_email_idx",
+            "index project_invitations_email_idx on project_invitations: the migrations build \
+             (email); the database has none",
+        ),
+        ("tasks_status_valid", "check tasks_status_valid on tasks"),
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(line)),
+            "{object}: {line} in {lines:#?}"
+        );
+    }
+
+    let diff = embedded(dir.path(), &database, &["db", "diff", HEAD]);
+    prints(&diff, "ALTER TABLE `tasks`");
+    assert!(
+        !diff.stdout.contains("BEGIN;"),
+        "MySQL commits each DDL statement: {}",
+        diff.stdout
+    );
+    assert!(!diff.stdout.contains('"'), "backquoted: {}", diff.stdout);
+    assert!(diff.stderr.contains("nothing was run"), "{}", diff.stderr);
+    // Printed, not run.
+    embedded(dir.path(), &database, &["db", "check"]).expect_code(1);
+    execute(&database, &diff.stdout);
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    prints(&check, "its schema is what its applied migrations build");
+    let again = embedded(dir.path(), &database, &["db", "diff", HEAD]);
+    prints(&again, "there is nothing to run");
+}
+
+#[test]
+fn a_database_with_tables_and_no_history_is_adopted_by_the_stamp_it_names() {
+    let Some(database) =
+        database("a_database_with_tables_and_no_history_is_adopted_by_the_stamp_it_names")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    // The tables as another deploy left them, with no history.
+    execute(
+        &database,
+        "DROP TABLE __diesel_schema_migrations; DROP TABLE __workhub_migrations; \
+         DROP TABLE __workhub_migrations_run;",
+    );
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_failure(
+        1,
+        &[&format!(
+            "`workhub db stamp {HEAD}` records them as applied without running SQL"
+        )],
+    );
+    assert!(
+        check
+            .stdout
+            .contains("has tables (project_invitations, project_members, projects, sessions, tasks, users) but records no migration as applied"),
+        "{}",
+        check.stdout
+    );
+    let current = embedded(dir.path(), &database, &["db", "current"]);
+    prints(&current, &format!("db stamp {HEAD}"));
+    // Upgrading would create what is there already: it fails on the first table (MySQL keeps a
+    // record of the run, none of whose statements took effect), and says to forget that and stamp.
+    let upgrade = embedded(dir.path(), &database, &["db", "upgrade"]);
+    upgrade.expect_failure(
+        1,
+        &[
+            "Table 'users' already exists",
+            "`workhub db repair` forgets the unfinished run of 2026-11-23-225048_initial first",
+            &format!("db stamp {HEAD}"),
+        ],
+    );
+    let refused = embedded(dir.path(), &database, &["db", "stamp", HEAD]);
+    refused.expect_failure(1, &["did not finish", "db repair"]);
+    embedded(dir.path(), &database, &["db", "repair"]).expect_code(0);
+
+    // A revision whose schema is not the database's is refused, naming the one that is.
+    let wrong = embedded(dir.path(), &database, &["db", "stamp", "20261123225048"]);
+    wrong.expect_failure(
+        1,
+        &[
+            "the database's schema differs from what 20261123225048 builds",
+            "project_invitations",
+            "nothing was recorded",
+            &format!("db stamp {HEAD}"),
+        ],
+    );
+    assert!(!table_exists(&database, "__diesel_schema_migrations") || applied(&database) == 0);
+
+    let stamped = embedded(dir.path(), &database, &["db", "stamp", HEAD]);
+    prints(&stamped, "Stamped");
+    assert_eq!(applied(&database), 3);
+    embedded(dir.path(), &database, &["db", "check"]).expect_code(0);
+    let nothing = embedded(dir.path(), &database, &["db", "upgrade"]);
+    prints(&nothing, "Nothing to apply");
+}
+
+#[test]
+fn repair_records_an_edited_migrations_checksum_only_while_the_schema_matches() {
+    let Some(database) =
+        database("repair_records_an_edited_migrations_checksum_only_while_the_schema_matches")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    let folder = step_folder(1);
+    let create = "CREATE TABLE `t01` (`id` BIGINT NOT NULL AUTO_INCREMENT, PRIMARY KEY (`id`));\n";
+    mysql_migration(&fixture, &folder, create, None);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    let script = fixture.migrations().join(&folder).join("up.mysql.sql");
+
+    // An edit that changes no schema: the checksum is recorded.
+    std::fs::write(&script, format!("-- a comment added later\n{create}")).unwrap();
+    let repaired = on(&fixture, &database, &["db", "repair"]);
+    prints(&repaired, &folder);
+    on(&fixture, &database, &["db", "check"]).expect_code(0);
+
+    // An edit that changes the schema: refused, naming the difference; nothing recorded.
+    std::fs::write(
+        &script,
+        "CREATE TABLE `t01` (`id` BIGINT NOT NULL AUTO_INCREMENT, `name` TEXT NULL, PRIMARY KEY (`id`));\n",
+    )
+    .unwrap();
+    let refused = on(&fixture, &database, &["db", "repair"]);
+    refused.expect_failure(
+        1,
+        &[
+            "cannot record checksums for 1 migration edited since applied",
+            "column t01.name: the migrations build TEXT; the database has none",
+            "nothing was recorded",
+            "db repair --force",
+        ],
+    );
+    let check = on(&fixture, &database, &["db", "check"]);
+    check.expect_failure(1, &["check failed: 2 problems", "db repair"]);
+    assert!(check.stdout.contains("column t01.name"), "{}", check.stdout);
+    on(&fixture, &database, &["db", "repair", "--force"]).expect_code(0);
+}
+
+#[test]
+fn schema_commands_refuse_bad_input_by_name() {
+    let Some(database) = database("schema_commands_refuse_bad_input_by_name") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    embedded(dir.path(), &database, &["db", "diff", "+1"])
+        .expect_failure(2, &["counts from where the database stands"]);
+    embedded(dir.path(), &database, &["db", "diff", "29990101000000"])
+        .expect_failure(2, &["29990101000000"]);
+    embedded(dir.path(), &database, &["db", "stamp", "29990101000000"])
+        .expect_failure(2, &["29990101000000"]);
+    assert_eq!(applied(&database), 3, "nothing was recorded");
+
+    // A URL that names no database, and one whose database does not exist.
+    let server = url(&database);
+    let bare = &server[..server.rfind('/').unwrap()];
+    let mut command = workhub_command(dir.path());
+    command.env("DATABASE_URL", bare).args(["db", "check"]);
+    common::output(&mut command).expect_failure(2, &["names no database"]);
+    let missing = format!("{bare}/workhub_no_such_database");
+    let mut command = workhub_command(dir.path());
+    command
+        .env("DATABASE_URL", &missing)
+        .args(["db", "diff", HEAD]);
+    common::output(&mut command).expect_failure(3, &["workhub_no_such_database"]);
 }

@@ -2,6 +2,8 @@
 //! dump, `create_all`), waiting to be adopted with `db stamp`. Every command that meets one says so,
 //! naming the revision whose schema the database has, if any.
 
+#[cfg(feature = "mysql")]
+use workhub_migrations::apply::TemporaryMysqlDatabase;
 use workhub_migrations::apply::{Backend, Postgres, Silent, Sqlite, TemporaryDatabase};
 use workhub_migrations::{
     scratch, Database, DatabaseUrl, Dialect, MigrateError, Migration, Migrator, Status, Target,
@@ -29,11 +31,7 @@ pub fn assess<'m>(
     db: &mut Database,
     status: &Status<'_>,
 ) -> Result<Option<Unadopted<'m>>, Failure> {
-    // MySQL's schema is not read back (no introspection there yet): nothing to assess.
-    if status.applied().next().is_some()
-        || !status.unknown.is_empty()
-        || ctx.url.dialect() == Dialect::Mysql
-    {
+    if status.applied().next().is_some() || !status.unknown.is_empty() {
         return Ok(None);
     }
     let (live, dialect) = crate::drift::read_live(ctx, db)?;
@@ -177,7 +175,7 @@ pub fn matching<'m>(
 }
 
 /// Replays `migrations` one at a time into a scratch database of `url`'s dialect (in-memory SQLite,
-/// or a temporary database on the PostgreSQL server), showing `visit` the schema after each; returns
+/// or a temporary database on the PostgreSQL or MySQL server), showing `visit` the schema after each; returns
 /// the schema they build at head.
 fn replay_each<'m>(
     url: &DatabaseUrl,
@@ -203,8 +201,18 @@ fn replay_each<'m>(
             // The connection closes before the temporary database is dropped.
             replay_into(&mut db, migrations, scratch::read_postgres, visit)
         }
-        Dialect::Mysql => Err(MigrateError::NoIntrospection {
-            dialect: Dialect::Mysql,
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => {
+            let temporary = TemporaryMysqlDatabase::create(url, "scratch")?;
+            let mut db = scratch::open_mysql_scratch(&temporary)?;
+            // The connection closes before the temporary database is dropped.
+            replay_into(&mut db, migrations, scratch::read_mysql, visit)
+        }
+        #[cfg(not(feature = "mysql"))]
+        Dialect::Mysql => Err(MigrateError::NotBuiltFor {
+            url: url.to_string(),
+            backend: "MySQL",
+            feature: "mysql",
         }),
     }
 }

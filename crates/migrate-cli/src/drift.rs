@@ -89,19 +89,6 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
             )],
         },
     };
-    if ctx.url.dialect() == Dialect::Mysql {
-        checked.compared = if other_history(ctx).is_none() {
-            "the models match the migrations (the live schema was not compared)"
-        } else {
-            "its history was read (the live schema was not compared)"
-        };
-        checked.notes.push(
-            "note: the live schema was not compared: workhub does not read a MySQL schema back yet \
-             (no introspection through information_schema)"
-                .into(),
-        );
-        return Ok(checked);
-    }
     // `db check` has read the status, so the database exists.
     let mut db = ctx.open()?;
     if let Some(unadopted) = crate::adoption::assess(ctx, &mut db, status)? {
@@ -162,9 +149,9 @@ pub fn findings(ctx: &Context) -> &[String] {
 
 /// How the live schema differs from what the migrations `status` counts as applied build when
 /// replayed, in order, into a scratch database of the same dialect (in-memory SQLite, or a temporary
-/// PostgreSQL database on the same server): one line per difference, naming the object, what the
-/// migrations build of it and what the database has; none when they agree. PostgreSQL's SQL is never
-/// replayed into SQLite.
+/// PostgreSQL or MySQL database on the same server): one line per difference, naming the object, what
+/// the migrations build of it and what the database has; none when they agree. One dialect's SQL is
+/// never replayed into another.
 pub fn live_drift(
     ctx: &Context,
     db: &mut Database,
@@ -291,10 +278,8 @@ pub(crate) fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dia
         Database::Postgres(postgres) => {
             scratch::read_postgres(postgres).map(|s| (s, Dialect::Postgres))
         }
-        #[allow(unreachable_patterns)]
-        _ => Err(MigrateError::NoIntrospection {
-            dialect: ctx.url.dialect(),
-        }),
+        #[cfg(feature = "mysql")]
+        Database::Mysql(mysql) => scratch::read_mysql(mysql).map(|s| (s, Dialect::Mysql)),
     };
     read.map_err(|err| {
         ctx.failure(match err {

@@ -106,10 +106,6 @@ fn hint(err: &MigrateError, program: &str) -> Option<String> {
              recorded with `{program} db stamp` instead"
         ),
         MigrateError::Interrupted { run, .. } => unfinished_hint(run, program),
-        MigrateError::NoIntrospection { .. } => format!(
-            "`{program} db stamp --force` and `{program} db repair --force` record without \
-             comparing; on MySQL `{program} db check` compares the history and the models only"
-        ),
         MigrateError::Connect { url, cause } => match cause {
             _ if url.starts_with("postgres") => "check --database-url / DATABASE_URL and that the \
                  server is running and reachable from here (host, port, TLS, credentials)"

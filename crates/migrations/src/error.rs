@@ -215,14 +215,6 @@ pub enum MigrateError {
         #[source]
         cause: Option<DatabaseError>,
     },
-    /// A command that reads a live schema back (to compare it, or to replay migrations into a
-    /// scratch database), asked of a database whose schema the engine cannot read yet.
-    #[error(
-        "reading a {dialect} schema back is not built: workhub cannot compare a MySQL database's \
-         tables with the migrations or the models yet (no introspection through \
-         information_schema)\n  nothing was changed"
-    )]
-    NoIntrospection { dialect: crate::Dialect },
     /// A resume that cannot continue the interrupted run as it was.
     #[error("cannot resume {folder}: {reason}\n  nothing was run")]
     CannotResume { folder: String, reason: String },

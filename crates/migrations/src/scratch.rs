@@ -4,6 +4,8 @@
 use workhub_schema::render::{self, Generator};
 use workhub_schema::{diff, Change, Schema};
 
+#[cfg(feature = "mysql")]
+use crate::apply::{Mysql, TemporaryMysqlDatabase};
 use crate::apply::{Postgres, Silent, Sqlite, TemporaryDatabase};
 use crate::introspect;
 use crate::plan::Target;
@@ -12,7 +14,7 @@ use crate::{DatabaseError, DatabaseUrl, Dialect, MigrateError, Migration, Migrat
 
 /// The schema `migrations` build up to `target` on the database `url` names: replayed into an
 /// in-memory SQLite database for a SQLite URL, into a temporary database on the same server for a
-/// PostgreSQL one. A dialect's SQL is never replayed into the other.
+/// PostgreSQL or MySQL one. A dialect's SQL is never replayed into another.
 pub fn built_on(
     url: &DatabaseUrl,
     migrations: &[Migration],
@@ -21,8 +23,13 @@ pub fn built_on(
     match url {
         DatabaseUrl::Sqlite(_) => built_by(migrations, target),
         DatabaseUrl::Postgres(_) => built_by_postgres(url, migrations, target),
-        DatabaseUrl::Mysql(_) => Err(MigrateError::NoIntrospection {
-            dialect: Dialect::Mysql,
+        #[cfg(feature = "mysql")]
+        DatabaseUrl::Mysql(_) => built_by_mysql(url, migrations, target),
+        #[cfg(not(feature = "mysql"))]
+        DatabaseUrl::Mysql(_) => Err(MigrateError::NotBuiltFor {
+            url: url.to_string(),
+            backend: "MySQL",
+            feature: "mysql",
         }),
     }
 }
@@ -30,10 +37,8 @@ pub fn built_on(
 /// What turns `from` into `to`, as `dialect` sees the two (each rendered for it first): empty when
 /// they agree there.
 pub fn differences(from: &Schema, to: &Schema, dialect: Dialect) -> Vec<Change> {
-    diff(
-        &render::for_dialect(from, dialect),
-        &render::for_dialect(to, dialect),
-    )
+    let (from, to) = render::comparable(from, to, dialect);
+    diff(&from, &to)
 }
 
 /// Replays `migrations` (up to `target`) into an in-memory SQLite database and reads its schema back,
@@ -261,6 +266,58 @@ fn fresh_database(db: &mut Postgres) -> Result<String, MigrateError> {
 /// Reads the schema of an open PostgreSQL database.
 pub fn read_postgres(db: &mut Postgres) -> Result<Schema, MigrateError> {
     introspect::postgres(db.connection()).map_err(|err| MigrateError::Database {
+        doing: "reading the schema".into(),
+        cause: DatabaseError::Query(err),
+    })
+}
+
+/// Replays `migrations` (their MySQL SQL) up to `target` into a temporary database created on the
+/// MySQL or MariaDB server `server` points at, reads its schema back, and drops the database.
+#[cfg(feature = "mysql")]
+pub fn built_by_mysql(
+    server: &DatabaseUrl,
+    migrations: &[Migration],
+    target: &Target,
+) -> Result<Schema, MigrateError> {
+    let scratch = TemporaryMysqlDatabase::create(server, "scratch")?;
+    let mut db = open_mysql_scratch(&scratch)?;
+    let mut migrator = Migrator::new(migrations);
+    migrator.allow_out_of_order = true;
+    migrator.allow_diverged = true;
+    if !(migrations.is_empty() || *target == Target::Base) {
+        migrator.upgrade(&mut db, target, &mut Silent)?;
+    }
+    let schema = read_mysql(&mut db);
+    // The connection closes before the temporary database is dropped.
+    drop(db);
+    schema
+}
+
+/// A connection to the MySQL scratch database `scratch`, refused when it reached another (never
+/// replay into anything but the scratch database, whatever the URL's parameters say).
+#[cfg(feature = "mysql")]
+pub fn open_mysql_scratch(scratch: &TemporaryMysqlDatabase) -> Result<Mysql, MigrateError> {
+    let mut db = Mysql::open(scratch.url())?;
+    let reached = db
+        .current_database()
+        .map_err(|cause| MigrateError::Database {
+            doing: "reading which database the scratch connection reached".into(),
+            cause,
+        })?
+        .unwrap_or_default();
+    if reached != scratch.name() {
+        return Err(MigrateError::ScratchElsewhere {
+            reached,
+            created: scratch.name().to_string(),
+        });
+    }
+    Ok(db)
+}
+
+/// Reads the schema of an open MySQL or MariaDB database.
+#[cfg(feature = "mysql")]
+pub fn read_mysql(db: &mut Mysql) -> Result<Schema, MigrateError> {
+    introspect::mysql(db.connection()).map_err(|err| MigrateError::Database {
         doing: "reading the schema".into(),
         cause: DatabaseError::Query(err),
     })

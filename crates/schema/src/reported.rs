@@ -102,6 +102,182 @@ fn strip_casts(text: &str) -> String {
     out
 }
 
+/// Parses the column type MySQL or MariaDB reports (`COLUMN_TYPE`: `bigint(20)`, `tinyint(1)`,
+/// `varchar(200)`, `datetime`, `longblob`) into a [`ColumnType`]: the types MySQL renders the models'
+/// types as read back as those types, integer display widths aside.
+pub fn parse_mysql_type(reported: &str) -> ColumnType {
+    let lower = reported.trim().to_ascii_lowercase();
+    // BOOLEAN is TINYINT(1); the width is all that tells it from a TINYINT.
+    if lower == "tinyint(1)" {
+        return ColumnType::Bool;
+    }
+    let integer = ["tinyint", "smallint", "mediumint", "int", "bigint"];
+    let words: Vec<String> = lower
+        .split_whitespace()
+        .enumerate()
+        .map(|(i, word)| match word.split_once('(') {
+            // A display width (`int(11)`) is no part of the type.
+            Some((base, _)) if i == 0 && integer.contains(&base) => base.to_string(),
+            _ => word.to_string(),
+        })
+        .collect();
+    match words.join(" ").as_str() {
+        "float" => ColumnType::Float,
+        "double" => ColumnType::Double,
+        "datetime" => ColumnType::Timestamp,
+        "longblob" | "blob" => ColumnType::Binary,
+        "tinyint" => ColumnType::Other("TINYINT".into()),
+        other => parse_type(other),
+    }
+}
+
+/// A default as MySQL or MariaDB reports it (`COLUMN_DEFAULT`), in the form models are compared in;
+/// `None` for no default. MariaDB quotes literals (`'todo'`, with `\'` for a quote) and reports a
+/// nullable column without one as `NULL`; MySQL reports a literal unquoted and marks an expression
+/// `DEFAULT_GENERATED` (`generated`). A boolean's `0` and `1` are `FALSE` and `TRUE`.
+pub fn normalise_mysql_default(
+    raw: Option<&str>,
+    ty: &ColumnType,
+    mariadb: bool,
+    generated: bool,
+) -> Option<String> {
+    let raw = raw?;
+    let text = if mariadb || generated {
+        if raw.eq_ignore_ascii_case("NULL") {
+            return None;
+        }
+        let unescaped = unescape_quotes(raw);
+        match unescaped.to_ascii_lowercase().as_str() {
+            "current_timestamp()" | "now()" => "CURRENT_TIMESTAMP".to_string(),
+            "curdate()" | "current_date()" => "CURRENT_DATE".to_string(),
+            "curtime()" | "current_time()" => "CURRENT_TIME".to_string(),
+            _ => unescaped,
+        }
+    } else if raw.parse::<f64>().is_ok() && !matches!(ty, ColumnType::Text | ColumnType::Varchar(_))
+    {
+        raw.to_string()
+    } else {
+        format!("'{}'", raw.replace('\'', "''"))
+    };
+    let text = normalise_default(&text);
+    Some(match (ty, text.as_str()) {
+        (ColumnType::Bool, "0") => "FALSE".into(),
+        (ColumnType::Bool, "1") => "TRUE".into(),
+        _ => text,
+    })
+}
+
+/// MariaDB's `\'` inside a string literal as SQL's `''`.
+fn unescape_quotes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => match chars.next() {
+                Some('\'') => out.push_str("''"),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a check's expression as MySQL or MariaDB reports it (`CHECK_CLAUSE`: identifiers
+/// backquoted, keywords lower-cased, its own spacing, some functions renamed) is `declared`: compared
+/// token by token. A check the server rewrites further (dropping redundant parentheses, `NOT (a = b)`
+/// as `a <> b`) does not compare equal to its declared form.
+pub fn same_mysql_check(reported: &str, declared: &str) -> bool {
+    mysql_check_tokens(reported) == mysql_check_tokens(declared)
+}
+
+fn mysql_check_tokens(expression: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = expression.trim().chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '\'' {
+            // A string literal, kept as written (a quote as `''`).
+            chars.next();
+            let mut literal = String::from("'");
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some(next) = chars.next() {
+                            literal.push_str(if next == '\'' { "''" } else { "\\" });
+                            if next != '\'' {
+                                literal.push(next);
+                            }
+                        }
+                    }
+                    '\'' if chars.peek() == Some(&'\'') => {
+                        chars.next();
+                        literal.push_str("''");
+                    }
+                    '\'' => break,
+                    _ => literal.push(c),
+                }
+            }
+            literal.push('\'');
+            tokens.push(literal);
+        } else if c == '`' {
+            chars.next();
+            let name: String = chars.by_ref().take_while(|&c| c != '`').collect();
+            tokens.push(name.to_ascii_lowercase());
+        } else if c.is_alphanumeric() || c == '_' || c == '.' {
+            let mut word = String::new();
+            while let Some(&c) = chars.peek() {
+                if !(c.is_alphanumeric() || c == '_' || c == '.') {
+                    break;
+                }
+                word.push(c.to_ascii_lowercase());
+                chars.next();
+            }
+            // MariaDB writes these functions and constants under other names.
+            tokens.push(match word.as_str() {
+                "false" => "0".into(),
+                "true" => "1".into(),
+                "lower" => "lcase".into(),
+                "upper" => "ucase".into(),
+                "length" => "octet_length".into(),
+                _ => word,
+            });
+        } else {
+            chars.next();
+            let pair = chars.peek().map(|&next| format!("{c}{next}"));
+            match pair.as_deref() {
+                Some(op @ ("<=" | ">=" | "<>" | "!=" | "||" | "&&")) => {
+                    chars.next();
+                    tokens.push(if op == "!=" {
+                        "<>".into()
+                    } else {
+                        op.to_string()
+                    });
+                }
+                _ => tokens.push(c.to_string()),
+            }
+        }
+    }
+    // Redundant outer parentheses.
+    while tokens.first().is_some_and(|t| t == "(")
+        && tokens.last().is_some_and(|t| t == ")")
+        && balanced(&tokens[1..tokens.len() - 1].concat())
+    {
+        tokens = tokens[1..tokens.len() - 1].to_vec();
+    }
+    tokens
+}
+
 fn balanced(text: &str) -> bool {
     let mut depth = 0i32;
     let mut quoted = false;
@@ -143,5 +319,66 @@ mod tests {
         assert_eq!(normalise_default("'x'::character varying(20)"), "'x'");
         assert_eq!(normalise_default("false"), "FALSE");
         assert_eq!(normalise_default("'a::b'"), "'a::b'");
+    }
+
+    #[test]
+    fn mysql_types_read_as_the_types_they_render() {
+        assert_eq!(parse_mysql_type("bigint(20)"), ColumnType::BigInt);
+        assert_eq!(parse_mysql_type("int"), ColumnType::Integer);
+        assert_eq!(parse_mysql_type("smallint(6)"), ColumnType::SmallInt);
+        assert_eq!(parse_mysql_type("tinyint(1)"), ColumnType::Bool);
+        assert_eq!(parse_mysql_type("varchar(30)"), ColumnType::Varchar(30));
+        assert_eq!(parse_mysql_type("datetime"), ColumnType::Timestamp);
+        assert_eq!(parse_mysql_type("longblob"), ColumnType::Binary);
+        assert_eq!(parse_mysql_type("float"), ColumnType::Float);
+        assert_eq!(
+            parse_mysql_type("bigint(20) unsigned"),
+            ColumnType::Other("BIGINT UNSIGNED".into())
+        );
+        assert_eq!(
+            parse_mysql_type("decimal(10,2)"),
+            ColumnType::Other("DECIMAL(10,2)".into())
+        );
+    }
+
+    #[test]
+    fn mysql_defaults_read_in_the_models_form() {
+        let text = ColumnType::Text;
+        let read =
+            |raw, ty: &ColumnType, mariadb| normalise_mysql_default(Some(raw), ty, mariadb, false);
+        assert_eq!(read("'it\\'s'", &text, true).as_deref(), Some("'it''s'"));
+        assert_eq!(read("NULL", &text, true), None);
+        assert_eq!(read("'NULL'", &text, true).as_deref(), Some("'NULL'"));
+        assert_eq!(read("0", &ColumnType::Bool, true).as_deref(), Some("FALSE"));
+        assert_eq!(
+            read("current_timestamp()", &ColumnType::Timestamp, true).as_deref(),
+            Some("CURRENT_TIMESTAMP")
+        );
+        assert_eq!(
+            read("(1 + 2)", &ColumnType::Integer, true).as_deref(),
+            Some("1 + 2")
+        );
+        // MySQL's unquoted literals.
+        assert_eq!(read("it's", &text, false).as_deref(), Some("'it''s'"));
+        assert_eq!(
+            read("-3", &ColumnType::SmallInt, false).as_deref(),
+            Some("-3")
+        );
+    }
+
+    #[test]
+    fn mysql_checks_compare_in_the_servers_form() {
+        assert!(same_mysql_check(
+            "`role` in ('owner','member')",
+            "role IN ('owner', 'member')"
+        ));
+        assert!(same_mysql_check(
+            "`i` >= 0 and octet_length(`v`) > 0",
+            "(i >= 0 AND length(v) > 0)"
+        ));
+        assert!(same_mysql_check("`b` <> 'it\\'s'", "b != 'it''s'"));
+        assert!(same_mysql_check("`shown` <> 0", "shown != FALSE"));
+        assert!(!same_mysql_check("`a` > 1", "a > 0"));
+        assert!(!same_mysql_check("(`a` or `b`) and `c`", "a OR (b AND c)"));
     }
 }

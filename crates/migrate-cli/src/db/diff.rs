@@ -44,8 +44,7 @@ pub fn run(ctx: &Context, target: Option<&Target>, format: Format) -> Result<(),
     };
     let mut db = ctx.open()?;
     let (live, dialect) = read_live(ctx, &mut db)?;
-    let from = render::for_dialect(&live, dialect);
-    let to = render::for_dialect(&goal, dialect);
+    let (from, to) = render::comparable(&live, &goal, dialect);
     let changes = diff(&from, &to);
     if format == Format::Json {
         let generator = ctx.generator();
@@ -87,17 +86,24 @@ pub fn run(ctx: &Context, target: Option<&Target>, format: Format) -> Result<(),
         "{}",
         render::header_from(&title, &source, &changes, &generator)
     );
-    if dialect == Dialect::Sqlite {
-        // PRAGMA foreign_keys does nothing inside a transaction, and a rebuilt table's DROP would
-        // otherwise delete the rows that reference it.
-        println!("PRAGMA foreign_keys = OFF;");
+    let sql = render::render(dialect, &from, &to, &changes, &generator);
+    if dialect == Dialect::Mysql {
+        // A transaction would promise what MySQL cannot keep: each DDL statement commits itself.
+        println!(
+            "-- MySQL commits each of these statements as it runs: if one fails, those before it \
+             stay.\n"
+        );
+        print!("{sql}");
+    } else {
+        if dialect == Dialect::Sqlite {
+            // PRAGMA foreign_keys does nothing inside a transaction, and a rebuilt table's DROP would
+            // otherwise delete the rows that reference it.
+            println!("PRAGMA foreign_keys = OFF;");
+        }
+        println!("BEGIN;\n");
+        print!("{sql}");
+        println!("\nCOMMIT;");
     }
-    println!("BEGIN;\n");
-    print!(
-        "{}",
-        render::render(dialect, &from, &to, &changes, &generator)
-    );
-    println!("\nCOMMIT;");
     eprintln!(
         "{} difference{} between {} and {source}; nothing was run",
         changes.len(),

@@ -158,11 +158,21 @@ fn with_adoption_hint(ctx: &Context, failure: Failure) -> Failure {
         crate::adoption::assess(ctx, &mut db, &status)
     });
     match assessed {
-        Ok(Some(unadopted)) if !unadopted.clashing.is_empty() => failure.and_hint(&format!(
-            "{}; {}",
-            unadopted.describe(&ctx.url),
-            unadopted.hint(ctx.app.program)
-        )),
+        Ok(Some(unadopted)) if !unadopted.clashing.is_empty() => {
+            // On MySQL the failed run is recorded, and a stamp refuses until it is forgotten.
+            let first = match ctx.unfinished() {
+                Ok(Some(run)) => format!(
+                    "`{} db repair` forgets the unfinished run of {} first; then ",
+                    ctx.app.program, run.folder
+                ),
+                _ => String::new(),
+            };
+            failure.and_hint(&format!(
+                "{}; {first}{}",
+                unadopted.describe(&ctx.url),
+                unadopted.hint(ctx.app.program)
+            ))
+        }
         _ => failure,
     }
 }

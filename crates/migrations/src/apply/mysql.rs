@@ -86,13 +86,14 @@ impl Mysql {
         self
     }
 
-    /// The connection, for an application's own queries on it (workhub's `/health` asks it whether
-    /// the database changed).
+    /// The connection, for reading the schema and for an application's own queries on it
+    /// (workhub's `/health` asks it whether the database changed).
     pub fn connection(&mut self) -> &mut MysqlConnection {
         &mut self.conn
     }
 
-    fn current_database(&mut self) -> Result<Option<String>, DatabaseError> {
+    /// The database the connection reached (`None` when it names none).
+    pub fn current_database(&mut self) -> Result<Option<String>, DatabaseError> {
         let row: Name =
             diesel::sql_query("SELECT DATABASE() AS name").get_result(&mut self.conn)?;
         Ok(row.name)

@@ -1,9 +1,13 @@
 //! Reading a schema back from a live database, into the same [`Schema`](crate::schema::Schema) the
 //! models declare. The history tables and the database's own tables are left out.
 
+#[cfg(feature = "mysql")]
+mod mysql;
 mod postgres;
 mod sqlite;
 
+#[cfg(feature = "mysql")]
+pub use mysql::mysql;
 pub use postgres::postgres;
 pub use sqlite::{catalog, sqlite, sqlite_since, Catalog};
 

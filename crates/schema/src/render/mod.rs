@@ -13,15 +13,41 @@ use std::fmt::Write as _;
 
 use crate::diff::{rename_hints, Change, RenameHint};
 use crate::Dialect;
-use crate::{Check, ColumnType, ForeignKey, Index, Schema, Unique};
+use crate::{Action, Check, ColumnType, ForeignKey, Index, Schema, Unique};
 
 /// The schema as `dialect` stores it, so that a model compares equal to what the database reports: a
 /// single integer primary key is SQLite's `INTEGER` rowid alias and PostgreSQL's `BIGINT` identity,
 /// whatever its declared width (both are 64-bit), with no default of its own; `autoincrement` is
-/// SQLite's alone (a PostgreSQL identity never reuses an id).
+/// SQLite's alone (a PostgreSQL identity never reuses an id). On MySQL a column referencing such a
+/// key is a `BIGINT` too, `RESTRICT` is `NO ACTION`, and a unique index is a `UNIQUE` constraint.
 pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
     let mut schema = schema.clone();
+    // MySQL takes a foreign key only between columns of one integer type: a column referencing a
+    // table's integer key is that key's BIGINT too.
+    let auto_keys: Vec<(String, String)> = schema
+        .tables
+        .iter()
+        .filter_map(|t| t.auto_key().map(|c| (t.name.clone(), c.name.clone())))
+        .collect();
     for table in &mut schema.tables {
+        if dialect == Dialect::Mysql {
+            let widened: Vec<String> = table
+                .foreign_keys
+                .iter()
+                .filter(
+                    |fk| match (fk.columns.as_slice(), fk.referenced_columns.as_slice()) {
+                        ([_], [to]) => auto_keys.contains(&(fk.references.clone(), to.clone())),
+                        _ => false,
+                    },
+                )
+                .map(|fk| fk.columns[0].clone())
+                .collect();
+            for column in &mut table.columns {
+                if widened.contains(&column.name) && column.ty.is_integer() {
+                    column.ty = ColumnType::BigInt;
+                }
+            }
+        }
         let auto = table.auto_key().map(|c| c.name.clone());
         for column in &mut table.columns {
             column.default = column
@@ -43,8 +69,51 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
                 column.autoincrement = false;
             }
         }
+        if dialect == Dialect::Mysql {
+            // InnoDB's NO ACTION is RESTRICT (checked at once), and it reports a foreign key
+            // declared with neither as RESTRICT.
+            for fk in &mut table.foreign_keys {
+                for action in [&mut fk.on_delete, &mut fk.on_update] {
+                    if *action == Action::Restrict {
+                        *action = Action::NoAction;
+                    }
+                }
+            }
+            // MySQL keeps a UNIQUE constraint as a unique index and reports the two alike.
+            let (unique, plain): (Vec<Index>, Vec<Index>) =
+                table.indexes.drain(..).partition(|index| index.unique);
+            table.indexes = plain;
+            table.uniques.extend(unique.into_iter().map(|index| Unique {
+                name: index.name,
+                columns: index.columns,
+            }));
+            table.uniques.sort_by(|a, b| a.name.cmp(&b.name));
+        }
     }
     schema
+}
+
+/// `from` and `to` as `dialect` stores them ([`for_dialect`]), ready to diff. On MySQL, a check of
+/// `from` that is `to`'s same-named check in the server's own spelling (see
+/// [`same_mysql_check`](crate::reported::same_mysql_check)) takes `to`'s text.
+pub fn comparable(from: &Schema, to: &Schema, dialect: Dialect) -> (Schema, Schema) {
+    let mut from = for_dialect(from, dialect);
+    let to = for_dialect(to, dialect);
+    if dialect == Dialect::Mysql {
+        for table in &mut from.tables {
+            let Some(goal) = to.table(&table.name) else {
+                continue;
+            };
+            for check in &mut table.checks {
+                if let Some(declared) = goal.checks.iter().find(|c| c.name == check.name) {
+                    if crate::reported::same_mysql_check(&check.expression, &declared.expression) {
+                        check.expression = declared.expression.clone();
+                    }
+                }
+            }
+        }
+    }
+    (from, to)
 }
 
 /// Who generates migrations, as their SQL names it: the header says which command wrote a script,
