@@ -410,25 +410,10 @@ fn a_migrator_killed_halfway_leaves_a_record_the_next_run_refuses_and_resumes() 
         "CREATE TABLE a (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nCREATE TABLE b (id BIGINT PRIMARY KEY);\n",
         Some("DROP TABLE b;\nDROP TABLE a;\n"),
     );
-    let mut child = common::std_command(
-        std::path::Path::new(env!("CARGO_BIN_EXE_workhub")),
-        fixture.dir.path(),
-    )
-    .env("DATABASE_URL", url(&database))
-    .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
-    .args(["db", "upgrade"])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .expect("start workhub");
     // Killed once its first statement has taken effect, while the second runs.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !table_exists(&database, "a") {
-        assert!(Instant::now() < deadline, "the migration never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("kill -9 workhub");
-    child.wait().unwrap();
+    kill_when(&fixture, &database, &["db", "upgrade"], || {
+        table_exists(&database, "a")
+    });
     assert!(!table_exists(&database, "b"));
     let refused = on(&fixture, &database, &["db", "upgrade"]);
     refused.expect_failure(
