@@ -23,6 +23,10 @@
 #   (e) PostgreSQL: the same 1,000 migrations applied to a new database vs psql running the same SQL
 #       with the same transactions and history rows. Target: <= 1.05x. Skipped with a note when no
 #       server answers at WORKHUB_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432).
+#   (k) MySQL/MariaDB: the same 1,000 migrations with SQL for MySQL, in a release binary built with
+#       `--features mysql`, vs the mariadb client running the same statements and history rows.
+#       Target: <= 1.05x. Skipped with a note without a client, a server at WORKHUB_BENCH_MYSQL
+#       (default mysql://root@127.0.0.1:3306) or the client library to build with.
 #   (f) autogenerate on 500 and 2,000 tables x 20 columns with one column changed (the example
 #       crates/migrations/examples/autogenerate_bench.rs, the library work `db create` does), each
 #       with the migration replayed (a history not seen before) and with the schema a replay of it
@@ -69,6 +73,7 @@
 #   WORKHUB_BENCH_RUNS         runs of each apply case (default 10; 1 warmup run)
 #   WORKHUB_BENCH_NOOP_RUNS    runs of each no-op case (default 50; 3 warmup runs)
 #   WORKHUB_BENCH_ANCHOR_RUNS  runs of diesel_cli / Alembic apply cases (default 5; 1 warmup run)
+#   WORKHUB_BENCH_MYSQL_ROUNDS alternating rounds of the MySQL case, one run of each tool a round (default 3)
 #   WORKHUB_BENCH_GROWTH       the history sizes of the growth case (default "1000 10000")
 #   WORKHUB_BENCH_INSTALL      0 = never install diesel_cli or Alembic, use them only when present
 #   WORKHUB_BENCH_INSTALL_TIMEOUT  seconds allowed for `cargo install diesel_cli` (default 900)
@@ -90,6 +95,7 @@ COUNT=${WORKHUB_BENCH_MIGRATIONS:-1000}
 RUNS=${WORKHUB_BENCH_RUNS:-10}
 NOOP_RUNS=${WORKHUB_BENCH_NOOP_RUNS:-50}
 ANCHOR_RUNS=${WORKHUB_BENCH_ANCHOR_RUNS:-5}
+MYSQL_ROUNDS=${WORKHUB_BENCH_MYSQL_ROUNDS:-3}
 GROWTH=${WORKHUB_BENCH_GROWTH:-"1000 10000"}
 INSTALL=${WORKHUB_BENCH_INSTALL:-1}
 INSTALL_TIMEOUT=${WORKHUB_BENCH_INSTALL_TIMEOUT:-900}
@@ -102,6 +108,7 @@ CASES=(
     case_sqlite_all
     case_sqlite_noop
     case_postgres_psql
+    case_mysql
     case_diesel_fixture
     case_autogenerate
     case_health
@@ -550,6 +557,102 @@ check_applied_postgres() {
     local counts
     counts=$(psql "$1" -X -A -t -c "SELECT (SELECT COUNT(*) FROM __diesel_schema_migrations) || ' ' || (SELECT COUNT(*) FROM __workhub_migrations) || ' ' || (SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'bench_%')")
     [ "$counts" = "$COUNT $COUNT $COUNT" ] || die "$1: expected $COUNT migrations, both history rows and tables; found $counts"
+}
+
+# (k) MySQL/MariaDB: the same $COUNT generated migrations with SQL for MySQL (up.mysql.sql: the same
+# statements, `name` a VARCHAR(255), since MySQL indexes no TEXT without a prefix length), embedded in
+# a release workhub built with `--features mysql`, applied to a new database, against the mariadb (or
+# mysql) command-line client running the same statements and the same history rows: each statement
+# on its own (MySQL commits DDL as it runs), and each migration's two history rows in one
+# transaction. What the client does not do is workhub's own bookkeeping: the run record in
+# __workhub_migrations_run (a row written with a migration's first statement, moved on with each
+# statement, deleted with its history rows), the lock, and reading the history. The two alternate
+# (measure_pair): these runs wait on the server's syncs. Target: <= 1.05x. Skipped with a note when
+# no client is installed, no server answers at WORKHUB_BENCH_MYSQL (default
+# mysql://root@127.0.0.1:3306), or workhub cannot be built with the mysql feature.
+case_mysql() {
+    say "(k) apply $COUNT migrations to a new MySQL/MariaDB database vs the mariadb client"
+    local server=${WORKHUB_BENCH_MYSQL:-mysql://root@127.0.0.1:3306} client
+    client=$(command -v mariadb || command -v mysql || true)
+    [ -n "$client" ] || { note "neither the mariadb nor the mysql client is installed: the MySQL case is skipped"; return 0; }
+    # mysql://user[:password]@host[:port] as the client's options.
+    local authority=${server#mysql://} userinfo=root
+    authority=${authority%%/*}
+    if [[ $authority == *@* ]]; then userinfo=${authority%@*}; authority=${authority##*@}; fi
+    local cli="$client --protocol=TCP -h ${authority%%:*} -u ${userinfo%%:*}"
+    [[ $authority != *:* ]] || cli+=" -P ${authority##*:}"
+    [[ $userinfo != *:* ]] || cli+=" -p${userinfo#*:}"
+    if ! $cli -e 'SELECT 1' >/dev/null 2>&1; then
+        note "no MySQL/MariaDB server answers at $server (with $client): the MySQL case is skipped"
+        return 0
+    fi
+
+    # The generator's migrations, each with its MySQL SQL beside its SQLite SQL.
+    local dir="$WORK/mysql-migrations" up folder version checksum
+    write_history "$dir" "$COUNT" "$WORK/mysql-sqlite-unused.sql"
+    for up in "$dir"/*/up.sql; do
+        sed 's/name TEXT NOT NULL/name VARCHAR(255) NOT NULL/' "$up" >"${up%.sql}.mysql.sql"
+        cp "${up%up.sql}down.sql" "${up%up.sql}down.mysql.sql"
+    done
+    # The client's script: the history tables as workhub creates them, then per migration its
+    # statements and, in one transaction, the history rows workhub writes (history/tables.rs
+    # `record` with MySQL's upsert); the checksum is up.mysql.sql's.
+    {
+        history_tables_sql
+        while read -r checksum up; do
+            folder=$(basename "$(dirname "$up")")
+            version=${folder%%_*}
+            version=${version//-/}
+            cat "$dir/$up"
+            printf 'START TRANSACTION;\n'
+            printf "INSERT INTO __diesel_schema_migrations (version) VALUES ('%s');\n" "$version"
+            printf "INSERT INTO __workhub_migrations (version, folder, checksum, duration_ms, stamped) VALUES ('%s', '%s', '%s', %d, FALSE) ON DUPLICATE KEY UPDATE folder = VALUES(folder), checksum = VALUES(checksum), applied_at = CURRENT_TIMESTAMP, duration_ms = VALUES(duration_ms), stamped = VALUES(stamped);\n" \
+                "$version" "$folder" "$checksum" 1
+            printf 'COMMIT;\n'
+        done < <(cd "$dir" && find . -mindepth 2 -name up.mysql.sql | sort | sed 's|^\./||' | xargs sha256sum)
+    } >"$WORK/baseline-mysql.sql"
+
+    say "building a release workhub with --features mysql embedding them"
+    if ! (cd "$SRC" && WORKHUB_EMBED_MIGRATIONS_DIR="$dir" CARGO_TARGET_DIR="$BENCH_TARGET" \
+        cargo build --release --quiet -p workhub --features mysql) >"$WORK/mysql-build.log" 2>&1; then
+        note "workhub could not be built with --features mysql (it needs the client library: apt-get install libmariadb-dev): the MySQL case is skipped; $(tail -n 3 "$WORK/mysql-build.log" | tr '\n' ' ')"
+        return 0
+    fi
+    local workhub_mysql="$WORK/bin/workhub-mysql"
+    cp "$BENCH_TARGET/release/workhub" "$workhub_mysql"
+
+    local db="workhub_bench_$$"
+    local recreate="$cli -e \"DROP DATABASE IF EXISTS $db; CREATE DATABASE $db\""
+    local workhub_run="$workhub_mysql --database-url $server/$db --migrate-only"
+    local client_run="$cli $db -e 'source $WORK/baseline-mysql.sql'"
+    # Each once, to see that it applies every migration and records both history rows.
+    # What each costs the server, from its counters around that run (server-wide: another client
+    # at work at the same time counts too).
+    local tool name before after
+    local status="SELECT GROUP_CONCAT(VARIABLE_VALUE ORDER BY VARIABLE_NAME SEPARATOR ' ') FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('INNODB_DATA_FSYNCS', 'HANDLER_COMMIT', 'QUESTIONS')"
+    local -a counted=()
+    for tool in "$workhub_run" "$client_run"; do
+        eval "$recreate"
+        before=$($cli -N -B -e "$status")
+        eval "$tool" >/dev/null
+        after=$($cli -N -B -e "$status")
+        check_applied_mysql "$cli" "$db"
+        counted+=("$(awk -v b="$before" -v a="$after" -v n="$COUNT" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.1f commits, %.1f fsyncs, %.1f statements", (y[1] - x[1]) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n }')")
+    done
+    name=$(basename "$client")
+    note "MySQL case, per migration (server counters around one run of each; other clients of the server count too): workhub ${counted[0]}; the $name client ${counted[1]}"
+
+    # A run takes about a minute and a half here (DDL waits on several syncs each): fewer rounds.
+    measure_pair workhub-mysql mariadb-client "$MYSQL_ROUNDS" 1 "$recreate" "$workhub_run" "$client_run"
+    $cli -e "DROP DATABASE IF EXISTS $db" >/dev/null
+    add_row "MySQL ($($cli -N -B -e 'SELECT VERSION()')), apply $COUNT: vs the $name client (which keeps no run record; medians of $MYSQL_ROUNDS alternating rounds)" "$MEDIAN_A" "$MEDIAN_B" 1.05
+}
+
+# check_applied_mysql CLIENT DB: every migration applied, with both history rows, and no run record left.
+check_applied_mysql() {
+    local counts
+    counts=$($1 -N -B "$2" -e "SELECT CONCAT((SELECT COUNT(*) FROM __diesel_schema_migrations), ' ', (SELECT COUNT(*) FROM __workhub_migrations), ' ', (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'bench\\_%'))")
+    [ "$counts" = "$COUNT $COUNT $COUNT" ] || die "MySQL database $2: expected $COUNT migrations, both history rows and tables; found $counts"
 }
 
 # (g) The diesel fixture history on PostgreSQL, read at run time (--migrations-dir), vs diesel_cli on

@@ -1,7 +1,8 @@
 //! The workflow on a real MySQL or MariaDB server (the `mysql` feature): the repository's own history
 //! up and down, eight migrators at once under `GET_LOCK`, a migrator killed (`kill -9`) halfway
-//! through a migration and the run after it, a statement that fails halfway and the two ways past it
-//! (`--resume`, `repair`), the schema read back (drift shown by `db check` and undone by what `db
+//! through a migration (in a DDL statement's wake and inside a data statement) and the run after it,
+//! a statement that fails halfway and the two ways past it (`--resume`, `repair`), stored programs
+//! written with `DELIMITER`, the schema read back (drift shown by `db check` and undone by what `db
 //! diff` prints, `db stamp` and `db repair` verified, a database with tables and no history adopted),
 //! and the refusals. MySQL commits DDL as it runs, so these tests look at what
 //! took effect as well as at what the history says. Each test creates and drops its own database;
@@ -409,25 +410,10 @@ fn a_migrator_killed_halfway_leaves_a_record_the_next_run_refuses_and_resumes() 
         "CREATE TABLE a (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nCREATE TABLE b (id BIGINT PRIMARY KEY);\n",
         Some("DROP TABLE b;\nDROP TABLE a;\n"),
     );
-    let mut child = common::std_command(
-        std::path::Path::new(env!("CARGO_BIN_EXE_workhub")),
-        fixture.dir.path(),
-    )
-    .env("DATABASE_URL", url(&database))
-    .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
-    .args(["db", "upgrade"])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .expect("start workhub");
     // Killed once its first statement has taken effect, while the second runs.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !table_exists(&database, "a") {
-        assert!(Instant::now() < deadline, "the migration never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("kill -9 workhub");
-    child.wait().unwrap();
+    kill_when(&fixture, &database, &["db", "upgrade"], || {
+        table_exists(&database, "a")
+    });
     assert!(!table_exists(&database, "b"));
     let refused = on(&fixture, &database, &["db", "upgrade"]);
     refused.expect_failure(
@@ -699,4 +685,214 @@ fn schema_commands_refuse_bad_input_by_name() {
         .env("DATABASE_URL", &missing)
         .args(["db", "diff", HEAD]);
     common::output(&mut command).expect_failure(3, &["workhub_no_such_database"]);
+}
+
+/// Starts `workhub` with `args` on `fixture` and kills it (SIGKILL) once `ready` holds.
+fn kill_when(
+    fixture: &Fixture,
+    database: &TemporaryMysqlDatabase,
+    args: &[&str],
+    ready: impl Fn() -> bool,
+) {
+    let mut child = common::std_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_workhub")),
+        fixture.dir.path(),
+    )
+    .env("DATABASE_URL", url(database))
+    .env("WORKHUB_MIGRATIONS_DIR", fixture.migrations())
+    .args(args)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start workhub");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "the migration never got there");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9 workhub");
+    child.wait().unwrap();
+}
+
+fn recorded_done(database: &TemporaryMysqlDatabase) -> i64 {
+    scalar(database, "SELECT done FROM __workhub_migrations_run")
+}
+
+/// How many other connections are running a statement whose text contains `text`.
+fn running(database: &TemporaryMysqlDatabase, text: &str) -> i64 {
+    scalar(
+        database,
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+             AND COMMAND = 'Query' AND INFO LIKE '%{text}%'"
+        ),
+    )
+}
+
+#[test]
+fn a_data_statement_and_its_record_take_effect_together_even_under_kill() {
+    let Some(database) =
+        database("a_data_statement_and_its_record_take_effect_together_even_under_kill")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    let folder = "2024-01-01-000001_rows";
+    // A data statement in the middle (its record shares its transaction), a failing one, and a
+    // slow one last (left open for the history rows, which commit it).
+    let script = "CREATE TABLE a (id BIGINT PRIMARY KEY);\n\
+                  INSERT INTO a VALUES (1);\n\
+                  INSERT INTO a VALUES (2), (1);\n\
+                  INSERT INTO a SELECT 3 FROM (SELECT SLEEP(2)) s;\n";
+    mysql_migration(&fixture, folder, script, Some("DROP TABLE a;\n"));
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            folder,
+            "statements 1-2 of its 4 statements took effect",
+            "statement 3 failed",
+            "Duplicate",
+        ],
+    );
+    // The failed statement left nothing (not even its first row); the record says 2, exactly.
+    assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 1);
+    assert_eq!(recorded_done(&database), 2);
+    let path = fixture.migrations().join(folder).join("up.mysql.sql");
+    std::fs::write(&path, script.replace("(2), (1)", "(2)")).unwrap();
+    // Killed inside the last statement, a data statement: it rolls back with the server's
+    // transaction, and the record still says what took effect.
+    let slow = "INSERT INTO a SELECT 3";
+    kill_when(&fixture, &database, &["db", "upgrade", "--resume"], || {
+        running(&database, slow) == 1
+    });
+    // The server rolls the statement back once it notices the connection closed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running(&database, slow) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the killed statement never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a WHERE id = 3"), 0);
+    assert_eq!(recorded_done(&database), 3);
+    let refused = on(&fixture, &database, &["db", "upgrade"]);
+    refused.expect_failure(
+        1,
+        &[folder, "statements 1-3 of its 4 statements took effect"],
+    );
+    on(&fixture, &database, &["db", "upgrade", "--resume"]).expect_code(0);
+    assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 3);
+    assert_eq!(applied(&database), 1);
+    assert_eq!(
+        scalar(&database, "SELECT COUNT(*) FROM __workhub_migrations_run"),
+        0
+    );
+    on(&fixture, &database, &["db", "check"]).expect_code(0);
+}
+
+#[test]
+fn a_migration_that_opens_its_own_transaction_keeps_it() {
+    let Some(database) = database("a_migration_that_opens_its_own_transaction_keeps_it") else {
+        return;
+    };
+    let fixture = Fixture::new();
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000001_table",
+        "CREATE TABLE a (id BIGINT PRIMARY KEY);\n",
+        None,
+    );
+    // The script's transaction is its own: workhub opens and commits none inside it, so the
+    // script's ROLLBACK undoes both INSERTs before it.
+    let folder = "2024-01-01-000002_own_transaction";
+    mysql_migration(
+        &fixture,
+        folder,
+        "START TRANSACTION;\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (2);\nROLLBACK;\nINSERT INTO a VALUES (3);\n",
+        None,
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 1);
+    assert_eq!(scalar(&database, "SELECT MAX(id) FROM a"), 3);
+    assert_eq!(applied(&database), 2);
+}
+
+#[test]
+fn stored_programs_written_with_delimiter_are_created_and_called() {
+    let Some(database) = database("stored_programs_written_with_delimiter_are_created_and_called")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    let folder = "2024-01-01-000001_counters";
+    mysql_migration(
+        &fixture,
+        folder,
+        "CREATE TABLE counters (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);\n\
+         DELIMITER //\n\
+         CREATE PROCEDURE bump(IN which BIGINT)\n\
+         BEGIN\n\
+         \x20 IF NOT EXISTS (SELECT 1 FROM counters WHERE id = which) THEN\n\
+         \x20   INSERT INTO counters VALUES (which, 0);\n\
+         \x20 END IF;\n\
+         \x20 UPDATE counters SET n = n + 1 WHERE id = which; -- a ; in a comment\n\
+         END//\n\
+         CREATE FUNCTION doubled(x BIGINT) RETURNS BIGINT DETERMINISTIC\n\
+         BEGIN\n\
+         \x20 DECLARE result BIGINT DEFAULT 0;\n\
+         \x20 SET result = x * 2;\n\
+         \x20 RETURN result;\n\
+         END //\n\
+         DELIMITER ;\n\
+         CALL bump(7);\n",
+        Some("DROP FUNCTION doubled;\nDROP PROCEDURE bump;\nDROP TABLE counters;\n"),
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    // The migration's own CALL ran the procedure; both are there to call.
+    assert_eq!(scalar(&database, "SELECT n FROM counters WHERE id = 7"), 1);
+    execute(&database, "CALL bump(7)");
+    assert_eq!(scalar(&database, "SELECT n FROM counters WHERE id = 7"), 2);
+    assert_eq!(scalar(&database, "SELECT doubled(21)"), 42);
+
+    // Without DELIMITER the body's inner `;` would cut it: refused by name before anything runs.
+    let cut = "2024-01-01-000002_no_delimiter";
+    mysql_migration(
+        &fixture,
+        cut,
+        "CREATE TABLE later (id BIGINT PRIMARY KEY);\n\
+         CREATE TRIGGER later_one BEFORE INSERT ON later FOR EACH ROW\nBEGIN\n  SET NEW.id = NEW.id + 1;\nEND;\n",
+        Some("DROP TABLE later;\n"),
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            &format!("{cut}/up.mysql.sql cannot be split"),
+            "line 2",
+            "compound body",
+            "DELIMITER //",
+            "nothing was run",
+        ],
+    );
+    assert!(!table_exists(&database, "later"));
+    assert_eq!(applied(&database), 1);
+    std::fs::write(
+        fixture.migrations().join(cut).join("up.mysql.sql"),
+        "CREATE TABLE later (id BIGINT PRIMARY KEY);\n\
+         DELIMITER ;;\n\
+         CREATE TRIGGER later_one BEFORE INSERT ON later FOR EACH ROW\nBEGIN\n  SET NEW.id = NEW.id + 1;\nEND ;;\n\
+         DELIMITER ;\n",
+    )
+    .unwrap();
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    execute(&database, "INSERT INTO later VALUES (1)");
+    assert_eq!(scalar(&database, "SELECT id FROM later"), 2);
+    on(&fixture, &database, &["db", "downgrade", "base"]).expect_code(0);
+    assert_eq!(
+        scalar(
+            &database,
+            "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
+        ),
+        0
+    );
 }

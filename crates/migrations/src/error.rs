@@ -205,6 +205,15 @@ pub enum MigrateError {
         folders: Vec<String>,
         file: &'static str,
     },
+    /// A MySQL script of a migration the run would run that cannot be split into the statements its
+    /// author meant (a compound body without `DELIMITER`, a `DELIMITER` line that sets nothing).
+    #[error("{folder}/{file} cannot be split into its statements: {problem}\n  nothing was run")]
+    UnsplittableScript {
+        folder: String,
+        file: &'static str,
+        #[source]
+        problem: crate::source::statements::ScriptProblem,
+    },
     /// A migration started on a database whose DDL commits itself and did not finish: the run
     /// record says what took effect. `stopped_now` when this run stopped it (rather than one before).
     #[error("{run}\n  {}", if *stopped_now { "the migration is not recorded as run; nothing after it was run" } else { "an earlier run stopped there; nothing was run now" })]

@@ -144,7 +144,9 @@ pub trait RunRecord {
     /// Records `run` as started (replacing any record its version has).
     fn start(&mut self, run: &InterruptedRun) -> Result<(), DatabaseError>;
     /// Runs statement `sql` of migration `version` and, once it succeeded, records `done`
-    /// statements done, whose checksum is `done_checksum`.
+    /// statements done, whose checksum is `done_checksum`; the migration's last statement may
+    /// instead be left open in a transaction that [`record_done`](RunRecord::record_done) commits.
+    /// A failed statement leaves no transaction open.
     fn statement(
         &mut self,
         version: &str,
@@ -154,9 +156,20 @@ pub trait RunRecord {
     ) -> Result<(), DatabaseError>;
     /// Records that `statement` of migration `version` failed with `error`.
     fn failed(&mut self, version: &str, statement: &str, error: &str) -> Result<(), DatabaseError>;
-    /// The statement (with its `;` and newline) that deletes the record of `version`, run with the
-    /// history rows that record it done, or alone when the record is given up (`repair`).
+    /// The statement (with its `;` and newline) that deletes the record of `version`, run alone when
+    /// the record is given up (`repair`).
     fn finish(&self, version: &str) -> String;
+    /// Commits `history` (the rows that record migration `version` done, each statement ending in
+    /// `;` and a newline) with the deletion of its record, in one transaction, which also holds the
+    /// migration's last statement when [`statement`](RunRecord::statement) left it open there, and
+    /// the start of `next`, the migration that runs right after (so that its
+    /// [`start`](RunRecord::start) writes nothing more). Rolled back whole on failure.
+    fn record_done(
+        &mut self,
+        version: &str,
+        history: &str,
+        next: Option<&InterruptedRun>,
+    ) -> Result<(), DatabaseError>;
 }
 
 static DEFAULT_TABLES: HistoryTables = HistoryTables::DEFAULT;

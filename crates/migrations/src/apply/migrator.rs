@@ -131,6 +131,7 @@ impl<'m> Migrator<'m> {
             let plan = status.plan_upgrade(target, self.allow_out_of_order, self.allow_diverged)?;
             self.refuse_mixed_transactions(&plan)?;
             refuse_without_dialect_sql(&plan, status.dialect())?;
+            refuse_unsplittable(&plan, status.dialect())?;
             Ok((!plan.steps.is_empty()).then_some(plan))
         };
         self.refuse_transaction_all(db)?;
@@ -147,6 +148,7 @@ impl<'m> Migrator<'m> {
             let plan = status.plan_downgrade(target)?;
             self.refuse_mixed_transactions(&plan)?;
             refuse_without_dialect_sql(&plan, status.dialect())?;
+            refuse_unsplittable(&plan, status.dialect())?;
             Ok((!plan.steps.is_empty()).then_some(plan))
         };
         self.refuse_transaction_all(db)?;
@@ -719,11 +721,7 @@ impl<'m> Migrator<'m> {
         for (index, migration) in plan.steps.iter().copied().enumerate() {
             progress.started(index, total, migration, plan.direction);
             let started = Instant::now();
-            let scripts = migration.scripts(dialect);
-            let sql = match plan.direction {
-                Direction::Up => scripts.up(),
-                Direction::Down => scripts.down().unwrap_or_default(),
-            };
+            let sql = script_of(migration, dialect, plan.direction);
             let own_transaction = !all && !tracked && migration.run_in_transaction();
             let undone = match (all, own_transaction) {
                 (true, _) => Undone::Run,
@@ -774,16 +772,23 @@ impl<'m> Migrator<'m> {
                 .and_then(|()| {
                     let took = started.elapsed();
                     let tables = db.history_tables();
-                    let mut history = match plan.direction {
+                    let history = match plan.direction {
                         Direction::Up => tables.record(migration, dialect, took, false),
                         Direction::Down => tables.forget(migration.version()),
                     };
                     if let Some(record) = db.run_record() {
-                        // The record goes with the rows that say the migration is done.
-                        history.push_str(&record.finish(migration.version()));
-                    }
-                    // Outside a transaction, the history rows still go in together (or not at all).
-                    if whole {
+                        // The record goes with the rows that say the migration is done, and the
+                        // next migration's record comes with them: one commit for both.
+                        let history = clear.take() + &history;
+                        let next = plan.steps.get(index + 1).map(|next| {
+                            let sql = script_of(next, dialect, plan.direction);
+                            let statements = statements::split(sql, dialect);
+                            started_run(next, plan.direction, &statements, 0)
+                        });
+                        record
+                            .record_done(migration.version(), &history, next.as_ref())
+                            .map_err(|cause| failed(migration, "recording", cause, Some(undone)))?;
+                    } else if whole {
                         db.execute(&format!("{history}COMMIT")).map_err(|message| {
                             failed(migration, "recording and committing", message, Some(undone))
                         })?;
@@ -919,16 +924,7 @@ fn run_tracked(
         cause,
         undone: None,
     };
-    let mut run = InterruptedRun {
-        version: migration.version().to_string(),
-        folder: migration.folder().to_string(),
-        direction,
-        statements: statements.len(),
-        done: start,
-        done_checksum: prefix_checksum(&statements[..start]),
-        failure: None,
-        started_at: None,
-    };
+    let mut run = started_run(migration, direction, &statements, start);
     let Some(record) = db.run_record() else {
         unreachable!("run_tracked runs only where the backend keeps a run record");
     };
@@ -951,6 +947,35 @@ fn run_tracked(
         }
     }
     Ok(())
+}
+
+/// The record of `migration` (whose script is `statements`) starting in `direction` with its first
+/// `done` statements done.
+fn started_run(
+    migration: &Migration,
+    direction: Direction,
+    statements: &[&str],
+    done: usize,
+) -> InterruptedRun {
+    InterruptedRun {
+        version: migration.version().to_string(),
+        folder: migration.folder().to_string(),
+        direction,
+        statements: statements.len(),
+        done,
+        done_checksum: prefix_checksum(&statements[..done]),
+        failure: None,
+        started_at: None,
+    }
+}
+
+/// `migration`'s script for `dialect` in `direction` ("" for a missing down script).
+fn script_of(migration: &Migration, dialect: Dialect, direction: Direction) -> &str {
+    let scripts = migration.scripts(dialect);
+    match direction {
+        Direction::Up => scripts.up(),
+        Direction::Down => scripts.down().unwrap_or_default(),
+    }
 }
 
 /// The file a migration's SQL for MySQL is read from in `direction`.
@@ -1005,11 +1030,28 @@ fn refuse_without_dialect_sql(plan: &Plan<'_>, dialect: Dialect) -> Result<(), M
     }
     Err(MigrateError::NoMysqlScripts {
         folders: missing,
-        file: match plan.direction {
-            Direction::Up => "up.mysql.sql",
-            Direction::Down => "down.mysql.sql",
-        },
+        file: script_file(plan.direction),
     })
+}
+
+/// Refuses a plan on MySQL with a script that cannot be split as its author meant, before anything
+/// runs: each statement's effect stays there, so a statement cut in two must not start.
+fn refuse_unsplittable(plan: &Plan<'_>, dialect: Dialect) -> Result<(), MigrateError> {
+    if dialect != Dialect::Mysql {
+        return Ok(());
+    }
+    let file = script_file(plan.direction);
+    for migration in &plan.steps {
+        let sql = script_of(migration, dialect, plan.direction);
+        if let Some(problem) = statements::split_mysql(sql).problem {
+            return Err(MigrateError::UnsplittableScript {
+                folder: migration.folder().to_string(),
+                file,
+                problem,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses one transaction for all (`mode`) over a migration of `plan` that must run outside one.

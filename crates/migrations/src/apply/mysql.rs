@@ -8,6 +8,13 @@
 //! statement by statement under a run record (see [`history::run`](crate::history::run)), and its
 //! history rows are written, with the record deleted, in one transaction once its last statement
 //! has run.
+//!
+//! Each write of the record is a commit, which InnoDB syncs to disk: it is what a run pays beyond
+//! the statements themselves. So the record moves on in the statement's own round trip, and in
+//! the statement's own transaction where the statement is one a transaction holds (`INSERT`,
+//! `UPDATE`, `DELETE`, `REPLACE`): there the statement and its record commit together or not at
+//! all. A migration's last such statement stays open for its history rows, which commit it.
+//! After a DDL statement the record is its own commit: nothing can share the DDL's.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +36,20 @@ pub struct Mysql {
     lock_name: String,
     locked: bool,
     tables: HistoryTables,
+    /// The migration running under the record: its statements, and whether the statements run so
+    /// far leave its transactions to workhub (see [`holds_in_transaction`]).
+    run: RunState,
+}
+
+#[derive(Debug, Default)]
+struct RunState {
+    statements: usize,
+    /// A statement that may start, end or shape a transaction ran (or none may be put in one).
+    own_transactions: bool,
+    /// The last statement ran in a transaction left open for the history rows.
+    open: bool,
+    /// The record the last migration's history rows wrote for the migration after it.
+    next: Option<InterruptedRun>,
 }
 
 impl std::fmt::Debug for Mysql {
@@ -62,6 +83,7 @@ impl Mysql {
             lock_name: String::new(),
             locked: false,
             tables: HistoryTables::default(),
+            run: RunState::default(),
         };
         let database = db
             .current_database()
@@ -305,6 +327,25 @@ impl Backend for Mysql {
     }
 }
 
+impl Mysql {
+    /// The statement that records `run` as started, replacing any record its version has. Every
+    /// value is quoted or a number.
+    fn replace(&self, run: &InterruptedRun) -> String {
+        use crate::history::quote;
+        format!(
+            "REPLACE INTO {} (version, folder, direction, statements, done, done_checksum) \
+             VALUES ({}, {}, {}, {}, {}, {})",
+            self.tables.runs(),
+            quote(&run.version),
+            quote(&run.folder),
+            quote(run.direction.as_str()),
+            run.statements,
+            run.done,
+            quote(&run.done_checksum)
+        )
+    }
+}
+
 impl RunRecord for Mysql {
     fn read(&mut self) -> Result<Option<InterruptedRun>, DatabaseError> {
         #[derive(QueryableByName)]
@@ -358,19 +399,16 @@ impl RunRecord for Mysql {
     }
 
     fn start(&mut self, run: &InterruptedRun) -> Result<(), DatabaseError> {
-        diesel::sql_query(format!(
-            "REPLACE INTO {} (version, folder, direction, statements, done, done_checksum) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-            self.tables.runs()
-        ))
-        .bind::<Text, _>(&run.version)
-        .bind::<Text, _>(&run.folder)
-        .bind::<Text, _>(run.direction.as_str())
-        .bind::<Integer, _>(run.statements as i32)
-        .bind::<Integer, _>(run.done as i32)
-        .bind::<Text, _>(&run.done_checksum)
-        .execute(&mut self.conn)?;
-        Ok(())
+        let written = self.run.next.take();
+        self.run = RunState {
+            statements: run.statements,
+            ..RunState::default()
+        };
+        if written.as_ref() == Some(run) {
+            return Ok(());
+        }
+        let sql = self.replace(run);
+        batch(&mut self.conn, &sql)
     }
 
     fn statement(
@@ -382,15 +420,36 @@ impl RunRecord for Mysql {
     ) -> Result<(), DatabaseError> {
         // One round trip: the server runs the update only after the statement succeeded. Every
         // value is a version or a hex checksum, safe to inline.
-        batch(
-            &mut self.conn,
-            &format!(
-                "{sql};\nUPDATE {} SET done = {done}, done_checksum = '{done_checksum}' \
-                 WHERE version = {}",
-                self.tables.runs(),
-                crate::history::quote(version)
-            ),
-        )
+        let update = format!(
+            "UPDATE {} SET done = {done}, done_checksum = '{done_checksum}' WHERE version = {}",
+            self.tables.runs(),
+            crate::history::quote(version)
+        );
+        if self.run.own_transactions || !holds_in_transaction(sql) {
+            // DDL commits itself (and, before it, any transaction open); the update after it is a
+            // commit of its own, in the same round trip.
+            self.run.own_transactions |= !commits_itself(sql);
+            return batch(&mut self.conn, &format!("{sql};\n{update}"));
+        }
+        // The statement and its record commit together: a failure or a kill leaves neither. The
+        // last one is committed by the history rows, which delete the record.
+        let last = done == self.run.statements;
+        let sql = if last {
+            format!("START TRANSACTION;\n{sql}")
+        } else {
+            format!("START TRANSACTION;\n{sql};\n{update};\nCOMMIT")
+        };
+        match batch(&mut self.conn, &sql) {
+            Ok(()) => {
+                self.run.open = last;
+                Ok(())
+            }
+            Err(err) => {
+                // The failed statement's own changes are undone by the server; the rest here.
+                let _ = batch(&mut self.conn, "ROLLBACK");
+                Err(err)
+            }
+        }
     }
 
     fn failed(&mut self, version: &str, statement: &str, error: &str) -> Result<(), DatabaseError> {
@@ -412,6 +471,62 @@ impl RunRecord for Mysql {
             crate::history::quote(version)
         )
     }
+
+    fn record_done(
+        &mut self,
+        version: &str,
+        history: &str,
+        next: Option<&InterruptedRun>,
+    ) -> Result<(), DatabaseError> {
+        // One round trip; the transaction the last statement left open carries on.
+        let begin = if std::mem::take(&mut self.run.open) {
+            ""
+        } else {
+            "START TRANSACTION;\n"
+        };
+        let start = next
+            .map(|run| self.replace(run) + ";\n")
+            .unwrap_or_default();
+        let sql = format!("{begin}{history}{}{start}COMMIT", self.finish(version));
+        match batch(&mut self.conn, &sql) {
+            Ok(()) => {
+                self.run.next = next.cloned();
+                Ok(())
+            }
+            Err(err) => {
+                let _ = batch(&mut self.conn, "ROLLBACK");
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Whether MySQL statement `sql` is one a transaction holds whole, so that it and its record
+/// commit together: `INSERT`, `UPDATE`, `DELETE` and `REPLACE`, which neither commit implicitly nor
+/// touch the transaction they run in.
+fn holds_in_transaction(sql: &str) -> bool {
+    first_word_is(sql, &["insert", "update", "delete", "replace"])
+}
+
+/// Whether MySQL statement `sql` commits implicitly and leaves no transaction open or shaped
+/// (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`), or is one [`holds_in_transaction`] names. Any
+/// other statement (`START TRANSACTION`, `SET autocommit`, `LOCK TABLES`, a `CALL`) may leave the
+/// session in a transaction of the migration's own, which workhub then leaves alone.
+fn commits_itself(sql: &str) -> bool {
+    holds_in_transaction(sql)
+        || first_word_is(sql, &["create", "alter", "drop", "rename", "truncate"])
+}
+
+fn first_word_is(sql: &str, words: &[&str]) -> bool {
+    use crate::source::statements::{tokens, TokenKind};
+    tokens(sql, Dialect::Mysql)
+        .find(|token| !matches!(token.kind, TokenKind::Space | TokenKind::Comment))
+        .is_some_and(|token| {
+            token.kind == TokenKind::Word
+                && words
+                    .iter()
+                    .any(|word| token.text.eq_ignore_ascii_case(word))
+        })
 }
 
 impl Drop for Mysql {

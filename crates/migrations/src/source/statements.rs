@@ -14,6 +14,12 @@
 //! `BEGIN ATOMIC ... END` function body (PostgreSQL), or the parentheses of a `CREATE RULE`
 //! (PostgreSQL's `DO ALSO (...; ...)`). Parentheses hide a `;` nowhere else, so one stray `(` cannot
 //! swallow the statements after it.
+//!
+//! MySQL scripts are read as the mysql client reads them ([`split_mysql`]): `;` ends every statement,
+//! a `DELIMITER` line sets another terminator (how stored programs with compound bodies are written,
+//! and how mysqldump writes them), and `/*! ... */` comments are code, which the server runs. A
+//! compound body written without `DELIMITER` is found, not guessed at: see
+//! [`ScriptProblem::CompoundBody`].
 
 use std::borrow::Cow;
 
@@ -27,6 +33,9 @@ use super::Dialect;
 /// statement: the database then runs or refuses it, and a migration is never recorded as applied
 /// having run nothing because of a misreading here.
 pub fn split(sql: &str, dialect: Dialect) -> Vec<&str> {
+    if dialect == Dialect::Mysql {
+        return split_mysql(sql).statements;
+    }
     let mut statements = Vec::new();
     let mut current = Statement::default();
     // The first and the end of the last byte of code in the current statement.
@@ -54,6 +63,223 @@ pub fn split(sql: &str, dialect: Dialect) -> Vec<&str> {
         statements.push(sql.trim());
     }
     statements
+}
+
+/// A MySQL script as the mysql client reads it: its statements, and what keeps them from being the
+/// ones its author meant, if anything does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MysqlScript<'a> {
+    /// Trimmed, without their terminators; `DELIMITER` lines and comment-only statements left out.
+    pub statements: Vec<&'a str>,
+    /// The first problem found; such a script must not run.
+    pub problem: Option<ScriptProblem>,
+}
+
+/// Why a MySQL script cannot be split into the statements its author meant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScriptProblem {
+    /// A `DELIMITER` line that sets no terminator, or one the mysql client would read otherwise.
+    #[error(
+        "line {line}: `{text}` sets no delimiter: DELIMITER takes one terminator, without \
+         backslashes or quotes, alone on its line (`DELIMITER //`, and `DELIMITER ;` after the \
+         statements it ends)"
+    )]
+    BadDelimiter { line: usize, text: String },
+    /// A stored program (procedure, function, trigger, event) whose compound body `;` cuts:
+    /// without a `DELIMITER`, `;` ends a statement there, as it does in the mysql client. Found
+    /// exactly: such a body always closes with an `END` (or a `REPEAT`'s `UNTIL`) right after a
+    /// `;`, and no MySQL statement begins with either word.
+    #[error(
+        "line {line}: `{start}` has a compound body (BEGIN ... END, IF ... END IF, a loop) \
+         whose inner `;` end the statement, as the mysql client reads it: put a `DELIMITER //` \
+         line before it, end it with `//` instead of `;`, and put a `DELIMITER ;` line after it \
+         (mysqldump writes `DELIMITER ;;`)"
+    )]
+    CompoundBody { line: usize, start: String },
+}
+
+/// The statements of MySQL script `sql` as the mysql client splits it (see [`MysqlScript`]).
+///
+/// `;` ends every statement, as in the client; a `DELIMITER` line at the start of a statement sets
+/// another terminator (`DELIMITER ;` restores `;`), matched anywhere in code outside strings,
+/// quoted names and comments, before anything else is read there, as the client matches it.
+pub fn split_mysql(sql: &str) -> MysqlScript<'_> {
+    let mut script = MysqlScript {
+        statements: Vec::new(),
+        problem: None,
+    };
+    // `None` is `;`, read as a token (so never inside a string or a comment).
+    let mut delimiter: Option<&str> = None;
+    let mut span: Option<(usize, usize)> = None;
+    // Only whitespace since the line began: where the client reads a command such as DELIMITER.
+    let mut line_start = true;
+    // Where the text outside DELIMITER lines begins, and whether all of it so far is comments.
+    let mut region = 0;
+    let mut only_comments_so_far = true;
+    // The start of the last statement cut at `;` that creates a stored program.
+    let mut stored_program: Option<usize> = None;
+    let mut tokens = tokens(sql, Dialect::Mysql);
+    while let Some(token) = tokens.next() {
+        let end = token.start + token.text.len();
+        if span.is_none()
+            && line_start
+            && token.kind == TokenKind::Word
+            && token.text.eq_ignore_ascii_case("delimiter")
+        {
+            let line_end = sql[end..].find('\n').map_or(sql.len(), |p| end + p);
+            only_comments_so_far &= only_comments(&sql[region..token.start]);
+            match delimiter_argument(&sql[end..line_end]) {
+                Some(terminator) => {
+                    delimiter = (terminator != ";").then_some(terminator);
+                    stored_program = None;
+                }
+                None => {
+                    script.problem.get_or_insert(ScriptProblem::BadDelimiter {
+                        line: line_of(sql, token.start),
+                        text: sql[token.start..line_end].trim_end().to_string(),
+                    });
+                }
+            }
+            region = line_end;
+            tokens = Tokens {
+                sql,
+                at: line_end,
+                dialect: Dialect::Mysql,
+            };
+            continue;
+        }
+        if token.kind == TokenKind::Space {
+            line_start |= token.text.contains('\n');
+            continue;
+        }
+        line_start = false;
+        if let Some(terminator) = delimiter {
+            // Inside a string, a quoted name or a comment the client sees no terminator; where one
+            // begins, it looks for the terminator first.
+            let positions = match token.kind {
+                TokenKind::Word | TokenKind::Punct => token.start..end,
+                _ => token.start..token.start + 1,
+            };
+            let found = positions
+                .filter(|&i| sql.is_char_boundary(i))
+                .find(|&i| sql[i..].starts_with(terminator));
+            if let Some(at) = found {
+                if at > token.start {
+                    span = Some((span.map_or(token.start, |(start, _)| start), at));
+                }
+                if let Some((start, end)) = span.take() {
+                    script.statements.push(&sql[start..end]);
+                }
+                tokens = Tokens {
+                    sql,
+                    at: at + terminator.len(),
+                    dialect: Dialect::Mysql,
+                };
+                continue;
+            }
+        } else if token.kind == TokenKind::Punct && token.text == ";" {
+            if let Some((start, end)) = span.take() {
+                let statement = &sql[start..end];
+                closes_cut_body(&mut script, sql, stored_program, statement);
+                if creates_stored_program(statement) {
+                    stored_program = Some(start);
+                }
+                script.statements.push(statement);
+            }
+            continue;
+        }
+        if token.kind == TokenKind::Comment {
+            continue;
+        }
+        span = Some((span.map_or(token.start, |(start, _)| start), end));
+    }
+    if let Some((start, end)) = span {
+        let statement = &sql[start..end];
+        if delimiter.is_none() {
+            closes_cut_body(&mut script, sql, stored_program, statement);
+        }
+        script.statements.push(statement);
+    }
+    only_comments_so_far &= only_comments(&sql[region..]);
+    if script.statements.is_empty() && !only_comments_so_far {
+        script.statements.push(sql.trim());
+    }
+    script
+}
+
+/// The terminator a `DELIMITER` line sets, from the rest of its line `rest`: one word of
+/// non-space characters after a space, with nothing after it; `None` for any other line.
+fn delimiter_argument(rest: &str) -> Option<&str> {
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let mut words = rest.split_ascii_whitespace();
+    let terminator = words.next()?;
+    let plain = !terminator.contains(['\\', '\'', '"', '`']);
+    (plain && words.next().is_none()).then_some(terminator)
+}
+
+/// The number (from 1) of the line `at` is on.
+fn line_of(sql: &str, at: usize) -> usize {
+    sql[..at].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Records a [`ScriptProblem::CompoundBody`] when `statement`, cut at `;` after the stored program
+/// that began at `stored_program`, begins with the `END` or `UNTIL` that closes a compound body.
+fn closes_cut_body(
+    script: &mut MysqlScript<'_>,
+    sql: &str,
+    stored_program: Option<usize>,
+    statement: &str,
+) {
+    let Some(opened) = stored_program else {
+        return;
+    };
+    let first = first_word(statement);
+    if first.eq_ignore_ascii_case("end") || first.eq_ignore_ascii_case("until") {
+        script
+            .problem
+            .get_or_insert_with(|| compound_body(sql, opened));
+    }
+}
+
+fn compound_body(sql: &str, start: usize) -> ScriptProblem {
+    let first_line = sql[start..].lines().next().unwrap_or_default().trim();
+    let shown: String = first_line.chars().take(60).collect();
+    ScriptProblem::CompoundBody {
+        line: line_of(sql, start),
+        start: if shown.len() < first_line.len() {
+            format!("{shown} ...")
+        } else {
+            shown
+        },
+    }
+}
+
+/// The first word of MySQL statement `statement`, or "".
+fn first_word(statement: &str) -> &str {
+    tokens(statement, Dialect::Mysql)
+        .find(|token| !matches!(token.kind, TokenKind::Space | TokenKind::Comment))
+        .filter(|token| token.kind == TokenKind::Word)
+        .map_or("", |token| token.text)
+}
+
+/// Whether MySQL statement `statement` creates a procedure, a function, a trigger or an event: a
+/// `CREATE` that names one of those before any parenthesis (after `OR REPLACE`, `DEFINER = ...`).
+fn creates_stored_program(statement: &str) -> bool {
+    let mut words = tokens(statement, Dialect::Mysql)
+        .filter(|token| !matches!(token.kind, TokenKind::Space | TokenKind::Comment))
+        .take_while(|token| token.text != "(");
+    let Some(create) = words.next() else {
+        return false;
+    };
+    create.text.eq_ignore_ascii_case("create")
+        && words.any(|token| {
+            ["procedure", "function", "trigger", "event"]
+                .iter()
+                .any(|object| token.text.eq_ignore_ascii_case(object))
+        })
 }
 
 /// The words and quoted identifiers of `sql` as `dialect` reads it (quotes removed), leaving out
@@ -258,6 +484,10 @@ impl<'a> Iterator for Tokens<'a> {
                 (TokenKind::Comment, skip_line_comment(bytes, start))
             }
             b'#' if mysql => (TokenKind::Comment, skip_line_comment(bytes, start)),
+            // `/*! ... */` and MariaDB's `/*M! ... */` hold code the server runs (mysqldump writes them).
+            b'/' if next == Some(b'*') && mysql && is_executable_comment(&bytes[start + 2..]) => {
+                (TokenKind::Literal, skip_block_comment(bytes, start, false))
+            }
             b'/' if next == Some(b'*') => (
                 TokenKind::Comment,
                 skip_block_comment(bytes, start, postgres),
@@ -307,6 +537,12 @@ impl<'a> Iterator for Tokens<'a> {
             start,
         })
     }
+}
+
+/// Whether a `/*` comment whose text after `/*` is `rest` is one MySQL runs: `/*!` (optionally with a
+/// version) or MariaDB's `/*M!`.
+fn is_executable_comment(rest: &[u8]) -> bool {
+    rest.first() == Some(&b'!') || rest.starts_with(b"M!")
 }
 
 /// Letters, digits, `_`, and every byte of a non-ASCII character (both databases accept those in
@@ -430,6 +666,144 @@ mod tests {
         assert_eq!(statements[2], "SELECT 1--1");
         // The same script as SQLite reads it: `'it\'` ends the string, so its `;` splits.
         assert_ne!(split(sql, Sqlite).len(), 4);
+    }
+
+    #[test]
+    fn mysql_delimiter_lines_keep_compound_bodies_whole() {
+        let sql = "CREATE TABLE a (id INT);\n\
+                   DELIMITER //\n\
+                   CREATE PROCEDURE p(IN n INT)\n\
+                   BEGIN\n  IF n > 0 THEN\n    INSERT INTO a VALUES (n);\n  END IF;\n  SELECT ';//' AS `x//`; -- a // comment\nEND//\n\
+                   CREATE FUNCTION f(n INT) RETURNS INT DETERMINISTIC\nBEGIN\n  RETURN n * 2;\nEND //\n\
+                   delimiter ;\n\
+                   CALL p(1);\n";
+        let script = split_mysql(sql);
+        assert_eq!(script.problem, None);
+        let statements = script.statements;
+        assert_eq!(statements.len(), 4, "{statements:#?}");
+        assert_eq!(statements[0], "CREATE TABLE a (id INT)");
+        assert!(
+            statements[1].starts_with("CREATE PROCEDURE p"),
+            "{statements:#?}"
+        );
+        assert!(
+            statements[1].ends_with("-- a // comment\nEND"),
+            "{statements:#?}"
+        );
+        assert!(
+            statements[2].ends_with("RETURN n * 2;\nEND"),
+            "{statements:#?}"
+        );
+        assert_eq!(statements[3], "CALL p(1)");
+        assert_eq!(split(sql, Dialect::Mysql), statements);
+    }
+
+    #[test]
+    fn mysql_reads_mysqldump_delimiters_and_executable_comments() {
+        let sql = "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */;\n\
+                   /*!50003 SET sql_mode = '' */ ;\n\
+                   DELIMITER ;;\n\
+                   CREATE DEFINER=`root`@`localhost` PROCEDURE `p`()\nBEGIN\n  SELECT 1;\nEND ;;\n\
+                   /*!50003 CREATE*/ /*!50017 DEFINER=`root`@`%`*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n  SET NEW.id = 1;\nEND */;;\n\
+                   DELIMITER ;\n\
+                   /*M!100100 SET @x = 1 */;\n\
+                   /* a plain comment; */";
+        let script = split_mysql(sql);
+        assert_eq!(script.problem, None);
+        let statements = script.statements;
+        assert_eq!(statements.len(), 5, "{statements:#?}");
+        assert_eq!(statements[0], "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */");
+        assert!(statements[2].ends_with("SELECT 1;\nEND"), "{statements:#?}");
+        assert!(statements[3].ends_with("END */"), "{statements:#?}");
+        assert_eq!(statements[4], "/*M!100100 SET @x = 1 */");
+    }
+
+    #[test]
+    fn a_mysql_terminator_is_matched_where_the_client_matches_it() {
+        // Glued to a word, in the middle of a line, and several on one line; never inside a
+        // string, a quoted name or a comment.
+        let sql = "DELIMITER $$\nSELECT 'a$$b', `c$$d` /* $$ */ FROM t$$SELECT 2$$ SELECT 3\n$$\n";
+        assert_eq!(
+            split(sql, Dialect::Mysql),
+            vec![
+                "SELECT 'a$$b', `c$$d` /* $$ */ FROM t",
+                "SELECT 2",
+                "SELECT 3"
+            ]
+        );
+        // A statement left open at the end runs as it is, as the client sends it.
+        assert_eq!(
+            split("DELIMITER //\nSELECT 1; SELECT 2", Dialect::Mysql),
+            vec!["SELECT 1; SELECT 2"]
+        );
+        // DELIMITER is a command only where a statement begins, first on its line.
+        assert_eq!(
+            split(
+                "SELECT\ndelimiter FROM t;\nSELECT 2 /* x */ ;",
+                Dialect::Mysql
+            ),
+            vec!["SELECT\ndelimiter FROM t", "SELECT 2"]
+        );
+        // Only DELIMITER lines and comments: nothing to run.
+        assert!(split("-- nothing\nDELIMITER //\nDELIMITER ;\n", Dialect::Mysql).is_empty());
+    }
+
+    #[test]
+    fn a_delimiter_line_that_sets_no_terminator_is_a_problem() {
+        for line in [
+            "DELIMITER",
+            "DELIMITER '//'",
+            "DELIMITER // extra",
+            "delimiter;",
+        ] {
+            let sql = format!("SELECT 1;\n{line}\nSELECT 2;\n");
+            let script = split_mysql(&sql);
+            assert_eq!(
+                script.problem,
+                Some(ScriptProblem::BadDelimiter {
+                    line: 2,
+                    text: line.to_string()
+                }),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_compound_body_cut_at_its_semicolons_is_found_and_a_simple_body_is_not() {
+        let cut = [
+            "CREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\nEND;",
+            // mysqldump's header, a label, and END with its label.
+            "CREATE DEFINER=`root`@`%` PROCEDURE p() l: BEGIN SELECT 1; END l;",
+            "CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END;",
+            "CREATE FUNCTION f() RETURNS INT BEGIN IF 1 THEN RETURN 1; END IF; RETURN 0; END;",
+            // A body that is one loop; a REPEAT closes with UNTIL after its last `;`.
+            "CREATE PROCEDURE p() REPEAT SET @n = @n + 1; UNTIL @n > 3 END REPEAT;",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM a; DELETE FROM b; END",
+        ];
+        for sql in cut {
+            let script = format!("CREATE TABLE a (id INT);\n{sql}\nSELECT 9;");
+            let script = split_mysql(&script);
+            assert!(
+                matches!(
+                    script.problem,
+                    Some(ScriptProblem::CompoundBody { line: 2, .. })
+                ),
+                "{sql}: {:?}",
+                script.problem
+            );
+        }
+        let message = split_mysql(cut[0]).problem.unwrap().to_string();
+        assert!(message.contains("`CREATE PROCEDURE p()`"), "{message}");
+        assert!(message.contains("DELIMITER //"), "{message}");
+        // Bodies of one statement hold no `;`: nothing is cut.
+        let simple = "CREATE FUNCTION f(a INT) RETURNS INT DETERMINISTIC\n  RETURN IF(a > 0, 1, CASE WHEN a = 0 THEN 0 ELSE -1 END);\n\
+                      CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET NEW.x = 1;\n\
+                      CREATE TABLE shifts (id INT, `end` INT);\n\
+                      SELECT `end` FROM shifts;";
+        let script = split_mysql(simple);
+        assert_eq!(script.problem, None);
+        assert_eq!(script.statements.len(), 4);
     }
 
     #[test]
