@@ -124,7 +124,10 @@ pub fn parse_mysql_type(reported: &str) -> ColumnType {
     match words.join(" ").as_str() {
         "float" => ColumnType::Float,
         "double" => ColumnType::Double,
-        "datetime" => ColumnType::Timestamp,
+        // Any precision: `datetime(6)` is what the models' timestamps are rendered as.
+        t if t == "datetime" || (t.starts_with("datetime(") && t.ends_with(')')) => {
+            ColumnType::Timestamp
+        }
         "longblob" | "blob" => ColumnType::Binary,
         "tinyint" => ColumnType::Other("TINYINT".into()),
         other => parse_type(other),
@@ -148,7 +151,9 @@ pub fn normalise_mysql_default(
         }
         let unescaped = unescape_quotes(raw);
         match unescaped.to_ascii_lowercase().as_str() {
-            "current_timestamp()" | "now()" => "CURRENT_TIMESTAMP".to_string(),
+            "current_timestamp()" | "current_timestamp(6)" | "now()" | "now(6)" => {
+                "CURRENT_TIMESTAMP".to_string()
+            }
             "curdate()" | "current_date()" => "CURRENT_DATE".to_string(),
             "curtime()" | "current_time()" => "CURRENT_TIME".to_string(),
             _ => unescaped,
@@ -329,6 +334,7 @@ mod tests {
         assert_eq!(parse_mysql_type("tinyint(1)"), ColumnType::Bool);
         assert_eq!(parse_mysql_type("varchar(30)"), ColumnType::Varchar(30));
         assert_eq!(parse_mysql_type("datetime"), ColumnType::Timestamp);
+        assert_eq!(parse_mysql_type("datetime(6)"), ColumnType::Timestamp);
         assert_eq!(parse_mysql_type("longblob"), ColumnType::Binary);
         assert_eq!(parse_mysql_type("float"), ColumnType::Float);
         assert_eq!(
@@ -352,6 +358,10 @@ mod tests {
         assert_eq!(read("0", &ColumnType::Bool, true).as_deref(), Some("FALSE"));
         assert_eq!(
             read("current_timestamp()", &ColumnType::Timestamp, true).as_deref(),
+            Some("CURRENT_TIMESTAMP")
+        );
+        assert_eq!(
+            read("current_timestamp(6)", &ColumnType::Timestamp, true).as_deref(),
             Some("CURRENT_TIMESTAMP")
         );
         assert_eq!(

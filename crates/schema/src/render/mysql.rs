@@ -207,8 +207,10 @@ fn create_table(table: &Table) -> String {
     }
     lines.extend(table.uniques.iter().map(unique_sql));
     lines.extend(table.checks.iter().map(check_sql));
+    // Text compares exactly, as on SQLite and PostgreSQL, whatever the database's default collation
+    // (which ignores case and accents: `adá@x.io` would equal `ada@x.io`).
     let mut out = format!(
-        "CREATE TABLE {} (\n    {}\n);\n",
+        "CREATE TABLE {} (\n    {}\n) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n",
         quote(&table.name),
         lines.join(",\n    ")
     );
@@ -233,6 +235,11 @@ fn column_sql(column: &Column, auto_increment: bool) -> String {
         // MariaDB 10.2+).
         if matches!(column.ty, ColumnType::Text | ColumnType::Binary) {
             let _ = write!(sql, " DEFAULT ({default})");
+        } else if column.ty == ColumnType::Timestamp
+            && default.eq_ignore_ascii_case("CURRENT_TIMESTAMP")
+        {
+            // The default's precision must be the column's.
+            sql.push_str(" DEFAULT CURRENT_TIMESTAMP(6)");
         } else {
             let _ = write!(sql, " DEFAULT {default}");
         }
@@ -251,8 +258,9 @@ fn type_sql(ty: &ColumnType) -> String {
         ColumnType::Float => "FLOAT".into(),
         ColumnType::Double => "DOUBLE".into(),
         ColumnType::Date => "DATE".into(),
-        // DATETIME, not TIMESTAMP: no time zone conversion, no 2038 limit, no automatic update.
-        ColumnType::Timestamp => "DATETIME".into(),
+        // DATETIME, not TIMESTAMP: no time zone conversion, no 2038 limit, no automatic update;
+        // with microseconds, as SQLite and PostgreSQL keep them (a bare DATETIME keeps seconds).
+        ColumnType::Timestamp => "DATETIME(6)".into(),
         ColumnType::Binary => "LONGBLOB".into(),
         ColumnType::Other(name) => name.clone(),
     }
