@@ -647,7 +647,9 @@ fn repair_records_an_edited_migrations_checksum_only_while_the_schema_matches() 
         1,
         &[
             "cannot record checksums for 1 migration edited since applied",
-            "column t01.name: the migrations build TEXT; the database has none",
+            // A hand-written script's text has the server's collation, said with its type.
+            "column t01.name: the migrations build TEXT COLLATE",
+            "; the database has none",
             "nothing was recorded",
             "db repair --force",
         ],
@@ -895,4 +897,43 @@ fn stored_programs_written_with_delimiter_are_created_and_called() {
         ),
         0
     );
+}
+
+/// A database whose timestamps keep whole seconds (a bare `DATETIME`) or whose text compares under
+/// another collation is not what the history builds: `db check` says so, column by column (as for
+/// a database the repository's first MySQL scripts built, before they declared `DATETIME(6)` and
+/// `utf8mb4_bin`; `db stamp` and `db repair` compare the same way), and `db diff` brings it back.
+#[test]
+fn timestamp_precision_and_text_collation_are_compared() {
+    let Some(database) = database("timestamp_precision_and_text_collation_are_compared") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    execute(
+        &database,
+        "ALTER TABLE `users` MODIFY COLUMN `created_at` DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;\
+         ALTER TABLE `users` MODIFY COLUMN `email` VARCHAR(320) COLLATE utf8mb4_general_ci NOT NULL;",
+    );
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_failure(1, &["check failed: 2 problems"]);
+    let lines = drift_lines(&check.stdout);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("column users.created_at")
+                && l.contains("the database has DATETIME")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("column users.email") && l.contains("utf8mb4_general_ci")),
+        "{lines:#?}"
+    );
+    // What db diff prints brings the columns back.
+    let diff = embedded(dir.path(), &database, &["db", "diff", HEAD]);
+    diff.expect_code(0);
+    execute(&database, &diff.stdout);
+    embedded(dir.path(), &database, &["db", "check"]).expect_code(0);
 }

@@ -220,10 +220,11 @@ pub fn built_by_postgres(
 
 /// What a replay into the fresh database `db` depends on besides the migrations: the server's
 /// version; the settings that change what DDL creates or how it reads back (the schema it creates
-/// in, the tablespace, encodings and collations, the time zone and styles constants in defaults
-/// are printed in); the extensions the server offers (a migration's `CREATE EXTENSION` installs
-/// their files); and everything the database's template put into it (its schema as introspection
-/// reads it, and the user-made schemas, types, functions and relations it holds).
+/// in, the tablespace, encodings and the database's locale, the time zone and styles constants in
+/// defaults are printed in); the roles (a migration may ask which exist); the extensions the
+/// server offers (a migration's `CREATE EXTENSION` installs their files); and everything the
+/// database's template put into it (its schema as introspection reads it, and the user-made
+/// schemas, types, functions, operators, casts and relations it holds).
 fn fresh_database(db: &mut Postgres) -> Result<String, MigrateError> {
     #[derive(diesel::QueryableByName)]
     struct Described {
@@ -231,13 +232,18 @@ fn fresh_database(db: &mut Postgres) -> Result<String, MigrateError> {
         server: String,
     }
     // Objects made after initdb have OIDs from 16384 (FirstNormalObjectId) on.
+    // A setting a server version lacks reads as NULL (`current_setting(name, true)`), which
+    // concat_ws leaves out; the database's own locale is read from its pg_database row, whatever
+    // that version's columns are (less what differs between any two fresh databases).
     const DESCRIBE: &str = "SELECT concat_ws(E'\\n', version(), current_user, \
-        current_setting('search_path'), current_setting('default_tablespace'), \
-        current_setting('default_table_access_method'), current_setting('server_encoding'), \
-        current_setting('lc_collate'), current_setting('lc_ctype'), current_setting('TimeZone'), \
-        current_setting('DateStyle'), current_setting('IntervalStyle'), \
-        current_setting('extra_float_digits'), current_setting('standard_conforming_strings'), \
-        current_setting('default_toast_compression'), \
+        (SELECT string_agg(format('%s=%s', s, current_setting(s, true)), ',') FROM unnest(ARRAY[\
+           'search_path', 'default_tablespace', 'default_table_access_method', 'server_encoding', \
+           'TimeZone', 'timezone_abbreviations', 'DateStyle', 'IntervalStyle', 'lc_monetary', \
+           'lc_numeric', 'extra_float_digits', 'standard_conforming_strings', \
+           'default_toast_compression', 'check_function_bodies']) s), \
+        (SELECT (to_jsonb(d) - 'oid' - 'datname' - 'datfrozenxid' - 'datminmxid')::text \
+           FROM pg_database d WHERE datname = current_database()), \
+        (SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles), \
         (SELECT string_agg(name || ' ' || coalesce(default_version, ''), ',' ORDER BY name) \
            FROM pg_available_extensions), \
         (SELECT string_agg(extname || ' ' || extversion, ',' ORDER BY extname) FROM pg_extension), \
@@ -248,10 +254,17 @@ fn fresh_database(db: &mut Postgres) -> Result<String, MigrateError> {
         (SELECT string_agg(format('%s.%s %s %s', n.nspname, t.typname, t.typtype, \
            format_type(t.typbasetype, t.typtypmod)), ',' ORDER BY n.nspname, t.typname) \
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid >= 16384), \
-        (SELECT string_agg(format('%s.%s(%s) %s', n.nspname, p.proname, \
-           pg_get_function_identity_arguments(p.oid), md5(p.prosrc)), ',' \
+        (SELECT string_agg(format('%s.%s(%s) %s %s %s', n.nspname, p.proname, \
+           pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.provolatile, \
+           md5(coalesce(p.prosrc, ''))), ',' \
            ORDER BY n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) \
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384)) AS server";
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384), \
+        (SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT format('%s %s %s', o.oprname, \
+           o.oprleft::regtype, o.oprright::regtype) AS x FROM pg_operator o WHERE o.oid >= 16384) q), \
+        (SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT format('%s %s %s', c.castsource::regtype, \
+           c.casttarget::regtype, c.castcontext) AS x FROM pg_cast c WHERE c.oid >= 16384) q), \
+        (SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT format('%s %s', o.opcname, \
+           o.opcintype::regtype) AS x FROM pg_opclass o WHERE o.oid >= 16384) q)) AS server";
     use diesel::RunQueryDsl;
     let described = diesel::sql_query(DESCRIBE)
         .get_result::<Described>(db.connection())

@@ -1083,7 +1083,7 @@ fn a_rebase_carries_mysql_files_along() {
     .unwrap();
     assert!(
         file_of(&widen, "up.mysql.sql")
-            .contains("ALTER TABLE `projects` MODIFY COLUMN `name` VARCHAR(300) NOT NULL;"),
+            .contains("ALTER TABLE `projects` MODIFY COLUMN `name` VARCHAR(300) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL;"),
         "{}",
         file_of(&widen, "up.mysql.sql")
     );

@@ -346,7 +346,8 @@ fn a_postgres_replay_is_kept_for_the_same_history_on_the_same_server() {
 /// Built from a kept database, only the tables a new migration changed are read again, the rest are
 /// taken from the kept schema; whatever the migration does, the result is exactly what a whole
 /// replay reads: a rebuilt table whose primary key others reference without naming columns, a new
-/// table referencing an unchanged one that way, renames, drops, triggers under another case.
+/// table referencing an unchanged one that way, renames, drops, triggers under another case, a
+/// name with a letter beyond ASCII.
 #[test]
 fn a_grown_history_reads_again_only_the_tables_it_changed() {
     let (_one, dir) = alone();
@@ -358,7 +359,8 @@ fn a_grown_history_reads_again_only_the_tables_it_changed() {
          CREATE INDEX books_title_idx ON books (title);\n\
          CREATE TABLE \"Shelves\" (id INTEGER PRIMARY KEY NOT NULL, label TEXT);\n\
          CREATE TRIGGER shelves_touch AFTER INSERT ON shelves BEGIN SELECT 1; END;\n\
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n\
+         CREATE TABLE \"Ärzte\" (id INTEGER PRIMARY KEY, name TEXT);",
     )];
     let whole = built_by(&base, &Target::Head).unwrap();
     assert_eq!(
@@ -384,6 +386,8 @@ fn a_grown_history_reads_again_only_the_tables_it_changed() {
          CREATE TRIGGER books_touch AFTER UPDATE ON BOOKS BEGIN SELECT 1; END;\n\
          CREATE UNIQUE INDEX shelves_label_key ON SHELVES (label);",
         "INSERT INTO notes (body) VALUES ('no schema change');",
+        // SQLite lower-cases ASCII letters alone: the table is still found by its name.
+        "ALTER TABLE \"Ärzte\" ADD COLUMN title TEXT;",
     ] {
         let history = grown(up);
         let built = built_by(&history, &Target::Head).unwrap();

@@ -124,10 +124,10 @@ pub fn parse_mysql_type(reported: &str) -> ColumnType {
     match words.join(" ").as_str() {
         "float" => ColumnType::Float,
         "double" => ColumnType::Double,
-        // Any precision: `datetime(6)` is what the models' timestamps are rendered as.
-        t if t == "datetime" || (t.starts_with("datetime(") && t.ends_with(')')) => {
-            ColumnType::Timestamp
-        }
+        // The models' timestamps keep microseconds, as on SQLite and PostgreSQL: a bare DATETIME
+        // (whole seconds) or another precision is another type, which a comparison shows.
+        "datetime(6)" => ColumnType::Timestamp,
+        t if t.starts_with("datetime") => ColumnType::Other(t.to_ascii_uppercase()),
         "longblob" | "blob" => ColumnType::Binary,
         "tinyint" => ColumnType::Other("TINYINT".into()),
         other => parse_type(other),
@@ -333,8 +333,11 @@ mod tests {
         assert_eq!(parse_mysql_type("smallint(6)"), ColumnType::SmallInt);
         assert_eq!(parse_mysql_type("tinyint(1)"), ColumnType::Bool);
         assert_eq!(parse_mysql_type("varchar(30)"), ColumnType::Varchar(30));
-        assert_eq!(parse_mysql_type("datetime"), ColumnType::Timestamp);
         assert_eq!(parse_mysql_type("datetime(6)"), ColumnType::Timestamp);
+        assert_eq!(
+            parse_mysql_type("datetime"),
+            ColumnType::Other("DATETIME".into())
+        );
         assert_eq!(parse_mysql_type("longblob"), ColumnType::Binary);
         assert_eq!(parse_mysql_type("float"), ColumnType::Float);
         assert_eq!(

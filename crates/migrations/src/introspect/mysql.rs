@@ -13,7 +13,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, QueryableByName, RunQueryDsl};
 
 use workhub_schema::reported::{normalise_mysql_default, parse_mysql_type};
-use workhub_schema::{squash, Action, Check, Column, ForeignKey, Index, Schema, Table, Unique};
+use workhub_schema::{
+    squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique,
+};
 
 use super::IGNORED_TABLES;
 
@@ -56,6 +58,8 @@ struct ColumnRow {
     dflt: Option<String>,
     #[diesel(sql_type = Text)]
     extra: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    collation: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -118,8 +122,8 @@ pub fn mysql(conn: &mut MysqlConnection) -> Result<Schema, diesel::result::Error
         .collect();
     let columns: Vec<ColumnRow> = diesel::sql_query(
         "SELECT TABLE_NAME AS tbl, COLUMN_NAME AS name, COLUMN_TYPE AS ty, \
-         CAST(IS_NULLABLE = 'YES' AS SIGNED) AS nullable, COLUMN_DEFAULT AS dflt, EXTRA AS extra \
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+         CAST(IS_NULLABLE = 'YES' AS SIGNED) AS nullable, COLUMN_DEFAULT AS dflt, EXTRA AS extra, \
+         COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
          ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
     .load(conn)?;
@@ -127,7 +131,20 @@ pub fn mysql(conn: &mut MysqlConnection) -> Result<Schema, diesel::result::Error
         let Some(table) = tables.get_mut(&row.tbl) else {
             continue;
         };
-        let ty = parse_mysql_type(&row.ty);
+        let ty = match (parse_mysql_type(&row.ty), row.collation.as_deref()) {
+            // The models' text compares exactly (`utf8mb4_bin`, as the MySQL renderer declares
+            // every table): text under any other collation is another type, which a comparison
+            // shows (under a case- and accent-insensitive one `adá@x.io` equals `ada@x.io`).
+            (ColumnType::Text | ColumnType::Varchar(_), Some(collation))
+                if collation != "utf8mb4_bin" =>
+            {
+                ColumnType::Other(format!(
+                    "{} COLLATE {collation}",
+                    row.ty.to_ascii_uppercase()
+                ))
+            }
+            (ty, _) => ty,
+        };
         let extra = row.extra.to_ascii_lowercase();
         let mut column = Column::new(&row.name, ty, row.nullable != 0);
         if !extra.contains("auto_increment") {

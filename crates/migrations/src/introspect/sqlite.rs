@@ -94,7 +94,8 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Schema, diesel::result::Err
 }
 
 /// What a table's schema is read from: its rows of `sqlite_master` (the table's, its indexes' and
-/// its triggers'), grouped by the lower-cased name of the table they belong to. SQLite keeps each
+/// its triggers'), grouped by the name of the table they belong to, lower-cased as SQLite's
+/// `lower()` does (ASCII letters only, so that the names the queries restrict to are the same). SQLite keeps each
 /// object's `CREATE` statement there, rewritten by every `ALTER`, and answers every pragma the
 /// introspection asks from those statements alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +121,10 @@ pub fn catalog(conn: &mut SqliteConnection) -> Result<Catalog, diesel::result::E
     .load(conn)?;
     let mut grouped: BTreeMap<String, Vec<CatalogRow>> = BTreeMap::new();
     for row in rows {
-        grouped.entry(row.tbl.to_lowercase()).or_default().push(row);
+        grouped
+            .entry(row.tbl.to_ascii_lowercase())
+            .or_default()
+            .push(row);
     }
     Ok(Catalog(grouped))
 }
@@ -139,7 +143,7 @@ impl Catalog {
                         && row.name[..6].eq_ignore_ascii_case("sqlite"))
                     && !IGNORED_TABLES.contains(&row.name.as_str())
             })
-            .map(|row| row.name.to_lowercase())
+            .map(|row| row.name.to_ascii_lowercase())
             .collect()
     }
 }
@@ -157,7 +161,7 @@ pub fn sqlite_since(
     let previous_tables: BTreeSet<String> = previous
         .tables
         .iter()
-        .map(|t| t.name.to_lowercase())
+        .map(|t| t.name.to_ascii_lowercase())
         .collect();
     if before.tables() != previous_tables {
         return sqlite(conn);
@@ -177,16 +181,16 @@ pub fn sqlite_since(
             table
                 .foreign_keys
                 .iter()
-                .any(|fk| changed.contains(&fk.references.to_lowercase()))
+                .any(|fk| changed.contains(&fk.references.to_ascii_lowercase()))
         })
-        .map(|table| table.name.to_lowercase())
+        .map(|table| table.name.to_ascii_lowercase())
         .collect();
     changed.extend(referencing);
     let reread = read(conn, Some(&changed))?;
     let kept = previous
         .tables
         .iter()
-        .filter(|table| !changed.contains(&table.name.to_lowercase()))
+        .filter(|table| !changed.contains(&table.name.to_ascii_lowercase()))
         .cloned();
     Ok(Schema::new(kept.chain(reread.tables).collect()))
 }

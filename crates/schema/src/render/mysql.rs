@@ -225,6 +225,11 @@ fn column_sql(column: &Column, auto_increment: bool) -> String {
         return format!("{} BIGINT NOT NULL AUTO_INCREMENT", quote(&column.name));
     }
     let mut sql = format!("{} {}", quote(&column.name), type_sql(&column.ty));
+    if matches!(column.ty, ColumnType::Text | ColumnType::Varchar(_)) {
+        // Said on the column too: a `MODIFY` of a table made under another default (an older
+        // script's, the server's) brings the column to exact comparison as well.
+        sql.push_str(" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    }
     sql.push_str(if column.nullable {
         " NULL"
     } else {
@@ -310,7 +315,7 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains("UPDATE `tasks` SET `title` = '' WHERE `title` IS NULL;\nALTER TABLE `tasks` MODIFY COLUMN `title` VARCHAR(200) NOT NULL DEFAULT '';"),
+            sql.contains("UPDATE `tasks` SET `title` = '' WHERE `title` IS NULL;\nALTER TABLE `tasks` MODIFY COLUMN `title` VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '';"),
             "{sql}"
         );
         assert!(
