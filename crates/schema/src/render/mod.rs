@@ -277,6 +277,11 @@ pub fn quote(name: &str) -> String {
 }
 
 pub(crate) fn column_list(columns: &[String]) -> String {
+    quoted_list(columns, quote)
+}
+
+/// `columns`, each quoted by `quote` (the dialect's identifier quoting), comma-separated.
+pub(crate) fn quoted_list(columns: &[String], quote: fn(&str) -> String) -> String {
     columns
         .iter()
         .map(|c| quote(c))
@@ -315,12 +320,17 @@ pub(crate) fn unique_sql(unique: &Unique) -> String {
 
 /// A `FOREIGN KEY` table constraint with its actions (NO ACTION, the default, left out).
 pub(crate) fn foreign_key_sql(fk: &ForeignKey) -> String {
+    foreign_key_quoted(fk, quote)
+}
+
+/// [`foreign_key_sql`] with the names quoted by `quote`.
+pub(crate) fn foreign_key_quoted(fk: &ForeignKey, quote: fn(&str) -> String) -> String {
     let mut sql = format!(
         "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
         quote(&fk.name),
-        column_list(&fk.columns),
+        quoted_list(&fk.columns, quote),
         quote(&fk.references),
-        column_list(&fk.referenced_columns)
+        quoted_list(&fk.referenced_columns, quote)
     );
     for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
         if action != Default::default() {

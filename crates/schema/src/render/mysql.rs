@@ -138,11 +138,7 @@ pub fn quote(name: &str) -> String {
 }
 
 fn column_list(columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| quote(c))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::quoted_list(columns, quote)
 }
 
 fn drop_foreign_key(table: &str, name: &str) -> String {
@@ -172,19 +168,7 @@ fn unique_sql(unique: &Unique) -> String {
 }
 
 fn foreign_key_sql(fk: &ForeignKey) -> String {
-    let mut sql = format!(
-        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-        quote(&fk.name),
-        column_list(&fk.columns),
-        quote(&fk.references),
-        column_list(&fk.referenced_columns)
-    );
-    for (event, action) in [("DELETE", fk.on_delete), ("UPDATE", fk.on_update)] {
-        if action != Default::default() {
-            let _ = write!(sql, " ON {event} {}", action.sql());
-        }
-    }
-    sql
+    super::foreign_key_quoted(fk, quote)
 }
 
 fn check_sql(check: &Check) -> String {
