@@ -740,8 +740,34 @@ fn bad_requests(server: &Server) {
         &json!({"email": ["a"], "password": "password-123", "display_name": "A"}),
     );
     assert_eq!(response.json()["error"]["field"], "email");
-    let response = server.call("POST", "/projects", Some(&token), Some("[1, 2]"));
-    assert_eq!(response.error(422), "validation");
+    // A body that is JSON but not an object: 422 naming the body, on every route that takes one,
+    // and nothing changes. serde would otherwise read `["P"]` as a project named P, and `[]` as
+    // a PATCH that sends no fields.
+    let before = server.get(&format!("/projects/{pid}"), &token).json();
+    for (method, path) in [
+        ("POST", "/projects".to_string()),
+        ("PATCH", format!("/projects/{pid}")),
+        ("POST", tasks.clone()),
+        ("POST", format!("/projects/{pid}/invitations")),
+        ("POST", "/auth/login".to_string()),
+        ("POST", "/auth/register".to_string()),
+    ] {
+        for body in ["[]", "[1, 2]", "[\"P\"]", "\"P\"", "7", "null", " [ ] "] {
+            let response = server.call(method, &path, Some(&token), Some(body));
+            assert_eq!(response.error(422), "validation", "{method} {path} {body}");
+            assert_eq!(
+                response.json()["error"]["field"],
+                "body",
+                "{method} {path} {body}"
+            );
+        }
+    }
+    assert_eq!(
+        server.get(&format!("/projects/{pid}"), &token).json(),
+        before
+    );
+    let projects = server.get("/projects", &token).json();
+    assert_eq!(projects["items"].as_array().unwrap().len(), 1, "{projects}");
     let response = server.patch(
         &format!("/projects/{pid}"),
         &token,

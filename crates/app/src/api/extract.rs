@@ -1,6 +1,7 @@
 //! Request extractors whose failures answer in the API's error shape: [`ApiJson`] (malformed JSON
-//! -> 400, wrong types or unknown fields -> 422 naming the field, body over the limit -> 413, not
-//! JSON -> 415, NUL in any string -> 422 naming it) and the `null`-aware PATCH fields.
+//! -> 400, wrong types, unknown fields or a body that is not an object -> 422 naming the field,
+//! body over the limit -> 413, not JSON -> 415, NUL in any string -> 422 naming it) and the
+//! `null`-aware PATCH fields.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -62,6 +63,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("the body is not valid JSON: {err}"),
         )
     };
+    // serde's derived structs also accept a JSON array, by position; every body here is an object.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(malformed)?;
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
