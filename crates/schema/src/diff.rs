@@ -383,6 +383,11 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
 }
 
 fn diff_table(old: &Table, new: &Table, changes: &mut Vec<Change>) {
+    // Most tables are unchanged; every comparison below finds its match in an equal table, so one
+    // structural comparison answers for them (a change to 1 table of 2,000 is the usual case).
+    if old == new {
+        return;
+    }
     let table = || new.name.clone();
     // Dropped indexes and constraints first: a column cannot go while an index still names it.
     for index in &old.indexes {

@@ -24,11 +24,14 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
     let mut schema = schema.clone();
     // MySQL takes a foreign key only between columns of one integer type: a column referencing a
     // table's integer key is that key's BIGINT too.
-    let auto_keys: Vec<(String, String)> = schema
-        .tables
-        .iter()
-        .filter_map(|t| t.auto_key().map(|c| (t.name.clone(), c.name.clone())))
-        .collect();
+    let auto_keys: std::collections::HashSet<(String, String)> = match dialect {
+        Dialect::Mysql => schema
+            .tables
+            .iter()
+            .filter_map(|t| t.auto_key().map(|c| (t.name.clone(), c.name.clone())))
+            .collect(),
+        Dialect::Sqlite | Dialect::Postgres => Default::default(),
+    };
     for table in &mut schema.tables {
         if dialect == Dialect::Mysql {
             let widened: Vec<String> = table
