@@ -4,7 +4,8 @@
 //! a statement that fails halfway and the two ways past it (`--resume`, `repair`), stored programs
 //! written with `DELIMITER`, the schema read back (drift shown by `db check` and undone by what `db
 //! diff` prints, `db stamp` and `db repair` verified, a database with tables and no history adopted),
-//! and the refusals. MySQL commits DDL as it runs, so these tests look at what
+//! a `mariadb-dump` backup restored into another database (after a clean run and after a failed
+//! one), and the refusals. MySQL commits DDL as it runs, so these tests look at what
 //! took effect as well as at what the history says. Each test creates and drops its own database;
 //! with no server they print a visible skip notice (and fail under CI=true).
 #![cfg(feature = "mysql")]
@@ -936,4 +937,172 @@ fn timestamp_precision_and_text_collation_are_compared() {
     diff.expect_code(0);
     execute(&database, &diff.stdout);
     embedded(dir.path(), &database, &["db", "check"]).expect_code(0);
+}
+
+/// The MariaDB/MySQL client tool named first of `names` that is installed, with the options that
+/// reach `database`'s server (from its URL: user, password, host, port), or `None` after a visible
+/// skip notice (a failure under CI=true, whose `.ci/run` installs them).
+fn client_tool(
+    test: &str,
+    names: &[&str],
+    database: &TemporaryMysqlDatabase,
+) -> Option<std::process::Command> {
+    let Some(program) = names.iter().find(|name| {
+        std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    }) else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+            "{test}: none of {names:?} is installed, and CI=true requires them"
+        );
+        workhub_migrations::testing::skipped(&format!(
+            "SKIPPED {test}: none of {names:?} is installed (apt-get install mariadb-client)"
+        ));
+        return None;
+    };
+    // mysql://user[:password]@host[:port]/name
+    let raw = url(database);
+    let rest = raw.trim_start_matches("mysql://");
+    let (authority, name) = rest.split_once('/').expect("a database in the URL");
+    let name = name.split('?').next().unwrap_or(name);
+    let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("root", authority));
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (host, port) = host.split_once(':').unwrap_or((host, "3306"));
+    let mut command = std::process::Command::new(program);
+    command.args(["--protocol=TCP", "-h", host, "-P", port, "-u", user]);
+    if !password.is_empty() {
+        command.arg(format!("-p{password}"));
+    }
+    command.arg(name);
+    Some(command)
+}
+
+/// `mariadb-dump` of `from` loaded into `into` with the `mariadb` client, as an operator backs up a
+/// database and restores it elsewhere; `None` (after a skip notice) without the tools.
+fn dump_and_restore(
+    test: &str,
+    from: &TemporaryMysqlDatabase,
+    into: &TemporaryMysqlDatabase,
+) -> Option<()> {
+    let mut dump = client_tool(test, &["mariadb-dump", "mysqldump"], from)?;
+    let dumped = dump
+        .args(["--single-transaction", "--routines", "--triggers"])
+        .output()
+        .expect("run the dump tool");
+    assert!(
+        dumped.status.success(),
+        "dump: {}",
+        String::from_utf8_lossy(&dumped.stderr)
+    );
+    let mut load = client_tool(test, &["mariadb", "mysql"], into)?;
+    let mut child = load
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the client");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&dumped.stdout)
+        .unwrap();
+    let loaded = child.wait_with_output().unwrap();
+    assert!(
+        loaded.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    Some(())
+}
+
+#[test]
+fn a_backup_restored_into_another_database_is_where_the_original_was() {
+    let test = "a_backup_restored_into_another_database_is_where_the_original_was";
+    let (Some(original), Some(restored)) = (database(test), database(test)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &original, &["db", "upgrade"]).expect_code(0);
+    execute(
+        &original,
+        "INSERT INTO users (email, password_hash, display_name) VALUES ('adá@x.io', 'h', 'Adá');\n\
+         INSERT INTO projects (owner_id, name) VALUES (LAST_INSERT_ID(), 'P');",
+    );
+    dump_and_restore(test, &original, &restored).expect("dump and restore");
+    // The restored database is at the same revision, with the same rows, and its schema is what
+    // the migrations build: the dump kept microsecond timestamps and exact text.
+    let current = embedded(dir.path(), &restored, &["db", "current"]);
+    current.expect_code(0);
+    assert!(current.stdout.contains("head"), "{}", current.stdout);
+    embedded(dir.path(), &restored, &["db", "check"]).expect_code(0);
+    let up = embedded(dir.path(), &restored, &["db", "upgrade"]);
+    up.expect_code(0);
+    assert!(up.stdout.contains("Nothing to apply"), "{}", up.stdout);
+    assert_eq!(
+        scalar(
+            &restored,
+            "SELECT COUNT(*) FROM users WHERE email = 'adá@x.io'"
+        ),
+        1
+    );
+    // Exact text survived: another address differing only by its accent is another user.
+    execute(
+        &restored,
+        "INSERT INTO users (email, password_hash, display_name) VALUES ('ada@x.io', 'h', 'Ada')",
+    );
+    assert_eq!(scalar(&restored, "SELECT COUNT(*) FROM users"), 2);
+    assert_eq!(scalar(&restored, "SELECT COUNT(*) FROM projects"), 1);
+    // It migrates on its own from there: down one and up again keep the rows of the tables it keeps.
+    embedded(dir.path(), &restored, &["db", "downgrade", "-1"]).expect_code(0);
+    embedded(dir.path(), &restored, &["db", "upgrade"]).expect_code(0);
+    assert_eq!(scalar(&restored, "SELECT COUNT(*) FROM projects"), 1);
+    // The original is untouched by all this.
+    embedded(dir.path(), &original, &["db", "check"]).expect_code(0);
+}
+
+#[test]
+fn a_backup_taken_after_a_failed_run_restores_its_record_and_the_way_past_it() {
+    let test = "a_backup_taken_after_a_failed_run_restores_its_record_and_the_way_past_it";
+    let (Some(original), Some(restored)) = (database(test), database(test)) else {
+        return;
+    };
+    let fixture = mysql_steps(1);
+    let folder = "2024-01-01-000002_three_steps";
+    let broken = "CREATE TABLE a (id BIGINT PRIMARY KEY);\n\
+                  INSERT INTO missing VALUES (1);\n\
+                  CREATE TABLE c (id BIGINT PRIMARY KEY);\n";
+    mysql_migration(
+        &fixture,
+        folder,
+        broken,
+        Some("DROP TABLE c;\nDROP TABLE a;\n"),
+    );
+    on(&fixture, &original, &["db", "upgrade"]).expect_failure(1, &[folder, "statement 2 failed"]);
+    dump_and_restore(test, &original, &restored).expect("dump and restore");
+    // The restored database refuses as the original does, with the same account of what took effect.
+    on(&fixture, &restored, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            folder,
+            "statement 1 of its 3 statements took effect",
+            "statement 2 failed",
+            "--resume",
+        ],
+    );
+    assert!(table_exists(&restored, "a"));
+    assert!(!table_exists(&restored, "c"));
+    // And is resumed from the failed statement once it is fixed.
+    let path = fixture.migrations().join(folder).join("up.mysql.sql");
+    std::fs::write(
+        &path,
+        broken.replace("INSERT INTO missing VALUES (1)", "DO 0"),
+    )
+    .unwrap();
+    on(&fixture, &restored, &["db", "upgrade", "--resume"]).expect_code(0);
+    assert!(table_exists(&restored, "c"));
+    assert_eq!(applied(&restored), 2);
+    on(&fixture, &restored, &["db", "check"]).expect_code(0);
 }
