@@ -932,8 +932,51 @@ fn timestamp_precision_and_text_collation_are_compared() {
         "{lines:#?}"
     );
     // What db diff prints brings the columns back.
-    let diff = embedded(dir.path(), &database, &["db", "diff", HEAD]);
+    run_what_diff_prints(dir.path(), &database);
+}
+
+/// Runs what `db diff` prints for the head on `database`, and asserts that `db check` finds it
+/// what its migrations build after that.
+fn run_what_diff_prints(dir: &std::path::Path, database: &TemporaryMysqlDatabase) {
+    let diff = embedded(dir, database, &["db", "diff", HEAD]);
     diff.expect_code(0);
-    execute(&database, &diff.stdout);
-    embedded(dir.path(), &database, &["db", "check"]).expect_code(0);
+    execute(database, &diff.stdout);
+    let check = embedded(dir, database, &["db", "check"]);
+    prints(&check, "its schema is what its applied migrations build");
+}
+
+/// An index or a unique constraint over a prefix of a column (`email(10)`) is not the one over
+/// the whole column the migrations build: `db check` names both, and what `db diff` prints puts
+/// the whole-column ones back.
+#[test]
+fn a_key_over_a_column_prefix_is_not_the_whole_columns() {
+    let Some(database) = database("a_key_over_a_column_prefix_is_not_the_whole_columns") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    execute(
+        &database,
+        "DROP INDEX `project_invitations_email_idx` ON `project_invitations`;\
+         CREATE INDEX `project_invitations_email_idx` ON `project_invitations` (`email`(10));\
+         ALTER TABLE `users` DROP INDEX `users_email_key`;\
+         ALTER TABLE `users` ADD CONSTRAINT `users_email_key` UNIQUE (`email`(20));",
+    );
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_code(1);
+    let lines = drift_lines(&check.stdout);
+    assert!(
+        lines.iter().any(|l| l.ends_with(
+            "index project_invitations_email_idx on project_invitations: the migrations build \
+             (email); the database has (email(10))"
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("unique constraint on users (email(20))")),
+        "{lines:#?}"
+    );
+    run_what_diff_prints(dir.path(), &database);
 }

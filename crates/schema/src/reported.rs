@@ -267,6 +267,28 @@ fn unescape_quotes(text: &str) -> String {
     out
 }
 
+/// A key or index part over the first `length` characters (bytes, of a binary column) of `column`,
+/// as MySQL writes it and reports it (`STATISTICS.SUB_PART`): `name(10)`. The models declare no
+/// prefix, so such a part never equals a whole column's.
+pub fn prefix_part(column: &str, length: u64) -> String {
+    format!("{column}({length})")
+}
+
+/// A key or index part as its column and, for a [`prefix_part`], the prefix's length.
+pub fn split_prefix(part: &str) -> (&str, Option<&str>) {
+    match part
+        .strip_suffix(')')
+        .and_then(|rest| rest.rsplit_once('('))
+    {
+        Some((column, length))
+            if !length.is_empty() && length.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (column, Some(length))
+        }
+        _ => (part, None),
+    }
+}
+
 /// Whether a check's expression as MySQL or MariaDB reports it (`CHECK_CLAUSE`: identifiers
 /// backquoted, keywords lower-cased, its own spacing, some functions renamed) is `declared`: compared
 /// token by token. A check the server rewrites further (dropping redundant parentheses, `NOT (a = b)`
@@ -493,6 +515,15 @@ mod tests {
         for number in ["0", "-3", "+1", "1.", ".5", "2e3", "2E-3"] {
             assert!(is_number(number), "{number}");
         }
+    }
+
+    #[test]
+    fn prefix_parts_split_into_their_column_and_length() {
+        assert_eq!(prefix_part("name", 10), "name(10)");
+        assert_eq!(split_prefix("name(10)"), ("name", Some("10")));
+        assert_eq!(split_prefix("name"), ("name", None));
+        assert_eq!(split_prefix("(expression)"), ("(expression)", None));
+        assert_eq!(split_prefix("f(x)"), ("f(x)", None));
     }
 
     #[test]

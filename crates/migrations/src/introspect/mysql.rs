@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, QueryableByName, RunQueryDsl};
 
-use workhub_schema::reported::{normalise_mysql_default, parse_mysql_type};
+use workhub_schema::reported::{normalise_mysql_default, parse_mysql_type, prefix_part};
 use workhub_schema::{
     squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique,
 };
@@ -72,6 +72,8 @@ struct IndexRow {
     non_unique: i64,
     #[diesel(sql_type = Nullable<Text>)]
     col: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    sub_part: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -159,7 +161,8 @@ pub fn mysql(conn: &mut MysqlConnection) -> Result<Schema, diesel::result::Error
     }
     let indexes: Vec<IndexRow> = diesel::sql_query(
         "SELECT TABLE_NAME AS tbl, INDEX_NAME AS name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, \
-         COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+         COLUMN_NAME AS col, CAST(SUB_PART AS SIGNED) AS sub_part FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() \
          ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
     )
     .load(conn)?;
@@ -168,10 +171,13 @@ pub fn mysql(conn: &mut MysqlConnection) -> Result<Schema, diesel::result::Error
         let entry = keyed
             .entry((row.tbl, row.name))
             .or_insert_with(|| (row.non_unique == 0, Vec::new()));
-        // A functional index's part has no column; the models declare none of those.
-        entry
-            .1
-            .push(row.col.unwrap_or_else(|| "(expression)".into()));
+        // A functional index's part has no column, and a prefix part covers the start of one; the
+        // models declare neither.
+        entry.1.push(match (row.col, row.sub_part) {
+            (None, _) => "(expression)".into(),
+            (Some(col), Some(length)) => prefix_part(&col, length.unsigned_abs()),
+            (Some(col), None) => col,
+        });
     }
     let foreign_keys: Vec<ForeignKeyRow> = diesel::sql_query(
         "SELECT k.TABLE_NAME AS tbl, k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS col, \
