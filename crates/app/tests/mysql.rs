@@ -899,10 +899,11 @@ fn stored_programs_written_with_delimiter_are_created_and_called() {
     );
 }
 
-/// A database whose timestamps keep whole seconds (a bare `DATETIME`) or whose text compares under
-/// another collation is not what the history builds: `db check` says so, column by column (as for
-/// a database the repository's first MySQL scripts built, before they declared `DATETIME(6)` and
-/// `utf8mb4_bin`; `db stamp` and `db repair` compare the same way), and `db diff` brings it back.
+/// A database whose timestamps keep whole seconds (a bare `DATETIME`), whose text compares under
+/// another collation or whose `project_members.role` is a `VARCHAR(20)` is not what the history
+/// builds: `db check` says so, column by column (as for a database the repository's first MySQL
+/// scripts built, before they declared `DATETIME(6)`, `utf8mb4_bin` and a `TEXT` role; `db stamp`
+/// and `db repair` compare the same way), and `db diff` brings it back.
 #[test]
 fn timestamp_precision_and_text_collation_are_compared() {
     let Some(database) = database("timestamp_precision_and_text_collation_are_compared") else {
@@ -913,10 +914,11 @@ fn timestamp_precision_and_text_collation_are_compared() {
     execute(
         &database,
         "ALTER TABLE `users` MODIFY COLUMN `created_at` DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;\
-         ALTER TABLE `users` MODIFY COLUMN `email` VARCHAR(320) COLLATE utf8mb4_general_ci NOT NULL;",
+         ALTER TABLE `users` MODIFY COLUMN `email` VARCHAR(320) COLLATE utf8mb4_general_ci NOT NULL;\
+         ALTER TABLE `project_members` MODIFY COLUMN `role` VARCHAR(20) NOT NULL DEFAULT 'member';",
     );
     let check = embedded(dir.path(), &database, &["db", "check"]);
-    check.expect_failure(1, &["check failed: 2 problems"]);
+    check.expect_failure(1, &["check failed: 3 problems"]);
     let lines = drift_lines(&check.stdout);
     assert!(
         lines
@@ -929,6 +931,13 @@ fn timestamp_precision_and_text_collation_are_compared() {
         lines
             .iter()
             .any(|l| l.contains("column users.email") && l.contains("utf8mb4_general_ci")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "column project_members.role: the migrations build TEXT NOT NULL DEFAULT 'member'; \
+             the database has VARCHAR(20)"
+        )),
         "{lines:#?}"
     );
     // What db diff prints brings the columns back.
