@@ -152,10 +152,11 @@ fn the_repository_history_goes_up_and_down_on_mysql() {
     assert!(!current.stdout.contains("UNFINISHED"), "{}", current.stdout);
     let check = embedded(dir.path(), &database, &["db", "check"]);
     check.expect_code(0);
+    // The models are compared with what the history's MySQL SQL builds too.
     assert!(
-        check
-            .stdout
-            .contains("its schema is what its applied migrations build"),
+        check.stdout.contains(
+            "the models match the migrations, and its schema is what its applied migrations build"
+        ),
         "{}",
         check.stdout
     );
@@ -952,6 +953,53 @@ fn run_what_diff_prints(dir: &std::path::Path, database: &TemporaryMysqlDatabase
     execute(database, &diff.stdout);
     let check = embedded(dir, database, &["db", "check"]);
     prints(&check, "its schema is what its applied migrations build");
+}
+
+/// The marker of a line saying what the history's MySQL SQL builds is not the models.
+const NOT_THE_MODELS: &str = "on MySQL the migrations do not build the models; they would need: ";
+
+/// `db check` compares the models with what the history's MySQL SQL builds, not only with its SQLite
+/// replay: an `up.mysql.sql` that leaves out a column the models have is named, before the history
+/// is applied (a replay of its own) and after (the live comparison's replay, reused).
+#[test]
+fn check_compares_the_models_with_what_the_mysql_sql_builds() {
+    let Some(database) = database("check_compares_the_models_with_what_the_mysql_sql_builds")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_own_history();
+    let script = fixture
+        .migrations()
+        .join("2026-12-01-143036_project_invitations")
+        .join("up.mysql.sql");
+    let sql = std::fs::read_to_string(&script).unwrap();
+    let stale = sql.replace("    `declined_at` DATETIME(6) NULL,\n", "");
+    assert_ne!(stale, sql, "the script declares declined_at");
+    std::fs::write(&script, stale).unwrap();
+    let named = |run: &Run| {
+        let lines: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|line| line.contains(NOT_THE_MODELS))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line per difference: {}", run.all());
+        assert!(
+            lines[0].contains("added column project_invitations.declined_at"),
+            "{lines:#?}"
+        );
+    };
+    let pending = on(&fixture, &database, &["db", "check"]);
+    pending.expect_code(1);
+    named(&pending);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    let check = on(&fixture, &database, &["db", "check"]);
+    check.expect_failure(1, &["check failed: 1 problem", "db create NAME"]);
+    named(&check);
+    assert!(
+        drift_lines(&check.stdout).is_empty(),
+        "the database is what its migrations build: {}",
+        check.stdout
+    );
 }
 
 /// An index or a unique constraint over a prefix of a column (`email(10)`) is not the one over
