@@ -2,7 +2,7 @@
 -- MySQL commits each statement as it runs: workhub records how far the migration got, and a run
 -- that stops halfway is resumed (`workhub db upgrade --resume`) or repaired (`workhub db repair`).
 -- MySQL indexes no TEXT column without a prefix length, so the columns that are keyed or indexed
--- (token_hash, role, status) are VARCHAR here; a TEXT default is an expression, in parentheses.
+-- (token_hash, status) are VARCHAR here; a TEXT default is an expression, in parentheses.
 -- As on SQLite and PostgreSQL: timestamps keep microseconds (DATETIME(6); a bare DATETIME keeps
 -- whole seconds), and text compares exactly (utf8mb4_bin, whatever the database's default: a
 -- case- and accent-insensitive collation would make `adá@x.io` the same email as `ada@x.io`).
@@ -41,7 +41,7 @@ CREATE INDEX `sessions_user_id_idx` ON `sessions` (`user_id`);
 CREATE TABLE `project_members` (
     `project_id` BIGINT NOT NULL,
     `user_id` BIGINT NOT NULL,
-    `role` VARCHAR(20) NOT NULL DEFAULT 'member',
+    `role` TEXT NOT NULL DEFAULT ('member'),
     `created_at` DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     PRIMARY KEY (`project_id`, `user_id`),
     CONSTRAINT `project_members_project_id_fkey` FOREIGN KEY (`project_id`) REFERENCES `projects` (`id`) ON DELETE CASCADE,

@@ -234,20 +234,7 @@ fn targets_name_adopted_folders_by_diesels_version_their_folder_or_their_name() 
 
 #[test]
 fn a_directory_holding_workhubs_own_history_is_still_compared_with_the_models() {
-    let fixture = Fixture::new();
-    let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    for folder in std::fs::read_dir(&own).unwrap() {
-        let folder = folder.unwrap();
-        if !folder.file_type().unwrap().is_dir() {
-            continue;
-        }
-        let copy = fixture.migrations().join(folder.file_name());
-        std::fs::create_dir_all(&copy).unwrap();
-        for file in std::fs::read_dir(folder.path()).unwrap() {
-            let file = file.unwrap();
-            std::fs::copy(file.path(), copy.join(file.file_name())).unwrap();
-        }
-    }
+    let fixture = Fixture::with_own_history();
     fixture.ok(&["db", "upgrade"]);
     let check = fixture.ok(&["db", "check"]);
     assert!(

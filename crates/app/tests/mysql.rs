@@ -153,10 +153,11 @@ fn the_repository_history_goes_up_and_down_on_mysql() {
     assert!(!current.stdout.contains("UNFINISHED"), "{}", current.stdout);
     let check = embedded(dir.path(), &database, &["db", "check"]);
     check.expect_code(0);
+    // The models are compared with what the history's MySQL SQL builds too.
     assert!(
-        check
-            .stdout
-            .contains("its schema is what its applied migrations build"),
+        check.stdout.contains(
+            "the models match the migrations, and its schema is what its applied migrations build"
+        ),
         "{}",
         check.stdout
     );
@@ -900,10 +901,11 @@ fn stored_programs_written_with_delimiter_are_created_and_called() {
     );
 }
 
-/// A database whose timestamps keep whole seconds (a bare `DATETIME`) or whose text compares under
-/// another collation is not what the history builds: `db check` says so, column by column (as for
-/// a database the repository's first MySQL scripts built, before they declared `DATETIME(6)` and
-/// `utf8mb4_bin`; `db stamp` and `db repair` compare the same way), and `db diff` brings it back.
+/// A database whose timestamps keep whole seconds (a bare `DATETIME`), whose text compares under
+/// another collation or whose `project_members.role` is a `VARCHAR(20)` is not what the history
+/// builds: `db check` says so, column by column (as for a database the repository's first MySQL
+/// scripts built, before they declared `DATETIME(6)`, `utf8mb4_bin` and a `TEXT` role; `db stamp`
+/// and `db repair` compare the same way), and `db diff` brings it back.
 #[test]
 fn timestamp_precision_and_text_collation_are_compared() {
     let Some(database) = database("timestamp_precision_and_text_collation_are_compared") else {
@@ -914,10 +916,11 @@ fn timestamp_precision_and_text_collation_are_compared() {
     execute(
         &database,
         "ALTER TABLE `users` MODIFY COLUMN `created_at` DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;\
-         ALTER TABLE `users` MODIFY COLUMN `email` VARCHAR(320) COLLATE utf8mb4_general_ci NOT NULL;",
+         ALTER TABLE `users` MODIFY COLUMN `email` VARCHAR(320) COLLATE utf8mb4_general_ci NOT NULL;\
+         ALTER TABLE `project_members` MODIFY COLUMN `role` VARCHAR(20) NOT NULL DEFAULT 'member';",
     );
     let check = embedded(dir.path(), &database, &["db", "check"]);
-    check.expect_failure(1, &["check failed: 2 problems"]);
+    check.expect_failure(1, &["check failed: 3 problems"]);
     let lines = drift_lines(&check.stdout);
     assert!(
         lines
@@ -932,11 +935,108 @@ fn timestamp_precision_and_text_collation_are_compared() {
             .any(|l| l.contains("column users.email") && l.contains("utf8mb4_general_ci")),
         "{lines:#?}"
     );
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "column project_members.role: the migrations build TEXT NOT NULL DEFAULT 'member'; \
+             the database has VARCHAR(20)"
+        )),
+        "{lines:#?}"
+    );
     // What db diff prints brings the columns back.
-    let diff = embedded(dir.path(), &database, &["db", "diff", HEAD]);
+    run_what_diff_prints(dir.path(), &database);
+}
+
+/// Runs what `db diff` prints for the head on `database`, and asserts that `db check` finds it
+/// what its migrations build after that.
+fn run_what_diff_prints(dir: &std::path::Path, database: &TemporaryMysqlDatabase) {
+    let diff = embedded(dir, database, &["db", "diff", HEAD]);
     diff.expect_code(0);
-    execute(&database, &diff.stdout);
-    embedded(dir.path(), &database, &["db", "check"]).expect_code(0);
+    execute(database, &diff.stdout);
+    let check = embedded(dir, database, &["db", "check"]);
+    prints(&check, "its schema is what its applied migrations build");
+}
+
+/// The marker of a line saying what the history's MySQL SQL builds is not the models.
+const NOT_THE_MODELS: &str = "on MySQL the migrations do not build the models; they would need: ";
+
+/// `db check` compares the models with what the history's MySQL SQL builds, not only with its SQLite
+/// replay: an `up.mysql.sql` that leaves out a column the models have is named, before the history
+/// is applied (a replay of its own) and after (the live comparison's replay, reused).
+#[test]
+fn check_compares_the_models_with_what_the_mysql_sql_builds() {
+    let Some(database) = database("check_compares_the_models_with_what_the_mysql_sql_builds")
+    else {
+        return;
+    };
+    let fixture = Fixture::with_own_history();
+    let script = fixture
+        .migrations()
+        .join("2026-12-01-143036_project_invitations")
+        .join("up.mysql.sql");
+    let sql = std::fs::read_to_string(&script).unwrap();
+    let stale = sql.replace("    `declined_at` DATETIME(6) NULL,\n", "");
+    assert_ne!(stale, sql, "the script declares declined_at");
+    std::fs::write(&script, stale).unwrap();
+    let named = |run: &Run| {
+        let lines: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|line| line.contains(NOT_THE_MODELS))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line per difference: {}", run.all());
+        assert!(
+            lines[0].contains("added column project_invitations.declined_at"),
+            "{lines:#?}"
+        );
+    };
+    let pending = on(&fixture, &database, &["db", "check"]);
+    pending.expect_code(1);
+    named(&pending);
+    on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
+    let check = on(&fixture, &database, &["db", "check"]);
+    check.expect_failure(1, &["check failed: 1 problem", "db create NAME"]);
+    named(&check);
+    assert!(
+        drift_lines(&check.stdout).is_empty(),
+        "the database is what its migrations build: {}",
+        check.stdout
+    );
+}
+
+/// An index or a unique constraint over a prefix of a column (`email(10)`) is not the one over
+/// the whole column the migrations build: `db check` names both, and what `db diff` prints puts
+/// the whole-column ones back.
+#[test]
+fn a_key_over_a_column_prefix_is_not_the_whole_columns() {
+    let Some(database) = database("a_key_over_a_column_prefix_is_not_the_whole_columns") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &database, &["db", "upgrade"]).expect_code(0);
+    execute(
+        &database,
+        "DROP INDEX `project_invitations_email_idx` ON `project_invitations`;\
+         CREATE INDEX `project_invitations_email_idx` ON `project_invitations` (`email`(10));\
+         ALTER TABLE `users` DROP INDEX `users_email_key`;\
+         ALTER TABLE `users` ADD CONSTRAINT `users_email_key` UNIQUE (`email`(20));",
+    );
+    let check = embedded(dir.path(), &database, &["db", "check"]);
+    check.expect_code(1);
+    let lines = drift_lines(&check.stdout);
+    assert!(
+        lines.iter().any(|l| l.ends_with(
+            "index project_invitations_email_idx on project_invitations: the migrations build \
+             (email); the database has (email(10))"
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("unique constraint on users (email(20))")),
+        "{lines:#?}"
+    );
+    run_what_diff_prints(dir.path(), &database);
 }
 
 /// The MariaDB/MySQL client tool named first of `names` that is installed, with the options that

@@ -47,10 +47,10 @@ pub fn for_check(ctx: &Context, status: &Status<'_>) -> Result<Checked, Failure>
     for finding in findings(ctx) {
         eprintln!("warning: migrations: {finding}");
     }
-    // On PostgreSQL, with every migration applied, the replay the live schema is compared with is
-    // the one the models are compared with: one scratch database instead of two.
+    // On a server (PostgreSQL, MySQL), with every migration applied, the replay the live schema is
+    // compared with is the one the models are compared with: one scratch database instead of two.
     let everything_applied = status.unknown.is_empty() && status.pending().next().is_none();
-    let replayed = if ctx.url.dialect() == Dialect::Postgres && everything_applied {
+    let replayed = if ctx.url.dialect() != Dialect::Sqlite && everything_applied {
         Some(built_by_applied(ctx, status)?)
     } else {
         None
@@ -293,16 +293,18 @@ pub(crate) fn read_live(ctx: &Context, db: &mut Database) -> Result<(Schema, Dia
     })
 }
 
-/// One line per model change that no migration captures yet. On PostgreSQL the migrations'
-/// PostgreSQL SQL is also replayed into a scratch database, so a dialect that drifted is caught too.
+/// One line per model change that no migration captures yet. On PostgreSQL and MySQL the
+/// migrations' SQL for that server (`up.postgres.sql`, `up.mysql.sql`) is also replayed into a
+/// scratch database there, so a dialect's script that drifted from the models is caught too.
 pub fn model_changes(ctx: &Context) -> Result<Vec<String>, Failure> {
     model_changes_given(ctx, None)
 }
 
-/// [`model_changes`], with what every migration builds on PostgreSQL when it is already known.
+/// [`model_changes`], with what every migration builds on the database's server when it is
+/// already known.
 fn model_changes_given(
     ctx: &Context,
-    built_on_postgres: Option<&Schema>,
+    built_on_server: Option<&Schema>,
 ) -> Result<Vec<String>, Failure> {
     let models = (ctx.app.models)();
     let mut lines: Vec<String> = scratch::uncaptured(&ctx.migrations, &models)
@@ -315,22 +317,28 @@ fn model_changes_given(
             )
         })
         .collect();
-    if lines.is_empty() && ctx.url.dialect() == Dialect::Postgres {
+    let dialect = ctx.url.dialect();
+    let server = match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some("PostgreSQL"),
+        Dialect::Mysql => Some("MySQL"),
+    };
+    if let (true, Some(server)) = (lines.is_empty(), server) {
         let replayed;
-        let built = match built_on_postgres {
+        let built = match built_on_server {
             Some(built) => built,
             None => {
-                replayed = scratch::built_by_postgres(&ctx.url, &ctx.migrations, &Target::Head)
+                replayed = scratch::built_on(&ctx.url, &ctx.migrations, &Target::Head)
                     .map_err(|err| ctx.error(err))?;
                 &replayed
             }
         };
         lines.extend(
-            scratch::differences(built, &models, Dialect::Postgres)
+            scratch::differences(built, &models, dialect)
                 .iter()
                 .map(|change| {
                     format!(
-                        "on PostgreSQL the migrations do not build the models; they would need: {}",
+                        "on {server} the migrations do not build the models; they would need: {}",
                         change.describe()
                     )
                 }),

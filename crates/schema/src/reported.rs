@@ -158,18 +158,88 @@ pub fn normalise_mysql_default(
             "curtime()" | "current_time()" => "CURRENT_TIME".to_string(),
             _ => unescaped,
         }
-    } else if raw.parse::<f64>().is_ok() && !matches!(ty, ColumnType::Text | ColumnType::Varchar(_))
-    {
+    } else if is_number(raw) && !is_text(ty) {
         raw.to_string()
     } else {
         format!("'{}'", raw.replace('\'', "''"))
     };
-    let text = normalise_default(&text);
+    let text = mysql_default_of_kind(&normalise_default(&text), ty);
     Some(match (ty, text.as_str()) {
         (ColumnType::Bool, "0") => "FALSE".into(),
         (ColumnType::Bool, "1") => "TRUE".into(),
         _ => text,
     })
+}
+
+/// A literal default in its column's kind, as MySQL stores it: a number on a text column is that
+/// text (`0` as `'0'`: MariaDB reports a `TEXT` column's `DEFAULT 0` unquoted), a quoted number on
+/// a numeric column the number (`'0'` as `0`). Anything else is unchanged.
+pub fn mysql_default_of_kind(default: &str, ty: &ColumnType) -> String {
+    if is_text(ty) && is_number(default) {
+        return format!("'{default}'");
+    }
+    let numeric = match ty {
+        ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt => true,
+        ColumnType::Float | ColumnType::Double => true,
+        ColumnType::Other(name) => matches!(
+            base_type(name),
+            "TINYINT"
+                | "MEDIUMINT"
+                | "INT"
+                | "BIGINT"
+                | "SMALLINT"
+                | "DECIMAL"
+                | "NUMERIC"
+                | "FLOAT"
+                | "DOUBLE"
+                | "YEAR"
+        ),
+        _ => false,
+    };
+    match default
+        .strip_prefix('\'')
+        .and_then(|d| d.strip_suffix('\''))
+    {
+        Some(inner) if numeric && is_number(inner) => inner.to_string(),
+        _ => default.to_string(),
+    }
+}
+
+/// Whether a column of `ty` holds text on MySQL (its defaults are strings, whatever they look
+/// like): `TEXT` and `VARCHAR`, under any collation, `CHAR`, `ENUM`, `SET` and the other `TEXT`s.
+fn is_text(ty: &ColumnType) -> bool {
+    match ty {
+        ColumnType::Text | ColumnType::Varchar(_) => true,
+        ColumnType::Other(name) => matches!(
+            base_type(name),
+            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET"
+        ),
+        _ => false,
+    }
+}
+
+/// A type's name without its arguments and attributes: `ENUM('a','b')` is `ENUM`.
+fn base_type(name: &str) -> &str {
+    name.split(['(', ' ']).next().unwrap_or(name)
+}
+
+/// Whether `text` is a decimal number literal (`-3`, `0`, `1.5`, `2e3`), as SQL writes one.
+fn is_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => {
+            (digits(whole) || whole.is_empty())
+                && (digits(fraction) || fraction.is_empty())
+                && !(whole.is_empty() && fraction.is_empty())
+        }
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)))
 }
 
 /// MariaDB's `\'` inside a string literal as SQL's `''`.
@@ -195,6 +265,28 @@ fn unescape_quotes(text: &str) -> String {
         }
     }
     out
+}
+
+/// A key or index part over the first `length` characters (bytes, of a binary column) of `column`,
+/// as MySQL writes it and reports it (`STATISTICS.SUB_PART`): `name(10)`. The models declare no
+/// prefix, so such a part never equals a whole column's.
+pub fn prefix_part(column: &str, length: u64) -> String {
+    format!("{column}({length})")
+}
+
+/// A key or index part as its column and, for a [`prefix_part`], the prefix's length.
+pub fn split_prefix(part: &str) -> (&str, Option<&str>) {
+    match part
+        .strip_suffix(')')
+        .and_then(|rest| rest.rsplit_once('('))
+    {
+        Some((column, length))
+            if !length.is_empty() && length.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (column, Some(length))
+        }
+        _ => (part, None),
+    }
 }
 
 /// Whether a check's expression as MySQL or MariaDB reports it (`CHECK_CLAUSE`: identifiers
@@ -377,6 +469,61 @@ mod tests {
             read("-3", &ColumnType::SmallInt, false).as_deref(),
             Some("-3")
         );
+    }
+
+    #[test]
+    fn numeric_looking_defaults_are_of_their_columns_kind() {
+        let read =
+            |raw, ty: &ColumnType, mariadb| normalise_mysql_default(Some(raw), ty, mariadb, false);
+        let other = |name: &str| ColumnType::Other(name.into());
+        // MySQL reports every literal unquoted: on a text column of any kind it is text.
+        for ty in [
+            ColumnType::Varchar(10),
+            other("CHAR(1)"),
+            other("ENUM('0','1')"),
+            other("VARCHAR(10) COLLATE UTF8MB4_GENERAL_CI"),
+        ] {
+            assert_eq!(read("0", &ty, false).as_deref(), Some("'0'"), "{ty:?}");
+            assert_eq!(read("1.5", &ty, false).as_deref(), Some("'1.5'"), "{ty:?}");
+        }
+        // Text that is no number is text wherever it is (Rust's f64 parsing takes `inf`).
+        assert_eq!(read("inf", &other("DATE"), false).as_deref(), Some("'inf'"));
+        assert_eq!(read("0", &ColumnType::Integer, false).as_deref(), Some("0"));
+        assert_eq!(
+            read("2.5", &ColumnType::Double, false).as_deref(),
+            Some("2.5")
+        );
+        // MariaDB quotes literals, except a TEXT column's numeric default.
+        assert_eq!(read("0", &ColumnType::Text, true).as_deref(), Some("'0'"));
+        assert_eq!(read("'0'", &other("CHAR(1)"), true).as_deref(), Some("'0'"));
+        // A model's default in the other kind's spelling reads as the server stores it.
+        assert_eq!(mysql_default_of_kind("'0'", &ColumnType::Integer), "0");
+        assert_eq!(
+            mysql_default_of_kind("'-2.5e3'", &other("DECIMAL(10,2)")),
+            "-2.5e3"
+        );
+        assert_eq!(mysql_default_of_kind("0", &ColumnType::Text), "'0'");
+        assert_eq!(mysql_default_of_kind("'x'", &ColumnType::Integer), "'x'");
+        assert_eq!(mysql_default_of_kind("1 + 2", &ColumnType::Text), "1 + 2");
+        assert_eq!(
+            mysql_default_of_kind("CURRENT_TIMESTAMP", &ColumnType::Timestamp),
+            "CURRENT_TIMESTAMP"
+        );
+        for text in ["", ".", "-", "1e", "e3", "0x10", "1.2.3"] {
+            assert!(!is_number(text), "{text}");
+        }
+        for number in ["0", "-3", "+1", "1.", ".5", "2e3", "2E-3"] {
+            assert!(is_number(number), "{number}");
+        }
+    }
+
+    #[test]
+    fn prefix_parts_split_into_their_column_and_length() {
+        assert_eq!(prefix_part("name", 10), "name(10)");
+        assert_eq!(split_prefix("name(10)"), ("name", Some("10")));
+        assert_eq!(split_prefix("name"), ("name", None));
+        assert_eq!(split_prefix("(expression)"), ("(expression)", None));
+        assert_eq!(split_prefix("f(x)"), ("f(x)", None));
     }
 
     #[test]

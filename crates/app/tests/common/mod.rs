@@ -52,6 +52,26 @@ impl Fixture {
         fixture
     }
 
+    /// A fixture whose migrations directory holds a copy of the repository's own history (every
+    /// folder, every file), which the models describe: `db check` compares them with it.
+    pub fn with_own_history() -> Self {
+        let fixture = Self::new();
+        let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        for folder in std::fs::read_dir(&own).expect("read the repository's migrations") {
+            let folder = folder.unwrap();
+            if !folder.file_type().unwrap().is_dir() {
+                continue;
+            }
+            let copy = fixture.migrations().join(folder.file_name());
+            std::fs::create_dir_all(&copy).unwrap();
+            for file in std::fs::read_dir(folder.path()).unwrap() {
+                let file = file.unwrap();
+                std::fs::copy(file.path(), copy.join(file.file_name())).unwrap();
+            }
+        }
+        fixture
+    }
+
     pub fn migrations(&self) -> PathBuf {
         self.dir.path().join("migrations")
     }

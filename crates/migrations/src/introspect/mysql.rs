@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, QueryableByName, RunQueryDsl};
 
-use workhub_schema::reported::{normalise_mysql_default, parse_mysql_type};
+use workhub_schema::reported::{normalise_mysql_default, parse_mysql_type, prefix_part};
 use workhub_schema::{
     squash, Action, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique,
 };
@@ -72,6 +72,8 @@ struct IndexRow {
     non_unique: i64,
     #[diesel(sql_type = Nullable<Text>)]
     col: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    sub_part: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -159,7 +161,8 @@ pub fn mysql(conn: &mut MysqlConnection) -> Result<Schema, diesel::result::Error
     }
     let indexes: Vec<IndexRow> = diesel::sql_query(
         "SELECT TABLE_NAME AS tbl, INDEX_NAME AS name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, \
-         COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+         COLUMN_NAME AS col, CAST(SUB_PART AS SIGNED) AS sub_part FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() \
          ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
     )
     .load(conn)?;
@@ -168,10 +171,13 @@ pub fn mysql(conn: &mut MysqlConnection) -> Result<Schema, diesel::result::Error
         let entry = keyed
             .entry((row.tbl, row.name))
             .or_insert_with(|| (row.non_unique == 0, Vec::new()));
-        // A functional index's part has no column; the models declare none of those.
-        entry
-            .1
-            .push(row.col.unwrap_or_else(|| "(expression)".into()));
+        // A functional index's part has no column, and a prefix part covers the start of one; the
+        // models declare neither.
+        entry.1.push(match (row.col, row.sub_part) {
+            (None, _) => "(expression)".into(),
+            (Some(col), Some(length)) => prefix_part(&col, length.unsigned_abs()),
+            (Some(col), None) => col,
+        });
     }
     let foreign_keys: Vec<ForeignKeyRow> = diesel::sql_query(
         "SELECT k.TABLE_NAME AS tbl, k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS col, \
@@ -486,6 +492,90 @@ mod tests {
                 "{expected} in {changes:#?}"
             );
         }
+        drop(db);
+    }
+
+    /// A default that looks like a number is text on a text column and a number on a numeric one,
+    /// however the script or the model spells it: MariaDB reports a `TEXT` column's `DEFAULT 0`
+    /// unquoted, MySQL every literal unquoted.
+    #[test]
+    fn numeric_looking_defaults_read_back_in_their_columns_kind() {
+        let Some(server) = mysql_server("numeric_looking_defaults_read_back_in_their_columns_kind")
+        else {
+            return;
+        };
+        let scratch = TemporaryMysqlDatabase::create(&server, "defaults").unwrap();
+        let mut db = open_mysql_scratch(&scratch).unwrap();
+        db.connection()
+            .batch_execute(
+                "CREATE TABLE `d` (`id` BIGINT NOT NULL, \
+                 `code` VARCHAR(10) NOT NULL DEFAULT '0', `label` VARCHAR(10) NOT NULL DEFAULT 7, \
+                 `flag` CHAR(1) NOT NULL DEFAULT '1', `state` ENUM('0','1') NOT NULL DEFAULT '0', \
+                 `note` TEXT NOT NULL DEFAULT 0, `amount` INT NOT NULL DEFAULT '0', \
+                 `ratio` DOUBLE NOT NULL DEFAULT '2.5', PRIMARY KEY (`id`)) \
+                 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            )
+            .unwrap();
+        let read = read_mysql(&mut db).unwrap();
+        let model = |text: [&str; 4], numbers: [&str; 2]| {
+            let mut table = Table::new("d");
+            table.columns = vec![
+                column("id", ColumnType::BigInt, false, None),
+                column("code", ColumnType::Varchar(10), false, Some(text[0])),
+                column("label", ColumnType::Varchar(10), false, Some(text[1])),
+                column(
+                    "flag",
+                    ColumnType::Other("CHAR(1)".into()),
+                    false,
+                    Some("'1'"),
+                ),
+                column(
+                    "state",
+                    ColumnType::Other("ENUM('0','1')".into()),
+                    false,
+                    Some(text[2]),
+                ),
+                column("note", ColumnType::Text, false, Some(text[3])),
+                column("amount", ColumnType::Integer, false, Some(numbers[0])),
+                column("ratio", ColumnType::Double, false, Some(numbers[1])),
+            ];
+            table.primary_key = vec!["id".into()];
+            Schema::new(vec![table])
+        };
+        // Each kind's own spelling, and the other one.
+        for model in [
+            model(["'0'", "'7'", "'0'", "'0'"], ["0", "2.5"]),
+            model(["0", "7", "'0'", "0"], ["'0'", "'2.5'"]),
+        ] {
+            assert_eq!(
+                differences(&read, &model, Dialect::Mysql),
+                Vec::new(),
+                "read back:\n{read:#?}"
+            );
+        }
+        // Another default is still another.
+        db.connection()
+            .batch_execute(
+                "ALTER TABLE `d` ALTER COLUMN `code` SET DEFAULT '1';\
+                 ALTER TABLE `d` ALTER COLUMN `amount` SET DEFAULT 1;",
+            )
+            .unwrap();
+        let changed = read_mysql(&mut db).unwrap();
+        let changes: Vec<String> = differences(
+            &changed,
+            &model(["'0'", "'7'", "'0'", "'0'"], ["0", "2.5"]),
+            Dialect::Mysql,
+        )
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+        assert_eq!(
+            changes,
+            [
+                "altered column d.code: default '1' -> '0'",
+                "altered column d.amount: default 1 -> 0"
+            ]
+        );
         drop(db);
     }
 }

@@ -13,13 +13,15 @@ use std::fmt::Write as _;
 
 use crate::diff::{rename_hints, Change, RenameHint};
 use crate::Dialect;
-use crate::{Action, Check, ColumnType, ForeignKey, Index, Schema, Unique};
+use crate::{Action, Check, ColumnType, ForeignKey, Index, Schema, Table, Unique};
 
 /// The schema as `dialect` stores it, so that a model compares equal to what the database reports: a
 /// single integer primary key is SQLite's `INTEGER` rowid alias and PostgreSQL's `BIGINT` identity,
 /// whatever its declared width (both are 64-bit), with no default of its own; `autoincrement` is
 /// SQLite's alone (a PostgreSQL identity never reuses an id). On MySQL a column referencing such a
-/// key is a `BIGINT` too, `RESTRICT` is `NO ACTION`, and a unique index is a `UNIQUE` constraint.
+/// key is a `BIGINT` too, `RESTRICT` is `NO ACTION`, a unique index is a `UNIQUE` constraint, and
+/// a literal default is of its column's kind
+/// ([`mysql_default_of_kind`](crate::reported::mysql_default_of_kind)).
 pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
     let mut schema = schema.clone();
     // MySQL takes a foreign key only between columns of one integer type: a column referencing a
@@ -57,6 +59,14 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
                 .default
                 .as_deref()
                 .map(crate::reported::normalise_default);
+            if dialect == Dialect::Mysql {
+                // As the server stores it and introspection reads it: `DEFAULT 0` on a text
+                // column is the text '0', `DEFAULT '0'` on an integer column the number.
+                column.default = column
+                    .default
+                    .as_deref()
+                    .map(|default| crate::reported::mysql_default_of_kind(default, &column.ty));
+            }
             if table.primary_key.contains(&column.name) {
                 column.nullable = false;
             }
@@ -98,7 +108,10 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
 
 /// `from` and `to` as `dialect` stores them ([`for_dialect`]), ready to diff. On MySQL, a check of
 /// `from` that is `to`'s same-named check in the server's own spelling (see
-/// [`same_mysql_check`](crate::reported::same_mysql_check)) takes `to`'s text.
+/// [`same_mysql_check`](crate::reported::same_mysql_check)) takes `to`'s text, and a `VARCHAR`
+/// column of `from` that `to` declares `TEXT` under a key or index takes `to`'s type: MySQL indexes
+/// no whole `TEXT` column, so its scripts declare such a column `VARCHAR(N)` with an N the models
+/// do not give.
 pub fn comparable(from: &Schema, to: &Schema, dialect: Dialect) -> (Schema, Schema) {
     let mut from = for_dialect(from, dialect);
     let to = for_dialect(to, dialect);
@@ -107,6 +120,14 @@ pub fn comparable(from: &Schema, to: &Schema, dialect: Dialect) -> (Schema, Sche
             let Some(goal) = to.table(&table.name) else {
                 continue;
             };
+            for column in &mut table.columns {
+                let keyed_text = goal.column(&column.name).is_some_and(|declared| {
+                    declared.ty == ColumnType::Text && keyed(goal, &declared.name)
+                });
+                if keyed_text && matches!(column.ty, ColumnType::Varchar(_)) {
+                    column.ty = ColumnType::Text;
+                }
+            }
             for check in &mut table.checks {
                 if let Some(declared) = goal.checks.iter().find(|c| c.name == check.name) {
                     if crate::reported::same_mysql_check(&check.expression, &declared.expression) {
@@ -117,6 +138,14 @@ pub fn comparable(from: &Schema, to: &Schema, dialect: Dialect) -> (Schema, Sche
         }
     }
     (from, to)
+}
+
+/// Whether `column` is in `table`'s primary key, a unique constraint or an index.
+fn keyed(table: &Table, column: &str) -> bool {
+    let name = column.to_string();
+    table.primary_key.contains(&name)
+        || table.uniques.iter().any(|u| u.columns.contains(&name))
+        || table.indexes.iter().any(|i| i.columns.contains(&name))
 }
 
 /// Who generates migrations, as their SQL names it: the header says which command wrote a script,

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::destructive_note;
+use crate::reported::split_prefix;
 use crate::{Change, Check, Column, ColumnType, ForeignKey, Index, Schema, Table, Unique};
 
 pub fn mysql(_from: &Schema, _to: &Schema, changes: &[Change]) -> String {
@@ -137,8 +138,17 @@ pub fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-fn column_list(columns: &[String]) -> String {
-    super::quoted_list(columns, quote)
+/// A key's or index's parts, each backquoted: a prefix part (`name(10)`, as introspection reads
+/// one) as MySQL writes it, `` `name`(10) ``.
+fn column_list(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|part| match split_prefix(part) {
+            (column, Some(length)) => format!("{}({length})", quote(column)),
+            (column, None) => quote(column),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn drop_foreign_key(table: &str, name: &str) -> String {
@@ -320,6 +330,35 @@ mod tests {
         assert_eq!(
             sql,
             "ALTER TABLE `book_tags` DROP PRIMARY KEY, ADD PRIMARY KEY (`tag`, `book_id`);\n"
+        );
+    }
+
+    /// What a migration built over a column's prefix, as introspection read it, is created again
+    /// over that prefix (`db diff` towards a history that has one).
+    #[test]
+    fn a_prefix_part_is_written_as_mysql_writes_it() {
+        let changes = vec![
+            Change::AddIndex {
+                table: "users".into(),
+                index: Index {
+                    name: "users_name_idx".into(),
+                    columns: vec!["name(10)".into(), "id".into()],
+                    unique: false,
+                },
+            },
+            Change::AddUnique {
+                table: "users".into(),
+                unique: Unique {
+                    name: "users_bio_key".into(),
+                    columns: vec!["bio(255)".into()],
+                },
+            },
+        ];
+        let sql = mysql(&Schema::default(), &Schema::default(), &changes);
+        assert_eq!(
+            sql,
+            "CREATE INDEX `users_name_idx` ON `users` (`name`(10), `id`);\n\
+             ALTER TABLE `users` ADD CONSTRAINT `users_bio_key` UNIQUE (`bio`(255));\n"
         );
     }
 }
