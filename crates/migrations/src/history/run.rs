@@ -90,7 +90,6 @@ pub fn prefix_checksum(statements: &[&str]) -> String {
 }
 
 /// The statement that creates the run table `table` when it is missing (MySQL's SQL).
-#[cfg(feature = "mysql")]
 pub(crate) fn create(table: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (
