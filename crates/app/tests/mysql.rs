@@ -744,6 +744,18 @@ fn kill_when(
     child.wait().unwrap();
 }
 
+/// Waits until the server has closed a killed migrator's connection: the lock is free.
+fn closed(database: &TemporaryMysqlDatabase) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lock_held(database) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed connection never closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn recorded_done(database: &TemporaryMysqlDatabase) -> i64 {
     scalar(database, "SELECT done FROM __workhub_migrations_run")
 }
@@ -846,6 +858,81 @@ fn a_migration_that_opens_its_own_transaction_keeps_it() {
     assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 1);
     assert_eq!(scalar(&database, "SELECT MAX(id) FROM a"), 3);
     assert_eq!(applied(&database), 2);
+}
+
+/// A migration that turns autocommit off and leaves its transaction open does not carry that into
+/// workhub's writes or the next migration: its history rows commit what it left open, and the
+/// record of every statement that took effect is committed with it, so a run killed (`kill -9`)
+/// after such a migration, or after a DDL statement in one, leaves a record that says exactly what
+/// took effect, and the resume goes on from there.
+#[test]
+fn autocommit_off_in_a_migration_does_not_hold_back_the_records_after_it() {
+    let Some(database) =
+        database("autocommit_off_in_a_migration_does_not_hold_back_the_records_after_it")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000001_autocommit_off",
+        "SET autocommit = 0;\nCREATE TABLE a (id BIGINT PRIMARY KEY);\nINSERT INTO a VALUES (1);\n",
+        None,
+    );
+    let folder = "2024-01-01-000002_slow";
+    mysql_migration(
+        &fixture,
+        folder,
+        "CREATE TABLE b (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nSET autocommit = 0;\n\
+         CREATE TABLE c (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nCREATE TABLE d (id BIGINT PRIMARY KEY);\n",
+        None,
+    );
+    // Killed while the next migration's second statement runs: its first took effect, and its
+    // record says so once the server has closed the connection (the sleep may finish first,
+    // and its record with it).
+    kill_when(&fixture, &database, &["db", "upgrade"], || {
+        table_exists(&database, "b")
+    });
+    closed(&database);
+    assert_eq!(
+        applied(&database),
+        1,
+        "the first migration is in the history"
+    );
+    assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 1);
+    let done = recorded_done(&database);
+    assert!(matches!(done, 1 | 2), "recorded {done}");
+    on(&fixture, &database, &["db", "upgrade"])
+        .expect_failure(1, &[folder, "of its 6 statements took effect"]);
+    // Killed after a DDL statement with autocommit off (the migration's own): recorded too.
+    kill_when(&fixture, &database, &["db", "upgrade", "--resume"], || {
+        table_exists(&database, "c")
+    });
+    closed(&database);
+    let done = recorded_done(&database);
+    assert!(matches!(done, 4 | 5), "recorded {done}");
+    on(&fixture, &database, &["db", "upgrade", "--resume"]).expect_code(0);
+    assert!(table_exists(&database, "d"));
+    assert_eq!(applied(&database), 2);
+
+    // A DDL statement failing with autocommit off: its failure is recorded as it is elsewhere.
+    let failing = "2024-01-01-000003_fails";
+    mysql_migration(
+        &fixture,
+        failing,
+        "SET autocommit = 0;\nCREATE TABLE e (id BIGINT PRIMARY KEY);\nCREATE TABLE e (id BIGINT PRIMARY KEY);\n",
+        None,
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(1, &[failing, "already exists"]);
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            failing,
+            "statements 1-2 of its 3 statements took effect",
+            "statement 3 failed",
+            "already exists",
+        ],
+    );
 }
 
 #[test]

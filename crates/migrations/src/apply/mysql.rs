@@ -387,6 +387,11 @@ impl RunRecord for Mysql {
         .bind::<Text, _>(error)
         .bind::<Text, _>(version)
         .execute(&mut self.conn)?;
+        if self.run.commits_records() {
+            // With autocommit off the update would wait for a commit the failed run never makes;
+            // the failed DDL statement committed what the migration had open before it.
+            batch(&mut self.conn, "COMMIT")?;
+        }
         Ok(())
     }
 

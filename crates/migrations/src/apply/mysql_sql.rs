@@ -94,6 +94,9 @@ pub(crate) struct Tracker {
     own_transactions: bool,
     /// The last statement runs in a transaction left open for the history rows.
     open: bool,
+    /// The last statement is DDL after the migration took its transactions into its own hands:
+    /// its record is committed explicitly (autocommit may be off).
+    commits_records: bool,
 }
 
 impl Tracker {
@@ -123,16 +126,26 @@ impl Tracker {
         );
         if self.own_transactions || !holds_in_transaction(sql) {
             // DDL commits itself (and, before it, any transaction open); the update after it is a
-            // commit of its own, in the same round trip.
+            // commit of its own, in the same round trip. Where the migration may have turned
+            // autocommit off, the update is committed explicitly: the DDL left nothing of the
+            // migration's open, and a record left pending behind a DDL that took effect would say
+            // it did not.
+            self.commits_records = self.own_transactions && commits_implicitly(sql);
+            let after = if self.commits_records {
+                format!("{update};\nCOMMIT")
+            } else {
+                update
+            };
             self.own_transactions |= !commits_itself(sql);
             return Trip {
                 begins: false,
                 statement: sql,
-                after: update,
+                after,
             };
         }
         // The statement and its record commit together: a failure or a kill leaves neither. The
         // last one is committed by the history rows, which delete the record.
+        self.commits_records = false;
         let last = done == self.statements;
         self.open = last;
         Trip {
@@ -146,9 +159,21 @@ impl Tracker {
         }
     }
 
+    /// Whether the last statement's record is committed explicitly (see [`Tracker::statement`]):
+    /// so is the record of its failure.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn commits_records(&self) -> bool {
+        self.commits_records
+    }
+
     /// The round trip that records the migration `version` done: `history` (its rows, each ending
     /// `;` and a newline), its record deleted from `table`, and `next`'s record started, committed
     /// together with the last statement where that one was left open.
+    ///
+    /// A migration that took its transactions into its own hands may end with autocommit off or a
+    /// transaction open: autocommit is set back on first, which commits what the migration left
+    /// open (as the end of a migration does everywhere), so that neither workhub's writes nor the
+    /// next migration run in a session the migration shaped.
     pub(crate) fn done(
         &mut self,
         table: &str,
@@ -158,6 +183,8 @@ impl Tracker {
     ) -> String {
         let begin = if std::mem::take(&mut self.open) {
             ""
+        } else if self.own_transactions {
+            "SET autocommit = 1;\nSTART TRANSACTION;\n"
         } else {
             "START TRANSACTION;\n"
         };
@@ -178,10 +205,24 @@ fn holds_in_transaction(sql: &str) -> bool {
 /// Whether MySQL statement `sql` commits implicitly and leaves no transaction open or shaped
 /// (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`), or is one [`holds_in_transaction`] names. Any
 /// other statement (`START TRANSACTION`, `SET autocommit`, `LOCK TABLES`, a `CALL`) may leave the
-/// session in a transaction of the migration's own, which workhub then leaves alone.
+/// session in a transaction of the migration's own, which workhub then leaves alone until the
+/// migration's end (see [`Tracker::done`]).
 fn commits_itself(sql: &str) -> bool {
-    holds_in_transaction(sql)
-        || first_word_is(sql, &["create", "alter", "drop", "rename", "truncate"])
+    holds_in_transaction(sql) || is_ddl(sql)
+}
+
+fn is_ddl(sql: &str) -> bool {
+    first_word_is(sql, &["create", "alter", "drop", "rename", "truncate"])
+}
+
+/// Whether DDL statement `sql` commits whatever transaction is open, as DDL does, and so leaves
+/// none: not `CREATE TEMPORARY TABLE` or `DROP TEMPORARY TABLE`, which stay inside one.
+fn commits_implicitly(sql: &str) -> bool {
+    is_ddl(sql)
+        && !tokens(sql, Dialect::Mysql)
+            .filter(|token| !matches!(token.kind, TokenKind::Space | TokenKind::Comment))
+            .nth(1)
+            .is_some_and(|token| token.text.eq_ignore_ascii_case("temporary"))
 }
 
 fn first_word_is(sql: &str, words: &[&str]) -> bool {
@@ -209,7 +250,7 @@ mod tests {
 
     #[test]
     fn data_statements_share_their_records_transaction_until_the_migration_takes_its_own() {
-        let mut tracker = Tracker::new(4);
+        let mut tracker = Tracker::new(6);
         let ddl = tracker.statement("r", "1", "CREATE TABLE a (id INT)", 1, "c1");
         assert!(!ddl.begins && ddl.after.starts_with("UPDATE r SET done = 1"));
         let data = tracker.statement("r", "1", "INSERT INTO a VALUES (1)", 2, "c2");
@@ -217,10 +258,18 @@ mod tests {
         // After a statement that may shape a transaction, none is put around the rest.
         tracker.statement("r", "1", "SET autocommit = 0", 3, "c3");
         let after = tracker.statement("r", "1", "INSERT INTO a VALUES (2)", 4, "c4");
-        assert!(!after.begins, "{after:?}");
+        assert!(
+            !after.begins && !after.after.contains("COMMIT"),
+            "{after:?}"
+        );
+        // A DDL's record is committed even with autocommit off; a temporary table's is not.
+        let ddl = tracker.statement("r", "1", "ALTER TABLE a ADD b INT", 5, "c5");
+        assert!(ddl.after.ends_with("COMMIT"), "{ddl:?}");
+        let temporary = tracker.statement("r", "1", "CREATE TEMPORARY TABLE t (x INT)", 6, "c6");
+        assert!(!temporary.after.contains("COMMIT"), "{temporary:?}");
         assert!(tracker
             .done("r", "1", "", None)
-            .starts_with("START TRANSACTION"));
+            .starts_with("SET autocommit = 1;\nSTART TRANSACTION"));
         // A last data statement is left open for the history rows, which commit it.
         let mut tracker = Tracker::new(1);
         let last = tracker.statement("r", "1", "INSERT INTO a VALUES (1)", 1, "c1");
