@@ -1440,7 +1440,8 @@ fn an_offline_script_that_fails_halfway_leaves_the_record_a_run_leaves() {
             &[
                 folder,
                 "statement 1 of its 3 statements took effect",
-                "before statement 2 finished",
+                "the offline script (--sql) stopped before statement 2 finished",
+                "fix the cause of statement 2's failure, which the client printed",
                 "an earlier run stopped there",
                 "--resume",
                 "db repair",

@@ -966,6 +966,7 @@ pub(crate) fn started_run(
         done_checksum: prefix_checksum(&statements[..done]),
         failure: None,
         started_at: None,
+        by_script: false,
     }
 }
 

@@ -343,6 +343,8 @@ impl RunRecord for Mysql {
             statements: row.statements.max(0) as usize,
             done: row.done.max(0) as usize,
             done_checksum: row.done_checksum,
+            by_script: row.failed_statement.is_none()
+                && row.error.as_deref() == Some(run::BY_SCRIPT),
             failure: match (row.failed_statement, row.error) {
                 (Some(statement), Some(error)) => Some((statement, error)),
                 _ => None,

@@ -3,6 +3,7 @@
 //! mysql client, so that a script records what a run records, statement for statement. No
 //! connection is needed to write it (a build without the `mysql` feature prints scripts too).
 
+use crate::history::run::BY_SCRIPT;
 use crate::history::{quote, InterruptedRun};
 use crate::source::statements::{tokens, TokenKind};
 use crate::Dialect;
@@ -29,11 +30,17 @@ pub(crate) const LOCK_NAME_SQL: &str = "IF(LENGTH(CONCAT('workhub_migrate:', DAT
      CONCAT('workhub_migrate:', LEFT(SHA2(DATABASE(), 256), 40)))";
 
 /// The statement that records `run` as started in run table `table`, replacing any record its
-/// version has. Every value is quoted or a number.
+/// version has (an offline script's says so where an error would go). Every value is quoted or a
+/// number.
 pub(crate) fn start(table: &str, run: &InterruptedRun) -> String {
+    let (column, mark) = if run.by_script {
+        (", error", format!(", {}", quote(BY_SCRIPT)))
+    } else {
+        ("", String::new())
+    };
     format!(
-        "REPLACE INTO {table} (version, folder, direction, statements, done, done_checksum) \
-         VALUES ({}, {}, {}, {}, {}, {})",
+        "REPLACE INTO {table} (version, folder, direction, statements, done, done_checksum{column}) \
+         VALUES ({}, {}, {}, {}, {}, {}{mark})",
         quote(&run.version),
         quote(&run.folder),
         quote(run.direction.as_str()),

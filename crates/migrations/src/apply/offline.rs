@@ -15,7 +15,7 @@ use super::migrator::{
 use super::mysql_sql::{self, Tracker, LOCK_NAME_SQL};
 use super::TransactionMode;
 use crate::history::run::{self, prefix_checksum};
-use crate::history::{quote, HistoryTables};
+use crate::history::{quote, HistoryTables, InterruptedRun};
 use crate::plan::{Direction, Plan};
 use crate::source::statements::{self, TokenKind};
 use crate::{Dialect, MigrateError};
@@ -207,7 +207,7 @@ impl Offline<'_> {
             );
             if index == 0 {
                 // Later migrations' records are started by the history rows before them.
-                let started = started_run(migration, plan.direction, &statements, 0);
+                let started = by_script(started_run(migration, plan.direction, &statements, 0));
                 let _ = writeln!(out, "{};", mysql_sql::start(&runs, &started));
             }
             let mut tracker = Tracker::new(statements.len());
@@ -232,12 +232,12 @@ impl Offline<'_> {
             };
             let next = plan.steps.get(index + 1).map(|next| {
                 let sql = script_of(next, Dialect::Mysql, plan.direction);
-                started_run(
+                by_script(started_run(
                     next,
                     plan.direction,
                     &statements::split(sql, Dialect::Mysql),
                     0,
-                )
+                ))
             });
             let _ = writeln!(
                 out,
@@ -247,6 +247,14 @@ impl Offline<'_> {
         }
         out.push_str("\nDO RELEASE_LOCK(@workhub_lock);\n");
         Ok(out)
+    }
+}
+
+/// `run`, started by a script: its record says so, since the script cannot record an error.
+fn by_script(run: InterruptedRun) -> InterruptedRun {
+    InterruptedRun {
+        by_script: true,
+        ..run
     }
 }
 
