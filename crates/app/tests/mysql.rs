@@ -2,11 +2,12 @@
 //! up and down, eight migrators at once under `GET_LOCK`, a migrator killed (`kill -9`) halfway
 //! through a migration (in a DDL statement's wake and inside a data statement) and the run after it,
 //! a statement that fails halfway and the two ways past it (`--resume`, `repair`), stored programs
-//! written with `DELIMITER`, the schema read back (drift shown by `db check` and undone by what `db
-//! diff` prints, `db stamp` and `db repair` verified, a database with tables and no history adopted),
-//! a `mariadb-dump` backup restored into another database (after a clean run and after a failed
-//! one), and the refusals. MySQL commits DDL as it runs, so these tests look at what
-//! took effect as well as at what the history says. Each test creates and drops its own database;
+//! written with `DELIMITER`, the offline script (`--sql`) run by the mariadb client, the schema
+//! read back (drift shown by `db check` and undone by what `db diff` prints, `db stamp` and `db
+//! repair` verified, a database with tables and no history adopted), a `mariadb-dump` backup
+//! restored into another database (after a clean run and after a failed one), and the refusals.
+//! MySQL commits DDL as it runs, so these tests look at what took effect as well as at what the
+//! history says. Each test creates and drops its own database;
 //! with no server they print a visible skip notice (and fail under CI=true).
 #![cfg(feature = "mysql")]
 
@@ -239,7 +240,7 @@ fn transaction_all_and_migrations_without_mysql_sql_are_refused() {
     on(&fixture, &database, &["db", "upgrade", "+1", "--resume"])
         .expect_failure(1, &["nothing to resume"]);
     on(&fixture, &database, &["db", "upgrade", "--sql"])
-        .expect_failure(1, &["--sql is not written for MySQL"]);
+        .expect_failure(1, &["no up.mysql.sql", "2024-01-01-000002_sqlite_only"]);
     let mut no_database = fixture.workhub();
     no_database
         .env("DATABASE_URL", "mysql://root@127.0.0.1:3306")
@@ -279,23 +280,21 @@ fn eight_migrators_on_one_mysql_database_apply_each_migration_once() {
     );
     assert_eq!(user_tables(&database), 12);
     // Every migrator released the lock: no one holds it now.
-    assert_eq!(
-        scalar(
-            &database,
-            "SELECT COUNT(*) FROM (SELECT IS_USED_LOCK(CONCAT('workhub_migrate:', DATABASE())) AS h) l \
-             WHERE h IS NOT NULL"
-        ),
-        0
-    );
+    assert!(!lock_held(&database));
 }
 
-#[test]
-fn a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix() {
-    let Some(database) =
-        database("a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix")
-    else {
-        return;
-    };
+/// Whether some connection holds the migration lock of `database`.
+fn lock_held(database: &TemporaryMysqlDatabase) -> bool {
+    scalar(
+        database,
+        "SELECT COUNT(*) FROM (SELECT IS_USED_LOCK(CONCAT('workhub_migrate:', DATABASE())) AS h) l \
+         WHERE h IS NOT NULL",
+    ) == 1
+}
+
+/// One migration, then one of three statements whose second fails (there is no table `missing`):
+/// the fixture, that migration's folder and its script.
+fn three_steps() -> (Fixture, &'static str, &'static str) {
     let fixture = mysql_steps(1);
     let folder = "2024-01-01-000002_three_steps";
     let broken = "CREATE TABLE a (id BIGINT PRIMARY KEY);\n\
@@ -307,6 +306,17 @@ fn a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix() {
         broken,
         Some("DROP TABLE c;\nDROP TABLE a;\n"),
     );
+    (fixture, folder, broken)
+}
+
+#[test]
+fn a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix() {
+    let Some(database) =
+        database("a_statement_that_fails_halfway_is_recorded_and_resumed_after_the_fix")
+    else {
+        return;
+    };
+    let (fixture, folder, broken) = three_steps();
     let failed = on(&fixture, &database, &["db", "upgrade"]);
     failed.expect_failure(
         1,
@@ -452,16 +462,8 @@ fn a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout() 
         return;
     };
     let fixture = mysql_steps(1);
-    let mut holder = MysqlConnection::establish(&url(&database)).unwrap();
-    diesel::sql_query("DO GET_LOCK(CONCAT('workhub_migrate:', DATABASE()), 0)")
-        .execute(&mut holder)
-        .unwrap();
-    let mut command = fixture.workhub();
-    command
-        .env("DATABASE_URL", url(&database))
-        .env("WORKHUB_LOCK_TIMEOUT", "1")
-        .args(["db", "upgrade"]);
-    let refused = common::output(&mut command);
+    let holder = hold_the_lock(&database);
+    let refused = with_a_short_wait(&fixture, &database, &["db", "upgrade"]);
     refused.expect_failure(
         1,
         &["gave up after", "held by connection", "nothing was run"],
@@ -471,6 +473,31 @@ fn a_waiter_names_the_connection_holding_the_lock_and_gives_up_at_the_timeout() 
     drop(holder);
     on(&fixture, &database, &["db", "upgrade"]).expect_code(0);
     assert!(table_exists(&database, "t01"));
+}
+
+/// Asserts that the client stopped at an error saying `needle`.
+fn stopped_at(run: &Run, needle: &str) {
+    assert_ne!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains(needle), "{needle}:\n{}", run.stderr);
+}
+
+/// A connection holding `database`'s migration lock until it is dropped.
+fn hold_the_lock(database: &TemporaryMysqlDatabase) -> MysqlConnection {
+    let mut holder = MysqlConnection::establish(&url(database)).unwrap();
+    diesel::sql_query("DO GET_LOCK(CONCAT('workhub_migrate:', DATABASE()), 0)")
+        .execute(&mut holder)
+        .unwrap();
+    holder
+}
+
+/// `workhub` with `args` on `fixture` and `database`, waiting at most a second for the lock.
+fn with_a_short_wait(fixture: &Fixture, database: &TemporaryMysqlDatabase, args: &[&str]) -> Run {
+    let mut command = fixture.workhub();
+    command
+        .env("DATABASE_URL", url(database))
+        .env("WORKHUB_LOCK_TIMEOUT", "1")
+        .args(args);
+    common::output(&mut command)
 }
 
 /// Asserts that `run` succeeded and printed `needle`.
@@ -718,6 +745,18 @@ fn kill_when(
     child.wait().unwrap();
 }
 
+/// Waits until the server has closed a killed migrator's connection: the lock is free.
+fn closed(database: &TemporaryMysqlDatabase) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lock_held(database) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed connection never closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn recorded_done(database: &TemporaryMysqlDatabase) -> i64 {
     scalar(database, "SELECT done FROM __workhub_migrations_run")
 }
@@ -820,6 +859,81 @@ fn a_migration_that_opens_its_own_transaction_keeps_it() {
     assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 1);
     assert_eq!(scalar(&database, "SELECT MAX(id) FROM a"), 3);
     assert_eq!(applied(&database), 2);
+}
+
+/// A migration that turns autocommit off and leaves its transaction open does not carry that into
+/// workhub's writes or the next migration: its history rows commit what it left open, and the
+/// record of every statement that took effect is committed with it, so a run killed (`kill -9`)
+/// after such a migration, or after a DDL statement in one, leaves a record that says exactly what
+/// took effect, and the resume goes on from there.
+#[test]
+fn autocommit_off_in_a_migration_does_not_hold_back_the_records_after_it() {
+    let Some(database) =
+        database("autocommit_off_in_a_migration_does_not_hold_back_the_records_after_it")
+    else {
+        return;
+    };
+    let fixture = Fixture::new();
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000001_autocommit_off",
+        "SET autocommit = 0;\nCREATE TABLE a (id BIGINT PRIMARY KEY);\nINSERT INTO a VALUES (1);\n",
+        None,
+    );
+    let folder = "2024-01-01-000002_slow";
+    mysql_migration(
+        &fixture,
+        folder,
+        "CREATE TABLE b (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nSET autocommit = 0;\n\
+         CREATE TABLE c (id BIGINT PRIMARY KEY);\nDO SLEEP(2);\nCREATE TABLE d (id BIGINT PRIMARY KEY);\n",
+        None,
+    );
+    // Killed while the next migration's second statement runs: its first took effect, and its
+    // record says so once the server has closed the connection (the sleep may finish first,
+    // and its record with it).
+    kill_when(&fixture, &database, &["db", "upgrade"], || {
+        table_exists(&database, "b")
+    });
+    closed(&database);
+    assert_eq!(
+        applied(&database),
+        1,
+        "the first migration is in the history"
+    );
+    assert_eq!(scalar(&database, "SELECT COUNT(*) FROM a"), 1);
+    let done = recorded_done(&database);
+    assert!(matches!(done, 1 | 2), "recorded {done}");
+    on(&fixture, &database, &["db", "upgrade"])
+        .expect_failure(1, &[folder, "of its 6 statements took effect"]);
+    // Killed after a DDL statement with autocommit off (the migration's own): recorded too.
+    kill_when(&fixture, &database, &["db", "upgrade", "--resume"], || {
+        table_exists(&database, "c")
+    });
+    closed(&database);
+    let done = recorded_done(&database);
+    assert!(matches!(done, 4 | 5), "recorded {done}");
+    on(&fixture, &database, &["db", "upgrade", "--resume"]).expect_code(0);
+    assert!(table_exists(&database, "d"));
+    assert_eq!(applied(&database), 2);
+
+    // A DDL statement failing with autocommit off: its failure is recorded as it is elsewhere.
+    let failing = "2024-01-01-000003_fails";
+    mysql_migration(
+        &fixture,
+        failing,
+        "SET autocommit = 0;\nCREATE TABLE e (id BIGINT PRIMARY KEY);\nCREATE TABLE e (id BIGINT PRIMARY KEY);\n",
+        None,
+    );
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(1, &[failing, "already exists"]);
+    on(&fixture, &database, &["db", "upgrade"]).expect_failure(
+        1,
+        &[
+            failing,
+            "statements 1-2 of its 3 statements took effect",
+            "statement 3 failed",
+            "already exists",
+        ],
+    );
 }
 
 #[test]
@@ -1169,17 +1283,7 @@ fn a_backup_taken_after_a_failed_run_restores_its_record_and_the_way_past_it() {
     let (Some(original), Some(restored)) = (database(test), database(test)) else {
         return;
     };
-    let fixture = mysql_steps(1);
-    let folder = "2024-01-01-000002_three_steps";
-    let broken = "CREATE TABLE a (id BIGINT PRIMARY KEY);\n\
-                  INSERT INTO missing VALUES (1);\n\
-                  CREATE TABLE c (id BIGINT PRIMARY KEY);\n";
-    mysql_migration(
-        &fixture,
-        folder,
-        broken,
-        Some("DROP TABLE c;\nDROP TABLE a;\n"),
-    );
+    let (fixture, folder, broken) = three_steps();
     on(&fixture, &original, &["db", "upgrade"]).expect_failure(1, &[folder, "statement 2 failed"]);
     dump_and_restore(test, &original, &restored).expect("dump and restore");
     // The restored database refuses as the original does, with the same account of what took effect.
@@ -1205,4 +1309,265 @@ fn a_backup_taken_after_a_failed_run_restores_its_record_and_the_way_past_it() {
     assert!(table_exists(&restored, "c"));
     assert_eq!(applied(&restored), 2);
     on(&fixture, &restored, &["db", "check"]).expect_code(0);
+}
+
+/// Runs `script` with the mariadb client in batch mode (its input is no terminal) on `database`,
+/// as a DBA would (`mariadb DATABASE < THIS_FILE`); the client was found by
+/// [`two_databases_and_the_client`].
+fn client(database: &TemporaryMysqlDatabase, script: &str) -> Run {
+    use std::io::Write;
+    let mut child = client_tool("offline", &["mariadb", "mysql"], database)
+        .expect("the client")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the mariadb client");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap().into()
+}
+
+/// Two databases for `test`, where the mariadb (or mysql) client is installed; `None` after a skip
+/// notice without a server or the client.
+fn two_databases_and_the_client(
+    test: &str,
+) -> Option<(TemporaryMysqlDatabase, TemporaryMysqlDatabase)> {
+    let databases = (database(test)?, database(test)?);
+    client_tool(test, &["mariadb", "mysql"], &databases.0)?;
+    Some(databases)
+}
+
+/// What the history and the schema say, to compare two databases: the history rows (what a run
+/// writes, not when or how long), the run records, the columns, the routines and table `a`'s rows.
+fn recorded(database: &TemporaryMysqlDatabase) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let mut conn = MysqlConnection::establish(&url(database)).expect("connect");
+    let mut lines = Vec::new();
+    for sql in [
+        "SELECT CONCAT_WS(' ', 'history', d.version, w.folder, w.checksum, w.stamped) AS line \
+         FROM __diesel_schema_migrations d LEFT JOIN __workhub_migrations w USING (version) \
+         ORDER BY d.version",
+        "SELECT CONCAT_WS(' ', 'record', version) AS line FROM __workhub_migrations_run",
+        "SELECT CONCAT_WS(' ', 'column', TABLE_NAME, COLUMN_NAME, COLUMN_TYPE) AS line \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        "SELECT CONCAT_WS(' ', 'routine', ROUTINE_NAME) AS line FROM information_schema.ROUTINES \
+         WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY ROUTINE_NAME",
+    ] {
+        let rows: Vec<Line> = diesel::sql_query(sql)
+            .load(&mut conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        lines.extend(rows.into_iter().map(|row| row.line));
+    }
+    if table_exists(database, "a") {
+        let rows: Vec<Line> =
+            diesel::sql_query("SELECT CONCAT('row ', id) AS line FROM a ORDER BY id")
+                .load(&mut conn)
+                .unwrap();
+        lines.extend(rows.into_iter().map(|row| row.line));
+    }
+    lines
+}
+
+/// Migrations with what a run treats apart: DDL, a data statement between two (its record in its
+/// transaction) and one last (committed by the history rows), a procedure written with
+/// DELIMITER, and a migration of one statement.
+fn offline_fixture() -> Fixture {
+    let fixture = Fixture::new();
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000001_table",
+        "CREATE TABLE a (id BIGINT PRIMARY KEY, note TEXT NULL);\n\
+         INSERT INTO a (id) VALUES (1);\n\
+         ALTER TABLE a ADD COLUMN n BIGINT NOT NULL DEFAULT 0;\n\
+         INSERT INTO a (id, note) VALUES (2, 'a ; in a string');\n",
+        Some("DROP TABLE a;\n"),
+    );
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000002_procedure",
+        "DELIMITER //\n\
+         CREATE PROCEDURE bump()\n\
+         BEGIN\n\
+         \x20 UPDATE a SET n = n + 1;\n\
+         \x20 INSERT INTO a (id) VALUES (12);\n\
+         END//\n\
+         DELIMITER ;\n\
+         CALL bump();\n",
+        Some("DROP PROCEDURE bump;\nDELETE FROM a WHERE id > 2;\nUPDATE a SET n = 0;\n"),
+    );
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000003_index",
+        "CREATE INDEX a_n ON a (n);\n",
+        Some("DROP INDEX a_n ON a;\n"),
+    );
+    fixture
+}
+
+/// `db upgrade --sql` and `db downgrade --sql` run by the mariadb client record what runs of the
+/// engine record: the same history rows, no run record left, the same schema and rows; the lock a
+/// run takes keeps the script out, and a script run where the database does not stand where it
+/// starts is refused before it changes anything.
+#[test]
+fn offline_sql_run_by_the_mariadb_client_records_what_a_run_records() {
+    let test = "offline_sql_run_by_the_mariadb_client_records_what_a_run_records";
+    let Some((engine, scripted)) = two_databases_and_the_client(test) else {
+        return;
+    };
+    let fixture = offline_fixture();
+    let up = on(&fixture, &scripted, &["db", "upgrade", "--sql"]);
+    up.expect_code(0);
+    assert!(
+        up.stdout.contains("mariadb DATABASE < THIS_FILE"),
+        "{}",
+        up.stdout
+    );
+    assert!(!table_exists(&scripted, "a"), "--sql connects to nothing");
+
+    // While a migrator holds the lock, the script waits as long as a run would, then stops there.
+    let holder = hold_the_lock(&scripted);
+    let waits = with_a_short_wait(&fixture, &scripted, &["db", "upgrade", "--sql"]);
+    waits.expect_code(0);
+    let refused = client(&scripted, &waits.stdout);
+    stopped_at(&refused, "another migrator holds the migration lock");
+    assert!(!table_exists(&scripted, "__diesel_schema_migrations"));
+    drop(holder);
+
+    let ran = client(&scripted, &up.stdout);
+    ran.expect_code(0);
+    on(&fixture, &engine, &["db", "upgrade"]).expect_code(0);
+    let applied_by_engine = recorded(&engine);
+    assert!(
+        applied_by_engine.contains(&"row 12".to_string())
+            && applied_by_engine.contains(&"routine bump".to_string()),
+        "{applied_by_engine:#?}"
+    );
+    assert_eq!(recorded(&scripted), applied_by_engine);
+    prints(
+        &on(&fixture, &scripted, &["db", "upgrade"]),
+        "Nothing to apply",
+    );
+    on(&fixture, &scripted, &["db", "check"]).expect_code(0);
+    // The script released the lock: a run takes it at once.
+    assert!(!lock_held(&scripted));
+
+    // Run again, it would apply what is applied: refused before its first statement.
+    let again = client(&scripted, &up.stdout);
+    stopped_at(&again, "the database is not where this script starts");
+    assert_eq!(recorded(&scripted), applied_by_engine);
+
+    // Down two, by script and by a run.
+    let down = on(
+        &fixture,
+        &scripted,
+        &["db", "downgrade", "--sql", "head:-2"],
+    );
+    down.expect_code(0);
+    client(&scripted, &down.stdout).expect_code(0);
+    on(&fixture, &engine, &["db", "downgrade", "-2"]).expect_code(0);
+    let reverted = recorded(&engine);
+    assert!(
+        !reverted.contains(&"routine bump".to_string()),
+        "{reverted:#?}"
+    );
+    assert_eq!(recorded(&scripted), reverted);
+    assert_eq!(applied(&scripted), 1);
+    // Two migrations pending, as after the run: all the check finds.
+    let check = on(&fixture, &scripted, &["db", "check"]);
+    check.expect_failure(1, &["check failed: 2 problems"]);
+    assert!(
+        check
+            .stdout
+            .contains("pending: 2024-01-01-000002_procedure"),
+        "{}",
+        check.stdout
+    );
+
+    // One transaction for all cannot be printed for MySQL either.
+    on(
+        &fixture,
+        &scripted,
+        &["db", "upgrade", "--sql", "--transaction", "all"],
+    )
+    .expect_failure(
+        2,
+        &[
+            "one transaction for the whole run is impossible",
+            "implicitly",
+        ],
+    );
+}
+
+/// A script whose second migration fails halfway stops there, leaving the run record a run of the
+/// engine leaves: the next `db upgrade` refuses, naming the migration and how far it got, the script
+/// itself refuses to run again, and `--resume` (after the fix) or `db repair` (after undoing what
+/// took effect) goes on from there.
+#[test]
+fn an_offline_script_that_fails_halfway_leaves_the_record_a_run_leaves() {
+    let test = "an_offline_script_that_fails_halfway_leaves_the_record_a_run_leaves";
+    let Some((resumed, repaired)) = two_databases_and_the_client(test) else {
+        return;
+    };
+    let (fixture, folder, broken) = three_steps();
+    mysql_migration(
+        &fixture,
+        "2024-01-01-000003_after",
+        "CREATE TABLE d (id BIGINT PRIMARY KEY);\n",
+        Some("DROP TABLE d;\n"),
+    );
+    let script = on(&fixture, &resumed, &["db", "upgrade", "--sql"]);
+    script.expect_code(0);
+    for database in [&resumed, &repaired] {
+        let failed = client(database, &script.stdout);
+        stopped_at(&failed, "missing");
+        // What took effect stays; the migration is not recorded; the one after it never ran.
+        assert!(table_exists(database, "a") && !table_exists(database, "c"));
+        assert!(!table_exists(database, "d"));
+        assert_eq!(applied(database), 1);
+        assert_eq!(recorded_done(database), 1);
+        on(&fixture, database, &["db", "upgrade"]).expect_failure(
+            1,
+            &[
+                folder,
+                "statement 1 of its 3 statements took effect",
+                "the offline script (--sql) stopped before statement 2 finished",
+                "fix the cause of statement 2's failure, which the client printed",
+                "an earlier run stopped there",
+                "--resume",
+                "db repair",
+            ],
+        );
+        // Run again, the script refuses before anything runs.
+        let again = client(database, &script.stdout);
+        stopped_at(&again, "a migration was left unfinished");
+        assert_eq!(recorded_done(database), 1);
+    }
+    // The fix, then a resume from statement 2.
+    let path = fixture.migrations().join(folder).join("up.mysql.sql");
+    std::fs::write(
+        &path,
+        broken.replace("INSERT INTO missing VALUES (1)", "DO 0"),
+    )
+    .unwrap();
+    on(&fixture, &resumed, &["db", "upgrade", "--resume"]).expect_code(0);
+    assert!(table_exists(&resumed, "c") && table_exists(&resumed, "d"));
+    assert_eq!(applied(&resumed), 3);
+    on(&fixture, &resumed, &["db", "check"]).expect_code(0);
+    // Or statement 1 undone by hand, and repair forgets the run: the migration runs whole again.
+    execute(&repaired, "DROP TABLE a");
+    let forgot = on(&fixture, &repaired, &["db", "repair"]);
+    prints(&forgot, "forgot the unfinished up run");
+    on(&fixture, &repaired, &["db", "upgrade"]).expect_code(0);
+    assert_eq!(applied(&repaired), 3);
+    assert_eq!(recorded(&repaired), recorded(&resumed));
 }

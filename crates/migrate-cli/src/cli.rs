@@ -87,8 +87,8 @@ pub enum TransactionArg {
 /// Printing what an upgrade or downgrade would run instead of running it.
 #[derive(Debug, Clone, Default, Args)]
 pub struct OfflineOptions {
-    /// Print the SQL that would run (transactions, history rows and lock included) for psql or
-    /// sqlite3, without connecting to the database.
+    /// Print the SQL that would run (transactions, history rows and lock included) for psql,
+    /// sqlite3 or the mysql client, without connecting to the database.
     #[arg(long)]
     pub sql: bool,
 
@@ -117,6 +117,7 @@ pub enum Format {
 pub enum DialectArg {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 /// A command's TARGET, optionally after the revision the database stands at (`FROM:TARGET`, which

@@ -50,6 +50,10 @@ pub fn unfinished_hint(run: &workhub_migrations::history::InterruptedRun, progra
     };
     let fix = match &run.failure {
         Some(_) => format!("fix the cause of statement {}'s failure", run.resumes_at()),
+        None if run.by_script => format!(
+            "fix the cause of statement {}'s failure, which the client printed",
+            run.resumes_at()
+        ),
         None => format!(
             "check whether statement {} took effect and undo it by hand if it did",
             run.resumes_at()

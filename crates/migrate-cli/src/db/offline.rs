@@ -1,5 +1,5 @@
 //! `db upgrade --sql [FROM:]TARGET` and `db downgrade --sql [FROM:]TARGET`: the SQL a run would send,
-//! printed for a DBA to run with psql or sqlite3, without connecting to the database. Where the
+//! printed for a DBA to run with psql, sqlite3 or the mysql client, without connecting to the database. Where the
 //! database stands is what FROM says (an upgrade starts at base, a downgrade at head, by default).
 
 use workhub_migrations::apply::{Offline, DEFAULT_LOCK_KEY};
@@ -20,19 +20,9 @@ pub fn print(
     let dialect = match dialect {
         Some(DialectArg::Sqlite) => Dialect::Sqlite,
         Some(DialectArg::Postgres) => Dialect::Postgres,
+        Some(DialectArg::Mysql) => Dialect::Mysql,
         None => ctx.url.dialect(),
     };
-    if dialect == Dialect::Mysql {
-        // A script for the mysql client would have to record how far each migration got, which
-        // only a run of workhub's does (MySQL's DDL cannot roll back).
-        return Err(Failure::failed(format!(
-            "--sql is not written for MySQL: its DDL commits statement by statement, and only a \
-             run of {program}'s own records how far a migration got, so a failure halfway can be \
-             resumed or repaired; nothing was printed\n  hint: `{program} db upgrade --plan` lists \
-             what would run; `{program} db upgrade` runs it",
-            program = ctx.app.program
-        )));
-    }
     let migrations: &[_] = &ctx.migrations;
     let from = range.from.clone().unwrap_or(match direction {
         Direction::Up => Target::Base,
@@ -74,15 +64,16 @@ pub fn print(
         dialect,
         tables: &tables,
         lock_key: DEFAULT_LOCK_KEY,
+        lock_timeout: ctx.lock_timeout,
         transaction: ctx.transaction,
         create_tables: applied == 0 && direction == Direction::Up,
     };
     let (verb, run_with) = match dialect {
         Dialect::Postgres => ("PostgreSQL", "psql -f THIS_FILE DATABASE_URL"),
         Dialect::Sqlite => ("SQLite", "sqlite3 DATABASE_FILE < THIS_FILE"),
-        Dialect::Mysql => unreachable!("refused above"),
+        Dialect::Mysql => ("MySQL", "mariadb DATABASE < THIS_FILE"),
     };
-    let header = [
+    let mut header = vec![
         format!(
             "{} db {} --sql {from}:{}: {} migration{} for {verb}, written by {} without connecting.",
             ctx.app.program,
@@ -97,6 +88,19 @@ pub fn print(
         ),
         format!("Run it with `{run_with}`; it stops at its first error."),
     ];
+    if dialect == Dialect::Mysql {
+        // The client stops at an error only in batch mode without --force.
+        header.extend([
+            "`mysql DATABASE < THIS_FILE` runs it the same; never --force, which runs on past errors."
+                .to_string(),
+            "MySQL's DDL cannot roll back: a failure leaves the record of which statements took effect,"
+                .to_string(),
+            format!(
+                "and `{} db upgrade` then names them and the way on (--resume, or db repair).",
+                ctx.app.program
+            ),
+        ]);
+    }
     let script = offline
         .script(&plan, &header)
         .map_err(|err| ctx.failure(err))?;

@@ -951,7 +951,7 @@ fn run_tracked(
 
 /// The record of `migration` (whose script is `statements`) starting in `direction` with its first
 /// `done` statements done.
-fn started_run(
+pub(crate) fn started_run(
     migration: &Migration,
     direction: Direction,
     statements: &[&str],
@@ -966,11 +966,12 @@ fn started_run(
         done_checksum: prefix_checksum(&statements[..done]),
         failure: None,
         started_at: None,
+        by_script: false,
     }
 }
 
 /// `migration`'s script for `dialect` in `direction` ("" for a missing down script).
-fn script_of(migration: &Migration, dialect: Dialect, direction: Direction) -> &str {
+pub(crate) fn script_of(migration: &Migration, dialect: Dialect, direction: Direction) -> &str {
     let scripts = migration.scripts(dialect);
     match direction {
         Direction::Up => scripts.up(),
@@ -1018,7 +1019,10 @@ fn read_unfinished(db: &mut dyn Backend) -> Result<Option<InterruptedRun>, Migra
 }
 
 /// Refuses a plan on MySQL with migrations that have no SQL written for it, naming every one.
-fn refuse_without_dialect_sql(plan: &Plan<'_>, dialect: Dialect) -> Result<(), MigrateError> {
+pub(crate) fn refuse_without_dialect_sql(
+    plan: &Plan<'_>,
+    dialect: Dialect,
+) -> Result<(), MigrateError> {
     let missing: Vec<String> = plan
         .steps
         .iter()
@@ -1036,7 +1040,7 @@ fn refuse_without_dialect_sql(plan: &Plan<'_>, dialect: Dialect) -> Result<(), M
 
 /// Refuses a plan on MySQL with a script that cannot be split as its author meant, before anything
 /// runs: each statement's effect stays there, so a statement cut in two must not start.
-fn refuse_unsplittable(plan: &Plan<'_>, dialect: Dialect) -> Result<(), MigrateError> {
+pub(crate) fn refuse_unsplittable(plan: &Plan<'_>, dialect: Dialect) -> Result<(), MigrateError> {
     if dialect != Dialect::Mysql {
         return Ok(());
     }

@@ -9,6 +9,7 @@ mod lock;
 mod migrator;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod mysql_sql;
 mod offline;
 mod postgres;
 mod progress;

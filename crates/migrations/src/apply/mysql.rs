@@ -7,14 +7,8 @@
 //! MySQL commits each DDL statement implicitly, so a migration cannot roll back: every migration runs
 //! statement by statement under a run record (see [`history::run`](crate::history::run)), and its
 //! history rows are written, with the record deleted, in one transaction once its last statement
-//! has run.
-//!
-//! Each write of the record is a commit, which InnoDB syncs to disk: it is what a run pays beyond
-//! the statements themselves. So the record moves on in the statement's own round trip, and in
-//! the statement's own transaction where the statement is one a transaction holds (`INSERT`,
-//! `UPDATE`, `DELETE`, `REPLACE`): there the statement and its record commit together or not at
-//! all. A migration's last such statement stays open for its history rows, which commit it.
-//! After a DDL statement the record is its own commit: nothing can share the DDL's.
+//! has run. What it sends around each statement is [`mysql_sql`](super::mysql_sql)'s, which the
+//! offline script prints too.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +16,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{Connection, MysqlConnection, QueryableByName, RunQueryDsl};
 
 use super::backend::{batch, query_history, Backend, BeginError, RunRecord};
+use super::mysql_sql::{self, lock_name, Tracker};
 use super::url::scrub;
 use super::DatabaseUrl;
 use crate::history::{run, AppliedMigration, HistoryTables, InterruptedRun};
@@ -36,18 +31,8 @@ pub struct Mysql {
     lock_name: String,
     locked: bool,
     tables: HistoryTables,
-    /// The migration running under the record: its statements, and whether the statements run so
-    /// far leave its transactions to workhub (see [`holds_in_transaction`]).
-    run: RunState,
-}
-
-#[derive(Debug, Default)]
-struct RunState {
-    statements: usize,
-    /// A statement that may start, end or shape a transaction ran (or none may be put in one).
-    own_transactions: bool,
-    /// The last statement ran in a transaction left open for the history rows.
-    open: bool,
+    /// The migration running under the record.
+    run: Tracker,
     /// The record the last migration's history rows wrote for the migration after it.
     next: Option<InterruptedRun>,
 }
@@ -83,7 +68,8 @@ impl Mysql {
             lock_name: String::new(),
             locked: false,
             tables: HistoryTables::default(),
-            run: RunState::default(),
+            run: Tracker::default(),
+            next: None,
         };
         let database = db
             .current_database()
@@ -160,20 +146,6 @@ impl Mysql {
         .bind::<Text, _>(name)
         .get_result(&mut self.conn)?;
         Ok(row.n.unwrap_or(0) > 0)
-    }
-}
-
-/// The user lock of database `database`: GET_LOCK names are server-wide and at most 64 characters,
-/// so a database name too long for them is replaced by its checksum.
-fn lock_name(database: &str) -> String {
-    let name = format!("workhub_migrate:{database}");
-    if name.len() <= 64 {
-        name
-    } else {
-        format!(
-            "workhub_migrate:{}",
-            &crate::source::checksum(database)[..40]
-        )
     }
 }
 
@@ -327,25 +299,6 @@ impl Backend for Mysql {
     }
 }
 
-impl Mysql {
-    /// The statement that records `run` as started, replacing any record its version has. Every
-    /// value is quoted or a number.
-    fn replace(&self, run: &InterruptedRun) -> String {
-        use crate::history::quote;
-        format!(
-            "REPLACE INTO {} (version, folder, direction, statements, done, done_checksum) \
-             VALUES ({}, {}, {}, {}, {}, {})",
-            self.tables.runs(),
-            quote(&run.version),
-            quote(&run.folder),
-            quote(run.direction.as_str()),
-            run.statements,
-            run.done,
-            quote(&run.done_checksum)
-        )
-    }
-}
-
 impl RunRecord for Mysql {
     fn read(&mut self) -> Result<Option<InterruptedRun>, DatabaseError> {
         #[derive(QueryableByName)]
@@ -390,6 +343,8 @@ impl RunRecord for Mysql {
             statements: row.statements.max(0) as usize,
             done: row.done.max(0) as usize,
             done_checksum: row.done_checksum,
+            by_script: row.failed_statement.is_none()
+                && row.error.as_deref() == Some(run::BY_SCRIPT),
             failure: match (row.failed_statement, row.error) {
                 (Some(statement), Some(error)) => Some((statement, error)),
                 _ => None,
@@ -399,16 +354,12 @@ impl RunRecord for Mysql {
     }
 
     fn start(&mut self, run: &InterruptedRun) -> Result<(), DatabaseError> {
-        let written = self.run.next.take();
-        self.run = RunState {
-            statements: run.statements,
-            ..RunState::default()
-        };
+        let written = self.next.take();
+        self.run = Tracker::new(run.statements);
         if written.as_ref() == Some(run) {
             return Ok(());
         }
-        let sql = self.replace(run);
-        batch(&mut self.conn, &sql)
+        batch(&mut self.conn, &mysql_sql::start(&self.tables.runs(), run))
     }
 
     fn statement(
@@ -418,38 +369,15 @@ impl RunRecord for Mysql {
         done: usize,
         done_checksum: &str,
     ) -> Result<(), DatabaseError> {
-        // One round trip: the server runs the update only after the statement succeeded. Every
-        // value is a version or a hex checksum, safe to inline.
-        let update = format!(
-            "UPDATE {} SET done = {done}, done_checksum = '{done_checksum}' WHERE version = {}",
-            self.tables.runs(),
-            crate::history::quote(version)
-        );
-        if self.run.own_transactions || !holds_in_transaction(sql) {
-            // DDL commits itself (and, before it, any transaction open); the update after it is a
-            // commit of its own, in the same round trip.
-            self.run.own_transactions |= !commits_itself(sql);
-            return batch(&mut self.conn, &format!("{sql};\n{update}"));
+        let trip = self
+            .run
+            .statement(&self.tables.runs(), version, sql, done, done_checksum);
+        let ran = batch(&mut self.conn, &trip.sql());
+        if ran.is_err() && trip.begins {
+            // The failed statement's own changes are undone by the server; the rest here.
+            let _ = batch(&mut self.conn, "ROLLBACK");
         }
-        // The statement and its record commit together: a failure or a kill leaves neither. The
-        // last one is committed by the history rows, which delete the record.
-        let last = done == self.run.statements;
-        let sql = if last {
-            format!("START TRANSACTION;\n{sql}")
-        } else {
-            format!("START TRANSACTION;\n{sql};\n{update};\nCOMMIT")
-        };
-        match batch(&mut self.conn, &sql) {
-            Ok(()) => {
-                self.run.open = last;
-                Ok(())
-            }
-            Err(err) => {
-                // The failed statement's own changes are undone by the server; the rest here.
-                let _ = batch(&mut self.conn, "ROLLBACK");
-                Err(err)
-            }
-        }
+        ran
     }
 
     fn failed(&mut self, version: &str, statement: &str, error: &str) -> Result<(), DatabaseError> {
@@ -461,15 +389,16 @@ impl RunRecord for Mysql {
         .bind::<Text, _>(error)
         .bind::<Text, _>(version)
         .execute(&mut self.conn)?;
+        if self.run.commits_records() {
+            // With autocommit off the update would wait for a commit the failed run never makes;
+            // the failed DDL statement committed what the migration had open before it.
+            batch(&mut self.conn, "COMMIT")?;
+        }
         Ok(())
     }
 
     fn finish(&self, version: &str) -> String {
-        format!(
-            "DELETE FROM {} WHERE version = {};\n",
-            self.tables.runs(),
-            crate::history::quote(version)
-        )
+        mysql_sql::finish(&self.tables.runs(), version)
     }
 
     fn record_done(
@@ -479,18 +408,10 @@ impl RunRecord for Mysql {
         next: Option<&InterruptedRun>,
     ) -> Result<(), DatabaseError> {
         // One round trip; the transaction the last statement left open carries on.
-        let begin = if std::mem::take(&mut self.run.open) {
-            ""
-        } else {
-            "START TRANSACTION;\n"
-        };
-        let start = next
-            .map(|run| self.replace(run) + ";\n")
-            .unwrap_or_default();
-        let sql = format!("{begin}{history}{}{start}COMMIT", self.finish(version));
+        let sql = self.run.done(&self.tables.runs(), version, history, next);
         match batch(&mut self.conn, &sql) {
             Ok(()) => {
-                self.run.next = next.cloned();
+                self.next = next.cloned();
                 Ok(())
             }
             Err(err) => {
@@ -499,34 +420,6 @@ impl RunRecord for Mysql {
             }
         }
     }
-}
-
-/// Whether MySQL statement `sql` is one a transaction holds whole, so that it and its record
-/// commit together: `INSERT`, `UPDATE`, `DELETE` and `REPLACE`, which neither commit implicitly nor
-/// touch the transaction they run in.
-fn holds_in_transaction(sql: &str) -> bool {
-    first_word_is(sql, &["insert", "update", "delete", "replace"])
-}
-
-/// Whether MySQL statement `sql` commits implicitly and leaves no transaction open or shaped
-/// (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`), or is one [`holds_in_transaction`] names. Any
-/// other statement (`START TRANSACTION`, `SET autocommit`, `LOCK TABLES`, a `CALL`) may leave the
-/// session in a transaction of the migration's own, which workhub then leaves alone.
-fn commits_itself(sql: &str) -> bool {
-    holds_in_transaction(sql)
-        || first_word_is(sql, &["create", "alter", "drop", "rename", "truncate"])
-}
-
-fn first_word_is(sql: &str, words: &[&str]) -> bool {
-    use crate::source::statements::{tokens, TokenKind};
-    tokens(sql, Dialect::Mysql)
-        .find(|token| !matches!(token.kind, TokenKind::Space | TokenKind::Comment))
-        .is_some_and(|token| {
-            token.kind == TokenKind::Word
-                && words
-                    .iter()
-                    .any(|word| token.text.eq_ignore_ascii_case(word))
-        })
 }
 
 impl Drop for Mysql {
@@ -622,7 +515,33 @@ fn establish(url: &DatabaseUrl) -> Result<MysqlConnection, MigrateError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{lock_name, with_database};
+    use super::{with_database, Mysql, Name, TemporaryMysqlDatabase};
+    use crate::apply::mysql_sql::LOCK_NAME_SQL;
+    use crate::testing::mysql_server;
+    use diesel::RunQueryDsl;
+
+    /// The offline script computes the lock's name on the server: the name a run takes, for a
+    /// database whose name fits in it and for one too long for it.
+    #[test]
+    fn a_scripts_lock_is_the_one_a_run_takes() {
+        let Some(server) = mysql_server("a_scripts_lock_is_the_one_a_run_takes") else {
+            return;
+        };
+        for purpose in ["lock", "offline_lock_name_past_the_limit"] {
+            let database = TemporaryMysqlDatabase::create(&server, purpose).unwrap();
+            let mut db = Mysql::open(database.url()).unwrap();
+            let row: Name = diesel::sql_query(format!("SELECT {LOCK_NAME_SQL} AS name"))
+                .get_result(&mut db.conn)
+                .unwrap();
+            assert_eq!(
+                row.name.as_deref(),
+                Some(db.lock_name.as_str()),
+                "{purpose}"
+            );
+            let plain = format!("workhub_migrate:{}", database.name());
+            assert_eq!(db.lock_name == plain, purpose == "lock", "{}", db.lock_name);
+        }
+    }
 
     #[test]
     fn replaces_only_the_database() {
@@ -631,11 +550,5 @@ mod tests {
             "mysql://root@127.0.0.1:3306/x?ssl_mode=disabled"
         );
         assert_eq!(with_database("mysql://h", "x"), "mysql://h/x");
-    }
-
-    #[test]
-    fn lock_names_fit_the_servers_limit() {
-        assert_eq!(lock_name("app"), "workhub_migrate:app");
-        assert!(lock_name(&"d".repeat(64)).len() <= 64);
     }
 }

@@ -10,7 +10,6 @@ pub mod run;
 mod tables;
 
 pub use run::InterruptedRun;
-#[cfg(feature = "mysql")]
 pub(crate) use tables::quote;
 pub use tables::{HistoryTables, InvalidTableName};
 

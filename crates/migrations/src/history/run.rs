@@ -29,7 +29,13 @@ pub struct InterruptedRun {
     /// without saying why (the process or its connection died).
     pub failure: Option<(String, String)>,
     pub started_at: Option<String>,
+    /// Run by an offline script (`Offline`), which stops at its first error without recording it:
+    /// the mysql client printed it.
+    pub by_script: bool,
 }
+
+/// What an offline script's record says in place of an error ([`InterruptedRun::by_script`]).
+pub(crate) const BY_SCRIPT: &str = "run by an offline script: its client printed any error";
 
 impl InterruptedRun {
     /// The statements that took effect, as people count them (`1-2`, `1`, `none`).
@@ -67,6 +73,13 @@ impl fmt::Display for InterruptedRun {
                 error.trim(),
                 indented(statement)
             ),
+            None if self.by_script => write!(
+                f,
+                "\n  the offline script (--sql) stopped before statement {} finished: the mysql \
+                 client printed why (a statement that fails takes no effect; if the client was \
+                 killed instead, it may have)",
+                self.resumes_at()
+            ),
             None => write!(
                 f,
                 "\n  the run stopped before statement {} finished (the process or its connection \
@@ -90,7 +103,6 @@ pub fn prefix_checksum(statements: &[&str]) -> String {
 }
 
 /// The statement that creates the run table `table` when it is missing (MySQL's SQL).
-#[cfg(feature = "mysql")]
 pub(crate) fn create(table: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (
@@ -122,6 +134,7 @@ mod tests {
             done_checksum: prefix_checksum(&["A", "B"]),
             failure: Some(("CREATE TABLE c (id INT)".into(), "table exists".into())),
             started_at: None,
+            by_script: false,
         };
         let text = run.to_string();
         assert!(
@@ -135,6 +148,12 @@ mod tests {
         let text = run.to_string();
         assert!(text.contains("none of its 3 statements"), "{text}");
         assert!(text.contains("before statement 1 finished"), "{text}");
+        run.by_script = true;
+        let text = run.to_string();
+        assert!(
+            text.contains("the offline script (--sql) stopped before statement 1"),
+            "{text}"
+        );
         assert_ne!(prefix_checksum(&["A", "B"]), prefix_checksum(&["A"]));
     }
 }
