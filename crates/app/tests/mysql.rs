@@ -761,13 +761,14 @@ fn recorded_done(database: &TemporaryMysqlDatabase) -> i64 {
     scalar(database, "SELECT done FROM __workhub_migrations_run")
 }
 
-/// How many other connections are running a statement whose text contains `text`.
+/// How many other connections to `database` are running a statement whose text contains `text`
+/// (only this database's: tests running beside it send statements of the same text to theirs).
 fn running(database: &TemporaryMysqlDatabase, text: &str) -> i64 {
     scalar(
         database,
         &format!(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
-             AND COMMAND = 'Query' AND INFO LIKE '%{text}%'"
+             AND DB = DATABASE() AND COMMAND = 'Query' AND INFO LIKE '%{text}%'"
         ),
     )
 }
