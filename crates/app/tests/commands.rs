@@ -1114,7 +1114,8 @@ fn offline_sql_run_by_sqlite3_leaves_what_workhub_would() {
 }
 
 /// `--sql` refuses what it cannot print, changing nothing: FROM without --sql, a FROM that is not a
-/// revision, an unknown revision, and one transaction over a migration that needs its own.
+/// revision, an unknown revision, `--resume`, and one transaction over a migration that needs its
+/// own.
 #[test]
 fn offline_sql_refuses_what_it_cannot_print() {
     let fixture = Fixture::with_steps(2);
@@ -1127,6 +1128,15 @@ fn offline_sql_refuses_what_it_cannot_print() {
     fixture
         .run(&["db", "upgrade", "--sql", "base:29990101000000"])
         .expect_code(2);
+    // A resume reads the run record in the database; a script cannot.
+    for direction in ["upgrade", "downgrade"] {
+        fixture
+            .run(&["db", direction, "--sql", "--resume"])
+            .expect_failure(
+                2,
+                &["--resume", "--sql", "nothing was printed", "db repair"],
+            );
+    }
     // MySQL runs only SQL written for it.
     fixture
         .run(&["db", "downgrade", "--sql", "--dialect", "mysql"])

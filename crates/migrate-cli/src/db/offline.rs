@@ -23,6 +23,16 @@ pub fn print(
         Some(DialectArg::Mysql) => Dialect::Mysql,
         None => ctx.url.dialect(),
     };
+    if ctx.resume {
+        // A resume continues from what a record in the database says; a script never reads it.
+        return Err(Failure::Usage(format!(
+            "--resume continues an unfinished run on the database, and --sql prints a script \
+             without connecting to it: drop one of them; nothing was printed\n  hint: resume \
+             with `{program} db upgrade --resume` (or `db downgrade --resume`), which reads the \
+             run record; `{program} db repair` forgets it once you undid by hand what took effect",
+            program = ctx.app.program
+        )));
+    }
     let migrations: &[_] = &ctx.migrations;
     let from = range.from.clone().unwrap_or(match direction {
         Direction::Up => Target::Base,
