@@ -747,3 +747,70 @@ mod on_mysql {
         }
     }
 }
+
+/// Defaults that look like another kind than their column's: a number on a text column, a quoted
+/// number on a numeric one. Each database keeps them in its column's kind (PostgreSQL reads back
+/// `'0'::text` and `5`), and the models compare equal to what it keeps.
+#[test]
+fn a_default_that_looks_like_another_kind_compares_as_its_columns() {
+    use workhub_schema::{Column, ColumnType, Table};
+    let mut table = Table::new("codes");
+    table.primary_key = vec!["id".into()];
+    table
+        .columns
+        .push(Column::new("id", ColumnType::BigInt, false));
+    for (name, ty, default) in [
+        ("code", ColumnType::Text, "0"),
+        ("label", ColumnType::Varchar(10), "1.5"),
+        ("n", ColumnType::Integer, "'5'"),
+        ("ratio", ColumnType::Double, "'0.25'"),
+    ] {
+        let mut column = Column::new(name, ty, false);
+        column.default = Some(default.into());
+        table.columns.push(column);
+    }
+    let model = Schema::new(vec![table]);
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = generate(
+        &Schema::default(),
+        &model,
+        Dialect::Sqlite,
+        "codes",
+        &GENERATOR,
+    )
+    .unwrap();
+    let postgres = generate(
+        &Schema::default(),
+        &model,
+        Dialect::Postgres,
+        "codes",
+        &GENERATOR,
+    )
+    .unwrap();
+    let migrations = vec![migration(0, "codes", &sqlite, Some(&postgres))];
+    let migrator = Migrator::new(&migrations);
+    let mut db = Sqlite::open(&dir.path().join("app.db")).unwrap();
+    migrator
+        .upgrade(&mut db, &Target::Head, &mut Silent)
+        .unwrap();
+    assert_schema(&mut db, &model, "codes on SQLite");
+    let Some(server) = workhub_migrations::testing::postgres_server(
+        "a_default_that_looks_like_another_kind_compares_as_its_columns (PostgreSQL half)",
+    ) else {
+        return;
+    };
+    let database = TemporaryDatabase::create(&server, "test").unwrap();
+    let mut pg = Postgres::open(database.url()).unwrap();
+    migrator
+        .upgrade(&mut pg, &Target::Head, &mut Silent)
+        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.up));
+    assert_postgres_schema(&mut pg, &model, "codes");
+    // A default that really differs is still a difference.
+    let mut changed = model.clone();
+    changed.tables[0].columns[1].default = Some("1".into());
+    let actual = scratch::read_postgres(&mut pg).unwrap();
+    assert_eq!(
+        diff(&actual, &render::for_dialect(&changed, Dialect::Postgres)).len(),
+        1
+    );
+}

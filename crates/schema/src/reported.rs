@@ -163,7 +163,7 @@ pub fn normalise_mysql_default(
     } else {
         format!("'{}'", raw.replace('\'', "''"))
     };
-    let text = mysql_default_of_kind(&normalise_default(&text), ty);
+    let text = default_of_kind(&normalise_default(&text), ty);
     Some(match (ty, text.as_str()) {
         (ColumnType::Bool, "0") => "FALSE".into(),
         (ColumnType::Bool, "1") => "TRUE".into(),
@@ -171,10 +171,11 @@ pub fn normalise_mysql_default(
     })
 }
 
-/// A literal default in its column's kind, as MySQL stores it: a number on a text column is that
-/// text (`0` as `'0'`: MariaDB reports a `TEXT` column's `DEFAULT 0` unquoted), a quoted number on
-/// a numeric column the number (`'0'` as `0`). Anything else is unchanged.
-pub fn mysql_default_of_kind(default: &str, ty: &ColumnType) -> String {
+/// A literal default in its column's kind, as MySQL and PostgreSQL store it: a number on a text
+/// column is that text (`0` as `'0'`: MariaDB reports a `TEXT` column's `DEFAULT 0` unquoted,
+/// PostgreSQL as `'0'::text`), a quoted number on a numeric column the number (`'0'` as `0`).
+/// Anything else is unchanged. (SQLite keeps a default as written, so it is compared as written.)
+pub fn default_of_kind(default: &str, ty: &ColumnType) -> String {
     if is_text(ty) && is_number(default) {
         return format!("'{default}'");
     }
@@ -497,16 +498,16 @@ mod tests {
         assert_eq!(read("0", &ColumnType::Text, true).as_deref(), Some("'0'"));
         assert_eq!(read("'0'", &other("CHAR(1)"), true).as_deref(), Some("'0'"));
         // A model's default in the other kind's spelling reads as the server stores it.
-        assert_eq!(mysql_default_of_kind("'0'", &ColumnType::Integer), "0");
+        assert_eq!(default_of_kind("'0'", &ColumnType::Integer), "0");
         assert_eq!(
-            mysql_default_of_kind("'-2.5e3'", &other("DECIMAL(10,2)")),
+            default_of_kind("'-2.5e3'", &other("DECIMAL(10,2)")),
             "-2.5e3"
         );
-        assert_eq!(mysql_default_of_kind("0", &ColumnType::Text), "'0'");
-        assert_eq!(mysql_default_of_kind("'x'", &ColumnType::Integer), "'x'");
-        assert_eq!(mysql_default_of_kind("1 + 2", &ColumnType::Text), "1 + 2");
+        assert_eq!(default_of_kind("0", &ColumnType::Text), "'0'");
+        assert_eq!(default_of_kind("'x'", &ColumnType::Integer), "'x'");
+        assert_eq!(default_of_kind("1 + 2", &ColumnType::Text), "1 + 2");
         assert_eq!(
-            mysql_default_of_kind("CURRENT_TIMESTAMP", &ColumnType::Timestamp),
+            default_of_kind("CURRENT_TIMESTAMP", &ColumnType::Timestamp),
             "CURRENT_TIMESTAMP"
         );
         for text in ["", ".", "-", "1e", "e3", "0x10", "1.2.3"] {

@@ -19,9 +19,9 @@ use crate::{Action, Check, ColumnType, ForeignKey, Index, Schema, Table, Unique}
 /// single integer primary key is SQLite's `INTEGER` rowid alias and PostgreSQL's `BIGINT` identity,
 /// whatever its declared width (both are 64-bit), with no default of its own; `autoincrement` is
 /// SQLite's alone (a PostgreSQL identity never reuses an id). On MySQL a column referencing such a
-/// key is a `BIGINT` too, `RESTRICT` is `NO ACTION`, a unique index is a `UNIQUE` constraint, and
-/// a literal default is of its column's kind
-/// ([`mysql_default_of_kind`](crate::reported::mysql_default_of_kind)).
+/// key is a `BIGINT` too, `RESTRICT` is `NO ACTION` and a unique index is a `UNIQUE` constraint; on
+/// MySQL and PostgreSQL a literal default is of its column's kind
+/// ([`default_of_kind`](crate::reported::default_of_kind)).
 pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
     let mut schema = schema.clone();
     // MySQL takes a foreign key only between columns of one integer type: a column referencing a
@@ -59,13 +59,13 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Schema {
                 .default
                 .as_deref()
                 .map(crate::reported::normalise_default);
-            if dialect == Dialect::Mysql {
+            if dialect != Dialect::Sqlite {
                 // As the server stores it and introspection reads it: `DEFAULT 0` on a text
                 // column is the text '0', `DEFAULT '0'` on an integer column the number.
                 column.default = column
                     .default
                     .as_deref()
-                    .map(|default| crate::reported::mysql_default_of_kind(default, &column.ty));
+                    .map(|default| crate::reported::default_of_kind(default, &column.ty));
             }
             if table.primary_key.contains(&column.name) {
                 column.nullable = false;
