@@ -475,6 +475,20 @@ fn migration(
     )
 }
 
+/// The first migration, as `db create` writes it for `model` on an empty history: both dialects.
+fn creating(model: &Schema, name: &str) -> Migration {
+    let sqlite = generate(&Schema::default(), model, Dialect::Sqlite, name, &GENERATOR).unwrap();
+    let postgres = generate(
+        &Schema::default(),
+        model,
+        Dialect::Postgres,
+        name,
+        &GENERATOR,
+    )
+    .unwrap();
+    migration(0, name, &sqlite, Some(&postgres))
+}
+
 #[test]
 fn a_column_with_a_non_constant_default_is_added_to_a_table_with_rows() {
     // SQLite refuses ADD COLUMN ... DEFAULT CURRENT_TIMESTAMP once the table has rows, so the
@@ -527,23 +541,8 @@ fn a_column_with_a_non_constant_default_is_added_to_a_table_with_rows() {
 #[test]
 fn new_tables_that_reference_each_other_go_up_and_down_on_both_backends() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = generate(
-        &Schema::default(),
-        &cycle::schema(),
-        Dialect::Sqlite,
-        "cycle",
-        &GENERATOR,
-    )
-    .unwrap();
-    let postgres = generate(
-        &Schema::default(),
-        &cycle::schema(),
-        Dialect::Postgres,
-        "cycle",
-        &GENERATOR,
-    )
-    .unwrap();
-    let migrations = vec![migration(0, "cycle", &sqlite, Some(&postgres))];
+    let migrations = vec![creating(&cycle::schema(), "cycle")];
+    let postgres = migrations[0].scripts(Dialect::Postgres);
     let migrator = Migrator::new(&migrations);
     let mut db = Sqlite::open(&dir.path().join("app.db")).unwrap();
     migrator
@@ -563,11 +562,11 @@ fn new_tables_that_reference_each_other_go_up_and_down_on_both_backends() {
     let mut pg = Postgres::open(database.url()).unwrap();
     migrator
         .upgrade(&mut pg, &Target::Head, &mut Silent)
-        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.up));
+        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.up()));
     assert_postgres_schema(&mut pg, &cycle::schema(), "cycle");
     migrator
         .downgrade(&mut pg, &Target::Base, &mut Silent)
-        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.down));
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", postgres.down()));
     assert_postgres_schema(&mut pg, &Schema::default(), "cycle reverted");
 }
 
@@ -771,23 +770,8 @@ fn a_default_that_looks_like_another_kind_compares_as_its_columns() {
     }
     let model = Schema::new(vec![table]);
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = generate(
-        &Schema::default(),
-        &model,
-        Dialect::Sqlite,
-        "codes",
-        &GENERATOR,
-    )
-    .unwrap();
-    let postgres = generate(
-        &Schema::default(),
-        &model,
-        Dialect::Postgres,
-        "codes",
-        &GENERATOR,
-    )
-    .unwrap();
-    let migrations = vec![migration(0, "codes", &sqlite, Some(&postgres))];
+    let migrations = vec![creating(&model, "codes")];
+    let postgres = migrations[0].scripts(Dialect::Postgres);
     let migrator = Migrator::new(&migrations);
     let mut db = Sqlite::open(&dir.path().join("app.db")).unwrap();
     migrator
@@ -803,7 +787,7 @@ fn a_default_that_looks_like_another_kind_compares_as_its_columns() {
     let mut pg = Postgres::open(database.url()).unwrap();
     migrator
         .upgrade(&mut pg, &Target::Head, &mut Silent)
-        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.up));
+        .unwrap_or_else(|e| panic!("{e}\n{}", postgres.up()));
     assert_postgres_schema(&mut pg, &model, "codes");
     // A default that really differs is still a difference.
     let mut changed = model.clone();
